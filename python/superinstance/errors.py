@@ -1,0 +1,70 @@
+"""Exceptions raised by superinstance.
+
+Every error the library defines derives from :class:`SuperinstanceError`, and
+also from the built-in exception a caller would naturally catch (ValueError for
+bad files, KeyError for unknown ids, ...). This module must not import the
+compiled core: the core imports it to translate C++ exceptions.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SuperinstanceError",
+    "FormatError",
+    "CorruptFileError",
+    "UnsupportedVersionError",
+    "WrongFileKindError",
+    "ClosedError",
+    "UnknownIdError",
+    "BackendUnavailableError",
+    "GpuUnavailable",
+    "GpuOutOfMemory",
+    "RealtimePermissionError",
+]
+
+
+class SuperinstanceError(Exception):
+    """Base class of every error superinstance defines."""
+
+
+class FormatError(SuperinstanceError, ValueError):
+    """A saved file cannot be read."""
+
+
+class CorruptFileError(FormatError):
+    """A saved file is damaged: truncated, bad magic, or checksum mismatch."""
+
+
+class UnsupportedVersionError(FormatError):
+    """A saved file was written by a newer format version than this build reads."""
+
+
+class WrongFileKindError(FormatError):
+    """A saved file holds another kind of object than the one asked for."""
+
+
+class ClosedError(SuperinstanceError, ValueError):
+    """An operation on an object that was closed (like I/O on a closed file)."""
+
+
+class UnknownIdError(SuperinstanceError, KeyError):
+    """An id that the object does not hold."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class BackendUnavailableError(SuperinstanceError, RuntimeError):
+    """A backend (timer source, SIMD level, GPU, ...) this platform refuses."""
+
+
+class GpuUnavailable(BackendUnavailableError):
+    """A GPU was asked for and none is usable; the message says why."""
+
+
+class GpuOutOfMemory(SuperinstanceError, MemoryError):
+    """Device memory allocation failed; the device remains usable."""
+
+
+class RealtimePermissionError(SuperinstanceError, PermissionError):
+    """The process lacks a real-time permission (SCHED_FIFO, mlock, ...) that was required."""

@@ -1,0 +1,40 @@
+// superinstance._cuda: the optional CUDA module, linked to the static CUDA
+// runtime so that it imports without a driver and reports why no GPU is usable.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "gpu_accelerator/cuda_probe.hpp"
+
+namespace py = pybind11;
+
+PYBIND11_MODULE(_cuda, m) {
+  m.doc() = "superinstance CUDA kernels (optional; see superinstance.gpu_accelerator)";
+  m.def("probe", [] {
+    si::gpu::CudaProbe p;
+    {
+      py::gil_scoped_release release;
+      p = si::gpu::probe_cuda();
+    }
+    py::list devices;
+    for (const auto& d : p.devices) {
+      py::dict dev;
+      dev["index"] = d.index;
+      dev["name"] = d.name;
+      dev["compute_capability"] = py::make_tuple(d.major, d.minor);
+      dev["total_memory"] = d.total_memory;
+      dev["free_memory"] = d.free_memory;
+      dev["multiprocessors"] = d.multiprocessors;
+      dev["dpx"] = d.dpx_native ? "native" : "emulated";
+      dev["kernel_ok"] = d.kernel_ok;
+      dev["kernel_error"] = d.kernel_error;
+      devices.append(dev);
+    }
+    py::dict out;
+    out["runtime_version"] = p.runtime_version;
+    out["driver_version"] = p.driver_version;
+    out["error"] = p.error;
+    out["devices"] = devices;
+    out["compiled_architectures"] = p.compiled_architectures;
+    return out;
+  }, "Query the CUDA runtime: devices, versions, or the reason none is usable.");
+}
