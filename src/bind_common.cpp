@@ -327,8 +327,11 @@ void bind_platform(py::module_& m) {
 }
 
 }  // namespace
+}  // namespace si::py_bind
 
-void bind_common(py::module_& m) {
+SI_REGISTER_BINDINGS(common) {
+  using namespace si;
+  using namespace si::py_bind;
   m.attr("__version__") = build::version();
   m.def("build_info", [] {
     py::dict d;
@@ -355,5 +358,3 @@ void bind_common(py::module_& m) {
   bind_files(m);
   bind_platform(m);
 }
-
-}  // namespace si::py_bind

@@ -70,3 +70,13 @@ def probe_io_uring() -> Probe: ...
 def probe_sched_fifo(priority: int = 1) -> Probe: ...
 def probe_mlock() -> Probe: ...
 def timer_slack_ns() -> int: ...
+
+# ---- realtime_core (src/bind_realtime_core.cpp) ------------------------------------------
+
+# ---- vector_navigator (src/bind_vector_navigator.cpp) ------------------------------------
+
+# ---- frozen_model_rl (src/bind_frozen_model_rl.cpp) --------------------------------------
+
+# ---- gpu_accelerator CPU twins (src/bind_gpu_accelerator.cpp) ----------------------------
+
+# ---- dynamic programming CPU kernels (src/bind_dp.cpp) -----------------------------------
