@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -262,13 +263,22 @@ void bind_files(py::module_& m) {
         py::arg("path"), py::arg("kind"), py::arg("version"), py::arg("data"), py::arg("flags") = 0);
   m.def("read_file",
         [](const fs::path& path, const std::string& kind, std::uint32_t max_version) {
-          io::LoadedFile f;
+          // Reads straight into the bytes object: one copy from the page cache.
+          std::unique_ptr<io::FileReader> reader;
           {
             py::gil_scoped_release release;
-            f = io::read_file(path.string(), kind, max_version);
+            reader = std::make_unique<io::FileReader>(path.string(), kind, max_version);
           }
-          py::bytes payload(reinterpret_cast<const char*>(f.payload.data()), f.payload.size());
-          return py::make_tuple(header_dict(f.header), payload);
+          const io::FileHeader& h = reader->header();
+          PyObject* raw = PyBytes_FromStringAndSize(nullptr, static_cast<py::ssize_t>(h.payload_size));
+          if (raw == nullptr) throw py::error_already_set();
+          py::bytes payload = py::reinterpret_steal<py::bytes>(raw);
+          auto* dst = reinterpret_cast<unsigned char*>(PyBytes_AS_STRING(raw));
+          {
+            py::gil_scoped_release release;
+            reader->read_payload(dst);
+          }
+          return py::make_tuple(header_dict(h), payload);
         },
         py::arg("path"), py::arg("kind"), py::arg("max_version"));
   m.def("read_header",

@@ -266,17 +266,37 @@ void verify_payload(const FileHeader& h, const unsigned char* payload, const std
 
 }  // namespace
 
+FileReader::FileReader(const std::string& path, std::string_view kind, std::uint32_t max_version)
+    : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw_errno("cannot open", path);
+  try {
+    const std::size_t size = file_size_of(fd_, path);
+    unsigned char header[kHeaderSize] = {};
+    read_exact(fd_, header, std::min(size, kHeaderSize), path);
+    header_ = parse_header(header, size, kind, max_version, path);
+  } catch (...) {
+    ::close(fd_);
+    throw;
+  }
+}
+
+FileReader::~FileReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void FileReader::read_payload(unsigned char* dst) {
+  if (::lseek(fd_, static_cast<off_t>(kHeaderSize), SEEK_SET) < 0) throw_errno("cannot seek", path_);
+  read_exact(fd_, dst, header_.payload_size, path_);
+  verify_payload(header_, dst, path_);
+}
+
 LoadedFile read_file(const std::string& path, std::string_view kind, std::uint32_t max_version) {
-  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (f.fd < 0) throw_errno("cannot open", path);
-  const std::size_t size = file_size_of(f.fd, path);
-  unsigned char header[kHeaderSize] = {};
-  read_exact(f.fd, header, std::min(size, kHeaderSize), path);
+  FileReader reader(path, kind, max_version);
   LoadedFile out;
-  out.header = parse_header(header, size, kind, max_version, path);
+  out.header = reader.header();
   out.payload.resize(out.header.payload_size);
-  read_exact(f.fd, out.payload.data(), out.payload.size(), path);
-  verify_payload(out.header, out.payload.data(), path);
+  reader.read_payload(out.payload.data());
   return out;
 }
 

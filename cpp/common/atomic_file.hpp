@@ -79,6 +79,27 @@ FileHeader parse_header(const unsigned char* bytes, std::size_t file_size, std::
 // Encodes a header (used by the writer, and by tests that forge files).
 void encode_header(const FileHeader& h, unsigned char out[kHeaderSize]);
 
+// Two-step reader: the constructor opens the file and checks its header, so
+// that the caller can allocate the payload's destination (a Python bytes
+// object, a numpy array) before read_payload() fills and verifies it.
+class FileReader {
+ public:
+  // An empty `kind` accepts any kind.
+  FileReader(const std::string& path, std::string_view kind, std::uint32_t max_version);
+  ~FileReader();
+  FileReader(const FileReader&) = delete;
+  FileReader& operator=(const FileReader&) = delete;
+
+  const FileHeader& header() const { return header_; }
+  // Reads header().payload_size bytes into dst and checks their CRC-32C.
+  void read_payload(unsigned char* dst);
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  FileHeader header_;
+};
+
 struct LoadedFile {
   FileHeader header;
   std::vector<unsigned char> payload;
