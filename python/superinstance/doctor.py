@@ -162,6 +162,9 @@ def _gpu_via_cuda_python() -> Optional[Dict[str, Any]]:
     if err != cudart.cudaError_t.cudaSuccess:
         _, text = cudart.cudaGetErrorString(err)
         reason = f"{err.name}: {text.decode() if isinstance(text, bytes) else text}"
+        _, driver = cudart.cudaDriverGetVersion()
+        if not driver:
+            reason = f"no NVIDIA driver is installed ({reason})"
         return {"source": "cuda-python", "devices": [], "reason": reason}
     devices: List[Dict[str, Any]] = []
     for i in range(count):
