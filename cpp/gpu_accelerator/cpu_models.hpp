@@ -36,6 +36,7 @@ class SentimentHeadCpu {
 
  private:
   SentimentWeights w_;
+  std::vector<float> w1t_;  // w1 transposed, (in x kKeyBlock), when hidden <= kKeyBlock
 };
 
 // out (m, n) = cosine(q_i, k_j); a zero-norm row gives 0. q: (m, dim), k: (n, dim).

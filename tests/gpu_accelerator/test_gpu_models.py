@@ -139,7 +139,8 @@ def test_sentiment_bad_features():
     assert head.predict(np.zeros((0, 16), np.float32)).shape == (0, 3)
 
 
-@pytest.mark.parametrize("m,n,d", [(1, 1000, 384), (64, 300, 384), (5, 7, 3), (3, 129, 17), (2, 5000, 1)])
+@pytest.mark.parametrize("m,n,d", [(1, 1000, 384), (64, 300, 384), (5, 7, 3), (3, 129, 17),
+                                   (4, 129, 17), (9, 1000, 5), (2, 5000, 1)])
 def test_cosine_cpu_matches_float64_on_every_simd_level(simd_levels, m, n, d):
     rng = np.random.default_rng(m * 7 + n + d)
     q = rng.standard_normal((m, d)).astype(np.float32)
