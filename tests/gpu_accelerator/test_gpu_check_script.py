@@ -50,3 +50,23 @@ def test_table_formats_a_full_result():
     assert "| chain of 100 tiny kernels, us/kernel | 2.50 | 0.50 (graph launch call 2.6 us) | 0.20 |" in t
     assert "| 256 MiB H2D GB/s pageable / pinned | 5.0 | 25.0 | |" in t
     assert "CPU backend 50.0 us" in t
+
+
+def test_asv_benchmarks_import_and_gpu_classes_skip_cleanly():
+    import importlib.util
+
+    path = ROOT / "asv_bench" / "benchmarks" / "bench_gpu_accelerator.py"
+    if not path.exists():
+        pytest.skip("source tree not available")
+    spec = importlib.util.spec_from_file_location("bench_gpu_accelerator_under_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    s = mod.SentimentHeadCpu()
+    for impl in mod.IMPLS:
+        s.setup(256, impl)
+        s.time_predict(256, impl)
+    if ga.default_backend() == "cuda":
+        return
+    for cls, args in ((mod.GpuLaunchChain, (10,)), (mod.GpuCopyBandwidth, ())):
+        with pytest.raises(NotImplementedError, match="no usable GPU"):
+            cls().setup(*args)

@@ -202,7 +202,24 @@ def test_sentiment_cuda_matches_cpu(batch):
     c = SentimentHead(**w, backend="cpu")
     np.testing.assert_allclose(g.predict(x), oracle_head(w, x), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(g.predict(x), c.predict(x), rtol=1e-5, atol=1e-6)
+    x2 = x[::-1].copy()  # same batch size: the cached graph runs on new data
+    np.testing.assert_allclose(g.predict(x2), c.predict(x2), rtol=1e-5, atol=1e-6)
     g.close()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_GPU, reason=f"no usable GPU: {backend_reason()}")
+def test_sentiment_cuda_graph_cache_evicts_and_recovers():
+    g = SentimentHead.default(backend="cuda")
+    c = SentimentHead.default(backend="cpu")
+    rng = np.random.default_rng(5)
+    for batch in (1, 2, 3, 4, 5, 6, 1, 7, 2):
+        x = rng.standard_normal((batch, 16)).astype(np.float32)
+        np.testing.assert_allclose(g.predict(x), c.predict(x), rtol=1e-5, atol=1e-6)
+    assert len(g._plans) == 4
+    assert g.predict(np.zeros((0, 16), np.float32)).shape == (0, 3)
+    g.close()
+    assert not g._plans
 
 
 @pytest.mark.gpu

@@ -13,6 +13,7 @@ floating point (stored or converted to float32), all finite.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Dict, Optional, Union
 
 import numpy as np
@@ -65,6 +66,8 @@ class SentimentHead:
         self.backend = resolve_backend(backend)
         self._device = device
         self._dev: Optional[Dict[str, object]] = None
+        self._plans: Dict[int, "_GraphPlan"] = {}
+        self._lock = threading.Lock()
         if self.backend == "cuda":
             from .memory import DeviceArray
 
@@ -130,12 +133,14 @@ class SentimentHead:
     __call__ = predict
 
     def _predict_cuda(self, x: np.ndarray) -> np.ndarray:
-        from .memory import DeviceArray
-
-        with DeviceArray.from_host(x, device=self._device) as dx, \
-                DeviceArray((x.shape[0], 3), np.float32, self._device) as dout:
-            self.forward_device(dx, dout, None)
-            return dout.to_host()
+        if x.shape[0] == 0:
+            return np.empty((0, 3), np.float32)
+        with self._lock:
+            plan = self._plans.pop(x.shape[0], None) or _GraphPlan(self, x.shape[0])
+            self._plans[x.shape[0]] = plan  # most recently used last
+            while len(self._plans) > _MAX_PLANS:
+                self._plans.pop(next(iter(self._plans))).close()
+            return plan.run(x)
 
     def forward_device(self, x, out, stream=None) -> None:
         """Launch the CUDA kernel on device arrays (anything :func:`as_device_array` takes):
@@ -159,7 +164,11 @@ class SentimentHead:
                                        stream_handle(stream))
 
     def close(self) -> None:
-        """Free the device copy of the weights (CUDA backend). Idempotent."""
+        """Free the device copy of the weights and the cached graphs (CUDA backend). Idempotent."""
+        with self._lock:
+            for plan in self._plans.values():
+                plan.close()
+            self._plans.clear()
         if self._dev:
             for a in self._dev.values():
                 a.close()
@@ -168,6 +177,48 @@ class SentimentHead:
     def __repr__(self) -> str:
         return (f"SentimentHead(in_features={self.in_features}, hidden={self.hidden}, "
                 f"backend={self.backend!r})")
+
+
+_MAX_PLANS = 4  # cached batch sizes per CUDA sentiment head
+
+
+class _GraphPlan:
+    """predict() on CUDA for one batch size: pinned staging buffers, device buffers and a
+    CUDA Graph holding copy-in, the kernel and copy-out, replayed by one launch per call."""
+
+    def __init__(self, head: "SentimentHead", batch: int):
+        from .graph import Graph
+        from .memory import DeviceArray, PinnedBuffer, Stream
+
+        dev = head._device
+        self.stream = Stream(dev)
+        self.pin_x = PinnedBuffer((batch, head.in_features))
+        self.pin_out = PinnedBuffer((batch, 3))
+        self.dx = DeviceArray((batch, head.in_features), np.float32, dev)
+        self.dout = DeviceArray((batch, 3), np.float32, dev)
+        self.graph = Graph()
+        try:
+            with self.graph.capture(self.stream):
+                self.dx.copy_from_host(self.pin_x.array, self.stream)
+                head.forward_device(self.dx, self.dout, self.stream)
+                self.dout.to_host(self.pin_out.array, self.stream)
+            self.graph.instantiate()
+            self.graph.upload(self.stream)
+        except BaseException:
+            self.close()
+            raise
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        self.pin_x.array[...] = x
+        self.graph.launch(self.stream)
+        self.stream.synchronize()
+        return self.pin_out.array.copy()
+
+    def close(self) -> None:
+        for name in ("graph", "dx", "dout", "pin_x", "pin_out", "stream"):
+            obj = getattr(self, name, None)
+            if obj is not None:
+                obj.close()
 
 
 def default_weights(in_features: int = DEFAULT_IN_FEATURES, hidden: int = DEFAULT_HIDDEN,
