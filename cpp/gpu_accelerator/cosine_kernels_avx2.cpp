@@ -1,4 +1,5 @@
-// AVX2+FMA cosine micro-kernel: one query x 128 keys per pass (16 ymm accumulators).
+// AVX2+FMA micro-kernel for q x kt: tiles of 4 queries x 32 columns (16 ymm
+// accumulators, 4 key loads and 4 broadcasts per 16 FMAs).
 #include <immintrin.h>
 
 #include "gpu_accelerator/cosine_kernels.hpp"
@@ -6,48 +7,57 @@
 namespace si::gpu::detail {
 namespace {
 
-constexpr int kV = static_cast<int>(kKeyBlock / 8);  // 16 vectors of 8 keys
+constexpr std::size_t kCols = 32;  // columns per tile: 4 vectors of 8
 
-// NV vectors of 8 columns: the first ceil(valid / 8) of the block.
-template <int NV>
-void qk(const float* q, std::size_t m, std::size_t dim, const float* kt, std::size_t valid,
-        float* out, std::size_t ldo) {
-  for (std::size_t i = 0; i < m; ++i) {
-    __m256 a[NV];
-    for (int v = 0; v < NV; ++v) a[v] = _mm256_setzero_ps();
-    const float* q0 = q + i * dim;
-    for (std::size_t d = 0; d < dim; ++d) {
-      const __m256 x0 = _mm256_set1_ps(q0[d]);
-      const float* kr = kt + d * kKeyBlock;
-      for (int v = 0; v < NV; ++v) a[v] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(kr + v * 8), a[v]);
+template <int NV, int NQ>
+void tile(const float* q, std::size_t dim, const float* kt, std::size_t rem, float* out,
+          std::size_t ldo) {
+  __m256 acc[NQ][NV];
+  for (int a = 0; a < NQ; ++a)
+    for (int v = 0; v < NV; ++v) acc[a][v] = _mm256_setzero_ps();
+  for (std::size_t d = 0; d < dim; ++d) {
+    const float* kr = kt + d * kKeyBlock;
+    __m256 k[NV];
+    for (int v = 0; v < NV; ++v) k[v] = _mm256_loadu_ps(kr + v * 8);
+    for (int a = 0; a < NQ; ++a) {
+      const __m256 x = _mm256_set1_ps(q[a * dim + d]);
+      for (int v = 0; v < NV; ++v) acc[a][v] = _mm256_fmadd_ps(x, k[v], acc[a][v]);
     }
-    float* o = out + i * ldo;
+  }
+  for (int a = 0; a < NQ; ++a) {
+    float* o = out + a * ldo;
     for (int v = 0; v < NV; ++v) {
       const std::size_t j = static_cast<std::size_t>(v) * 8;
-      if (j >= valid) break;
-      if (valid - j >= 8) {
-        _mm256_storeu_ps(o + j, a[v]);
+      if (j >= rem) break;
+      if (rem - j >= 8) {
+        _mm256_storeu_ps(o + j, acc[a][v]);
       } else {
         alignas(32) float tmp[8];
-        _mm256_store_ps(tmp, a[v]);
-        for (std::size_t t = 0; t < valid - j; ++t) o[j + t] = tmp[t];
+        _mm256_store_ps(tmp, acc[a][v]);
+        for (std::size_t t = 0; t < rem - j && t < 8; ++t) o[j + t] = tmp[t];
       }
     }
   }
 }
 
+template <int NV>
+void column_chunk(const float* q, std::size_t m, std::size_t dim, const float* kt, std::size_t rem,
+                  float* out, std::size_t ldo) {
+  std::size_t i = 0;
+  for (; i + 4 <= m; i += 4) tile<NV, 4>(q + i * dim, dim, kt, rem, out + i * ldo, ldo);
+  for (; i < m; ++i) tile<NV, 1>(q + i * dim, dim, kt, rem, out + i * ldo, ldo);
+}
+
 void qk_block(const float* q, std::size_t m, std::size_t dim, const float* kt, std::size_t valid,
               float* out, std::size_t ldo) {
-  switch ((valid + 7) / 8) {
-    case 0: return;
-    case 1: return qk<1>(q, m, dim, kt, valid, out, ldo);
-    case 2: return qk<2>(q, m, dim, kt, valid, out, ldo);
-    case 3: return qk<3>(q, m, dim, kt, valid, out, ldo);
-    case 4: return qk<4>(q, m, dim, kt, valid, out, ldo);
-    case 5: case 6: return qk<6>(q, m, dim, kt, valid, out, ldo);
-    case 7: case 8: return qk<8>(q, m, dim, kt, valid, out, ldo);
-    case 9: case 10: case 11: case 12: return qk<12>(q, m, dim, kt, valid, out, ldo);
-    default: return qk<kV>(q, m, dim, kt, valid, out, ldo);
+  for (std::size_t c0 = 0; c0 < valid; c0 += kCols) {
+    const std::size_t rem = valid - c0 < kCols ? valid - c0 : kCols;
+    switch ((rem + 7) / 8) {
+      case 1: column_chunk<1>(q, m, dim, kt + c0, rem, out + c0, ldo); break;
+      case 2: column_chunk<2>(q, m, dim, kt + c0, rem, out + c0, ldo); break;
+      case 3: column_chunk<3>(q, m, dim, kt + c0, rem, out + c0, ldo); break;
+      default: column_chunk<4>(q, m, dim, kt + c0, rem, out + c0, ldo); break;
+    }
   }
 }
 

@@ -282,7 +282,10 @@ def _from_cai(obj) -> DeviceArray:
         raise ValueError("__cuda_array_interface__: masked arrays are not supported")
     device = 0
     if ptr:
-        _kind, device = cuda_module().pointer_kind(int(ptr))
+        kind, device = cuda_module().pointer_kind(int(ptr))
+        if kind == 0:
+            raise ValueError("__cuda_array_interface__: the pointer is ordinary host memory, "
+                             "not device, managed or pinned memory")
     stream = cai.get("stream")
     if stream:  # v3: the producer's stream; wait for it before using the data
         mod = cuda_module()
