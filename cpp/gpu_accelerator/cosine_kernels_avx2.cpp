@@ -31,10 +31,10 @@ void tile(const float* q, std::size_t dim, const float* kt, std::size_t rem, flo
       if (j >= rem) break;
       if (rem - j >= 8) {
         _mm256_storeu_ps(o + j, acc[a][v]);
-      } else {
-        alignas(32) float tmp[8];
-        _mm256_store_ps(tmp, acc[a][v]);
-        for (std::size_t t = 0; t < rem - j && t < 8; ++t) o[j + t] = tmp[t];
+      } else {  // lanes below rem - j
+        const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(rem - j)), lanes);
+        _mm256_maskstore_ps(o + j, mask, acc[a][v]);
       }
     }
   }
