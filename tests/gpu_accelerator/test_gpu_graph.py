@@ -177,3 +177,27 @@ def test_error_during_capture_ends_it_cleanly():
         d.copy_from_host(np.arange(4, dtype=np.float32), s)
         s.synchronize()
         assert d.to_host().tolist() == [0, 1, 2, 3]
+
+
+def test_capture_on_a_foreign_stream_maps_cuda_errors_and_keeps_state():
+    """Other libraries' streams (.cuda_stream / .ptr / int) reach cudaStreamBeginCapture; without a
+    driver the CUDA error becomes GpuUnavailable and the graph stays usable (state unchanged)."""
+    if HAS_GPU:
+        pytest.skip("needs a machine without a usable GPU")
+    try:
+        g = ga.Graph()
+    except GpuUnavailable:
+        pytest.skip("superinstance._cuda is not built")
+
+    class TorchLikeStream:
+        cuda_stream = 0x1234
+
+    class CupyLikeStream:
+        ptr = 0x5678
+
+    for s in (TorchLikeStream(), CupyLikeStream(), 0x9abc):
+        with pytest.raises(GpuUnavailable, match="cudaStreamBeginCapture failed"):
+            with g.capture(s):
+                pass
+        assert g.state == "empty"
+    g.close()
