@@ -186,7 +186,8 @@ def test_cuda_backend_refused_without_gpu():
     with pytest.raises(GpuUnavailable, match="no GPU is usable"):
         cosine_similarity(np.ones(2), np.ones((1, 2)), backend="cuda")
     head = SentimentHead.default(backend="auto")
-    assert head.backend == "cpu"
+    assert head.backend == "cpu" and head.backend_reason == backend_reason()
+    assert SentimentHead.default(backend="cpu").backend_reason == "backend='cpu' requested"
     with pytest.raises(GpuUnavailable, match="CPU backend"):
         head.forward_device(None, None)
 

@@ -87,6 +87,8 @@ def _devices_cuda_python() -> Tuple[Optional[List[Device]], str]:
             return [], f"no NVIDIA driver is installed ({name})"
         return [], f"cudaGetDeviceCount failed: {name}"
     out = []
+    err, previous = rt.cudaGetDevice()  # a query: restore the caller's current device after
+    restore = int(err) == 0
     for i in range(count):
         err, prop = rt.cudaGetDeviceProperties(i)
         if int(err) != 0:
@@ -100,6 +102,8 @@ def _devices_cuda_python() -> Tuple[Optional[List[Device]], str]:
         out.append(Device(i, name.rstrip("\x00"), (int(prop.major), int(prop.minor)),
                           int(prop.totalGlobalMem), int(free), int(prop.multiProcessorCount),
                           "cuda-python"))
+    if restore:
+        rt.cudaSetDevice(previous)
     return out, "" if out else "no CUDA device"
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import _core
 from ..errors import GpuUnavailable
-from .devices import cuda_module, resolve_backend
+from .devices import backend_reason, cuda_module, resolve_backend
 
 __all__ = ["SentimentHead", "cosine_similarity", "WEIGHT_KEYS", "DEFAULT_IN_FEATURES",
            "DEFAULT_HIDDEN", "DEFAULT_SEED"]
@@ -64,6 +64,8 @@ class SentimentHead:
         self._cpu = _core.SentimentHeadCpu(w["w1"], w["b1"], w["w2"], w["b2"])
         self._weights = w
         self.backend = resolve_backend(backend)
+        #: Why this backend: the reason of default_backend() for "auto", else the request.
+        self.backend_reason = backend_reason() if backend == "auto" else f"backend={backend!r} requested"
         self._device = device
         self._dev: Optional[Dict[str, object]] = None
         self._plans: Dict[int, "_GraphPlan"] = {}
