@@ -54,6 +54,8 @@ CudaProbe probe_cuda() {
     p.error = "no CUDA device";
     return p;
   }
+  int previous = 0;  // the probe is a query: leave the caller's current device as it was
+  const bool restore = cudaGetDevice(&previous) == cudaSuccess;
   for (int i = 0; i < count; ++i) {
     cudaDeviceProp prop{};
     if ((err = cudaGetDeviceProperties(&prop, i)) != cudaSuccess) {
@@ -75,6 +77,8 @@ CudaProbe probe_cuda() {
     }
     p.devices.push_back(d);
   }
+  if (restore) cudaSetDevice(previous);
+  cudaGetLastError();
   return p;
 }
 

@@ -1,0 +1,59 @@
+// CPU twins of the loop's small GPU models (float32): the sentiment head and
+// batched cosine similarity. Pure C++; SIMD through common/vector_kernels.hpp,
+// split over threads when a call is large enough to pay for them.
+// The CUDA versions (models.cu) compute the same functions.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "common/cpu_features.hpp"
+
+namespace si::gpu {
+
+// A two-layer perceptron: features (in) -> hidden (ReLU) -> 3 outputs, then
+// valence = tanh(z0) in [-1, 1], arousal = sigmoid(z1), dominance = sigmoid(z2)
+// in [0, 1]. Weights are row-major, PyTorch Linear layout: w1 is (hidden, in),
+// w2 is (3, hidden).
+struct SentimentWeights {
+  std::size_t in = 0;
+  std::size_t hidden = 0;
+  std::vector<float> w1, b1, w2, b2;
+
+  // Throws std::invalid_argument naming the first problem (sizes, NaN/inf).
+  void validate() const;
+};
+
+class SentimentHeadCpu {
+ public:
+  explicit SentimentHeadCpu(SentimentWeights w);
+  std::size_t in_features() const { return w_.in; }
+  std::size_t hidden() const { return w_.hidden; }
+  const SentimentWeights& weights() const { return w_; }
+  // x: (batch, in) row-major; out: (batch, 3). threads = 0 picks automatically.
+  void forward(const float* x, std::size_t batch, float* out, simd::Level level,
+               unsigned threads = 0) const;
+
+ private:
+  SentimentWeights w_;
+  std::vector<float> w1t_;  // w1 transposed, (in x kKeyBlock), when hidden <= kKeyBlock
+};
+
+// out (m, n) = cosine(q_i, k_j); a zero-norm row gives 0. q: (m, dim), k: (n, dim).
+void cosine_matrix(const float* q, std::size_t m, const float* k, std::size_t n, std::size_t dim,
+                   float* out, simd::Level level, unsigned threads = 0);
+
+// Runs fn(begin, end) over [0, count) split into at most `threads` contiguous
+// chunks (0 = hardware concurrency), on the calling thread when one suffices.
+// Exceptions from workers are rethrown in the caller.
+template <class Fn>
+void parallel_chunks(std::size_t count, unsigned threads, Fn&& fn);
+
+unsigned auto_threads(double work_flops);
+
+// Index of the first NaN or infinity in p[0, n), or n when all are finite.
+std::size_t first_non_finite(const float* p, std::size_t n);
+
+}  // namespace si::gpu
+
+#include "gpu_accelerator/parallel_impl.hpp"

@@ -1,0 +1,233 @@
+"""GPU benchmarks of gpu_accelerator (run by scripts/gpu_check.sh).
+
+    python -m superinstance.gpu_accelerator.bench [--json out.json] [--quick]
+
+Measures, in one process run: the launch cost of a chain of 10 and 100 tiny
+kernels (per kernel: individual stream launches vs one graph replay, host
+clock, median); host<->device bandwidth at 256 MiB, pageable vs pinned (CUDA
+events, median); sentiment head latency for batch 1 and 256 (graph replay vs
+eager launch vs the CPU backend, including the copies in and out). Without a
+usable GPU it reports ``{"skipped": reason}`` and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from typing import Any, Dict, List
+
+import numpy as np
+
+from .devices import backend_reason, cuda_module, default_backend, devices
+
+try:  # optional peer for the CPU comparison
+    import torch
+except ImportError:
+    torch = None
+
+
+# ---------------------------------------------------------------- CPU peers
+def sentiment_numpy(w):
+    """The sentiment head in float32 numpy (a peer for the CPU comparison)."""
+    w1t, b1, w2t, b2 = w["w1"].T.copy(), w["b1"], w["w2"].T.copy(), w["b2"]
+
+    def f(x):
+        z = np.maximum(x @ w1t + b1, 0) @ w2t + b2
+        return np.stack([np.tanh(z[:, 0]), 1 / (1 + np.exp(-z[:, 1])), 1 / (1 + np.exp(-z[:, 2]))], 1)
+
+    return f
+
+
+def sentiment_torch(w):
+    """The sentiment head in PyTorch (CPU, float32, no_grad)."""
+    t = {k: torch.from_numpy(v) for k, v in w.items()}
+    F = torch.nn.functional
+
+    def f(x):
+        with torch.no_grad():
+            z = F.linear(torch.relu(F.linear(torch.from_numpy(x), t["w1"], t["b1"])), t["w2"], t["b2"])
+            return torch.stack([torch.tanh(z[:, 0]), torch.sigmoid(z[:, 1]), torch.sigmoid(z[:, 2])], 1).numpy()
+
+    return f
+
+
+def cosine_numpy(q, k):
+    qn = q / np.linalg.norm(q, axis=1, keepdims=True)
+    kn = k / np.linalg.norm(k, axis=1, keepdims=True)
+    return qn @ kn.T
+
+
+def cosine_torch(q, k):
+    with torch.no_grad():
+        F = torch.nn.functional
+        return (F.normalize(torch.from_numpy(q), dim=1) @ F.normalize(torch.from_numpy(k), dim=1).T).numpy()
+
+
+def cpu_compare(rounds: int = 30) -> Dict[str, Any]:
+    """CPU twin vs numpy (and torch) on the same inputs, calls interleaved round by round
+    so that machine noise hits every implementation alike; medians in microseconds."""
+    from .models import SentimentHead, cosine_similarity
+
+    head = SentimentHead.default(backend="cpu")
+    rng = np.random.default_rng(0)
+    cases = []
+    for batch in (1, 256):
+        x = rng.standard_normal((batch, head.in_features)).astype(np.float32)
+        impls = {"superinstance": head.predict, "numpy": sentiment_numpy(head.weights)}
+        if torch is not None:
+            impls["torch"] = sentiment_torch(head.weights)
+        cases.append((f"sentiment head, batch {batch}", impls, (x,), 200 if batch == 1 else 50))
+    keys = rng.standard_normal((10_000, 384)).astype(np.float32)
+    for m in (1, 64):
+        q = rng.standard_normal((m, 384)).astype(np.float32)
+        impls = {"superinstance": lambda q, k: cosine_similarity(q, k, backend="cpu"),
+                 "numpy": cosine_numpy}
+        if torch is not None:
+            impls["torch"] = cosine_torch
+        cases.append((f"cosine {m} x 10k x 384", impls, (q, keys), 1))
+    results = []
+    for name, impls, args, inner in cases:
+        ref = impls["numpy"](*args)
+        for f in impls.values():
+            np.testing.assert_allclose(np.asarray(f(*args)).reshape(ref.shape), ref, rtol=1e-4, atol=1e-5)
+        times: Dict[str, List[float]] = {k: [] for k in impls}
+        for _ in range(rounds):
+            for k, f in impls.items():
+                t0 = time.perf_counter_ns()
+                for _ in range(inner):
+                    f(*args)
+                times[k].append((time.perf_counter_ns() - t0) / 1e3 / inner)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        results.append({"case": name, "median_us": med,
+                        "ratio_vs_numpy": med["numpy"] / med["superinstance"],
+                        **({"ratio_vs_torch": med["torch"] / med["superinstance"]} if "torch" in med else {})})
+    return {"rounds": rounds, "torch": torch.__version__ if torch is not None else None,
+            "numpy": np.__version__, "results": results}
+
+
+def cpu_table(r: Dict[str, Any]) -> str:
+    lines = ["| case | superinstance (CPU) | numpy | torch | numpy / ours | torch / ours |",
+             "|---|---|---|---|---|---|"]
+    for x in r["results"]:
+        m = x["median_us"]
+        t = f"{m['torch']:.1f} us" if "torch" in m else "-"
+        rt = f"{x['ratio_vs_torch']:.2f}x" if "ratio_vs_torch" in x else "-"
+        lines.append(f"| {x['case']} | {m['superinstance']:.1f} us | {m['numpy']:.1f} us | {t} | "
+                     f"{x['ratio_vs_numpy']:.2f}x | {rt} |")
+    return "\n".join(lines)
+
+
+def _median_us(fn, repeats: int) -> float:
+    for _ in range(min(20, repeats)):
+        fn()
+    ts: List[float] = []
+    for _ in range(repeats):
+        t0 = time.perf_counter_ns()
+        fn()
+        ts.append((time.perf_counter_ns() - t0) / 1e3)
+    return statistics.median(ts)
+
+
+def sentiment_latency(batch: int, repeats: int) -> Dict[str, float]:
+    from .graph import Graph
+    from .memory import DeviceArray, PinnedBuffer, Stream
+    from .models import SentimentHead
+
+    gpu = SentimentHead.default(backend="cuda")
+    cpu = SentimentHead.default(backend="cpu")
+    x = np.random.default_rng(0).standard_normal((batch, gpu.in_features)).astype(np.float32)
+    res: Dict[str, float] = {"batch": batch}
+    with Stream() as s, DeviceArray(x.shape) as dx, DeviceArray((batch, 3)) as dout, \
+            PinnedBuffer(x.shape) as px, PinnedBuffer((batch, 3)) as pout, Graph() as g:
+        px.array[...] = x
+
+        def eager():
+            dx.copy_from_host(px.array, s)
+            gpu.forward_device(dx, dout, s)
+            dout.to_host(pout.array, s)
+            s.synchronize()
+
+        with g.capture(s):
+            gpu.forward_device(dx, dout, s)
+        g.instantiate()
+        g.upload(s)
+
+        def graph():
+            dx.copy_from_host(px.array, s)
+            g.launch(s)
+            dout.to_host(pout.array, s)
+            s.synchronize()
+
+        res["eager_us"] = _median_us(eager, repeats)
+        res["graph_us"] = _median_us(graph, repeats)
+        graph()
+        if not np.allclose(pout.array, cpu.predict(x), rtol=1e-5, atol=1e-6):
+            raise AssertionError("sentiment head: GPU and CPU results differ")
+    res["predict_us"] = _median_us(lambda: gpu.predict(x), repeats)  # public API: graph plan
+    res["cpu_us"] = _median_us(lambda: cpu.predict(x), repeats)
+    gpu.close()
+    return res
+
+
+def run(quick: bool = False) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"python": platform.python_version(), "host": platform.node()}
+    if default_backend() != "cuda":
+        out["skipped"] = backend_reason()
+        return out
+    cu = cuda_module()
+    out["device"] = devices()[0].as_dict()
+    reps = 50 if quick else 300
+    out["launch"] = [cu.bench_launch_chain(n, reps) for n in (10, 100)]
+    out["bandwidth"] = cu.bench_copy_bandwidth(256 << 20, 3 if quick else 7)
+    out["sentiment"] = [sentiment_latency(b, 100 if quick else 1000) for b in (1, 256)]
+    return out
+
+
+def table(r: Dict[str, Any]) -> str:
+    if "skipped" in r:
+        return f"GPU benchmarks skipped: {r['skipped']}"
+    d = r["device"]
+    lines = [f"GPU benchmarks on {d['name']} (sm_{d['compute_capability'][0]}{d['compute_capability'][1]})",
+             "| what | stream/eager | graph | ratio |", "|---|---|---|---|"]
+    for x in r["launch"]:
+        lines.append(f"| chain of {x['chain']} tiny kernels, us/kernel | {x['stream_us_per_kernel']:.2f} | "
+                     f"{x['graph_us_per_kernel']:.2f} (graph launch call {x['graph_launch_us']:.1f} us) | "
+                     f"{x['graph_us_per_kernel'] / x['stream_us_per_kernel']:.2f} |")
+    for x in r["sentiment"]:
+        lines.append(f"| sentiment head batch {x['batch']}, us (copies included) | {x['eager_us']:.1f} | "
+                     f"{x['graph_us']:.1f} | {x['graph_us'] / x['eager_us']:.2f} (predict() {x.get('predict_us', float('nan')):.1f} us, "
+                     f"CPU backend {x['cpu_us']:.1f} us) |")
+    b = r["bandwidth"]
+    lines.append(f"| 256 MiB H2D GB/s pageable / pinned | {b['pageable_h2d_gbps']:.1f} | {b['pinned_h2d_gbps']:.1f} | |")
+    lines.append(f"| 256 MiB D2H GB/s pageable / pinned | {b['pageable_d2h_gbps']:.1f} | {b['pinned_d2h_gbps']:.1f} | |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--json", help="write the results to this file")
+    ap.add_argument("--quick", action="store_true", help="fewer repeats")
+    ap.add_argument("--cpu", action="store_true",
+                    help="instead: the CPU twin against numpy/torch (no GPU needed)")
+    args = ap.parse_args(argv)
+    if args.cpu:
+        r = cpu_compare(8 if args.quick else 30)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(r, f, indent=2)
+        print(cpu_table(r))
+        return 0
+    r = run(args.quick)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(r, f, indent=2)
+    print(table(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

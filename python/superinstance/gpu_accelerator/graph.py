@@ -1,0 +1,93 @@
+"""CUDA Graphs: capture a chain of launches once, replay it with one launch.
+
+    g = Graph()
+    with g.capture(stream):
+        head.forward_device(x, out, stream)     # launches are recorded, not run
+    g.instantiate()
+    g.launch(stream)                             # replays the whole chain
+
+To change a kernel's parameters (other buffers, sizes), capture again and call
+``update()``: the executable graph is updated in place (cudaGraphExecUpdate)
+when the topology is unchanged, else re-instantiated. An exception inside the
+``capture`` block (for example an operation that cannot be captured) ends the
+capture cleanly, discards it, and propagates; the graph keeps its previous state.
+
+The state machine (empty -> capturing -> captured -> instantiated, closed) lives
+in C++ (cpp/gpu_accelerator/graph_lifecycle.*) and is shared with the CUDA side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator, Optional
+
+from .devices import cuda_module
+from .memory import Stream, stream_handle
+
+__all__ = ["Graph"]
+
+
+class Graph:
+    def __init__(self) -> None:
+        self._g = cuda_module().Graph()
+
+    @contextlib.contextmanager
+    def capture(self, stream: Stream) -> Iterator["Graph"]:
+        """Record every launch on ``stream`` inside the block (not the default stream)."""
+        if stream is None:
+            raise ValueError("Graph.capture needs a Stream (the default stream cannot be captured)")
+        self._g.begin_capture(stream_handle(stream))
+        try:
+            yield self
+        except BaseException:
+            self._g.end_capture(False)
+            raise
+        self._g.end_capture(True)
+
+    def instantiate(self) -> "Graph":
+        self._g.instantiate()
+        return self
+
+    def update(self) -> str:
+        """Apply the newest capture to the executable graph: ``"in_place"`` or ``"reinstantiated"``."""
+        return "in_place" if self._g.update() else "reinstantiated"
+
+    def upload(self, stream: Optional[Stream] = None) -> None:
+        """Prepare the executable graph on the device ahead of the first launch."""
+        self._g.upload(stream_handle(stream))
+
+    def launch(self, stream: Optional[Stream] = None) -> None:
+        """Replay the graph on ``stream`` (asynchronous)."""
+        self._g.launch(stream_handle(stream))
+
+    replay = launch
+
+    @property
+    def state(self) -> str:
+        return self._g.state
+
+    @property
+    def node_count(self) -> int:
+        return self._g.node_count
+
+    @property
+    def launches(self) -> int:
+        return self._g.launches
+
+    @property
+    def updates_in_place(self) -> int:
+        return self._g.updates_in_place
+
+    @property
+    def reinstantiations(self) -> int:
+        return self._g.reinstantiations
+
+    def close(self) -> None:
+        """Destroy the graph (ending a capture in progress). Idempotent."""
+        self._g.close()
+
+    def __enter__(self) -> "Graph":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,80 @@
+"""devices(), default_backend() and its reason, GpuUnavailable when a GPU is required."""
+
+import importlib
+import importlib.util
+
+import pytest
+
+import superinstance.gpu_accelerator as ga
+from superinstance.errors import BackendUnavailableError, GpuUnavailable
+
+devmod = importlib.import_module("superinstance.gpu_accelerator.devices")
+
+HAS_GPU = ga.default_backend() == "cuda"
+
+
+def test_backend_choice_is_consistent_with_the_probe():
+    backend, reason = ga.default_backend(), ga.backend_reason()
+    assert backend in ("cpu", "cuda") and reason
+    p = devmod._probe()
+    usable = p["built"] and any(d["kernel_ok"] for d in p["devices"][:1])
+    assert (backend == "cuda") == usable, (backend, p)
+    assert ga.resolve_backend("auto") == backend
+    assert ga.resolve_backend("cpu") == "cpu"
+    with pytest.raises(ValueError, match="backend must be one of auto, cpu, cuda"):
+        ga.resolve_backend("gpu")
+
+
+def test_no_gpu_gives_a_reason_and_gpu_unavailable():
+    if HAS_GPU:
+        pytest.skip("a GPU is usable here")
+    assert ga.devices() == [] or not devmod._probe()["devices"]
+    with pytest.raises(GpuUnavailable) as e:
+        ga.resolve_backend("cuda")
+    assert ga.backend_reason() in str(e.value)
+    assert isinstance(e.value, BackendUnavailableError) and isinstance(e.value, RuntimeError)
+
+
+def test_cuda_objects_refused_without_gpu():
+    if HAS_GPU:
+        pytest.skip("a GPU is usable here")
+    if not devmod._probe()["built"]:
+        with pytest.raises(GpuUnavailable, match="not built"):
+            ga.Stream()
+        return
+    # The CUDA module imports here; asking it for device resources says why not.
+    for make in (ga.Stream, ga.Event, lambda: ga.DeviceArray((4,)), lambda: ga.PinnedBuffer(4)):
+        with pytest.raises(GpuUnavailable, match="driver|device"):
+            make()
+
+
+def test_cuda_python_and_module_paths_agree():
+    if importlib.util.find_spec("cuda") is None:
+        pytest.skip("cuda-python is not installed")
+    found, err = devmod._devices_cuda_python()
+    assert found is not None
+    probe = devmod._probe()
+    if probe["built"]:
+        assert len(found) == len(probe["devices"])
+        for a, b in zip(found, probe["devices"]):
+            assert a.name == b["name"] and a.compute_capability == tuple(b["compute_capability"])
+            assert a.dpx == b["dpx"]
+    if not found:
+        assert err
+
+
+def test_device_dpx_rule():
+    d9 = ga.Device(0, "H100", (9, 0), 80 << 30, 70 << 30, 132, "test")
+    d8 = ga.Device(0, "A100", (8, 0), 40 << 30, 30 << 30, 108, "test")
+    assert d9.dpx == "native" and d9.dpx_native
+    assert d8.dpx == "emulated" and not d8.dpx_native
+    assert d9.as_dict()["compute_capability"] == [9, 0]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_GPU, reason=f"no usable GPU: {ga.backend_reason()}")
+def test_devices_on_a_gpu():
+    ds = ga.devices()
+    assert ds and ds[0].total_memory > 0 and ds[0].multiprocessors > 0
+    assert 0 < ds[0].free_memory <= ds[0].total_memory
+    assert ds[0].compute_capability >= (8, 0)
