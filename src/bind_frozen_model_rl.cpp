@@ -75,6 +75,7 @@ py::dict config_dict(const bandit::Config& c) {
   d["ts_propensity_draws"] = c.ts_propensity_draws;
   d["max_pending"] = c.max_pending;
   d["ttl"] = c.ttl;
+  d["pending_in_design"] = c.pending_in_design;
   d["default_reward"] = c.has_default_reward ? py::object(py::float_(c.default_reward)) : py::none();
   if (c.algo == Algo::HybridLinUCB) {
     py::array_t<double> af({static_cast<py::ssize_t>(c.n_arms), static_cast<py::ssize_t>(c.arm_feature_dim)});
@@ -108,7 +109,7 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
                        std::uint64_t seed, std::int64_t reinvert_every,
                        std::int64_t ts_propensity_draws, const py::object& arm_features,
                        std::int64_t max_pending, std::int64_t ttl,
-                       std::optional<double> default_reward) {
+                       std::optional<double> default_reward, bool pending_in_design) {
              Config c;
              c.algo = si::bandit::parse_algo(algo);
              if (n_arms < 1) throw py::value_error("bandit: the arm set is empty (n_arms must be >= 1)");
@@ -142,6 +143,7 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
              c.ttl = static_cast<std::uint64_t>(ttl);
              c.has_default_reward = default_reward.has_value();
              c.default_reward = default_reward.value_or(0.0);
+             c.pending_in_design = pending_in_design;
              return std::make_unique<Bandit>(std::move(c));
            }),
            py::arg("algo"), py::arg("n_arms"), py::arg("dim"), py::arg("alpha") = 1.0,
@@ -149,7 +151,7 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
            py::arg("window") = 1000, py::arg("seed") = 0, py::arg("reinvert_every") = 64,
            py::arg("ts_propensity_draws") = 100, py::arg("arm_features") = py::none(),
            py::arg("max_pending") = 100000, py::arg("ttl") = 0,
-           py::arg("default_reward") = py::none())
+           py::arg("default_reward") = py::none(), py::arg("pending_in_design") = true)
       .def_property_readonly("n_arms", &Bandit::n_arms)
       .def_property_readonly("dim", &Bandit::dim)
       .def_property_readonly("algo", [](const Bandit& b) { return std::string(si::bandit::algo_name(b.config().algo)); })

@@ -609,6 +609,12 @@ Decision Bandit::select_locked(const double* x, bool track) {
     p.time = t_;
     p.propensity = dec.propensity;
     p.x.assign(x, x + d);
+    if (hallucinates()) {
+      auto& r = ridge_[dec.arm];
+      p.imputed = dot(r.theta.data(), x, d);
+      p.in_design = true;
+      stats_.reinversions += ridge_add(r, x, p.imputed, 1.0, d, cfg_.reinvert_every);
+    }
     pending_.emplace_hint(pending_.end(), dec.id, std::move(p));
   }
   ++t_;
@@ -765,6 +771,25 @@ void Bandit::apply(std::uint32_t arm, const double* x, double reward, std::uint6
   ++stats_.updates;
 }
 
+bool Bandit::hallucinates() const {
+  return cfg_.pending_in_design && (cfg_.algo == Algo::LinUCB || cfg_.algo == Algo::LinTS);
+}
+
+// Applies the reward of a pending decision.
+void Bandit::resolve(const Pending& p, double reward) {
+  if (!p.in_design) {
+    apply(p.arm, p.x.data(), reward, p.time);
+    return;
+  }
+  // x is already in A with the imputed reward: correct b only.
+  auto& r = ridge_[p.arm];
+  const std::size_t d = cfg_.dim;
+  const double delta = reward - p.imputed;
+  for (std::size_t i = 0; i < d; ++i) r.b[i] += delta * p.x[i];
+  matvec(r.Ainv.data(), r.b.data(), d, r.theta.data());
+  ++stats_.updates;
+}
+
 void Bandit::evict_window_locked() {
   const std::size_t d = cfg_.dim;
   while (!window_.empty() && t_ - window_.front().time >= cfg_.window) {
@@ -786,8 +811,12 @@ void Bandit::remember(std::deque<std::uint64_t>& q, std::unordered_set<std::uint
 
 void Bandit::resolve_expired(std::map<std::uint64_t, Pending>::iterator it, bool evicted) {
   if (cfg_.has_default_reward) {
-    apply(it->second.arm, it->second.x.data(), cfg_.default_reward, it->second.time);
+    resolve(it->second, cfg_.default_reward);
     ++stats_.expired_default;
+  } else if (it->second.in_design) {
+    // Take the decision back out of the design matrix.
+    const auto& p = it->second;
+    stats_.reinversions += ridge_add(ridge_[p.arm], p.x.data(), p.imputed, -1.0, cfg_.dim, cfg_.reinvert_every);
   }
   if (evicted)
     ++stats_.evicted;
@@ -835,7 +864,7 @@ void Bandit::update(std::uint64_t id, double reward) {
   auto it = pending_.find(id);
   if (it == pending_.end())
     not_pending(id, next_id_, rewarded_s_.count(id) > 0, expired_s_.count(id) > 0, cfg_.ttl);
-  apply(it->second.arm, it->second.x.data(), reward, it->second.time);
+  resolve(it->second, reward);
   pending_.erase(it);
   remember(rewarded_q_, rewarded_s_, id);
 }
@@ -859,7 +888,7 @@ void Bandit::update_batch(const std::uint64_t* ids, const double* rewards, std::
   }
   for (std::size_t i = 0; i < n; ++i) {
     auto it = pending_.find(ids[i]);
-    apply(it->second.arm, it->second.x.data(), rewards[i], it->second.time);
+    resolve(it->second, rewards[i]);
     pending_.erase(it);
     remember(rewarded_q_, rewarded_s_, ids[i]);
   }
@@ -968,6 +997,7 @@ std::string Bandit::serialize() const {
   w.put<std::uint64_t>(cfg_.seed);
   w.put<std::uint32_t>(cfg_.reinvert_every);
   w.put<std::uint32_t>(cfg_.ts_propensity_draws);
+  w.put<std::uint8_t>(cfg_.pending_in_design ? 1 : 0);
   w.put<std::uint32_t>(cfg_.arm_feature_dim);
   w.vec(cfg_.arm_features);
   w.put<std::uint64_t>(cfg_.max_pending);
@@ -1022,6 +1052,8 @@ std::string Bandit::serialize() const {
     w.put<std::uint32_t>(kv.second.arm);
     w.put<std::uint64_t>(kv.second.time);
     w.put<double>(kv.second.propensity);
+    w.put<std::uint8_t>(kv.second.in_design ? 1 : 0);
+    w.put<double>(kv.second.imputed);
     w.vec(kv.second.x);
   }
   w.put<std::uint64_t>(rewarded_q_.size());
@@ -1045,6 +1077,7 @@ std::unique_ptr<Bandit> Bandit::deserialize(const unsigned char* data, std::size
   c.seed = rd.get<std::uint64_t>();
   c.reinvert_every = rd.get<std::uint32_t>();
   c.ts_propensity_draws = rd.get<std::uint32_t>();
+  c.pending_in_design = rd.get<std::uint8_t>() != 0;
   c.arm_feature_dim = rd.get<std::uint32_t>();
   c.arm_features = rd.vec(SIZE_MAX, "arm_features");
   c.max_pending = rd.get<std::uint64_t>();
@@ -1113,7 +1146,11 @@ std::unique_ptr<Bandit> Bandit::deserialize(const unsigned char* data, std::size
     p.arm = rd.get<std::uint32_t>();
     p.time = rd.get<std::uint64_t>();
     p.propensity = rd.get<double>();
+    p.in_design = rd.get<std::uint8_t>() != 0;
+    p.imputed = rd.get<double>();
     p.x = rd.vec(d, "pending x");
+    if (p.in_design && !b->hallucinates()) throw CorruptFile("bandit state: bad pending decision");
+    if (!std::isfinite(p.imputed)) throw CorruptFile("bandit state: bad pending decision");
     if (p.arm >= K || id >= b->next_id_ || p.time > b->t_)
       throw CorruptFile("bandit state: bad pending decision");
     b->pending_.emplace(id, std::move(p));

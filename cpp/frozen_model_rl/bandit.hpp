@@ -66,6 +66,11 @@ struct Config {
   std::uint64_t seed = 0;
   std::uint32_t reinvert_every = 64;  // exact re-inversion period (0: never)
   std::uint32_t ts_propensity_draws = 100;
+  // LinUCB / LinTS: a tracked decision enters the design matrix at selection
+  // with its predicted reward (which leaves theta unchanged), and its reward
+  // corrects b on arrival (GP-BUCB style). Exploration then shrinks while
+  // rewards are delayed; once all rewards are in, the model is the same.
+  bool pending_in_design = true;
   // HybridLinUCB: n_arms x arm_feature_dim, row-major.
   std::uint32_t arm_feature_dim = 0;
   std::vector<double> arm_features;
@@ -114,6 +119,8 @@ struct Pending {
   std::uint32_t arm = 0;
   std::uint64_t time = 0;
   double propensity = 1.0;
+  bool in_design = false;  // x is already in A with reward `imputed`
+  double imputed = 0.0;
   std::vector<double> x;
 };
 
@@ -185,6 +192,8 @@ class Bandit {
   void mean_locked(const double* x, double* out) const;
   Decision select_locked(const double* x, bool track);
   void apply(std::uint32_t arm, const double* x, double reward, std::uint64_t decided_at);
+  void resolve(const Pending& p, double reward);
+  bool hallucinates() const;
   void expire_locked();
   void evict_window_locked();
   void resolve_expired(std::map<std::uint64_t, Pending>::iterator it, bool evicted);

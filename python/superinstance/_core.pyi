@@ -84,7 +84,8 @@ class BanditCore:
                  epsilon: float = 0.1, gamma: float = 0.99, window: int = 1000, seed: int = 0,
                  reinvert_every: int = 64, ts_propensity_draws: int = 100,
                  arm_features: Optional[npt.ArrayLike] = None, max_pending: int = 100000,
-                 ttl: int = 0, default_reward: Optional[float] = None) -> None: ...
+                 ttl: int = 0, default_reward: Optional[float] = None,
+                 pending_in_design: bool = True) -> None: ...
     @property
     def n_arms(self) -> int: ...
     @property

@@ -78,7 +78,7 @@ def combine_confidence(factors: np.ndarray, weights: np.ndarray, mode: str = "pr
     if np.any(w < 0):
         raise ValueError("weights must be >= 0")
     if mode == "product":
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             return np.exp(np.sum(np.where(w == 0, 0.0, w * np.log(c)), axis=-1))
     if mode == "sum":
         s = np.sum(w, axis=-1)

@@ -164,7 +164,8 @@ class KPO:
             if need_derivs:
                 mu = np.einsum("nc,ncp->np", pr, Phi)
                 g += (Phi[rows, ch] - mu).sum(axis=0)
-                H -= np.einsum("nc,ncp,ncq->pq", pr, Phi, Phi) - mu.T @ mu
+                flat = Phi.reshape(-1, p)
+                H -= (flat * pr.reshape(-1, 1)).T @ flat - mu.T @ mu
             remaining[rows, ch] = False
         return ll, g, H
 
