@@ -11,7 +11,9 @@
 
 #include "bindings.hpp"
 #include "common/errors.hpp"
+#include "common/cpu_features.hpp"
 #include "frozen_model_rl/bandit.hpp"
+#include "frozen_model_rl/bandit_kernels.hpp"
 
 namespace py = pybind11;
 namespace fs = std::filesystem;
@@ -87,6 +89,19 @@ py::dict config_dict(const bandit::Config& c) {
   return d;
 }
 
+int simd_arg(const std::optional<std::string>& name) {
+  if (!name) return -1;
+  auto level = si::simd::parse_level(*name);
+  if (!level) throw py::value_error("unknown SIMD level '" + *name + "': use scalar, avx2 or avx512");
+  return static_cast<int>(*level);
+}
+
+const si::bandit::BanditKernels& kernels_arg(const std::optional<std::string>& name) {
+  const int l = simd_arg(name);
+  return l < 0 ? si::bandit::bandit_kernel_set().active()
+               : si::bandit::bandit_kernel_set().at(static_cast<si::simd::Level>(l));
+}
+
 py::array_t<double> to_array(const std::vector<double>& v) {
   py::array_t<double> a(static_cast<py::ssize_t>(v.size()));
   std::copy(v.begin(), v.end(), a.mutable_data());
@@ -109,7 +124,8 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
                        std::uint64_t seed, std::int64_t reinvert_every,
                        std::int64_t ts_propensity_draws, const py::object& arm_features,
                        std::int64_t max_pending, std::int64_t ttl,
-                       std::optional<double> default_reward, bool pending_in_design) {
+                       std::optional<double> default_reward, bool pending_in_design,
+                       const std::optional<std::string>& simd) {
              Config c;
              c.algo = si::bandit::parse_algo(algo);
              if (n_arms < 1) throw py::value_error("bandit: the arm set is empty (n_arms must be >= 1)");
@@ -144,6 +160,7 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
              c.has_default_reward = default_reward.has_value();
              c.default_reward = default_reward.value_or(0.0);
              c.pending_in_design = pending_in_design;
+             c.simd_level = simd_arg(simd);
              return std::make_unique<Bandit>(std::move(c));
            }),
            py::arg("algo"), py::arg("n_arms"), py::arg("dim"), py::arg("alpha") = 1.0,
@@ -151,11 +168,17 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
            py::arg("window") = 1000, py::arg("seed") = 0, py::arg("reinvert_every") = 64,
            py::arg("ts_propensity_draws") = 100, py::arg("arm_features") = py::none(),
            py::arg("max_pending") = 100000, py::arg("ttl") = 0,
-           py::arg("default_reward") = py::none(), py::arg("pending_in_design") = true)
+           py::arg("default_reward") = py::none(), py::arg("pending_in_design") = true,
+           py::arg("simd") = py::none())
       .def_property_readonly("n_arms", &Bandit::n_arms)
       .def_property_readonly("dim", &Bandit::dim)
       .def_property_readonly("algo", [](const Bandit& b) { return std::string(si::bandit::algo_name(b.config().algo)); })
-      .def("config", [](const Bandit& b) { return config_dict(b.config()); })
+      .def("config",
+           [](const Bandit& b) {
+             py::dict d = config_dict(b.config());
+             d["simd"] = si::simd::level_name(b.kernel_level());
+             return d;
+           })
       .def("select",
            [](Bandit& b, const F64& x, bool track) {
              check_vector(x, b, "context x");
@@ -337,6 +360,32 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
       .def_property_readonly_static("file_kind", [](py::object) { return std::string(Bandit::kFileKind); })
       .def_property_readonly_static("format_version", [](py::object) { return Bandit::kFormatVersion; });
 
+  m.def("bandit_dot",
+        [](const F64& a, const F64& b, const std::optional<std::string>& level) {
+          if (a.ndim() != 1 || b.ndim() != 1 || a.shape(0) != b.shape(0))
+            throw py::value_error("a and b must be 1-D with the same length");
+          return kernels_arg(level).dot(a.data(), b.data(), static_cast<std::size_t>(a.shape(0)));
+        },
+        py::arg("a"), py::arg("b"), py::arg("level") = py::none());
+  m.def("bandit_symv",
+        [](const F64& M, const F64& x, const std::optional<std::string>& level) {
+          if (M.ndim() != 2 || M.shape(0) != M.shape(1) || x.ndim() != 1 || x.shape(0) != M.shape(0))
+            throw py::value_error("M must be (n, n) and x (n,)");
+          py::array_t<double> y(x.shape(0));
+          kernels_arg(level).symv(M.data(), x.data(), static_cast<std::size_t>(x.shape(0)), y.mutable_data());
+          return y;
+        },
+        py::arg("M"), py::arg("x"), py::arg("level") = py::none());
+  m.def("bandit_rank1",
+        [](const F64& M, const F64& u, double f, const std::optional<std::string>& level) {
+          if (M.ndim() != 2 || M.shape(0) != M.shape(1) || u.ndim() != 1 || u.shape(0) != M.shape(0))
+            throw py::value_error("M must be (n, n) and u (n,)");
+          py::array_t<double> out({M.shape(0), M.shape(1)});
+          std::copy(M.data(), M.data() + M.size(), out.mutable_data());
+          kernels_arg(level).rank1(out.mutable_data(), u.data(), f, static_cast<std::size_t>(u.shape(0)));
+          return out;
+        },
+        py::arg("M"), py::arg("u"), py::arg("f"), py::arg("level") = py::none());
   m.def("bandit_spd_inverse",
         [](const F64& A) {
           if (A.ndim() != 2 || A.shape(0) != A.shape(1)) throw py::value_error("A must be square 2-D");

@@ -24,10 +24,19 @@ std::uint64_t splitmix64(std::uint64_t& x) {
 
 inline std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
+// Four independent accumulators: breaks the add-latency chain and lets the
+// compiler vectorise without reassociating a single sum.
 inline double dot(const double* a, const double* b, std::size_t n) {
-  double s = 0.0;
-  for (std::size_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < n; ++i) s0 += a[i] * b[i];
+  return (s0 + s2) + (s1 + s3);
 }
 
 // y = M x, M n x n row-major.
@@ -66,26 +75,23 @@ bool ridge_exact(Ridge& r, std::size_t d) {
 // A += w x x', b += w r x, A^-1 by Sherman-Morrison (w = +1 add, -1 remove).
 // Returns the number of exact re-inversions done (0 or 1).
 int ridge_add(Ridge& r, const double* x, double reward, double w, std::size_t d,
-              std::uint32_t reinvert_every) {
-  std::vector<double> u(d);
-  matvec(r.Ainv.data(), x, d, u.data());
-  const double q = dot(x, u.data(), d);
-  const double denom = 1.0 + w * q;
-  for (std::size_t i = 0; i < d; ++i) {
-    const double wx = w * x[i];
-    double* Ai = r.A.data() + i * d;
-    for (std::size_t j = 0; j < d; ++j) Ai[j] += wx * x[j];
-    r.b[i] += wx * reward;
+              std::uint32_t reinvert_every, const BanditKernels& k) {
+  double ubuf[512];
+  std::vector<double> uheap;
+  double* u = ubuf;
+  if (d > 512) {
+    uheap.resize(d);
+    u = uheap.data();
   }
+  k.symv(r.Ainv.data(), x, d, u);
+  const double q = k.dot(x, u, d);
+  const double denom = 1.0 + w * q;
+  k.rank1(r.A.data(), x, w, d);
+  for (std::size_t i = 0; i < d; ++i) r.b[i] += w * x[i] * reward;
   bool need_exact = !(denom > 1e-10) || !std::isfinite(denom);
   if (!need_exact) {
-    const double f = w / denom;
-    for (std::size_t i = 0; i < d; ++i) {
-      const double fu = f * u[i];
-      double* Ii = r.Ainv.data() + i * d;
-      for (std::size_t j = 0; j < d; ++j) Ii[j] -= fu * u[j];
-    }
-    matvec(r.Ainv.data(), r.b.data(), d, r.theta.data());
+    k.rank1(r.Ainv.data(), u, -w / denom, d);
+    k.symv(r.Ainv.data(), r.b.data(), d, r.theta.data());
     ++r.since_exact;
     if (reinvert_every && r.since_exact >= reinvert_every) need_exact = true;
   }
@@ -257,6 +263,7 @@ void Config::validate() const {
   if (!(gamma > 0 && gamma <= 1))
     throw std::invalid_argument("bandit: gamma (discount) must be in (0, 1], got " + num(gamma));
   if (window == 0) throw std::invalid_argument("bandit: window must be >= 1 round");
+  if (simd_level < -1 || simd_level > 2) throw std::invalid_argument("bandit: bad simd_level");
   if (max_pending == 0) throw std::invalid_argument("bandit: max_pending must be >= 1");
   if (has_default_reward && !std::isfinite(default_reward))
     throw std::invalid_argument("bandit: default_reward must be finite");
@@ -275,6 +282,8 @@ void Config::validate() const {
 // ------------------------------------------------------------------ Bandit
 Bandit::Bandit(Config config) : cfg_(std::move(config)) {
   cfg_.validate();
+  kern_ = cfg_.simd_level < 0 ? &bandit_kernel_set().active()
+                              : &bandit_kernel_set().at(static_cast<simd::Level>(cfg_.simd_level));
   if (cfg_.algo != Algo::HybridLinUCB) {
     cfg_.arm_feature_dim = 0;
     cfg_.arm_features.clear();
@@ -296,6 +305,7 @@ Bandit& Bandit::operator=(const Bandit& o) {
 
 void Bandit::copy_state_from(const Bandit& o) {
   cfg_ = o.cfg_;
+  kern_ = o.kern_;
   t_ = o.t_;
   next_id_ = o.next_id_;
   stats_ = o.stats_;
@@ -445,12 +455,19 @@ void Bandit::score_locked(const double* x, double* out, bool with_width) const {
         for (std::size_t a = 0; a < K; ++a) out[a] = dot(ridge_[a].theta.data(), x, d);
         return;
       }
+      double ubuf[512];
+      std::vector<double> uheap;
+      double* u = ubuf;
+      if (d > 512) {
+        uheap.resize(d);
+        u = uheap.data();
+      }
+      const BanditKernels& k = *kern_;
       for (std::size_t a = 0; a < K; ++a) {
         const auto& r = ridge_[a];
-        double q = 0.0;
-        const double* Ai = r.Ainv.data();
-        for (std::size_t i = 0; i < d; ++i) q += x[i] * dot(Ai + i * d, x, d);
-        out[a] = dot(r.theta.data(), x, d) + alpha * std::sqrt(std::max(q, 0.0));
+        k.symv(r.Ainv.data(), x, d, u);
+        const double q = k.dot(x, u, d);
+        out[a] = k.dot(r.theta.data(), x, d) + alpha * std::sqrt(std::max(q, 0.0));
       }
       return;
     }
@@ -539,22 +556,17 @@ Decision Bandit::select_locked(const double* x, bool track) {
   expire_locked();
   if (cfg_.algo == Algo::SWLinUCB) evict_window_locked();
   Decision dec;
-  // Scores: stack buffer for the common case.
-  double stackbuf[256];
-  std::vector<double> heap;
-  double* s = stackbuf;
-  if (K > 256) {
-    heap.resize(K);
-    s = heap.data();
-  }
+  scratch_.resize(K);
+  double* s = scratch_.data();
   switch (cfg_.algo) {
     case Algo::LinTS: {
       std::vector<double> mu(K), sd(K);
+      std::vector<double> u(d);
       for (std::size_t a = 0; a < K; ++a) {
         const auto& r = ridge_[a];
-        double q = 0.0;
-        for (std::size_t i = 0; i < d; ++i) q += x[i] * dot(r.Ainv.data() + i * d, x, d);
-        mu[a] = dot(r.theta.data(), x, d);
+        kern_->symv(r.Ainv.data(), x, d, u.data());
+        const double q = kern_->dot(x, u.data(), d);
+        mu[a] = kern_->dot(r.theta.data(), x, d);
         sd[a] = cfg_.alpha * std::sqrt(std::max(q, 0.0));
         s[a] = mu[a] + sd[a] * normal();
       }
@@ -613,7 +625,7 @@ Decision Bandit::select_locked(const double* x, bool track) {
       auto& r = ridge_[dec.arm];
       p.imputed = dot(r.theta.data(), x, d);
       p.in_design = true;
-      stats_.reinversions += ridge_add(r, x, p.imputed, 1.0, d, cfg_.reinvert_every);
+      stats_.reinversions += ridge_add(r, x, p.imputed, 1.0, d, cfg_.reinvert_every, *kern_);
     }
     pending_.emplace_hint(pending_.end(), dec.id, std::move(p));
   }
@@ -654,10 +666,10 @@ void Bandit::apply(std::uint32_t arm, const double* x, double reward, std::uint6
     case Algo::LinUCB:
     case Algo::LinTS:
     case Algo::EpsGreedy:
-      stats_.reinversions += ridge_add(ridge_[arm], x, reward, 1.0, d, cfg_.reinvert_every);
+      stats_.reinversions += ridge_add(ridge_[arm], x, reward, 1.0, d, cfg_.reinvert_every, *kern_);
       break;
     case Algo::SWLinUCB: {
-      stats_.reinversions += ridge_add(ridge_[arm], x, reward, 1.0, d, cfg_.reinvert_every);
+      stats_.reinversions += ridge_add(ridge_[arm], x, reward, 1.0, d, cfg_.reinvert_every, *kern_);
       WindowEntry e;
       e.time = t_;
       e.arm = arm;
@@ -749,7 +761,7 @@ void Bandit::apply(std::uint32_t arm, const double* x, double reward, std::uint6
         }
       };
       accumulate(+1.0);
-      stats_.reinversions += ridge_add(r, x, reward, 1.0, d, cfg_.reinvert_every);
+      stats_.reinversions += ridge_add(r, x, reward, 1.0, d, cfg_.reinvert_every, *kern_);
       for (std::size_t i = 0; i < d; ++i)
         for (std::size_t j = 0; j < k; ++j) B[i * k + j] += x[i] * z[j];
       for (std::size_t p = 0; p < k; ++p) {
@@ -786,7 +798,7 @@ void Bandit::resolve(const Pending& p, double reward) {
   const std::size_t d = cfg_.dim;
   const double delta = reward - p.imputed;
   for (std::size_t i = 0; i < d; ++i) r.b[i] += delta * p.x[i];
-  matvec(r.Ainv.data(), r.b.data(), d, r.theta.data());
+  kern_->symv(r.Ainv.data(), r.b.data(), d, r.theta.data());
   ++stats_.updates;
 }
 
@@ -794,7 +806,7 @@ void Bandit::evict_window_locked() {
   const std::size_t d = cfg_.dim;
   while (!window_.empty() && t_ - window_.front().time >= cfg_.window) {
     const auto& e = window_.front();
-    stats_.reinversions += ridge_add(ridge_[e.arm], e.x.data(), e.reward, -1.0, d, cfg_.reinvert_every);
+    stats_.reinversions += ridge_add(ridge_[e.arm], e.x.data(), e.reward, -1.0, d, cfg_.reinvert_every, *kern_);
     window_.pop_front();
   }
 }
@@ -816,7 +828,7 @@ void Bandit::resolve_expired(std::map<std::uint64_t, Pending>::iterator it, bool
   } else if (it->second.in_design) {
     // Take the decision back out of the design matrix.
     const auto& p = it->second;
-    stats_.reinversions += ridge_add(ridge_[p.arm], p.x.data(), p.imputed, -1.0, cfg_.dim, cfg_.reinvert_every);
+    stats_.reinversions += ridge_add(ridge_[p.arm], p.x.data(), p.imputed, -1.0, cfg_.dim, cfg_.reinvert_every, *kern_);
   }
   if (evicted)
     ++stats_.evicted;

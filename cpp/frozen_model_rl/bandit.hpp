@@ -39,6 +39,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "frozen_model_rl/bandit_kernels.hpp"
+
 namespace si::bandit {
 
 enum class Algo : std::uint32_t {
@@ -71,6 +73,9 @@ struct Config {
   // corrects b on arrival (GP-BUCB style). Exploration then shrinks while
   // rewards are delayed; once all rewards are in, the model is the same.
   bool pending_in_design = true;
+  // SIMD level of the float64 kernels: -1 the active level, else a simd::Level
+  // (BackendUnavailable if this CPU cannot run it). Not saved with the state.
+  int simd_level = -1;
   // HybridLinUCB: n_arms x arm_feature_dim, row-major.
   std::uint32_t arm_feature_dim = 0;
   std::vector<double> arm_features;
@@ -143,6 +148,7 @@ class Bandit {
   const Config& config() const { return cfg_; }
   std::uint32_t n_arms() const { return cfg_.n_arms; }
   std::uint32_t dim() const { return cfg_.dim; }
+  simd::Level kernel_level() const { return kern_->level; }
 
   // One decision; x has dim() finite values. track: keep it pending for a reward.
   Decision select(const double* x, bool track = true);
@@ -203,6 +209,7 @@ class Bandit {
   double normal();
 
   Config cfg_;
+  const BanditKernels* kern_ = nullptr;
   std::uint64_t t_ = 0;
   std::uint64_t next_id_ = 0;
   Stats stats_;
@@ -215,6 +222,7 @@ class Bandit {
   std::vector<double> A0_, A0inv_, b0_, beta_;
   std::vector<std::vector<double>> B_;  // per arm, dim x k_ row-major
   std::deque<WindowEntry> window_;
+  std::vector<double> scratch_;  // per-arm scores of select (guarded by mu_)
 
   std::map<std::uint64_t, Pending> pending_;
   std::deque<std::uint64_t> rewarded_q_, expired_q_;

@@ -88,6 +88,8 @@ class Policy:
         None: such decisions are dropped without a reward.
       log: a :class:`~superinstance.frozen_model_rl.DecisionLog` that records
         every tracked decision and its reward, or None.
+      simd: SIMD level of the float64 kernels ("scalar", "avx2", "avx512");
+        None: the active level (see superinstance.capabilities()).
     """
 
     _algo = ""
@@ -95,7 +97,7 @@ class Policy:
     def __init__(self, arms: Union[int, Sequence[Any]], dim: int, *, alpha: float = 1.0,
                  lam: float = 1.0, seed: int = 0, reinvert_every: int = 64,
                  max_pending: int = 100_000, ttl: Optional[int] = None,
-                 default_reward: Optional[float] = None, log: Any = None,
+                 default_reward: Optional[float] = None, log: Any = None, simd: Optional[str] = None,
                  **algo_params: Any) -> None:
         n, items = _arms_arg(arms)
         if seed < 0:
@@ -106,7 +108,7 @@ class Policy:
             reinvert_every=int(reinvert_every), max_pending=int(max_pending),
             ttl=0 if ttl is None else int(ttl),
             default_reward=None if default_reward is None else float(default_reward),
-            **algo_params)
+            simd=simd, **algo_params)
         self.log = log
 
     # ------------------------------------------------------------ construction helpers
@@ -304,7 +306,12 @@ def policy_from_state_dict(state: Dict[str, Any], arms: Optional[Sequence[Any]] 
 
 class LinUCB(Policy):
     """Disjoint LinUCB (Li et al. 2010, algorithm 1): per arm ridge regression,
-    score ``theta_a.x + alpha * sqrt(x' A_a^-1 x)``. ``alpha >= 0``."""
+    score ``theta_a.x + alpha * sqrt(x' A_a^-1 x)``. ``alpha >= 0``.
+
+    pending_in_design (default True): a tracked decision enters A at selection
+    with its predicted reward (theta is unchanged by that) and its real reward
+    corrects b when it arrives, so exploration shrinks while rewards are
+    delayed; once every reward is in, the model is exactly the usual one."""
 
     _algo = "linucb"
 
