@@ -166,7 +166,7 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
            py::arg("algo"), py::arg("n_arms"), py::arg("dim"), py::arg("alpha") = 1.0,
            py::arg("lam") = 1.0, py::arg("epsilon") = 0.1, py::arg("gamma") = 0.99,
            py::arg("window") = 1000, py::arg("seed") = 0, py::arg("reinvert_every") = 64,
-           py::arg("ts_propensity_draws") = 100, py::arg("arm_features") = py::none(),
+           py::arg("ts_propensity_draws") = 48, py::arg("arm_features") = py::none(),
            py::arg("max_pending") = 100000, py::arg("ttl") = 0,
            py::arg("default_reward") = py::none(), py::arg("pending_in_design") = true,
            py::arg("simd") = py::none())

@@ -543,6 +543,42 @@ void Bandit::means(const double* x, double* out) const {
 }
 
 namespace {
+inline double norm_cdf(double x) { return 0.5 * std::erfc(-x * 0.7071067811865476); }
+
+// P(arm a has the largest of independent N(mu_b, sd_b^2) draws):
+// integral of phi(z) prod_{b != a} Phi((mu_a + sd_a z - mu_b) / sd_b) dz by the
+// trapezoid rule on z in [-6, 6] with `points` nodes. NaN when points == 0.
+double ts_propensity(const std::vector<double>& mu, const std::vector<double>& sd, std::uint32_t a,
+                     std::uint32_t points) {
+  const std::size_t K = mu.size();
+  if (K == 1) return 1.0;
+  if (points == 0) return std::numeric_limits<double>::quiet_NaN();
+  auto beats = [&](double s, std::size_t b) {
+    if (sd[b] > 0) return norm_cdf((s - mu[b]) / sd[b]);
+    return s > mu[b] || (s == mu[b] && a < b) ? 1.0 : 0.0;
+  };
+  if (!(sd[a] > 0)) {
+    double p = 1.0;
+    for (std::size_t b = 0; b < K && p > 0; ++b)
+      if (b != a) p *= beats(mu[a], b);
+    return std::max(p, 1e-12);
+  }
+  const std::uint32_t n = std::max<std::uint32_t>(points, 3);
+  const double lo = -6.0, h = 12.0 / (n - 1);
+  double total = 0.0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const double z = lo + i * h;
+    double w = h * 0.3989422804014327 * std::exp(-0.5 * z * z);
+    if (i == 0 || i == n - 1) w *= 0.5;
+    const double s = mu[a] + sd[a] * z;
+    double prod = 1.0;
+    for (std::size_t b = 0; b < K && prod > 1e-300; ++b)
+      if (b != a) prod *= beats(s, b);
+    total += w * prod;
+  }
+  return std::min(1.0, std::max(total, 1e-12));
+}
+
 std::uint32_t argmax_lowest(const double* s, std::size_t K) {
   std::uint32_t best = 0;
   for (std::size_t a = 1; a < K; ++a)
@@ -572,25 +608,7 @@ Decision Bandit::select_locked(const double* x, bool track) {
       }
       dec.arm = argmax_lowest(s, K);
       dec.score = s[dec.arm];
-      const std::uint32_t M = cfg_.ts_propensity_draws;
-      if (M > 0 && K > 1) {
-        std::uint32_t wins = 1;  // the actual draw
-        for (std::uint32_t m = 0; m < M; ++m) {
-          std::uint32_t best = 0;
-          double bv = -std::numeric_limits<double>::infinity();
-          for (std::size_t a = 0; a < K; ++a) {
-            const double v = mu[a] + sd[a] * normal();
-            if (v > bv) {
-              bv = v;
-              best = static_cast<std::uint32_t>(a);
-            }
-          }
-          wins += (best == dec.arm);
-        }
-        dec.propensity = static_cast<double>(wins) / (M + 1.0);
-      } else {
-        dec.propensity = K > 1 ? std::numeric_limits<double>::quiet_NaN() : 1.0;
-      }
+      dec.propensity = ts_propensity(mu, sd, dec.arm, cfg_.ts_propensity_draws);
       break;
     }
     case Algo::EpsGreedy: {

@@ -10,7 +10,8 @@
 //   LinTS         linear Thompson sampling (Agrawal & Goyal 2013), one posterior
 //                 N(theta_a, v^2 A_a^-1) per arm; since arms are independent the
 //                 sampled score x.theta~ ~ N(x.theta, v^2 x'A^-1x) is drawn directly.
-//                 Propensity: Monte-Carlo estimate (counting the actual draw).
+//                 Propensity: P(arm wins) = int phi(z) prod_b Phi(...) dz by the
+//                 trapezoid rule (`ts_propensity_draws` nodes; deterministic).
 //   EpsGreedy     ridge per arm, greedy with probability 1-epsilon, else uniform.
 //   DLinUCB       Russac, Vernade & Cappe 2019 (alg. 1) per arm: every round,
 //                 V <- gV + (1-g)lam I, Vt <- g^2 Vt + (1-g^2) lam I, b <- g b.
@@ -67,7 +68,7 @@ struct Config {
   std::uint64_t window = 1000;  // SWLinUCB, in rounds
   std::uint64_t seed = 0;
   std::uint32_t reinvert_every = 64;  // exact re-inversion period (0: never)
-  std::uint32_t ts_propensity_draws = 100;
+  std::uint32_t ts_propensity_draws = 48;  // quadrature nodes of the TS propensity (0: NaN)
   // LinUCB / LinTS: a tracked decision enters the design matrix at selection
   // with its predicted reward (which leaves theta unchanged), and its reward
   // corrects b on arrival (GP-BUCB style). Exploration then shrinks while

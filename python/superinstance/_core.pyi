@@ -82,7 +82,7 @@ class BanditCore:
     format_version: int
     def __init__(self, algo: str, n_arms: int, dim: int, alpha: float = 1.0, lam: float = 1.0,
                  epsilon: float = 0.1, gamma: float = 0.99, window: int = 1000, seed: int = 0,
-                 reinvert_every: int = 64, ts_propensity_draws: int = 100,
+                 reinvert_every: int = 64, ts_propensity_draws: int = 48,
                  arm_features: Optional[npt.ArrayLike] = None, max_pending: int = 100000,
                  ttl: int = 0, default_reward: Optional[float] = None,
                  pending_in_design: bool = True, simd: Optional[str] = None) -> None: ...

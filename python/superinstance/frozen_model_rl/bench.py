@@ -20,10 +20,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .policies import LinUCB
-from .simulation import LinearEnvironment
+from .policies import DiscountedLinUCB, LinUCB, SlidingWindowLinUCB
+from .simulation import DriftingEnvironment, LinearEnvironment, simulate
 
-__all__ = ["NumpyLinUCB", "run", "main"]
+__all__ = ["NumpyLinUCB", "run", "scenarios", "main"]
 
 
 class NumpyLinUCB:
@@ -224,6 +224,26 @@ def run(quick: bool = False, seed: int = 0, alpha: float = 0.5) -> Dict[str, Any
     return results
 
 
+def scenarios(seeds=(0, 1, 2)) -> Dict[str, Any]:
+    """Regret after an abrupt change (D-LinUCB, SW-LinUCB vs LinUCB) and with
+    rewards delayed by 1000 rounds, d=16, K=8 (the table in docs/benchmarks.md)."""
+    out: Dict[str, Any] = {}
+    for seed in seeds:
+        env = DriftingEnvironment(8, 16, kind="abrupt", change_points=[5000], seed=seed, noise=0.1)
+        pols = {"linucb": LinUCB(8, 16, alpha=0.5), "dlinucb_g0.998": DiscountedLinUCB(8, 16, gamma=0.998, alpha=0.5),
+                "sw_linucb_w1000": SlidingWindowLinUCB(8, 16, window=1000, alpha=0.5)}
+        out[f"abrupt_change_seed{seed}"] = simulate(pols, env, 15000, seed=seed).regret_between(5000, 15000)
+    for seed in seeds:
+        env = LinearEnvironment(8, 16, seed=seed)
+        res = {}
+        for name, delay, pid in (("undelayed", 0, True), ("delay1000", 1000, True),
+                                 ("delay1000_no_pending_in_design", 1000, False)):
+            r = simulate({"p": LinUCB(8, 16, alpha=0.5, pending_in_design=pid)}, env, 12000, delay=delay, seed=seed)
+            res[name] = r.regret_between(4000, 12000)["p"]
+        out[f"delay_seed{seed}"] = res
+    return out
+
+
 def _fmt(results: Dict[str, Any]) -> str:
     lines = ["| arms K | dim d | superinstance select+update (us) | select only (us) | select_batch (decisions/s) "
              "| numpy (us) | mabwiser (us) | VW (us) | numpy/ours | mabwiser/ours | VW/ours | agreement with numpy |",
@@ -255,7 +275,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer configs and rounds")
     ap.add_argument("--json", help="also write the raw results to this file")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--scenarios", action="store_true",
+                    help="instead: regret after an abrupt change and with delayed rewards")
     args = ap.parse_args(argv)
+    if args.scenarios:
+        sc = scenarios()
+        for k, v in sc.items():
+            print(k, {n: round(x, 1) for n, x in v.items()})
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(sc, f, indent=1)
+        return 0
     res = run(quick=args.quick, seed=args.seed)
     print(f"# bandit side-by-side, {res['date']}, {res['machine']['platform']}, {res['machine']['cpus']} CPUs")
     for c in res["configs"]:

@@ -345,14 +345,17 @@ class HybridLinUCB(Policy):
 class LinearThompsonSampling(Policy):
     """Linear Thompson sampling (Agrawal & Goyal 2013): draws each arm's score
     from N(theta_a.x, v^2 x'A_a^-1 x). ``v`` scales exploration.
-    ``propensity_draws`` Monte-Carlo draws estimate each decision's propensity
-    (0 disables: propensity NaN)."""
+
+    Each decision's propensity P(arm wins) is the integral of
+    phi(z) prod_b Phi(...) computed by the trapezoid rule with
+    ``propensity_points`` nodes (deterministic, about 1e-3 accurate with the
+    default 48; 0 skips it: propensity NaN). pending_in_design as in LinUCB."""
 
     _algo = "lints"
 
     def __init__(self, arms: Union[int, Sequence[Any]], dim: int, *, v: float = 1.0,
-                 propensity_draws: int = 100, **kw: Any) -> None:
-        super().__init__(arms, dim, alpha=v, ts_propensity_draws=propensity_draws, **kw)
+                 propensity_points: int = 48, **kw: Any) -> None:
+        super().__init__(arms, dim, alpha=v, ts_propensity_draws=propensity_points, **kw)
 
 
 class EpsilonGreedy(Policy):
