@@ -188,6 +188,9 @@ bool spd_inverse(const double* A, std::size_t n, double* out) {
 }
 
 void sym_eigen(const double* A, std::size_t n, double* Q, double* w) {
+  // Cyclic Jacobi with the threshold strategy: a rotation is skipped when its
+  // off-diagonal element is negligible against both diagonal entries; stops
+  // when the off-diagonal mass is below 1e-26 of the total (relative 1e-13).
   std::vector<double> a(A, A + n * n);
   for (std::size_t i = 0; i < n * n; ++i) Q[i] = 0.0;
   for (std::size_t i = 0; i < n; ++i) Q[i * n + i] = 1.0;
@@ -197,24 +200,27 @@ void sym_eigen(const double* A, std::size_t n, double* Q, double* w) {
     double off = 0.0;
     for (std::size_t p = 0; p < n; ++p)
       for (std::size_t q = p + 1; q < n; ++q) off += a[p * n + q] * a[p * n + q];
-    if (off <= 1e-30 * norm || off == 0.0) break;
+    if (off <= 1e-26 * norm || off == 0.0) break;
     for (std::size_t p = 0; p < n; ++p)
       for (std::size_t q = p + 1; q < n; ++q) {
         const double apq = a[p * n + q];
-        if (std::fabs(apq) < 1e-300) continue;
-        const double theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+        const double app = a[p * n + p], aqq = a[q * n + q];
+        if (std::fabs(apq) <= 1e-15 * std::sqrt(std::fabs(app * aqq)) || apq == 0.0) continue;
+        const double theta = (aqq - app) / (2.0 * apq);
         const double t = (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
         const double c = 1.0 / std::sqrt(t * t + 1.0);
         const double s = t * c;
-        for (std::size_t k = 0; k < n; ++k) {
+        double* rp = a.data() + p * n;
+        double* rq = a.data() + q * n;
+        for (std::size_t k = 0; k < n; ++k) {  // rows p and q
+          const double apk = rp[k], aqk = rq[k];
+          rp[k] = c * apk - s * aqk;
+          rq[k] = s * apk + c * aqk;
+        }
+        for (std::size_t k = 0; k < n; ++k) {  // columns p and q (symmetric)
           const double akp = a[k * n + p], akq = a[k * n + q];
           a[k * n + p] = c * akp - s * akq;
           a[k * n + q] = s * akp + c * akq;
-        }
-        for (std::size_t k = 0; k < n; ++k) {
-          const double apk = a[p * n + k], aqk = a[q * n + k];
-          a[p * n + k] = c * apk - s * aqk;
-          a[q * n + k] = s * apk + c * aqk;
         }
         a[p * n + q] = a[q * n + p] = 0.0;
         for (std::size_t k = 0; k < n; ++k) {
@@ -701,20 +707,22 @@ void Bandit::apply(std::uint32_t arm, const double* x, double reward, std::uint6
       auto& m = disc_[arm];
       const double lam = cfg_.lam, gam = cfg_.gamma;
       const double g = std::pow(gam, static_cast<double>(t_ - m.t_last));
-      for (std::size_t i = 0; i < d * d; ++i) {
-        m.V[i] *= g;
-        m.Vt[i] *= g * g;
-      }
-      for (std::size_t i = 0; i < d; ++i) {
-        m.V[i * d + i] += (1.0 - g) * lam;
-        m.Vt[i * d + i] += (1.0 - g * g) * lam;
-        m.b[i] *= g;
-      }
+      const double c1 = (1.0 - g) * lam, c2 = (1.0 - g * g) * lam;
       // Weight of an observation decided `age` rounds before the current time.
       const std::uint64_t now = t_ == 0 ? 0 : t_ - 1;
       const double w = decided_at == UINT64_MAX || decided_at >= now
                            ? 1.0
                            : std::pow(gam, static_cast<double>(now - decided_at));
+      // Explicit statistics (kept for exact refreshes and saving).
+      for (std::size_t i = 0; i < d * d; ++i) {
+        m.V[i] *= g;
+        m.Vt[i] *= g * g;
+      }
+      for (std::size_t i = 0; i < d; ++i) {
+        m.V[i * d + i] += c1;
+        m.Vt[i * d + i] += c2;
+        m.b[i] *= g;
+      }
       for (std::size_t i = 0; i < d; ++i) {
         for (std::size_t j = 0; j < d; ++j) {
           m.V[i * d + j] += w * x[i] * x[j];
@@ -723,25 +731,68 @@ void Bandit::apply(std::uint32_t arm, const double* x, double reward, std::uint6
         m.b[i] += w * reward * x[i];
       }
       m.t_last = t_;
-      sym_eigen(m.V.data(), d, m.Q.data(), m.evals.data());
-      for (std::size_t i = 0; i < d; ++i) {
-        double s = 0.0;
-        for (std::size_t k = 0; k < d; ++k) s += m.Q[k * d + i] * m.b[k];
-        m.Qb[i] = s;
-      }
-      // M = Q' Vt Q
-      std::vector<double> T(d * d, 0.0);  // T = Vt Q
-      for (std::size_t i = 0; i < d; ++i)
-        for (std::size_t k = 0; k < d; ++k) {
-          const double v = m.Vt[i * d + k];
-          for (std::size_t j = 0; j < d; ++j) T[i * d + j] += v * m.Q[k * d + j];
-        }
-      std::fill(m.M.begin(), m.M.end(), 0.0);
-      for (std::size_t k = 0; k < d; ++k)
+      std::vector<double> T(d * d, 0.0);
+      ++m.since_exact;
+      if (cfg_.reinvert_every && m.since_exact >= cfg_.reinvert_every) {
+        // Fresh decomposition of the explicit V; M = Q' Vt Q.
+        sym_eigen(m.V.data(), d, m.Q.data(), m.evals.data());
+        for (std::size_t i = 0; i < d; ++i)
+          for (std::size_t k = 0; k < d; ++k) {
+            const double v = m.Vt[i * d + k];
+            for (std::size_t j = 0; j < d; ++j) T[i * d + j] += v * m.Q[k * d + j];
+          }
+        std::fill(m.M.begin(), m.M.end(), 0.0);
+        for (std::size_t k = 0; k < d; ++k)
+          for (std::size_t i = 0; i < d; ++i) {
+            const double q = m.Q[k * d + i];
+            for (std::size_t j = 0; j < d; ++j) m.M[i * d + j] += q * T[k * d + j];
+          }
+        m.since_exact = 0;
+        ++stats_.reinversions;
+      } else {
+        // Warm start in the old eigenbasis: Q'V_new Q = diag(g evals + c1) + w y y'
+        // (y = Q'x) is diagonal plus rank one, so Jacobi converges in a few sweeps.
+        std::vector<double> y(d), B(d * d), Q2(d * d), e2(d);
         for (std::size_t i = 0; i < d; ++i) {
-          const double q = m.Q[k * d + i];
-          for (std::size_t j = 0; j < d; ++j) m.M[i * d + j] += q * T[k * d + j];
+          double s2 = 0.0;
+          for (std::size_t k = 0; k < d; ++k) s2 += m.Q[k * d + i] * x[k];
+          y[i] = s2;
         }
+        for (std::size_t i = 0; i < d; ++i)
+          for (std::size_t j = 0; j < d; ++j) B[i * d + j] = w * y[i] * y[j];
+        for (std::size_t i = 0; i < d; ++i) B[i * d + i] += g * m.evals[i] + c1;
+        sym_eigen(B.data(), d, Q2.data(), e2.data());
+        // Q <- Q Q2
+        std::fill(T.begin(), T.end(), 0.0);
+        for (std::size_t i = 0; i < d; ++i)
+          for (std::size_t k = 0; k < d; ++k) {
+            const double q = m.Q[i * d + k];
+            for (std::size_t j = 0; j < d; ++j) T[i * d + j] += q * Q2[k * d + j];
+          }
+        m.Q.swap(T);
+        m.evals.swap(e2);
+        // Old-basis Vt: g^2 M + c2 I + w^2 y y'; then M <- Q2' (that) Q2.
+        for (std::size_t i = 0; i < d; ++i)
+          for (std::size_t j = 0; j < d; ++j) B[i * d + j] = g * g * m.M[i * d + j] + w * w * y[i] * y[j];
+        for (std::size_t i = 0; i < d; ++i) B[i * d + i] += c2;
+        std::vector<double> BQ(d * d, 0.0);
+        for (std::size_t i = 0; i < d; ++i)
+          for (std::size_t k = 0; k < d; ++k) {
+            const double v = B[i * d + k];
+            for (std::size_t j = 0; j < d; ++j) BQ[i * d + j] += v * Q2[k * d + j];
+          }
+        std::fill(m.M.begin(), m.M.end(), 0.0);
+        for (std::size_t k = 0; k < d; ++k)
+          for (std::size_t i = 0; i < d; ++i) {
+            const double q = Q2[k * d + i];
+            for (std::size_t j = 0; j < d; ++j) m.M[i * d + j] += q * BQ[k * d + j];
+          }
+      }
+      for (std::size_t i = 0; i < d; ++i) {
+        double s2 = 0.0;
+        for (std::size_t k = 0; k < d; ++k) s2 += m.Q[k * d + i] * m.b[k];
+        m.Qb[i] = s2;
+      }
       break;
     }
     case Algo::HybridLinUCB: {
@@ -1061,6 +1112,7 @@ std::string Bandit::serialize() const {
     w.vec(m.Qb);
     w.vec(m.M);
     w.put<std::uint64_t>(m.t_last);
+    w.put<std::uint32_t>(m.since_exact);
   }
   if (cfg_.algo == Algo::HybridLinUCB) {
     w.vec(A0_);
@@ -1146,6 +1198,7 @@ std::unique_ptr<Bandit> Bandit::deserialize(const unsigned char* data, std::size
     m.Qb = rd.vec(d, "Qb");
     m.M = rd.vec(d * d, "M");
     m.t_last = rd.get<std::uint64_t>();
+    m.since_exact = rd.get<std::uint32_t>();
     if (m.t_last > b->t_) throw CorruptFile("bandit state: arm time after current time");
   }
   if (c.algo == Algo::HybridLinUCB) {

@@ -16,7 +16,9 @@
 //   DLinUCB       Russac, Vernade & Cappe 2019 (alg. 1) per arm: every round,
 //                 V <- gV + (1-g)lam I, Vt <- g^2 Vt + (1-g^2) lam I, b <- g b.
 //                 Discounting is applied lazily from the last update of the arm
-//                 via an eigen-decomposition of V (score O(d^2), update O(d^3)).
+//                 via an eigen-decomposition of V (score O(d^2), update O(d^3):
+//                 Jacobi warm-started in the previous eigenbasis, where the new V is
+//                 diagonal plus rank one; a fresh decomposition every reinvert_every).
 //   SWLinUCB      LinUCB over the observations of the last `window` rounds
 //                 (rank-1 downdates when they leave the window).
 // Ties are broken towards the lowest arm index. Randomness comes from a
@@ -119,6 +121,7 @@ struct Discounted {
   std::vector<double> V, Vt, b;      // caught up to time t_last
   std::vector<double> Q, evals, Qb, M;  // V = Q diag(evals) Q'; Qb = Q'b; M = Q' Vt Q
   std::uint64_t t_last = 0;
+  std::uint32_t since_exact = 0;  // warm-started updates since a fresh decomposition
 };
 
 struct Pending {
