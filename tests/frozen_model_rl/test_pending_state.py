@@ -215,3 +215,29 @@ def test_reset_and_copy():
     assert c.state_dict()["state"] != p.state_dict()["state"]
     p.reset()
     assert p.state_dict()["state"] == fresh
+
+
+@pytest.mark.parametrize("kind", [LinUCB, DiscountedLinUCB])
+def test_concurrent_select_and_update(kind):
+    import threading
+
+    p = kind(4, 3)
+    errors = []
+
+    def worker(seed):
+        rng = np.random.default_rng(seed)
+        try:
+            for x in rng.normal(size=(150, 3)):
+                p.update(p.select(x), float(x[0]))
+            p.select_batch(rng.normal(size=(20, 3)), track=False)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    s = p.stats
+    assert s["rounds"] == 4 * 170 and s["updates"] == 600 and s["pending"] == 0
