@@ -155,3 +155,23 @@ def test_decision_log_roundtrip(tmp_path):
     np.testing.assert_array_equal(back.rewards, data.rewards)
     assert len(back.complete()) == 20
     assert target_probabilities(p, back.complete()).shape == (20, 3)
+
+
+def test_parquet_roundtrip(tmp_path):
+    pytest.importorskip("pyarrow")
+    data = _tiny()
+    data.rewards[2] = np.nan
+    path = tmp_path / "log.parquet"
+    data.save_parquet(path)
+    back = LoggedData.load_parquet(path)
+    np.testing.assert_array_equal(back.contexts, data.contexts)
+    np.testing.assert_array_equal(back.arms, data.arms)
+    np.testing.assert_array_equal(back.propensities, data.propensities)
+    np.testing.assert_array_equal(np.isnan(back.rewards), np.isnan(data.rewards))
+    assert back.n_arms == 2 and len(back.complete()) == 3
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"a": [1]}), tmp_path / "other.parquet")
+    with pytest.raises(ValueError, match="not a superinstance decision log"):
+        LoggedData.load_parquet(tmp_path / "other.parquet")

@@ -102,6 +102,43 @@ class LoggedData:
                             ids=self.ids if self.ids is not None else np.zeros(0, np.int64))
         os.replace(tmp, path)
 
+    def save_parquet(self, path: Union[str, os.PathLike]) -> None:
+        """Write the log as a Parquet table (needs pyarrow): columns id, arm,
+        propensity, reward, x0..x{d-1}; n_arms in the schema metadata. Written
+        to a temporary file and renamed."""
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("save_parquet needs pyarrow: pip install pyarrow") from e
+        n = len(self)
+        cols = {"id": self.ids if self.ids is not None else np.arange(n, dtype=np.int64), "arm": self.arms,
+                "propensity": self.propensities, "reward": self.rewards}
+        for j in range(self.dim):
+            cols[f"x{j}"] = self.contexts[:, j]
+        table = pa.table(cols).replace_schema_metadata({b"superinstance.n_arms": str(self.n_arms).encode(),
+                                                        b"superinstance.format": b"decision-log-1"})
+        path = os.fspath(path)
+        tmp = path + ".tmp"
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load_parquet(cls, path: Union[str, os.PathLike]) -> "LoggedData":
+        try:
+            import pyarrow.parquet as pq
+        except ImportError as e:  # pragma: no cover
+            raise ImportError("load_parquet needs pyarrow: pip install pyarrow") from e
+        table = pq.read_table(os.fspath(path))
+        meta = table.schema.metadata or {}
+        if meta.get(b"superinstance.format") != b"decision-log-1":
+            raise ValueError(f"{os.fspath(path)} is not a superinstance decision log")
+        d = sum(1 for name in table.column_names if name.startswith("x"))
+        X = np.stack([table.column(f"x{j}").to_numpy() for j in range(d)], axis=1) if d else np.zeros((table.num_rows, 0))
+        return cls(X, table.column("arm").to_numpy(), table.column("propensity").to_numpy(),
+                   table.column("reward").to_numpy(), int(meta[b"superinstance.n_arms"]),
+                   table.column("id").to_numpy())
+
     @classmethod
     def load_npz(cls, path: Union[str, os.PathLike]) -> "LoggedData":
         with np.load(os.fspath(path), allow_pickle=False) as z:
