@@ -1,0 +1,245 @@
+// Contextual bandit policies with float64 state, a pending-decision table for
+// delayed rewards, and atomic checksummed save/load.
+//
+// One class, Bandit, runs every algorithm (the algorithm is a config field):
+//   LinUCB        disjoint ridge per arm (Li et al. 2010, alg. 1); A^-1 kept by
+//                 Sherman-Morrison rank-1 updates and re-inverted exactly from A
+//                 (Cholesky) every `reinvert_every` updates of an arm.
+//   HybridLinUCB  Li et al. 2010, alg. 2: shared features z = kron(arm_features[a], x)
+//                 with a shared coefficient vector beta, plus a disjoint part on x.
+//   LinTS         linear Thompson sampling (Agrawal & Goyal 2013), one posterior
+//                 N(theta_a, v^2 A_a^-1) per arm; since arms are independent the
+//                 sampled score x.theta~ ~ N(x.theta, v^2 x'A^-1x) is drawn directly.
+//                 Propensity: P(arm wins) = int phi(z) prod_b Phi(...) dz by the
+//                 trapezoid rule (`ts_propensity_draws` nodes; deterministic).
+//   EpsGreedy     ridge per arm, greedy with probability 1-epsilon, else uniform.
+//   DLinUCB       Russac, Vernade & Cappe 2019 (alg. 1) per arm: every round,
+//                 V <- gV + (1-g)lam I, Vt <- g^2 Vt + (1-g^2) lam I, b <- g b.
+//                 Discounting is applied lazily from the last update of the arm
+//                 via an eigen-decomposition of V (score O(d^2), update O(d^3):
+//                 Jacobi warm-started in the previous eigenbasis, where the new V is
+//                 diagonal plus rank one; a fresh decomposition every reinvert_every).
+//   SWLinUCB      LinUCB over the observations of the last `window` rounds
+//                 (rank-1 downdates when they leave the window).
+// Ties are broken towards the lowest arm index. Randomness comes from a
+// xoshiro256** generator seeded from `seed` (saved with the state), so runs
+// reproduce across machines.
+//
+// Time: one round per decision (select). Decisions wait in a bounded pending
+// table keyed by id until their reward arrives; a time-to-live (in rounds)
+// expires them, applying `default_reward` if one is configured.
+//
+// Thread safety: every public method takes an internal mutex.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "frozen_model_rl/bandit_kernels.hpp"
+
+namespace si::bandit {
+
+enum class Algo : std::uint32_t {
+  LinUCB = 0,
+  HybridLinUCB = 1,
+  LinTS = 2,
+  EpsGreedy = 3,
+  DLinUCB = 4,
+  SWLinUCB = 5,
+};
+
+const char* algo_name(Algo a);
+// Throws std::invalid_argument for an unknown name.
+Algo parse_algo(const std::string& name);
+
+struct Config {
+  Algo algo = Algo::LinUCB;
+  std::uint32_t n_arms = 0;
+  std::uint32_t dim = 0;
+  double alpha = 1.0;    // UCB width multiplier; for LinTS the posterior scale v
+  double lam = 1.0;      // ridge regularisation (prior precision)
+  double epsilon = 0.1;  // EpsGreedy
+  double gamma = 0.99;   // DLinUCB discount, in (0, 1]
+  std::uint64_t window = 1000;  // SWLinUCB, in rounds
+  std::uint64_t seed = 0;
+  std::uint32_t reinvert_every = 64;  // exact re-inversion period (0: never)
+  std::uint32_t ts_propensity_draws = 48;  // quadrature nodes of the TS propensity (0: NaN)
+  // LinUCB / LinTS: a tracked decision enters the design matrix at selection
+  // with its predicted reward (which leaves theta unchanged), and its reward
+  // corrects b on arrival (GP-BUCB style). Exploration then shrinks while
+  // rewards are delayed; once all rewards are in, the model is the same.
+  bool pending_in_design = true;
+  // SIMD level of the float64 kernels: -1 the active level, else a simd::Level
+  // (BackendUnavailable if this CPU cannot run it). Not saved with the state.
+  int simd_level = -1;
+  // HybridLinUCB: n_arms x arm_feature_dim, row-major.
+  std::uint32_t arm_feature_dim = 0;
+  std::vector<double> arm_features;
+  // Pending decisions.
+  std::uint64_t max_pending = 100000;
+  std::uint64_t ttl = 0;  // rounds; 0: no time-to-live
+  bool has_default_reward = false;
+  double default_reward = 0.0;
+
+  // Throws std::invalid_argument naming the first bad field.
+  void validate() const;
+};
+
+struct Decision {
+  std::uint64_t id = 0;
+  std::uint32_t arm = 0;
+  double score = 0.0;
+  double propensity = 1.0;
+};
+
+struct Stats {
+  std::uint64_t rounds = 0;       // decisions made
+  std::uint64_t updates = 0;      // rewards applied (incl. default rewards)
+  std::uint64_t pending = 0;      // decisions waiting for a reward
+  std::uint64_t expired = 0;      // decisions whose time-to-live ran out
+  std::uint64_t expired_default = 0;  // ... of which got the default reward
+  std::uint64_t evicted = 0;      // dropped because the table was full
+  std::uint64_t reinversions = 0; // exact re-inversions done
+  std::uint64_t next_id = 0;
+};
+
+// Per-arm ridge regression with A, A^-1 (rank-1 maintained), b, theta.
+struct Ridge {
+  std::vector<double> A, Ainv, b, theta;
+  std::uint32_t since_exact = 0;
+};
+
+// Per-arm discounted statistics (D-LinUCB) with the eigen-decomposition of V.
+struct Discounted {
+  std::vector<double> V, Vt, b;      // caught up to time t_last
+  std::vector<double> Q, evals, Qb, M;  // V = Q diag(evals) Q'; Qb = Q'b; M = Q' Vt Q
+  std::uint64_t t_last = 0;
+  std::uint32_t since_exact = 0;  // warm-started updates since a fresh decomposition
+};
+
+struct Pending {
+  std::uint32_t arm = 0;
+  std::uint64_t time = 0;
+  double propensity = 1.0;
+  bool in_design = false;  // x is already in A with reward `imputed`
+  double imputed = 0.0;
+  std::vector<double> x;
+};
+
+struct WindowEntry {
+  std::uint64_t time = 0;
+  std::uint32_t arm = 0;
+  double reward = 0.0;
+  std::vector<double> x;
+};
+
+class Bandit {
+ public:
+  static constexpr const char* kFileKind = "si.bandit";
+  static constexpr std::uint32_t kFormatVersion = 1;
+
+  explicit Bandit(Config config);
+  Bandit(const Bandit& other);             // deep copy (takes other's lock)
+  Bandit& operator=(const Bandit& other);  // replaces this state (takes both locks)
+
+  const Config& config() const { return cfg_; }
+  std::uint32_t n_arms() const { return cfg_.n_arms; }
+  std::uint32_t dim() const { return cfg_.dim; }
+  simd::Level kernel_level() const { return kern_->level; }
+
+  // One decision; x has dim() finite values. track: keep it pending for a reward.
+  Decision select(const double* x, bool track = true);
+  // n decisions (each one round); outputs have n entries.
+  void select_batch(const double* X, std::size_t n, bool track, std::uint64_t* ids,
+                    std::uint32_t* arms, double* scores, double* propensities);
+  // Deterministic per-arm scores (UCB for the UCB family, posterior mean for
+  // LinTS and EpsGreedy); out has n_arms() entries. Does not advance time.
+  void scores(const double* x, double* out) const;
+  // Per-arm posterior means (theta_a . x) for x.
+  void means(const double* x, double* out) const;
+
+  // Reward for a pending decision. Throws si::UnknownId (never issued, or
+  // expired/evicted), std::invalid_argument (already rewarded, bad reward).
+  void update(std::uint64_t id, double reward);
+  // Validates every (id, reward) first; applies none if one is bad.
+  void update_batch(const std::uint64_t* ids, const double* rewards, std::size_t n);
+  // Reward for (arm, x) directly, without a decision id.
+  void update_arm(std::uint32_t arm, const double* x, double reward);
+  void update_arm_batch(const std::uint32_t* arms, const double* X, const double* rewards,
+                        std::size_t n);
+
+  // Applies expiry now (normally done on every select).
+  void expire();
+  void reset();
+  Stats stats() const;
+  std::vector<std::uint64_t> pending_ids() const;
+
+  // Model inspection (for tests): theta and A^-1 of an arm as used for scoring
+  // at the current time.
+  std::vector<double> theta(std::uint32_t arm) const;
+  std::vector<double> a_inv(std::uint32_t arm) const;
+
+  std::string serialize() const;
+  // Throws si::CorruptFile on any inconsistency.
+  static std::unique_ptr<Bandit> deserialize(const unsigned char* data, std::size_t n);
+  void save(const std::string& path) const;
+  static std::unique_ptr<Bandit> load(const std::string& path);
+
+ private:
+  void copy_state_from(const Bandit& o);
+  void init_models();
+  void reset_locked();
+  void check_x(const double* x, const char* what) const;
+  void check_reward(double r) const;
+  void score_locked(const double* x, double* out, bool with_width) const;
+  void mean_locked(const double* x, double* out) const;
+  Decision select_locked(const double* x, bool track);
+  void apply(std::uint32_t arm, const double* x, double reward, std::uint64_t decided_at);
+  void resolve(const Pending& p, double reward);
+  bool hallucinates() const;
+  void expire_locked();
+  void evict_window_locked();
+  void resolve_expired(std::map<std::uint64_t, Pending>::iterator it, bool evicted);
+  void remember(std::deque<std::uint64_t>& q, std::unordered_set<std::uint64_t>& s,
+                std::uint64_t id);
+  double uniform();
+  double normal();
+
+  Config cfg_;
+  const BanditKernels* kern_ = nullptr;
+  std::uint64_t t_ = 0;
+  std::uint64_t next_id_ = 0;
+  Stats stats_;
+  std::uint64_t rng_[4] = {0, 0, 0, 0};
+
+  std::vector<Ridge> ridge_;          // LinUCB, LinTS, EpsGreedy, SWLinUCB, Hybrid (disjoint part)
+  std::vector<Discounted> disc_;      // DLinUCB
+  // Hybrid shared part.
+  std::uint32_t k_ = 0;               // shared dim = arm_feature_dim * dim
+  std::vector<double> A0_, A0inv_, b0_, beta_;
+  std::vector<std::vector<double>> B_;  // per arm, dim x k_ row-major
+  std::deque<WindowEntry> window_;
+  std::vector<double> scratch_;  // per-arm scores of select (guarded by mu_)
+
+  std::map<std::uint64_t, Pending> pending_;
+  std::deque<std::uint64_t> rewarded_q_, expired_q_;
+  std::unordered_set<std::uint64_t> rewarded_s_, expired_s_;
+
+  mutable std::mutex mu_;
+};
+
+// Linear algebra helpers (exposed for tests).
+// Inverse of a symmetric positive definite n x n matrix via Cholesky; false if not SPD.
+bool spd_inverse(const double* A, std::size_t n, double* out);
+// Cyclic Jacobi eigen-decomposition of a symmetric matrix: A = Q diag(w) Q'.
+// Q is row-major with eigenvectors in columns.
+void sym_eigen(const double* A, std::size_t n, double* Q, double* w);
+
+}  // namespace si::bandit

@@ -1,0 +1,304 @@
+"""Side-by-side bandit benchmark: superinstance vs a plain numpy LinUCB,
+mabwiser LinUCB and Vowpal Wabbit (--cb_explore_adf), in one process, on the
+same synthetic linear environment.
+
+    python -m superinstance.frozen_model_rl.bench [--quick] [--json out.json]
+
+Peers that are not installed are reported as unavailable (pip install mabwiser
+vowpalwabbit). Per-call latencies are medians of per-round perf_counter_ns
+timings from Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .policies import DiscountedLinUCB, LinUCB, SlidingWindowLinUCB
+from .simulation import DriftingEnvironment, LinearEnvironment, simulate
+
+__all__ = ["NumpyLinUCB", "run", "scenarios", "main"]
+
+
+class NumpyLinUCB:
+    """Plain numpy disjoint LinUCB (Sherman-Morrison), the in-benchmark reference."""
+
+    def __init__(self, n_arms: int, dim: int, alpha: float = 1.0, lam: float = 1.0) -> None:
+        self.alpha = alpha
+        self.Ainv = np.stack([np.eye(dim) / lam] * n_arms)
+        self.b = np.zeros((n_arms, dim))
+        self.theta = np.zeros((n_arms, dim))
+
+    def select(self, x: np.ndarray) -> int:
+        Ax = self.Ainv @ x                      # (K, d)
+        ucb = self.theta @ x + self.alpha * np.sqrt(np.maximum(Ax @ x, 0.0))
+        return int(np.argmax(ucb))
+
+    def update(self, arm: int, x: np.ndarray, r: float) -> None:
+        Ai = self.Ainv[arm]
+        u = Ai @ x
+        Ai -= np.outer(u, u) / (1.0 + x @ u)
+        self.b[arm] += r * x
+        self.theta[arm] = Ai @ self.b[arm]
+
+
+class _VW:
+    def __init__(self, n_arms: int, dim: int, seed: int) -> None:
+        import vowpalwabbit
+
+        self.vw = vowpalwabbit.Workspace(f"--cb_explore_adf -q sa --quiet --random_seed {seed}")
+        self.K = n_arms
+        self.actions = [f"|a arm{a}" for a in range(n_arms)]
+        self.rng = np.random.default_rng(seed)
+
+    def _shared(self, x: np.ndarray) -> str:
+        return "shared |s " + " ".join(f"f{i}:{v:.6g}" for i, v in enumerate(x))
+
+    def select(self, x: np.ndarray) -> Tuple[int, float, str]:
+        shared = self._shared(x)
+        pmf = np.asarray(self.vw.predict([shared] + self.actions), dtype=np.float64)
+        pmf /= pmf.sum()
+        a = int(self.rng.choice(self.K, p=pmf))
+        return a, float(pmf[a]), shared
+
+    def update(self, sel: Tuple[int, float, str], r: float) -> None:
+        a, p, shared = sel
+        ex = [shared] + [(f"0:{-r:.6g}:{p:.6g} " if i == a else "") + s for i, s in enumerate(self.actions)]
+        self.vw.learn(ex)
+
+    def close(self) -> None:
+        try:
+            self.vw.finish()
+        except Exception:  # pragma: no cover
+            pass
+
+
+class _Mabwiser:
+    def __init__(self, n_arms: int, dim: int, seed: int, alpha: float) -> None:
+        from mabwiser.mab import MAB, LearningPolicy
+
+        self.m = MAB(arms=list(range(n_arms)), learning_policy=LearningPolicy.LinUCB(alpha=alpha, l2_lambda=1.0),
+                     seed=seed)
+        # mabwiser needs an initial fit; one observation per arm with reward 0 and zero context.
+        self.m.fit(list(range(n_arms)), [0.0] * n_arms, np.zeros((n_arms, dim)))
+
+    def select(self, x: np.ndarray) -> int:
+        return int(self.m.predict(x.reshape(1, -1)))
+
+    def update(self, arm: int, x: np.ndarray, r: float) -> None:
+        self.m.partial_fit([arm], [r], x.reshape(1, -1))
+
+
+def _peer_available(name: str) -> Optional[str]:
+    try:
+        if name == "vw":
+            import vowpalwabbit  # noqa: F401
+        else:
+            import mabwiser  # noqa: F401
+        return None
+    except Exception as e:  # ImportError or a broken install
+        return f"{type(e).__name__}: {e}"
+
+
+def _median_us(ns: List[int]) -> float:
+    return float(np.median(ns)) / 1e3
+
+
+def _loop(select, update, X: np.ndarray, R: np.ndarray, E: np.ndarray) -> Dict[str, Any]:
+    """Runs select/update over the rounds; returns per-round timings and regret."""
+    n = X.shape[0]
+    t_sel, t_all = [], []
+    chosen = np.empty(n, np.int64)
+    pc = time.perf_counter_ns
+    for t in range(n):
+        x = X[t]
+        t0 = pc()
+        s = select(x)
+        t1 = pc()
+        a = s.arm if hasattr(s, "arm") else s if isinstance(s, int) else s[0]
+        update(s, x, R[t, a])
+        t2 = pc()
+        t_sel.append(t1 - t0)
+        t_all.append(t2 - t0)
+        chosen[t] = a
+    regret = float(np.sum(E.max(1) - E[np.arange(n), chosen]))
+    return {"select_us": _median_us(t_sel), "select_update_us": _median_us(t_all), "regret": regret,
+            "rounds": n, "arms": chosen}
+
+
+def _bench_config(K: int, d: int, rounds: int, peer_rounds: Dict[str, int], alpha: float, seed: int,
+                  regret_rounds: int) -> Dict[str, Any]:
+    env = LinearEnvironment(K, d, noise=0.1, seed=seed)
+    rng = np.random.default_rng(seed)
+    n = max(rounds, regret_rounds, *peer_rounds.values())
+    X = env.contexts(n, rng)
+    E = env.expected(X)
+    R = E + env.noise * rng.normal(size=E.shape)
+    out: Dict[str, Any] = {"n_arms": K, "dim": d}
+
+    def ours(nr: int) -> Dict[str, Any]:
+        p = LinUCB(K, d, alpha=alpha)
+        return _loop(lambda x: p.select(x), lambda s, x, r: p.update(s, r), X[:nr], R[:nr], E[:nr])
+
+    out["superinstance"] = ours(rounds)
+    # select only (no pending bookkeeping) and batch throughput
+    p = LinUCB(K, d, alpha=alpha)
+    ts = []
+    for x in X[: min(rounds, 20000)]:
+        t0 = time.perf_counter_ns()
+        p.select(x, track=False)
+        ts.append(time.perf_counter_ns() - t0)
+    out["superinstance"]["select_untracked_us"] = _median_us(ts)
+    Xb = np.ascontiguousarray(X[:1000])
+    bt = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        p.select_batch(Xb, track=False)
+        bt.append(time.perf_counter() - t0)
+    out["superinstance"]["select_batch_per_s"] = 1000.0 / float(np.median(bt))
+
+    nref = peer_rounds["numpy"]
+    ref = NumpyLinUCB(K, d, alpha=alpha)
+    out["numpy"] = _loop(ref.select, lambda a, x, r: ref.update(a, x, r), X[:nref], R[:nref], E[:nref])
+    same = out["superinstance"]["arms"][:nref]
+    out["numpy"]["agreement"] = float(np.mean(same == out["numpy"]["arms"]))
+
+    why = _peer_available("mabwiser")
+    if why is None:
+        nm = peer_rounds["mabwiser"]
+        mw = _Mabwiser(K, d, seed, alpha)
+        out["mabwiser"] = _loop(mw.select, lambda a, x, r: mw.update(a, x, r), X[:nm], R[:nm], E[:nm])
+    else:
+        out["mabwiser"] = {"unavailable": why}
+    why = _peer_available("vw")
+    if why is None:
+        nv = peer_rounds["vw"]
+        vw = _VW(K, d, seed)
+        out["vw"] = _loop(vw.select, lambda s, x, r: vw.update(s, r), X[:nv], R[:nv], E[:nv])
+        vw.close()
+    else:
+        out["vw"] = {"unavailable": why}
+    # Regret on a common horizon (the shortest peer horizon), from the same runs.
+    return out
+
+
+def _regret_comparison(K: int, d: int, n: int, alpha: float, seed: int) -> Dict[str, float]:
+    env = LinearEnvironment(K, d, noise=0.1, seed=seed)
+    rng = np.random.default_rng(seed)
+    X = env.contexts(n, rng)
+    E = env.expected(X)
+    R = E + env.noise * rng.normal(size=E.shape)
+    res: Dict[str, float] = {}
+    p = LinUCB(K, d, alpha=alpha)
+    res["superinstance"] = _loop(lambda x: p.select(x), lambda s, x, r: p.update(s, r), X, R, E)["regret"]
+    ref = NumpyLinUCB(K, d, alpha=alpha)
+    res["numpy"] = _loop(ref.select, lambda a, x, r: ref.update(a, x, r), X, R, E)["regret"]
+    if _peer_available("vw") is None:
+        vw = _VW(K, d, seed)
+        res["vw"] = _loop(vw.select, lambda s, x, r: vw.update(s, r), X, R, E)["regret"]
+        vw.close()
+    res["uniform_random"] = float(np.sum(E.max(1) - E.mean(1)))
+    return res
+
+
+def run(quick: bool = False, seed: int = 0, alpha: float = 0.5) -> Dict[str, Any]:
+    configs = [(8, 8), (8, 16), (64, 32), (32, 64)] if not quick else [(8, 16), (32, 64)]
+    rounds = 20000 if quick else 100000
+    peer = {"numpy": 5000 if quick else 20000, "mabwiser": 200 if quick else 500, "vw": 2000 if quick else 5000}
+    results = {"machine": {"platform": platform.platform(), "python": sys.version.split()[0],
+                           "processor": platform.processor(), "cpus": __import__("os").cpu_count()},
+               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "configs": []}
+    for K, d in configs:
+        r = _bench_config(K, d, rounds, peer, alpha, seed, 0)
+        for v in r.values():
+            if isinstance(v, dict):
+                v.pop("arms", None)
+        results["configs"].append(r)
+    results["regret_d16_k8"] = _regret_comparison(8, 16, 5000 if quick else 20000, alpha, seed)
+    return results
+
+
+def scenarios(seeds=(0, 1, 2)) -> Dict[str, Any]:
+    """Regret after an abrupt change (D-LinUCB, SW-LinUCB vs LinUCB) and with
+    rewards delayed by 1000 rounds, d=16, K=8 (the table in docs/benchmarks.md)."""
+    out: Dict[str, Any] = {}
+    for seed in seeds:
+        env = DriftingEnvironment(8, 16, kind="abrupt", change_points=[5000], seed=seed, noise=0.1)
+        pols = {"linucb": LinUCB(8, 16, alpha=0.5), "dlinucb_g0.998": DiscountedLinUCB(8, 16, gamma=0.998, alpha=0.5),
+                "sw_linucb_w1000": SlidingWindowLinUCB(8, 16, window=1000, alpha=0.5)}
+        out[f"abrupt_change_seed{seed}"] = simulate(pols, env, 15000, seed=seed).regret_between(5000, 15000)
+    for seed in seeds:
+        env = LinearEnvironment(8, 16, seed=seed)
+        res = {}
+        for name, delay, pid in (("undelayed", 0, True), ("delay1000", 1000, True),
+                                 ("delay1000_no_pending_in_design", 1000, False)):
+            r = simulate({"p": LinUCB(8, 16, alpha=0.5, pending_in_design=pid)}, env, 12000, delay=delay, seed=seed)
+            res[name] = r.regret_between(4000, 12000)["p"]
+        out[f"delay_seed{seed}"] = res
+    return out
+
+
+def _fmt(results: Dict[str, Any]) -> str:
+    lines = ["| arms K | dim d | superinstance select+update (us) | select only (us) | select_batch (decisions/s) "
+             "| numpy (us) | mabwiser (us) | VW (us) | numpy/ours | mabwiser/ours | VW/ours | agreement with numpy |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for c in results["configs"]:
+        o = c["superinstance"]["select_update_us"]
+
+        def v(name: str) -> Tuple[str, str]:
+            e = c[name]
+            if "unavailable" in e:
+                return "n/a", "n/a"
+            return f"{e['select_update_us']:.1f}", f"{e['select_update_us'] / o:.0f}x"
+
+        nu, nr = v("numpy")
+        mu, mr = v("mabwiser")
+        vu, vr = v("vw")
+        lines.append(f"| {c['n_arms']} | {c['dim']} | {o:.2f} | {c['superinstance']['select_untracked_us']:.2f} | "
+                     f"{c['superinstance']['select_batch_per_s']:.3g} | {nu} | {mu} | {vu} | {nr} | {mr} | {vr} | "
+                     f"{c['numpy']['agreement']:.4f} |")
+    rg = results["regret_d16_k8"]
+    lines.append("")
+    lines.append("Cumulative regret, d=16, K=8 (same contexts and noise): " +
+                 ", ".join(f"{k} {v:.1f}" for k, v in rg.items()))
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer configs and rounds")
+    ap.add_argument("--json", help="also write the raw results to this file")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--scenarios", action="store_true",
+                    help="instead: regret after an abrupt change and with delayed rewards")
+    args = ap.parse_args(argv)
+    if args.scenarios:
+        sc = scenarios()
+        for k, v in sc.items():
+            print(k, {n: round(x, 1) for n, x in v.items()})
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(sc, f, indent=1)
+        return 0
+    res = run(quick=args.quick, seed=args.seed)
+    print(f"# bandit side-by-side, {res['date']}, {res['machine']['platform']}, {res['machine']['cpus']} CPUs")
+    for c in res["configs"]:
+        for name in ("mabwiser", "vw"):
+            if "unavailable" in c[name]:
+                print(f"# {name} unavailable: {c[name]['unavailable']}")
+        break
+    print(_fmt(res))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1, default=float)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
