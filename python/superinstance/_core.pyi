@@ -80,3 +80,6 @@ def timer_slack_ns() -> int: ...
 # ---- gpu_accelerator CPU twins (src/bind_gpu_accelerator.cpp) ----------------------------
 
 # ---- dynamic programming CPU kernels (src/bind_dp.cpp) -----------------------------------
+def dp_align_scores(query: npt.ArrayLike, targets: npt.ArrayLike, offsets: npt.ArrayLike, code_of: npt.ArrayLike,
+                    matrix: npt.ArrayLike, gap_open: int, gap_extend: int, global_: bool, threads: int = 0,
+                    level: Optional[str] = None) -> Tuple[npt.NDArray[np.int32], Dict[str, Any]]: ...
