@@ -11,6 +11,7 @@
 #include "bindings.hpp"
 #include "common/cpu_features.hpp"
 #include "gpu_accelerator/dp/dp_align.hpp"
+#include "gpu_accelerator/dp/dp_misc.hpp"
 
 namespace py = pybind11;
 
@@ -70,6 +71,73 @@ py::tuple align_scores(const CArray<std::uint8_t>& query, const CArray<std::uint
   return py::make_tuple(out, info);
 }
 
+std::vector<py::ssize_t> shape_of(const py::array& a) { return {a.shape(), a.shape() + a.ndim()}; }
+
+// (batch, rows, cols) of a 3-D cost array.
+template <class T, class Acc>
+py::tuple optimal_path(const CArray<T>& cost, int threads, void (*fn)(const T*, std::size_t, std::size_t, std::size_t,
+                                                                       Acc*, std::int32_t*, int)) {
+  if (cost.ndim() != 3) throw py::value_error("optimal path: cost must be 3-D (batch, rows, cols)");
+  if (threads < 0) throw py::value_error("threads must be >= 0 (0 = all cores)");
+  const auto B = static_cast<std::size_t>(cost.shape(0)), R = static_cast<std::size_t>(cost.shape(1)),
+             C = static_cast<std::size_t>(cost.shape(2));
+  if (R == 0) throw py::value_error("optimal path: the cost matrix has zero rows");
+  if (C == 0) throw py::value_error("optimal path: the cost matrix has zero columns");
+  py::array_t<Acc> total(static_cast<py::ssize_t>(B));
+  py::array_t<std::int32_t> path({static_cast<py::ssize_t>(B), static_cast<py::ssize_t>(C)});
+  Acc* t = total.mutable_data();
+  std::int32_t* p = path.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fn(cost.data(), B, R, C, t, p, threads);
+  }
+  return py::make_tuple(total, path);
+}
+
+py::array_t<std::int32_t> floyd_warshall(const CArray<std::int32_t>& w) {
+  if (w.ndim() != 2 || w.shape(0) != w.shape(1)) throw py::value_error("floyd_warshall: weights must be square (n, n)");
+  const auto n = static_cast<std::size_t>(w.shape(0));
+  py::array_t<std::int32_t> d({w.shape(0), w.shape(1)});
+  std::copy(w.data(), w.data() + n * n, d.mutable_data());
+  std::int32_t* p = d.mutable_data();
+  {
+    py::gil_scoped_release release;
+    dp::floyd_warshall_i32(p, n);
+  }
+  return d;
+}
+
+template <class T>
+py::array_t<T> rolling(const CArray<T>& x, std::int64_t window, bool want_max, int threads,
+                       void (*fn)(const T*, std::size_t, std::size_t, std::size_t, bool, T*, int)) {
+  if (x.ndim() != 2) throw py::value_error("rolling min/max: series must be 2-D (batch, n)");
+  const auto B = static_cast<std::size_t>(x.shape(0)), n = static_cast<std::size_t>(x.shape(1));
+  if (window < 1 || static_cast<std::size_t>(window) > n)
+    throw py::value_error("rolling window must be in 1..len(series)=" + std::to_string(n) + ", got " + std::to_string(window));
+  if (threads < 0) throw py::value_error("threads must be >= 0 (0 = all cores)");
+  py::array_t<T> out({static_cast<py::ssize_t>(B), static_cast<py::ssize_t>(n - window + 1)});
+  T* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fn(x.data(), B, n, static_cast<std::size_t>(window), want_max, o, threads);
+  }
+  return out;
+}
+
+py::array_t<double> dtw(const CArray<float>& a, const CArray<float>& b, long band, int threads) {
+  if (a.ndim() != 2 || b.ndim() != 2) throw py::value_error("dtw: a and b must be 2-D (batch, length)");
+  if (a.shape(0) != b.shape(0)) throw py::value_error("dtw: a and b must have the same batch size");
+  if (threads < 0) throw py::value_error("threads must be >= 0 (0 = all cores)");
+  py::array_t<double> out(a.shape(0));
+  double* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    dp::dtw_f32(a.data(), b.data(), static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1)),
+                static_cast<std::size_t>(b.shape(1)), band, o, threads);
+  }
+  return out;
+}
+
 }  // namespace
 }  // namespace si::py_bind
 
@@ -80,4 +148,21 @@ SI_REGISTER_BINDINGS(dp) {
         py::arg("threads") = 0, py::arg("level") = py::none(),
         "Alignment scores (Smith-Waterman, or Needleman-Wunsch when global_) of one query against "
         "concatenated targets; returns (int32 scores, info dict).");
+  m.def("dp_optimal_path_i32", [](const CArray<std::int32_t>& c, int threads) {
+          return optimal_path<std::int32_t, std::int64_t>(c, threads, &si::dp::optimal_path_i32); },
+        py::arg("cost"), py::arg("threads") = 0, "Optimal path of int32 costs (batch, rows, cols): (int64 totals, int32 paths).");
+  m.def("dp_optimal_path_f32", [](const CArray<float>& c, int threads) {
+          return optimal_path<float, double>(c, threads, &si::dp::optimal_path_f32); },
+        py::arg("cost"), py::arg("threads") = 0, "Optimal path of float32 costs (batch, rows, cols): (float64 totals, int32 paths).");
+  m.def("dp_floyd_warshall_i32", &floyd_warshall, py::arg("weights"),
+        "All-pairs shortest paths of int32 weights; dp_no_edge marks a missing edge.");
+  m.attr("dp_no_edge") = si::dp::kNoEdge;
+  m.def("dp_rolling_minmax_i32", [](const CArray<std::int32_t>& x, std::int64_t w, bool mx, int threads) {
+          return rolling<std::int32_t>(x, w, mx, threads, &si::dp::rolling_minmax_i32); },
+        py::arg("x"), py::arg("window"), py::arg("want_max"), py::arg("threads") = 0);
+  m.def("dp_rolling_minmax_f32", [](const CArray<float>& x, std::int64_t w, bool mx, int threads) {
+          return rolling<float>(x, w, mx, threads, &si::dp::rolling_minmax_f32); },
+        py::arg("x"), py::arg("window"), py::arg("want_max"), py::arg("threads") = 0);
+  m.def("dp_dtw_f32", &dtw, py::arg("a"), py::arg("b"), py::arg("band") = -1, py::arg("threads") = 0,
+        "DTW distances (|a_i - b_j| costs, float64) of paired float32 series (batch, la), (batch, lb).");
 }

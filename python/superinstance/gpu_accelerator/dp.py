@@ -27,7 +27,17 @@ __all__ = [
     "BLOSUM62",
     "sw_scores",
     "nw_scores",
+    "optimal_path",
+    "floyd_warshall",
+    "NO_EDGE",
+    "rolling_min",
+    "rolling_max",
+    "dtw",
 ]
+
+#: Floyd-Warshall's "no edge" / "unreachable" sentinel: 2**30 - 1, so that the
+#: sum of two distances never overflows int32.
+NO_EDGE: int = int(_core.dp_no_edge)
 
 _BLOSUM62_ALPHABET = "ARNDCQEGHILKMFPSTWYVBZX*"
 _BLOSUM62_TEXT = """
@@ -205,3 +215,130 @@ def nw_scores(query: SeqLike, targets: Sequence[SeqLike], *, matrix: Union[str, 
     gap (an empty target scores ``-(gap_open + (len(query) - 1) * gap_extend)``).
     """
     return _align(True, query, targets, matrix, gap_open, gap_extend, threads, backend, level, return_info)
+
+
+def _int_or_float(x: Any, what: str) -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype.kind in "iub":
+        if a.size and (a.min() < np.iinfo(np.int32).min or a.max() > np.iinfo(np.int32).max):
+            raise ValueError(f"{what}: integer values must fit in int32")
+        return np.ascontiguousarray(a, dtype=np.int32)
+    if a.dtype.kind == "f":
+        return np.ascontiguousarray(a, dtype=np.float32)
+    raise TypeError(f"{what}: expected an int32 or float32 array, got dtype {a.dtype}")
+
+
+def optimal_path(cost: Any, *, threads: Optional[int] = None, backend: str = "auto"):
+    """The seed's optimal path: one row per column, moving at most one row between
+    neighbouring columns, minimising the total cost.
+
+    ``cost``: (rows, cols) or a batch (batch, rows, cols), integer (computed as
+    int32, totals in int64) or float (computed as float32, totals accumulated in
+    float64). Returns ``(total, path)``: for one matrix a scalar and an int32
+    array of ``cols`` row indices; for a batch, arrays of shape (batch,) and
+    (batch, cols). Ties go to the smallest row index.
+    """
+    a = _int_or_float(cost, "cost")
+    if a.ndim not in (2, 3):
+        raise ValueError(f"cost must be (rows, cols) or (batch, rows, cols), got shape {a.shape}")
+    single = a.ndim == 2
+    a3 = a[None] if single else a
+    if a3.shape[1] == 0:
+        raise ValueError("cost matrix has zero rows")
+    if a3.shape[2] == 0:
+        raise ValueError("cost matrix has zero columns: a path needs at least one column")
+    if a.dtype == np.float32 and not np.all(np.isfinite(a3)):
+        raise ValueError("cost has NaN or infinite values")
+    used, _ = resolve_backend(backend)
+    if used == "cuda":
+        fn = cuda_module().dp_optimal_path_i32 if a.dtype == np.int32 else cuda_module().dp_optimal_path_f32
+        total, path = fn(a3)
+    else:
+        fn = _core.dp_optimal_path_i32 if a.dtype == np.int32 else _core.dp_optimal_path_f32
+        total, path = fn(a3, _threads(threads))
+    return (total[0], path[0]) if single else (total, path)
+
+
+def floyd_warshall(weights: Any, *, backend: str = "auto") -> np.ndarray:
+    """All-pairs shortest path lengths of a directed graph with int32 weights.
+
+    ``weights[i, j]`` is the weight of edge i -> j, or :data:`NO_EDGE` when there
+    is none. Negative weights are allowed; a negative cycle raises ValueError.
+    Requires ``(n - 1) * max|w| < 2**29``. Returns an int32 (n, n) matrix with
+    :data:`NO_EDGE` where j is unreachable from i.
+    """
+    w = np.asarray(weights)
+    if w.dtype.kind not in "iu":
+        raise TypeError(f"weights must be an integer array (int32), got dtype {w.dtype}")
+    if w.ndim != 2 or w.shape[0] != w.shape[1]:
+        raise ValueError(f"weights must be a square (n, n) matrix, got shape {w.shape}")
+    if w.size and (w.min() < -NO_EDGE or w.max() > NO_EDGE):
+        raise ValueError("weights must lie in [-(2**30 - 1), 2**30 - 1] (NO_EDGE marks a missing edge)")
+    w = np.ascontiguousarray(w, dtype=np.int32)
+    used, _ = resolve_backend(backend)
+    if used == "cuda":
+        return cuda_module().dp_floyd_warshall_i32(w)
+    return _core.dp_floyd_warshall_i32(w)
+
+
+def _rolling(x: Any, window: int, want_max: bool, threads: Optional[int], backend: str) -> np.ndarray:
+    a = _int_or_float(x, "series")
+    if a.ndim not in (1, 2):
+        raise ValueError(f"series must be 1-D or 2-D (batch, n), got shape {a.shape}")
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)):
+        raise TypeError("window must be an integer")
+    a2 = a[None] if a.ndim == 1 else a
+    if not 1 <= window <= a2.shape[1]:
+        raise ValueError(f"window must be in 1..{a2.shape[1]} (the series length), got {window}")
+    if a.dtype == np.float32 and np.isnan(a2).any():
+        raise ValueError("series has NaN values")
+    used, _ = resolve_backend(backend)
+    if used == "cuda":
+        fn = cuda_module().dp_rolling_minmax_i32 if a.dtype == np.int32 else cuda_module().dp_rolling_minmax_f32
+        out = fn(a2, int(window), want_max)
+    else:
+        fn = _core.dp_rolling_minmax_i32 if a.dtype == np.int32 else _core.dp_rolling_minmax_f32
+        out = fn(a2, int(window), want_max, _threads(threads))
+    return out[0] if a.ndim == 1 else out
+
+
+def rolling_min(x: Any, window: int, *, threads: Optional[int] = None, backend: str = "auto") -> np.ndarray:
+    """Minimum of each full window: ``out[..., i] = x[..., i:i + window].min()``
+    (length n - window + 1), for int32 or float32 series, 1-D or (batch, n)."""
+    return _rolling(x, window, False, threads, backend)
+
+
+def rolling_max(x: Any, window: int, *, threads: Optional[int] = None, backend: str = "auto") -> np.ndarray:
+    """Maximum of each full window; see :func:`rolling_min`."""
+    return _rolling(x, window, True, threads, backend)
+
+
+def dtw(a: Any, b: Any, *, band: Optional[int] = None, threads: Optional[int] = None, backend: str = "auto"):
+    """Dynamic time warping distance with ``|a_i - b_j|`` costs.
+
+    ``a``, ``b``: two 1-D series (returns a float), or two batches (batch, la)
+    and (batch, lb) compared pairwise (returns float64 (batch,)). Values are
+    float32; sums accumulate in float64. ``band``: Sakoe-Chiba band, cells with
+    ``|i - j| > band`` are excluded (the distance is inf when ``|la - lb| > band``).
+    """
+    x = np.ascontiguousarray(a, dtype=np.float32)
+    y = np.ascontiguousarray(b, dtype=np.float32)
+    if x.ndim != y.ndim or x.ndim not in (1, 2):
+        raise ValueError(f"a and b must both be 1-D series or both 2-D batches, got shapes {x.shape} and {y.shape}")
+    single = x.ndim == 1
+    x2, y2 = (x[None], y[None]) if single else (x, y)
+    if x2.shape[0] != y2.shape[0]:
+        raise ValueError(f"a and b must have the same batch size, got {x2.shape[0]} and {y2.shape[0]}")
+    if x2.shape[1] == 0 or y2.shape[1] == 0:
+        raise ValueError("dtw: series must not be empty")
+    if not (np.all(np.isfinite(x2)) and np.all(np.isfinite(y2))):
+        raise ValueError("dtw: series have NaN or infinite values")
+    if band is not None and (isinstance(band, bool) or not isinstance(band, (int, np.integer)) or band < 0):
+        raise ValueError(f"band must be a non-negative integer or None, got {band!r}")
+    bnd = -1 if band is None else int(band)
+    used, _ = resolve_backend(backend)
+    if used == "cuda":
+        out = cuda_module().dp_dtw_f32(x2, y2, bnd)
+    else:
+        out = _core.dp_dtw_f32(x2, y2, bnd, _threads(threads))
+    return float(out[0]) if single else out
