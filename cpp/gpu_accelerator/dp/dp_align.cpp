@@ -122,11 +122,9 @@ void encode(const std::int16_t* code_of, const std::uint8_t* in, std::size_t n, 
 
 }  // namespace
 
-std::vector<std::int32_t> align_scores(const AlignParams& p, const std::int16_t* code_of,
-                                       const std::uint8_t* query, std::size_t m,
-                                       const std::uint8_t* targets, const std::int64_t* offsets,
-                                       std::size_t n_targets, int threads, simd::Level level,
-                                       AlignStats* stats) {
+EncodedBatch encode_batch(const AlignParams& p, const std::int16_t* code_of, const std::uint8_t* query,
+                          std::size_t m, const std::uint8_t* targets, const std::int64_t* offsets,
+                          std::size_t n_targets) {
   if (p.alphabet_size < 1 || p.alphabet_size > 256 || p.matrix == nullptr)
     throw std::invalid_argument("substitution matrix must be K x K with 1 <= K <= 256");
   if (p.gap_open < 0 || p.gap_extend < 0)
@@ -144,20 +142,32 @@ std::vector<std::int32_t> align_scores(const AlignParams& p, const std::int16_t*
   // Every intermediate value is bounded by (m + n + 3) * (open + ext + 128).
   const long double bound = static_cast<long double>(m + max_n + 3) *
                             (static_cast<long double>(p.gap_open) + p.gap_extend + 128.0L);
-  if (bound >= 2147483647.0L)
+  if (bound >= 1073741823.0L)  // below 2**30: the -inf sentinel stays below every real value
     throw std::invalid_argument("sequences and gap penalties too large for 32-bit scores");
-  const auto& kernels = align_kernel_set().at(level);
-
-  std::vector<std::uint8_t> q(m);
-  encode(code_of, query, m, q.data(), "query");
-  const std::size_t total = n_targets ? static_cast<std::size_t>(offsets[n_targets] - offsets[0]) : 0;
-  std::vector<std::uint8_t> t(total);
+  EncodedBatch b;
+  b.query.resize(m);
+  encode(code_of, query, m, b.query.data(), "query");
   const std::int64_t base = n_targets ? offsets[0] : 0;
+  b.offsets.resize(n_targets + 1);
+  for (std::size_t i = 0; i <= n_targets; ++i) b.offsets[i] = offsets[i] - base;
+  b.targets.resize(n_targets ? static_cast<std::size_t>(b.offsets[n_targets]) : 0);
   for (std::size_t i = 0; i < n_targets; ++i)
     encode(code_of, targets + offsets[i], static_cast<std::size_t>(offsets[i + 1] - offsets[i]),
-           t.data() + (offsets[i] - base), "target " + std::to_string(i));
-  auto tptr = [&](std::size_t i) { return t.data() + (offsets[i] - base); };
-  auto tlen = [&](std::size_t i) { return static_cast<std::size_t>(offsets[i + 1] - offsets[i]); };
+           b.targets.data() + b.offsets[i], "target " + std::to_string(i));
+  b.max_length = max_n;
+  return b;
+}
+
+std::vector<std::int32_t> align_scores(const AlignParams& p, const std::int16_t* code_of,
+                                       const std::uint8_t* query, std::size_t m,
+                                       const std::uint8_t* targets, const std::int64_t* offsets,
+                                       std::size_t n_targets, int threads, simd::Level level,
+                                       AlignStats* stats) {
+  const auto& kernels = align_kernel_set().at(level);
+  const EncodedBatch batch = encode_batch(p, code_of, query, m, targets, offsets, n_targets);
+  const std::vector<std::uint8_t>& q = batch.query;
+  auto tptr = [&](std::size_t i) { return batch.targets.data() + batch.offsets[i]; };
+  auto tlen = [&](std::size_t i) { return static_cast<std::size_t>(batch.offsets[i + 1] - batch.offsets[i]); };
 
   std::vector<std::int32_t> out(n_targets, 0);
   std::atomic<std::size_t> recomputed{0};

@@ -71,6 +71,17 @@ std::vector<std::int32_t> align_scores(const AlignParams& p, const std::int16_t*
                                        std::size_t n_targets, int threads, simd::Level level,
                                        AlignStats* stats = nullptr);
 
+// Validated, encoded input of a batch (shared by the CPU and GPU drivers).
+struct EncodedBatch {
+  std::vector<std::uint8_t> query;     // residue codes
+  std::vector<std::uint8_t> targets;   // residue codes, concatenated
+  std::vector<std::int64_t> offsets;   // n + 1, starting at 0
+  std::size_t max_length = 0;          // longest target
+};
+EncodedBatch encode_batch(const AlignParams& p, const std::int16_t* code_of, const std::uint8_t* query,
+                          std::size_t m, const std::uint8_t* targets, const std::int64_t* offsets,
+                          std::size_t n_targets);
+
 // Runs fn(i) for i in [0, n) on up to `threads` threads (0 = hardware threads).
 // Exceptions from fn are rethrown on the caller's thread (the first one).
 void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& fn);
