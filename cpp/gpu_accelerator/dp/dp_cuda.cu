@@ -10,6 +10,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/errors.hpp"
@@ -324,6 +325,354 @@ AlignRun align_scores(const AlignParams& p, const std::int16_t* code_of, const s
                              : run_align<S32, false>(a, device, res, row_elems, res_off, lengths, q, S, out);
   for (std::size_t k = 0; k < order.size(); ++k) run.scores[order[k]] = out[k];
   return run;
+}
+
+
+// ------------------------------------------------------------------ optimal path
+namespace {
+
+constexpr int kPathBig = std::numeric_limits<int>::max();
+
+// One matrix per thread. prev/cur: rows each; back: rows * cols.
+SI_HD void path_thread_i32(const std::int32_t* cost, int rows, int cols, int* prev, int* cur, signed char* back,
+                           long long* total, std::int32_t* path) {
+  for (int r = 0; r < rows; ++r) prev[r] = cost[static_cast<long long>(r) * cols];
+  for (int c = 1; c < cols; ++c) {
+    for (int r = 0; r < rows; ++r) {
+      const int up = r > 0 ? prev[r - 1] : kPathBig;
+      const int down = r + 1 < rows ? prev[r + 1] : kPathBig;
+      signed char off;
+      cur[r] = path_cell_i32(up, prev[r], down, cost[static_cast<long long>(r) * cols + c], off);
+      back[static_cast<long long>(r) * cols + c] = off;
+    }
+    int* t = prev;
+    prev = cur;
+    cur = t;
+  }
+  int end = 0;
+  for (int r = 1; r < rows; ++r)
+    if (prev[r] < prev[end]) end = r;
+  *total = prev[end];
+  int r = end;
+  for (int c = cols - 1; c >= 0; --c) {
+    path[c] = r;
+    r += back[static_cast<long long>(r) * cols + c];
+  }
+}
+
+SI_HD void path_thread_f32(const float* cost, int rows, int cols, double* prev, double* cur, signed char* back,
+                           double* total, std::int32_t* path) {
+  for (int r = 0; r < rows; ++r) prev[r] = cost[static_cast<long long>(r) * cols];
+  for (int c = 1; c < cols; ++c) {
+    for (int r = 0; r < rows; ++r) {
+      double best = prev[r];
+      signed char off = 0;
+      if (r > 0 && prev[r - 1] <= best) {
+        best = prev[r - 1];
+        off = -1;
+      }
+      if (r + 1 < rows && prev[r + 1] < best) {
+        best = prev[r + 1];
+        off = 1;
+      }
+      cur[r] = best + static_cast<double>(cost[static_cast<long long>(r) * cols + c]);
+      back[static_cast<long long>(r) * cols + c] = off;
+    }
+    double* t = prev;
+    prev = cur;
+    cur = t;
+  }
+  int end = 0;
+  for (int r = 1; r < rows; ++r)
+    if (prev[r] < prev[end]) end = r;
+  *total = prev[end];
+  int r = end;
+  for (int c = cols - 1; c >= 0; --c) {
+    path[c] = r;
+    r += back[static_cast<long long>(r) * cols + c];
+  }
+}
+
+template <class T, class Acc, class Tot>
+__global__ void path_kernel(const T* cost, int batch, int rows, int cols, Acc* scratch, signed char* back, Tot* total,
+                            std::int32_t* path) {
+  const int b = blockIdx.x * blockDim.x + threadIdx.x;
+  if (b >= batch) return;
+  const long long rc = static_cast<long long>(rows) * cols;
+  if constexpr (std::is_same<T, float>::value)
+    path_thread_f32(cost + b * rc, rows, cols, scratch + 2LL * b * rows, scratch + (2LL * b + 1) * rows, back + b * rc,
+                    total + b, path + static_cast<long long>(b) * cols);
+  else
+    path_thread_i32(cost + b * rc, rows, cols, scratch + 2LL * b * rows, scratch + (2LL * b + 1) * rows, back + b * rc,
+                    total + b, path + static_cast<long long>(b) * cols);
+}
+
+template <class T, class Acc, class Tot>
+void run_path(const T* cost, std::size_t batch, std::size_t rows, std::size_t cols, Tot* total, std::int32_t* path,
+              bool device) {
+  if (rows == 0) throw std::invalid_argument("optimal path: the cost matrix has zero rows");
+  if (cols == 0) throw std::invalid_argument("optimal path: the cost matrix has zero columns");
+  if (rows > (1u << 30) || cols > (1u << 30)) throw std::invalid_argument("optimal path: matrix too large");
+  const std::size_t rc = rows * cols;
+  if (!device) {
+    std::vector<Acc> scratch(2 * rows);
+    std::vector<signed char> back(rc);
+    for (std::size_t b = 0; b < batch; ++b) {
+      if constexpr (std::is_same<T, float>::value)
+        path_thread_f32(cost + b * rc, int(rows), int(cols), scratch.data(), scratch.data() + rows, back.data(), total + b,
+                        path + b * cols);
+      else
+        path_thread_i32(cost + b * rc, int(rows), int(cols), scratch.data(), scratch.data() + rows, back.data(), total + b,
+                        path + b * cols);
+    }
+    return;
+  }
+  require_device();
+  if (batch == 0) return;
+  DeviceBuffer<T> dcost(cost, batch * rc);
+  DeviceBuffer<Acc> dscratch(2 * batch * rows);
+  DeviceBuffer<signed char> dback(batch * rc);
+  DeviceBuffer<Tot> dtotal(batch);
+  DeviceBuffer<std::int32_t> dpath(batch * cols);
+  const int threads = 128;
+  path_kernel<T, Acc, Tot><<<int((batch + threads - 1) / threads), threads>>>(dcost.ptr, int(batch), int(rows), int(cols),
+                                                                                dscratch.ptr, dback.ptr, dtotal.ptr, dpath.ptr);
+  after_launch("optimal path kernel");
+  dtotal.download(total);
+  dpath.download(path);
+}
+
+// ------------------------------------------------------------------ Floyd-Warshall (blocked)
+constexpr int kTile = 32;
+
+__global__ void fw_phase1(int* d, int n, int k) {
+  __shared__ int t[kTile][kTile];
+  const int i = threadIdx.y, j = threadIdx.x;
+  const long long base = static_cast<long long>(k * kTile) * n + k * kTile;
+  t[i][j] = d[base + static_cast<long long>(i) * n + j];
+  __syncthreads();
+  for (int kk = 0; kk < kTile; ++kk) {
+    const int v = fw_cell(t[i][kk], t[kk][j], t[i][j]);
+    __syncthreads();
+    t[i][j] = v;
+    __syncthreads();
+  }
+  d[base + static_cast<long long>(i) * n + j] = t[i][j];
+}
+
+__global__ void fw_phase2(int* d, int n, int k) {
+  const int b = blockIdx.x;
+  if (b == k) return;
+  __shared__ int pivot[kTile][kTile], self[kTile][kTile];
+  const int i = threadIdx.y, j = threadIdx.x;
+  const bool row = blockIdx.y == 0;  // tile (k, b) or (b, k)
+  const long long pbase = static_cast<long long>(k * kTile) * n + k * kTile;
+  const long long sbase = row ? static_cast<long long>(k * kTile) * n + b * kTile : static_cast<long long>(b * kTile) * n + k * kTile;
+  pivot[i][j] = d[pbase + static_cast<long long>(i) * n + j];
+  self[i][j] = d[sbase + static_cast<long long>(i) * n + j];
+  __syncthreads();
+  for (int kk = 0; kk < kTile; ++kk) {
+    const int v = row ? fw_cell(pivot[i][kk], self[kk][j], self[i][j]) : fw_cell(self[i][kk], pivot[kk][j], self[i][j]);
+    __syncthreads();
+    self[i][j] = v;
+    __syncthreads();
+  }
+  d[sbase + static_cast<long long>(i) * n + j] = self[i][j];
+}
+
+__global__ void fw_phase3(int* d, int n, int k) {
+  const int bi = blockIdx.y, bj = blockIdx.x;
+  if (bi == k || bj == k) return;
+  __shared__ int col[kTile][kTile], row[kTile][kTile];
+  const int i = threadIdx.y, j = threadIdx.x;
+  col[i][j] = d[static_cast<long long>(bi * kTile + i) * n + k * kTile + j];
+  row[i][j] = d[static_cast<long long>(k * kTile + i) * n + bj * kTile + j];
+  __syncthreads();
+  int* cell = d + static_cast<long long>(bi * kTile + i) * n + bj * kTile + j;
+  int v = *cell;
+#pragma unroll 8
+  for (int kk = 0; kk < kTile; ++kk) v = fw_cell(col[i][kk], row[kk][j], v);
+  *cell = v;
+}
+
+// ------------------------------------------------------------------ rolling min / max
+SI_HD int roll_i32(const std::int32_t* x, std::size_t i, std::size_t w, bool want_max) {
+  int acc = x[i];
+  std::size_t k = 1;
+  for (; k + 1 < w; k += 2) acc = want_max ? max3_i32(acc, x[i + k], x[i + k + 1]) : min3_i32(acc, x[i + k], x[i + k + 1]);
+  if (k < w) acc = want_max ? max3_i32(acc, x[i + k], x[i + k]) : min3_i32(acc, x[i + k], x[i + k]);
+  return acc;
+}
+
+SI_HD float roll_f32(const float* x, std::size_t i, std::size_t w, bool want_max) {
+  float acc = x[i];
+  for (std::size_t k = 1; k < w; ++k) acc = want_max ? fmaxf(acc, x[i + k]) : fminf(acc, x[i + k]);
+  return acc;
+}
+
+template <class T>
+__global__ void roll_kernel(const T* x, long long batch, long long n, long long w, bool want_max, T* out) {
+  const long long nout = n - w + 1;
+  const long long idx = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= batch * nout) return;
+  const long long b = idx / nout, i = idx % nout;
+  if constexpr (std::is_same<T, float>::value)
+    out[idx] = roll_f32(x + b * n, std::size_t(i), std::size_t(w), want_max);
+  else
+    out[idx] = roll_i32(x + b * n, std::size_t(i), std::size_t(w), want_max);
+}
+
+template <class T>
+void run_roll(const T* x, std::size_t batch, std::size_t n, std::size_t w, bool want_max, T* out, bool device) {
+  if (w == 0 || w > n) throw std::invalid_argument("rolling window must be in 1..len(series)");
+  const std::size_t nout = n - w + 1;
+  if (!device) {
+    for (std::size_t b = 0; b < batch; ++b)
+      for (std::size_t i = 0; i < nout; ++i) {
+        if constexpr (std::is_same<T, float>::value)
+          out[b * nout + i] = roll_f32(x + b * n, i, w, want_max);
+        else
+          out[b * nout + i] = roll_i32(x + b * n, i, w, want_max);
+      }
+    return;
+  }
+  require_device();
+  if (batch == 0) return;
+  DeviceBuffer<T> dx(x, batch * n);
+  DeviceBuffer<T> dout(batch * nout);
+  const long long total = static_cast<long long>(batch * nout);
+  roll_kernel<T><<<int((total + 255) / 256), 256>>>(dx.ptr, (long long)batch, (long long)n, (long long)w, want_max, dout.ptr);
+  after_launch("rolling min/max kernel");
+  dout.download(out);
+}
+
+// ------------------------------------------------------------------ DTW
+SI_HD double dtw_thread(const float* x, const float* y, long la, long lb, long band, double* prev, double* cur) {
+  const double inf = HUGE_VAL;
+  for (long j = 0; j < lb; ++j) prev[j] = inf;
+  for (long i = 0; i < la; ++i) {
+    long j0 = 0, j1 = lb;
+    if (band >= 0) {
+      j0 = i > band ? i - band : 0;
+      j1 = i + band + 1 < lb ? i + band + 1 : lb;
+    }
+    for (long j = 0; j < lb; ++j) cur[j] = inf;
+    for (long j = j0; j < j1; ++j) {
+      const double c = fabs(static_cast<double>(x[i]) - static_cast<double>(y[j]));
+      double best;
+      if (i == 0 && j == 0) {
+        best = 0;
+      } else {
+        best = inf;
+        if (i > 0) best = fmin(best, prev[j]);
+        if (j > 0) best = fmin(best, cur[j - 1]);
+        if (i > 0 && j > 0) best = fmin(best, prev[j - 1]);
+      }
+      cur[j] = c + best;
+    }
+    double* t = prev;
+    prev = cur;
+    cur = t;
+  }
+  return prev[lb - 1];
+}
+
+__global__ void dtw_kernel(const float* a, const float* b, long batch, long la, long lb, long band, double* scratch,
+                           double* out) {
+  const long k = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (k >= batch) return;
+  out[k] = dtw_thread(a + k * la, b + k * lb, la, lb, band, scratch + 2 * k * lb, scratch + (2 * k + 1) * lb);
+}
+
+}  // namespace
+
+void optimal_path_i32(const std::int32_t* cost, std::size_t batch, std::size_t rows, std::size_t cols,
+                      std::int64_t* total, std::int32_t* path, bool device) {
+  std::int64_t amax = 0;
+  for (std::size_t i = 0; i < batch * rows * cols; ++i)
+    amax = std::max<std::int64_t>(amax, cost[i] < 0 ? -static_cast<std::int64_t>(cost[i]) : cost[i]);
+  if (amax * static_cast<std::int64_t>(cols) >= (std::int64_t{1} << 30))
+    throw std::invalid_argument("optimal path on the GPU accumulates in int32: max|cost| * cols must be < 2**30");
+  std::vector<long long> tot(batch);
+  run_path<std::int32_t, int, long long>(cost, batch, rows, cols, tot.data(), path, device);
+  for (std::size_t b = 0; b < batch; ++b) total[b] = tot[b];
+}
+
+void optimal_path_f32(const float* cost, std::size_t batch, std::size_t rows, std::size_t cols, double* total,
+                      std::int32_t* path, bool device) {
+  for (std::size_t i = 0; i < batch * rows * cols; ++i)
+    if (!std::isfinite(cost[i])) throw std::invalid_argument("optimal path: cost has a NaN or infinite value");
+  run_path<float, double, double>(cost, batch, rows, cols, total, path, device);
+}
+
+void floyd_warshall_i32(std::int32_t* d, std::size_t n, bool device, double* kernel_ms) {
+  floyd_warshall_prepare(d, n);
+  if (!device) {
+    for (std::size_t k = 0; k < n; ++k)
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < n; ++j) d[i * n + j] = fw_cell(d[i * n + k], d[k * n + j], d[i * n + j]);
+    floyd_warshall_finish(d, n);
+    return;
+  }
+  require_device();
+  if (n == 0) return;
+  const std::size_t np = (n + kTile - 1) / kTile * kTile;
+  std::vector<std::int32_t> padded(np * np, kNoEdge);
+  for (std::size_t i = 0; i < np; ++i) padded[i * np + i] = 0;
+  for (std::size_t i = 0; i < n; ++i) std::copy(d + i * n, d + i * n + n, padded.begin() + i * np);
+  DeviceBuffer<std::int32_t> dd(padded.data(), padded.size());
+  const int nb = static_cast<int>(np / kTile);
+  const dim3 block(kTile, kTile);
+  Timer timer;
+  for (int k = 0; k < nb; ++k) {
+    fw_phase1<<<1, block>>>(dd.ptr, int(np), k);
+    fw_phase2<<<dim3(nb, 2), block>>>(dd.ptr, int(np), k);
+    fw_phase3<<<dim3(nb, nb), block>>>(dd.ptr, int(np), k);
+  }
+  check(cudaGetLastError(), "Floyd-Warshall kernels");
+  const double ms = timer.stop();
+  if (kernel_ms) *kernel_ms = ms;
+  dd.download(padded.data());
+  for (std::size_t i = 0; i < n; ++i) std::copy(padded.begin() + i * np, padded.begin() + i * np + n, d + i * n);
+  floyd_warshall_finish(d, n);
+}
+
+void rolling_minmax_i32(const std::int32_t* x, std::size_t batch, std::size_t n, std::size_t window, bool want_max,
+                        std::int32_t* out, bool device) {
+  run_roll(x, batch, n, window, want_max, out, device);
+}
+
+void rolling_minmax_f32(const float* x, std::size_t batch, std::size_t n, std::size_t window, bool want_max, float* out,
+                        bool device) {
+  for (std::size_t i = 0; i < batch * n; ++i)
+    if (std::isnan(x[i])) throw std::invalid_argument("rolling min/max: series has a NaN");
+  run_roll(x, batch, n, window, want_max, out, device);
+}
+
+void dtw_f32(const float* a, const float* b, std::size_t batch, std::size_t la, std::size_t lb, long band, double* out,
+             bool device, double* kernel_ms) {
+  if (la == 0 || lb == 0) throw std::invalid_argument("dtw: series must not be empty");
+  for (std::size_t i = 0; i < batch * la; ++i)
+    if (!std::isfinite(a[i])) throw std::invalid_argument("dtw: a has a NaN or infinite value");
+  for (std::size_t i = 0; i < batch * lb; ++i)
+    if (!std::isfinite(b[i])) throw std::invalid_argument("dtw: b has a NaN or infinite value");
+  if (!device) {
+    std::vector<double> scratch(2 * lb);
+    for (std::size_t k = 0; k < batch; ++k)
+      out[k] = dtw_thread(a + k * la, b + k * lb, long(la), long(lb), band, scratch.data(), scratch.data() + lb);
+    return;
+  }
+  require_device();
+  if (batch == 0) return;
+  DeviceBuffer<float> da(a, batch * la), db(b, batch * lb);
+  DeviceBuffer<double> dscratch(2 * batch * lb), dout(batch);
+  Timer timer;
+  dtw_kernel<<<int((batch + 127) / 128), 128>>>(da.ptr, db.ptr, long(batch), long(la), long(lb), band, dscratch.ptr,
+                                                dout.ptr);
+  check(cudaGetLastError(), "DTW kernel");
+  const double ms = timer.stop();
+  if (kernel_ms) *kernel_ms = ms;
+  dout.download(out);
 }
 
 }  // namespace si::dp::gpu
