@@ -170,7 +170,9 @@ def _threads(threads: Optional[int]) -> int:
 
 def _align(global_: bool, query: SeqLike, targets: Sequence[SeqLike], matrix: Union[str, SubstitutionMatrix],
            gap_open: int, gap_extend: int, threads: Optional[int], backend: str, level: Optional[str],
-           return_info: bool, precision: str = "auto"):
+           return_info: bool, precision: str):
+    if precision not in ("auto", "s32", "s16x2"):
+        raise ValueError(f"precision must be 'auto', 's32' or 's16x2', got {precision!r}")
     mat = _matrix(matrix)
     go, ge = _gap("gap_open", gap_open), _gap("gap_extend", gap_extend)
     nthreads = _threads(threads)
@@ -192,29 +194,31 @@ def _align(global_: bool, query: SeqLike, targets: Sequence[SeqLike], matrix: Un
 
 def sw_scores(query: SeqLike, targets: Sequence[SeqLike], *, matrix: Union[str, SubstitutionMatrix] = "blosum62",
               gap_open: int = 11, gap_extend: int = 1, threads: Optional[int] = None, backend: str = "auto",
-              level: Optional[str] = None, return_info: bool = False):
+              level: Optional[str] = None, precision: str = "auto", return_info: bool = False):
     """Smith-Waterman local alignment scores of ``query`` against each target.
 
     Returns an int32 array with one score per target (0 for an empty sequence).
     ``threads``: CPU threads (None or 0 = all cores). ``backend``: "auto" (GPU
     when usable, else CPU; ``return_info`` says which and why), "cpu" or "cuda"
     (GpuUnavailable when no GPU is usable). ``level`` forces a CPU SIMD level
-    ("scalar", "avx2", "avx512"). With ``return_info=True`` returns
+    ("scalar", "avx2", "avx512"). ``precision`` (GPU only): "s32", "s16x2"
+    (two targets per 32-bit DPX lane; refused when int16 could overflow) or
+    "auto" (s16x2 when bounds prove it exact). With ``return_info=True`` returns
     ``(scores, info)``; info holds the backend, SIMD level, lanes and how many
     targets were recomputed in 32 bits after 16-bit saturation.
     """
-    return _align(False, query, targets, matrix, gap_open, gap_extend, threads, backend, level, return_info)
+    return _align(False, query, targets, matrix, gap_open, gap_extend, threads, backend, level, return_info, precision)
 
 
 def nw_scores(query: SeqLike, targets: Sequence[SeqLike], *, matrix: Union[str, SubstitutionMatrix] = "blosum62",
               gap_open: int = 11, gap_extend: int = 1, threads: Optional[int] = None, backend: str = "auto",
-              level: Optional[str] = None, return_info: bool = False):
+              level: Optional[str] = None, precision: str = "auto", return_info: bool = False):
     """Needleman-Wunsch global alignment scores of ``query`` against each target.
 
     Same arguments as :func:`sw_scores`. End gaps are penalised like any other
     gap (an empty target scores ``-(gap_open + (len(query) - 1) * gap_extend)``).
     """
-    return _align(True, query, targets, matrix, gap_open, gap_extend, threads, backend, level, return_info)
+    return _align(True, query, targets, matrix, gap_open, gap_extend, threads, backend, level, return_info, precision)
 
 
 def _int_or_float(x: Any, what: str) -> np.ndarray:
