@@ -35,14 +35,12 @@ def main():
     targets = [rng.choice(alpha, a.length).tobytes() for _ in range(a.targets)]
     cells = a.length * a.length
 
+    # Kernels are timed round-robin (one call of each per round) so that the
+    # load of a shared machine hits them alike; the median of the rounds is kept.
+    jobs = []  # (name, fn, n)
+
     def gcups(fn, n):
-        fn()  # warm-up
-        ts = []
-        for _ in range(a.repeats):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        return cells * n / statistics.median(ts) / 1e9
+        return (fn, n)
 
     rows = []
     ours_ref = None
@@ -55,8 +53,8 @@ def main():
             continue
         if ours_ref is None:
             ours_ref = ref
-        rows.append((f"superinstance sw_scores level={level} threads=1", gcups(lambda: sw_scores(q, targets[:n], threads=1, level=level), n)))
-    rows.append((f"superinstance sw_scores threads=all({os.cpu_count()})", gcups(lambda: sw_scores(q, targets, threads=0), a.targets)))
+        jobs.append((f"superinstance sw_scores level={level} threads=1", *gcups(lambda n=n, level=level: sw_scores(q, targets[:n], threads=1, level=level), n)))
+    jobs.append((f"superinstance sw_scores threads=all({os.cpu_count()})", *gcups(lambda: sw_scores(q, targets, threads=0), a.targets)))
     try:
         import parasail
     except ImportError:
@@ -78,7 +76,16 @@ def main():
                 call = (lambda f: lambda t: f(qs, t, 11, 1, parasail.blosum62))(f)
             got = [call(t).score for t in pt[:200]]
             assert got == ours_ref[:200].tolist(), f"{name} disagrees with ours"
-            rows.append((f"parasail {name} threads=1", gcups(lambda: [call(t) for t in pt], len(pt))))
+            jobs.append((f"parasail {name} threads=1", *gcups(lambda call=call: [call(t) for t in pt], len(pt))))
+    times = {name: [] for name, _, _ in jobs}
+    for name, fn, _ in jobs:
+        fn()  # warm-up
+    for _ in range(a.repeats):
+        for name, fn, _ in jobs:
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    rows = [(name, cells * n / statistics.median(times[name]) / 1e9) for name, _, n in jobs]
     w = max(len(r[0]) for r in rows)
     print(f"{'kernel':<{w}}  GCUPS (median of {a.repeats})")
     for name, g in rows:

@@ -34,8 +34,11 @@ void group16(const AlignParams& p, const std::uint8_t* q, std::size_t m, const A
   __m256i* HE = reinterpret_cast<__m256i*>(scratch);
   const __m256i neg = _mm256_set1_epi16(std::numeric_limits<std::int16_t>::min());
   for (std::size_t i = 0; i < m; ++i) {
-    st(HE + 2 * i, _mm256_set1_epi16(p.global ? sat16(-(std::int64_t(c.open) + std::int64_t(i) * c.ext)) : 0));
-    st(HE + 2 * i + 1, neg);
+    // HE[2i] = H(i, j-1); HE[2i+1] = E(i, j) = max(E(i, j-1) - ext, H(i, j-1) - open),
+    // computed one column ahead so that H - open serves both E and F.
+    const std::int64_t h0 = p.global ? -(std::int64_t(c.open) + std::int64_t(i) * c.ext) : 0;
+    st(HE + 2 * i, _mm256_set1_epi16(sat16(h0)));
+    st(HE + 2 * i + 1, _mm256_set1_epi16(sat16(h0 - c.open)));
   }
   alignas(32) std::int16_t len16[kLanes];
   for (int l = 0; l < kLanes; ++l) len16[l] = static_cast<std::int16_t>(std::min<std::int32_t>(g.lengths[l], 32767));
@@ -71,24 +74,26 @@ void group16(const AlignParams& p, const std::uint8_t* q, std::size_t m, const A
       for (std::size_t i = 0; i < m; ++i) {
         const __m256i s = ld(prof + q[i] * kLanes);
         const __m256i hl = ld(HE + 2 * i);
-        const __m256i e = _mm256_max_epi16(_mm256_subs_epi16(ld(HE + 2 * i + 1), vext), _mm256_subs_epi16(hl, vopen));
+        const __m256i e = ld(HE + 2 * i + 1);
         h = _mm256_max_epi16(_mm256_adds_epi16(hdiag, s), _mm256_max_epi16(e, f));
         hdiag = hl;
+        const __m256i hmo = _mm256_subs_epi16(h, vopen);
         st(HE + 2 * i, h);
-        st(HE + 2 * i + 1, e);
-        f = _mm256_max_epi16(_mm256_subs_epi16(f, vext), _mm256_subs_epi16(h, vopen));
+        st(HE + 2 * i + 1, _mm256_max_epi16(_mm256_subs_epi16(e, vext), hmo));
+        f = _mm256_max_epi16(_mm256_subs_epi16(f, vext), hmo);
         colmax = _mm256_max_epi16(colmax, h);
       }
     } else {
       for (std::size_t i = 0; i < m; ++i) {
         const __m256i s = ld(prof + q[i] * kLanes);
         const __m256i hl = ld(HE + 2 * i);
-        const __m256i e = _mm256_max_epi16(_mm256_subs_epi16(ld(HE + 2 * i + 1), vext), _mm256_subs_epi16(hl, vopen));
+        const __m256i e = ld(HE + 2 * i + 1);
         h = _mm256_max_epi16(_mm256_max_epi16(_mm256_adds_epi16(hdiag, s), zero), _mm256_max_epi16(e, f));
         hdiag = hl;
+        const __m256i hmo = _mm256_subs_epi16(h, vopen);
         st(HE + 2 * i, h);
-        st(HE + 2 * i + 1, e);
-        f = _mm256_max_epi16(_mm256_subs_epi16(f, vext), _mm256_subs_epi16(h, vopen));
+        st(HE + 2 * i + 1, _mm256_max_epi16(_mm256_subs_epi16(e, vext), hmo));
+        f = _mm256_max_epi16(_mm256_subs_epi16(f, vext), hmo);
         colmax = _mm256_max_epi16(colmax, h);
       }
     }

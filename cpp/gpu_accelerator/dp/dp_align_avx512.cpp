@@ -31,8 +31,11 @@ void group16(const AlignParams& p, const std::uint8_t* q, std::size_t m, const A
   __m512i* HE = reinterpret_cast<__m512i*>(scratch);  // HE[2i] = H(i, j-1), HE[2i+1] = E(i, j-1)
   const __m512i neg = _mm512_set1_epi16(std::numeric_limits<std::int16_t>::min());
   for (std::size_t i = 0; i < m; ++i) {
-    _mm512_storeu_si512(HE + 2 * i, _mm512_set1_epi16(p.global ? sat16(-(std::int64_t(c.open) + std::int64_t(i) * c.ext)) : 0));
-    _mm512_storeu_si512(HE + 2 * i + 1, neg);
+    // HE[2i] = H(i, j-1); HE[2i+1] = E(i, j) = max(E(i, j-1) - ext, H(i, j-1) - open),
+    // computed one column ahead so that H - open serves both E and F.
+    const std::int64_t h0 = p.global ? -(std::int64_t(c.open) + std::int64_t(i) * c.ext) : 0;
+    _mm512_storeu_si512(HE + 2 * i, _mm512_set1_epi16(sat16(h0)));
+    _mm512_storeu_si512(HE + 2 * i + 1, _mm512_set1_epi16(sat16(h0 - c.open)));
   }
   alignas(64) std::int16_t len16[kLanes];
   for (int l = 0; l < kLanes; ++l) len16[l] = static_cast<std::int16_t>(std::min<std::int32_t>(g.lengths[l], 32767));
@@ -63,26 +66,26 @@ void group16(const AlignParams& p, const std::uint8_t* q, std::size_t m, const A
       for (std::size_t i = 0; i < m; ++i) {
         const __m512i s = _mm512_loadu_si512(prof + q[i] * kLanes);
         const __m512i hl = _mm512_loadu_si512(HE + 2 * i);
-        const __m512i e = _mm512_max_epi16(_mm512_subs_epi16(_mm512_loadu_si512(HE + 2 * i + 1), vext),
-                                           _mm512_subs_epi16(hl, vopen));
+        const __m512i e = _mm512_loadu_si512(HE + 2 * i + 1);
         h = _mm512_max_epi16(_mm512_adds_epi16(hdiag, s), _mm512_max_epi16(e, f));
         hdiag = hl;
+        const __m512i hmo = _mm512_subs_epi16(h, vopen);
         _mm512_storeu_si512(HE + 2 * i, h);
-        _mm512_storeu_si512(HE + 2 * i + 1, e);
-        f = _mm512_max_epi16(_mm512_subs_epi16(f, vext), _mm512_subs_epi16(h, vopen));
+        _mm512_storeu_si512(HE + 2 * i + 1, _mm512_max_epi16(_mm512_subs_epi16(e, vext), hmo));
+        f = _mm512_max_epi16(_mm512_subs_epi16(f, vext), hmo);
         colmax = _mm512_max_epi16(colmax, h);
       }
     } else {
       for (std::size_t i = 0; i < m; ++i) {
         const __m512i s = _mm512_loadu_si512(prof + q[i] * kLanes);
         const __m512i hl = _mm512_loadu_si512(HE + 2 * i);
-        const __m512i e = _mm512_max_epi16(_mm512_subs_epi16(_mm512_loadu_si512(HE + 2 * i + 1), vext),
-                                           _mm512_subs_epi16(hl, vopen));
+        const __m512i e = _mm512_loadu_si512(HE + 2 * i + 1);
         h = _mm512_max_epi16(_mm512_max_epi16(_mm512_adds_epi16(hdiag, s), zero), _mm512_max_epi16(e, f));
         hdiag = hl;
+        const __m512i hmo = _mm512_subs_epi16(h, vopen);
         _mm512_storeu_si512(HE + 2 * i, h);
-        _mm512_storeu_si512(HE + 2 * i + 1, e);
-        f = _mm512_max_epi16(_mm512_subs_epi16(f, vext), _mm512_subs_epi16(h, vopen));
+        _mm512_storeu_si512(HE + 2 * i + 1, _mm512_max_epi16(_mm512_subs_epi16(e, vext), hmo));
+        f = _mm512_max_epi16(_mm512_subs_epi16(f, vext), hmo);
         colmax = _mm512_max_epi16(colmax, h);
       }
     }
