@@ -47,3 +47,53 @@ class AlignScalar:
 
     def time_sw_scalar(self):
         dp.sw_scores(self.q, self.targets, threads=1, level="scalar", backend="cpu")
+
+
+class OptimalPath:
+    params = (["int32", "float32"],)
+    param_names = ["dtype"]
+
+    def setup(self, dtype):
+        rng = np.random.default_rng(0)
+        self.cost = rng.integers(0, 100, (256, 32, 256)).astype(dtype)
+
+    def time_batch(self, dtype):
+        dp.optimal_path(self.cost, backend="cpu")
+
+
+class FloydWarshall:
+    params = ([256, 512],)
+    param_names = ["n"]
+
+    def setup(self, n):
+        rng = np.random.default_rng(0)
+        w = rng.integers(1, 1000, (n, n)).astype(np.int32)
+        w[rng.random((n, n)) > 0.05] = dp.NO_EDGE
+        self.w = w
+
+    def time_cpu(self, n):
+        dp.floyd_warshall(self.w, backend="cpu")
+
+
+class Rolling:
+    params = (["int32", "float32"], [16, 256])
+    param_names = ["dtype", "window"]
+
+    def setup(self, dtype, window):
+        self.x = np.random.default_rng(0).standard_normal((64, 10_000)).astype(dtype)
+
+    def time_rolling_min(self, dtype, window):
+        dp.rolling_min(self.x, window, backend="cpu")
+
+
+class DTW:
+    params = ([None, 16],)
+    param_names = ["band"]
+
+    def setup(self, band):
+        rng = np.random.default_rng(0)
+        self.a = rng.standard_normal((128, 256)).astype(np.float32)
+        self.b = rng.standard_normal((128, 256)).astype(np.float32)
+
+    def time_dtw(self, band):
+        dp.dtw(self.a, self.b, band=band, backend="cpu")
