@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple, Union
+import functools
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -28,8 +29,11 @@ def cuda_module():
     return _cuda
 
 
+@functools.lru_cache(maxsize=1)
 def gpu_reason() -> Optional[str]:
-    """None when a CUDA device can run our kernels, else the reason it cannot."""
+    """None when a CUDA device can run our kernels, else the reason it cannot.
+
+    Probed once per process (the probe launches a kernel)."""
     try:
         cu = cuda_module()
     except GpuUnavailable as e:
@@ -86,3 +90,20 @@ def pack_targets(targets: Sequence[SeqLike]) -> Tuple[np.ndarray, np.ndarray]:
     np.cumsum([len(t) for t in items], out=offsets[1:])
     buf = np.frombuffer(b"".join(items), dtype=np.uint8) if offsets[-1] else np.zeros(0, np.uint8)
     return buf, offsets
+
+
+def run_on_backend(backend: str, gpu: Callable[[], Any], cpu: Callable[[], Any]) -> Tuple[Any, str, Optional[str]]:
+    """Runs ``gpu`` or ``cpu`` as ``backend`` asks: (result, backend used, reason for the CPU).
+
+    With "auto", an input the GPU kernel does not support (ValueError, e.g. an alphabet over
+    64 letters) or GPU memory exhaustion falls back to the CPU, which validates on its own.
+    """
+    used, reason = resolve_backend(backend)
+    if used == "cuda":
+        if backend == "cuda":
+            return gpu(), "cuda", None
+        try:
+            return gpu(), "cuda", None
+        except (ValueError, MemoryError) as e:
+            return cpu(), "cpu", f"GPU kernel declined: {e}"
+    return cpu(), "cpu", reason

@@ -20,7 +20,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .. import _core
-from ._dp_common import SeqLike, as_bytes, cuda_module, pack_targets, resolve_backend
+from ._dp_common import SeqLike, as_bytes, cuda_module, pack_targets, run_on_backend
 
 __all__ = [
     "SubstitutionMatrix",
@@ -178,17 +178,16 @@ def _align(global_: bool, query: SeqLike, targets: Sequence[SeqLike], matrix: Un
     nthreads = _threads(threads)
     q = np.frombuffer(as_bytes(query, "query"), dtype=np.uint8)
     buf, offsets = pack_targets(targets)
-    used, reason = resolve_backend(backend)
-    if used == "cuda":
-        cu = cuda_module()
-        scores, info = cu.dp_align_scores(q, buf, offsets, mat.code_of, mat.scores, go, ge, global_, precision)
-        info = dict(info, backend="cuda")
-    else:
-        scores, info = _core.dp_align_scores(q, buf, offsets, mat.code_of, mat.scores, go, ge, global_,
-                                             nthreads, level)
-        info = dict(info, backend="cpu")
-        if reason:
-            info["reason"] = reason
+    def gpu():
+        return cuda_module().dp_align_scores(q, buf, offsets, mat.code_of, mat.scores, go, ge, global_, precision)
+
+    def cpu():
+        return _core.dp_align_scores(q, buf, offsets, mat.code_of, mat.scores, go, ge, global_, nthreads, level)
+
+    (scores, info), used, reason = run_on_backend(backend, gpu, cpu)
+    info = dict(info, backend=used)
+    if reason:
+        info["reason"] = reason
     return (scores, info) if return_info else scores
 
 
@@ -253,13 +252,11 @@ def optimal_path(cost: Any, *, threads: Optional[int] = None, backend: str = "au
         raise ValueError("cost matrix has zero columns: a path needs at least one column")
     if a.dtype == np.float32 and not np.all(np.isfinite(a3)):
         raise ValueError("cost has NaN or infinite values")
-    used, _ = resolve_backend(backend)
-    if used == "cuda":
-        fn = cuda_module().dp_optimal_path_i32 if a.dtype == np.int32 else cuda_module().dp_optimal_path_f32
-        total, path = fn(a3)
-    else:
-        fn = _core.dp_optimal_path_i32 if a.dtype == np.int32 else _core.dp_optimal_path_f32
-        total, path = fn(a3, _threads(threads))
+    nthreads = _threads(threads)
+    suffix = "i32" if a.dtype == np.int32 else "f32"
+    (total, path), _, _ = run_on_backend(
+        backend, lambda: getattr(cuda_module(), "dp_optimal_path_" + suffix)(a3),
+        lambda: getattr(_core, "dp_optimal_path_" + suffix)(a3, nthreads))
     return (total[0], path[0]) if single else (total, path)
 
 
@@ -279,10 +276,8 @@ def floyd_warshall(weights: Any, *, backend: str = "auto") -> np.ndarray:
     if w.size and (w.min() < -NO_EDGE or w.max() > NO_EDGE):
         raise ValueError("weights must lie in [-(2**30 - 1), 2**30 - 1] (NO_EDGE marks a missing edge)")
     w = np.ascontiguousarray(w, dtype=np.int32)
-    used, _ = resolve_backend(backend)
-    if used == "cuda":
-        return cuda_module().dp_floyd_warshall_i32(w)
-    return _core.dp_floyd_warshall_i32(w)
+    return run_on_backend(backend, lambda: cuda_module().dp_floyd_warshall_i32(w),
+                          lambda: _core.dp_floyd_warshall_i32(w))[0]
 
 
 def _rolling(x: Any, window: int, want_max: bool, threads: Optional[int], backend: str) -> np.ndarray:
@@ -296,13 +291,10 @@ def _rolling(x: Any, window: int, want_max: bool, threads: Optional[int], backen
         raise ValueError(f"window must be in 1..{a2.shape[1]} (the series length), got {window}")
     if a.dtype == np.float32 and np.isnan(a2).any():
         raise ValueError("series has NaN values")
-    used, _ = resolve_backend(backend)
-    if used == "cuda":
-        fn = cuda_module().dp_rolling_minmax_i32 if a.dtype == np.int32 else cuda_module().dp_rolling_minmax_f32
-        out = fn(a2, int(window), want_max)
-    else:
-        fn = _core.dp_rolling_minmax_i32 if a.dtype == np.int32 else _core.dp_rolling_minmax_f32
-        out = fn(a2, int(window), want_max, _threads(threads))
+    nthreads = _threads(threads)
+    name = "dp_rolling_minmax_" + ("i32" if a.dtype == np.int32 else "f32")
+    out = run_on_backend(backend, lambda: getattr(cuda_module(), name)(a2, int(window), want_max),
+                         lambda: getattr(_core, name)(a2, int(window), want_max, nthreads))[0]
     return out[0] if a.ndim == 1 else out
 
 
@@ -340,9 +332,7 @@ def dtw(a: Any, b: Any, *, band: Optional[int] = None, threads: Optional[int] = 
     if band is not None and (isinstance(band, bool) or not isinstance(band, (int, np.integer)) or band < 0):
         raise ValueError(f"band must be a non-negative integer or None, got {band!r}")
     bnd = -1 if band is None else int(band)
-    used, _ = resolve_backend(backend)
-    if used == "cuda":
-        out = cuda_module().dp_dtw_f32(x2, y2, bnd)
-    else:
-        out = _core.dp_dtw_f32(x2, y2, bnd, _threads(threads))
+    nthreads = _threads(threads)
+    out = run_on_backend(backend, lambda: cuda_module().dp_dtw_f32(x2, y2, bnd),
+                         lambda: _core.dp_dtw_f32(x2, y2, bnd, nthreads))[0]
     return float(out[0]) if single else out
