@@ -56,6 +56,7 @@ py::tuple align(const CArray<std::uint8_t>& query, const CArray<std::uint8_t>& t
   py::dict info;
   info["variant"] = run.variant;
   info["kernel_ms"] = run.kernel_ms;
+  info["team"] = run.team;
   info["device"] = device;
   return py::make_tuple(out, info);
 }

@@ -63,6 +63,21 @@ def test_dpx_recurrences_on_host_match_cpu(glob, precision):
             assert info["variant"] == precision
 
 
+@pytest.mark.parametrize("qlen", [1, 31, 32, 33, 64, 65, 1024, 1025, 2100])
+def test_host_twin_team_sizes_and_multi_pass_queries(qlen):
+    """Teams of 1..32 threads per target; queries over 32 x 32 rows take several passes."""
+    rng = np.random.default_rng(qlen)
+    q = rng.choice(PROTEIN, qlen).tobytes()
+    n_targets = 40 if qlen > 1000 else 150
+    targets = [rng.choice(PROTEIN, int(n)).tobytes() for n in rng.integers(0, 200, n_targets)] + [q[:150], q[-90:]]
+    for glob, f in [(False, sw_scores), (True, nw_scores)]:
+        ref = f(q, targets, backend="cpu")
+        for precision in ("s32", "s16x2"):
+            got, info = cuda_align(_cuda.dp_align_scores_host, q, targets, glob, precision=precision)
+            np.testing.assert_array_equal(got, ref, err_msg=f"{precision} glob={glob}")
+            assert info["team"] == min(32, 1 << max(0, (qlen - 1) // 32).bit_length())
+
+
 def test_host_twin_saturating_scores_use_s32():
     S = np.full((4, 4), -60, np.int8)
     np.fill_diagonal(S, 127)

@@ -81,131 +81,243 @@ void after_launch(const char* what) {
 }
 
 // ------------------------------------------------------------------ alignment
-constexpr int kRows = 32;      // query rows per register tile
+// A team of `team` threads (a power of two <= 32, within one warp) aligns the
+// same target(s): thread k of the team holds query rows [k*R, (k+1)*R) of the
+// current pass in registers and runs one column behind thread k-1, receiving
+// the tile boundary (H and F of the row above) through a warp shuffle
+// (the intra-warp wavefront of CUDASW++). Queries longer than team*R rows take
+// several passes, the last thread handing its row to the next pass through
+// global memory. With S16x2 each team aligns two targets at once.
+constexpr int kRows = 32;      // query rows per thread (register tile)
 constexpr int kPad = -16000;   // score of the padding residue (query tail, target tail)
 
 struct AlignArgs {
   const int* S;  // KK x KK, KK = K + 1 (row/column K: padding)
   int KK;
   const std::uint8_t* q;  // m_pad codes, padded with K
-  int m, m_pad;
+  int m, m_pad;           // m_pad: multiple of team * R
+  int team;               // threads per team
   int open, ext;
-  const std::uint8_t* res;  // per group: [maxlen][slots]
+  const std::uint8_t* res;  // per group: [maxlen][slots], slots = (32 / team) * lanes
   const long long* res_off;
   const int* lengths;  // per slot
+  const int* gmax;     // per group: longest target
   void* rowH;
-  void* rowF;  // per group: [maxlen][32] of V::T
+  void* rowF;  // per group: [maxlen][32 / team] of V::T (pass-to-pass rows)
   const long long* row_off;
   int* out;  // per slot
   int ngroups;
 };
 
 template <class V, int R, bool G>
-SI_HD void align_thread(const AlignArgs& a, const int* S, int g, int t) {
+struct Tile {
   using T = typename V::T;
-  constexpr int L = V::kLanes;
-  constexpr int slots = 32 * L;
-  const int* len = a.lengths + static_cast<long long>(g) * slots + t * L;
-  int mylen = len[0];
-  if (L == 2 && len[L - 1] > mylen) mylen = len[L - 1];
-  int* out = a.out + static_cast<long long>(g) * slots + t * L;
-  if (mylen == 0) {
-    for (int k = 0; k < L; ++k) out[k] = 0;
-    return;
+  T H[R], E[R];
+  int qc[R];
+  T hup_prev;
+  int rsel;  // row of this tile that is the query's last row, or -1
+  T best;
+  int captured[2];
+
+  SI_HD void init() {
+    best = V::splat(0);
+    captured[0] = captured[1] = 0;
   }
-  const std::uint8_t* res = a.res + a.res_off[g] + t * L;
-  T* rowH = static_cast<T*>(a.rowH) + a.row_off[g] + t;
-  T* rowF = static_cast<T*>(a.rowF) + a.row_off[g] + t;
-  const T nopen = V::splat(-a.open), next = V::splat(-a.ext), neg = V::splat(V::kNeg);
-  T best = V::splat(0);
-  int captured[2] = {0, 0};
-  const int rlast = (a.m - 1) % R;
-  const int last_i0 = a.m_pad - R;
-  for (int i0 = 0; i0 < a.m_pad; i0 += R) {
-    T H[R], E[R];
-    int qc[R];
+  SI_HD void start(const AlignArgs& a, int i0) {
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       qc[r] = a.q[i0 + r];
       H[r] = G ? V::splat(-(a.open + (i0 + r) * a.ext)) : V::splat(0);
-      E[r] = neg;
+      E[r] = V::splat(V::kNeg);
     }
-    T hup_prev = G ? V::splat(i0 == 0 ? 0 : -(a.open + (i0 - 1) * a.ext)) : V::splat(0);
-    const bool last = i0 == last_i0;
-    for (int j = 0; j < mylen; ++j) {
-      const std::uint8_t* tc = res + static_cast<long long>(j) * slots;
-      T hup, fup;
-      if (i0 == 0) {
-        hup = G ? V::splat(-(a.open + j * a.ext)) : V::splat(0);
-        fup = neg;
-      } else {
-        hup = rowH[static_cast<long long>(j) * 32];
-        fup = rowF[static_cast<long long>(j) * 32];
-      }
-      T f = V::addmax(hup, nopen, V::add(fup, next));  // F(i0, j)
-      T diag = hup_prev;
-      hup_prev = hup;
-      T flast = f, hcap = V::splat(0);
+    hup_prev = G ? V::splat(i0 == 0 ? 0 : -(a.open + (i0 - 1) * a.ext)) : V::splat(0);
+    rsel = (G && a.m - 1 >= i0 && a.m - 1 < i0 + R) ? a.m - 1 - i0 : -1;
+  }
+  // Column j of this tile, given H and F of the row above it; returns the
+  // tile's last row (H, F) for the tile below.
+  SI_HD void column(const AlignArgs& a, const int* S, const std::uint8_t* tc, int j, const int* len, T hup, T fup,
+                    T& out_h, T& out_f) {
+    const T nopen = V::splat(-a.open), next = V::splat(-a.ext);
+    T f = V::addmax(hup, nopen, V::add(fup, next));  // F of the tile's first row
+    T diag = hup_prev;
+    hup_prev = hup;
+    T flast = f, hcap = V::splat(0);
 #pragma unroll
-      for (int r = 0; r < R; ++r) {
-        const T s = V::score(S, a.KK, qc[r], tc);
-        flast = f;
-        const T hold = H[r];
-        const T h = align_cell<V, G>(diag, s, H[r], E[r], f, nopen, next);
-        diag = hold;
-        if (!G) best = V::max2(best, h);
-        if (G && r == rlast) hcap = h;
-      }
-      if (!last) {
-        rowH[static_cast<long long>(j) * 32] = H[R - 1];
-        rowF[static_cast<long long>(j) * 32] = flast;
-      } else if (G) {
-        for (int k = 0; k < L; ++k)
-          if (j == len[k] - 1) captured[k] = V::lane(hcap, k);
-      }
+    for (int r = 0; r < R; ++r) {
+      const T s = V::score(S, a.KK, qc[r], tc);
+      flast = f;
+      const T hold = H[r];
+      const T h = align_cell<V, G>(diag, s, H[r], E[r], f, nopen, next);
+      diag = hold;
+      if (!G) best = V::max2(best, h);
+      if (G && r == rsel) hcap = h;
+    }
+    out_h = H[R - 1];
+    out_f = flast;
+    if (G && rsel >= 0)
+      for (int k = 0; k < V::kLanes; ++k)
+        if (j == len[k] - 1) captured[k] = V::lane(hcap, k);
+  }
+};
+
+// Where team member k of group g finds its data.
+template <class V>
+struct TeamView {
+  using T = typename V::T;
+  const int* len;
+  const std::uint8_t* res;
+  T* rowH;
+  T* rowF;
+  int* out;
+  int slots, teams, mylen, glen;
+  SI_HD TeamView(const AlignArgs& a, int g, int tm) {
+    constexpr int L = V::kLanes;
+    teams = 32 / a.team;
+    slots = teams * L;
+    len = a.lengths + static_cast<long long>(g) * slots + tm * L;
+    mylen = len[0] > len[L - 1] ? len[0] : len[L - 1];
+    glen = a.gmax[g];
+    res = a.res + a.res_off[g] + tm * L;
+    rowH = static_cast<T*>(a.rowH) + a.row_off[g] + tm;
+    rowF = static_cast<T*>(a.rowF) + a.row_off[g] + tm;
+    out = a.out + static_cast<long long>(g) * slots + tm * L;
+  }
+  SI_HD const std::uint8_t* column(int j) const { return res + static_cast<long long>(j) * slots; }
+  // H and F above the first row of a pass: the boundary row, or the previous pass's last row.
+  SI_HD void above(const AlignArgs& a, int pass, int j, bool global, T& h, T& f) const {
+    if (pass == 0) {
+      h = global ? V::splat(-(a.open + j * a.ext)) : V::splat(0);
+      f = V::splat(V::kNeg);
+    } else {
+      h = rowH[static_cast<long long>(j) * teams];
+      f = rowF[static_cast<long long>(j) * teams];
     }
   }
-  for (int k = 0; k < L; ++k) out[k] = G ? captured[k] : V::lane(best, k);
-}
+  SI_HD void hand_over(int j, T h, T f) const {
+    rowH[static_cast<long long>(j) * teams] = h;
+    rowF[static_cast<long long>(j) * teams] = f;
+  }
+};
 
 template <class V, int R, bool G>
 __global__ void align_kernel(AlignArgs a) {
+  using T = typename V::T;
   extern __shared__ int S[];
   for (int i = threadIdx.x; i < a.KK * a.KK; i += blockDim.x) S[i] = a.S[i];
   __syncthreads();
   const int g = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
-  if (g < a.ngroups) align_thread<V, R, G>(a, S, g, threadIdx.x % 32);
+  if (g >= a.ngroups) return;  // whole warps leave together
+  const int lane = threadIdx.x % 32, tm = lane / a.team, k = lane % a.team;
+  const TeamView<V> v(a, g, tm);
+  Tile<V, R, G> tile;
+  tile.init();
+  const int passes = a.m_pad / (a.team * R);
+  for (int pass = 0; pass < passes; ++pass) {
+    tile.start(a, (pass * a.team + k) * R);
+    T send_h = V::splat(0), send_f = V::splat(V::kNeg);
+    __syncwarp();
+    for (int step = 0; step < v.glen + a.team - 1; ++step) {
+      const T recv_h = __shfl_up_sync(0xffffffffu, send_h, 1, a.team);
+      const T recv_f = __shfl_up_sync(0xffffffffu, send_f, 1, a.team);
+      const int j = step - k;
+      if (j >= 0 && j < v.mylen) {
+        T hup = recv_h, fup = recv_f;
+        if (k == 0) v.above(a, pass, j, G, hup, fup);
+        tile.column(a, S, v.column(j), j, v.len, hup, fup, send_h, send_f);
+        if (k == a.team - 1 && pass + 1 < passes) v.hand_over(j, send_h, send_f);
+      }
+    }
+    __syncwarp();
+  }
+  if (!G) {
+    for (int o = a.team / 2; o > 0; o >>= 1) tile.best = V::max2(tile.best, __shfl_down_sync(0xffffffffu, tile.best, o, a.team));
+    if (k == 0)
+      for (int l = 0; l < V::kLanes; ++l) v.out[l] = V::lane(tile.best, l);
+  } else if (tile.rsel >= 0) {
+    for (int l = 0; l < V::kLanes; ++l) v.out[l] = tile.captured[l];
+  }
 }
 
+// The same teams on the host: threads of a team run in order within each
+// step, and a shuffle is a read of the previous step's values.
+template <class V, int R, bool G>
+void align_host(const AlignArgs& a) {
+  using T = typename V::T;
+  const int team = a.team, passes = a.m_pad / (team * R);
+  std::vector<Tile<V, R, G>> tiles(team);
+  std::vector<T> send_h(team), send_f(team), prev_h(team), prev_f(team);
+  for (int g = 0; g < a.ngroups; ++g) {
+    for (int tm = 0; tm < 32 / team; ++tm) {
+      const TeamView<V> v(a, g, tm);
+      for (auto& t : tiles) t.init();
+      for (int pass = 0; pass < passes; ++pass) {
+        for (int k = 0; k < team; ++k) {
+          tiles[k].start(a, (pass * team + k) * R);
+          send_h[k] = V::splat(0);
+          send_f[k] = V::splat(V::kNeg);
+        }
+        for (int step = 0; step < v.glen + team - 1; ++step) {
+          prev_h = send_h;
+          prev_f = send_f;
+          for (int k = 0; k < team; ++k) {
+            const int j = step - k;
+            if (j < 0 || j >= v.mylen) continue;
+            T hup = k ? prev_h[k - 1] : T{}, fup = k ? prev_f[k - 1] : T{};
+            if (k == 0) v.above(a, pass, j, G, hup, fup);
+            tiles[k].column(a, a.S, v.column(j), j, v.len, hup, fup, send_h[k], send_f[k]);
+            if (k == team - 1 && pass + 1 < passes) v.hand_over(j, send_h[k], send_f[k]);
+          }
+        }
+      }
+      if (!G) {
+        T best = tiles[0].best;
+        for (int k = 1; k < team; ++k) best = V::max2(best, tiles[k].best);
+        for (int l = 0; l < V::kLanes; ++l) v.out[l] = V::lane(best, l);
+      } else {
+        for (int k = 0; k < team; ++k)
+          if (tiles[k].rsel >= 0)
+            for (int l = 0; l < V::kLanes; ++l) v.out[l] = tiles[k].captured[l];
+      }
+    }
+  }
+}
+
+struct HostLayout {
+  std::vector<int> S;
+  std::vector<std::uint8_t> q, res;
+  std::vector<long long> res_off, row_off;
+  std::vector<int> lengths, gmax;
+  std::size_t row_elems = 0;
+};
+
 template <class V, bool G>
-double run_align(AlignArgs a, bool device, const std::vector<std::uint8_t>& res, std::size_t row_elems,
-                 const std::vector<long long>& res_off, const std::vector<int>& lengths,
-                 const std::vector<std::uint8_t>& q, const std::vector<int>& S, std::vector<int>& out) {
+double run_align(AlignArgs a, bool device, const HostLayout& h, std::vector<int>& out) {
   using T = typename V::T;
   if (!device) {
-    std::vector<T> rowH(std::max<std::size_t>(row_elems, 1)), rowF(std::max<std::size_t>(row_elems, 1));
+    std::vector<T> rowH(std::max<std::size_t>(h.row_elems, 1)), rowF(std::max<std::size_t>(h.row_elems, 1));
     a.rowH = rowH.data();
     a.rowF = rowF.data();
-    for (int g = 0; g < a.ngroups; ++g)
-      for (int t = 0; t < 32; ++t) align_thread<V, kRows, G>(a, S.data(), g, t);
+    align_host<V, kRows, G>(a);
     return 0;
   }
-  DeviceBuffer<int> dS(S.data(), S.size());
-  DeviceBuffer<std::uint8_t> dq(q.data(), q.size());
-  DeviceBuffer<std::uint8_t> dres(res.data(), res.size());
-  DeviceBuffer<long long> dres_off(res_off.data(), res_off.size());
-  DeviceBuffer<int> dlen(lengths.data(), lengths.size());
-  DeviceBuffer<T> drowH(row_elems), drowF(row_elems);
+  DeviceBuffer<int> dS(h.S.data(), h.S.size());
+  DeviceBuffer<std::uint8_t> dq(h.q.data(), h.q.size());
+  DeviceBuffer<std::uint8_t> dres(h.res.data(), h.res.size());
+  DeviceBuffer<long long> dres_off(h.res_off.data(), h.res_off.size());
+  DeviceBuffer<long long> drow_off(h.row_off.data(), h.row_off.size());
+  DeviceBuffer<int> dlen(h.lengths.data(), h.lengths.size());
+  DeviceBuffer<int> dgmax(h.gmax.data(), h.gmax.size());
+  DeviceBuffer<T> drowH(h.row_elems), drowF(h.row_elems);
   DeviceBuffer<int> dout(out.size());
-  DeviceBuffer<long long> drow_off(a.row_off, a.ngroups + 1);
   a.S = dS.ptr;
   a.q = dq.ptr;
   a.res = dres.ptr;
   a.res_off = dres_off.ptr;
+  a.row_off = drow_off.ptr;
   a.lengths = dlen.ptr;
+  a.gmax = dgmax.ptr;
   a.rowH = drowH.ptr;
   a.rowF = drowF.ptr;
-  a.row_off = drow_off.ptr;
   a.out = dout.ptr;
   const int warps = 4;
   const int blocks = (a.ngroups + warps - 1) / warps;
@@ -246,7 +358,7 @@ bool s16x2_safe(const AlignParams& p, std::size_t m, std::size_t max_n) {
   const std::int64_t mn = static_cast<std::int64_t>(std::min(m, max_n));
   if ((mn + 1) * smax >= 16000) return false;  // diag + s and diag + padding stay in int16
   if (p.global) {
-    const std::int64_t m_pad = static_cast<std::int64_t>(m) + kRows;
+    const std::int64_t m_pad = static_cast<std::int64_t>(m) + 32 * kRows;
     const std::int64_t b = 3 * std::int64_t(p.gap_open) + (m_pad + std::int64_t(max_n) + 1) * p.gap_extend - smin + 1;
     if (b >= 16000) return false;
   }
@@ -279,50 +391,59 @@ AlignRun align_scores(const AlignParams& p, const std::int16_t* code_of, const s
   if (order.empty()) return run;
   std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return tlen(x) > tlen(y); });
   const int K = p.alphabet_size, KK = K + 1;
-  const int slots = 32 * (use16 ? 2 : 1);
+  int team = 1;
+  while (team < 32 && static_cast<std::size_t>(team) * kRows < m) team *= 2;
+  const int teams = 32 / team;
+  const int slots = teams * (use16 ? 2 : 1);
   const int ngroups = static_cast<int>((order.size() + slots - 1) / slots);
-  std::vector<int> S(static_cast<std::size_t>(KK) * KK, kPad);
+  HostLayout h;
+  h.S.assign(static_cast<std::size_t>(KK) * KK, kPad);
   for (int x = 0; x < K; ++x)
-    for (int y = 0; y < K; ++y) S[x * KK + y] = p.matrix[x * K + y];
-  const int m_pad = static_cast<int>((m + kRows - 1) / kRows * kRows);
-  std::vector<std::uint8_t> q(m_pad, static_cast<std::uint8_t>(K));
-  std::copy(b.query.begin(), b.query.end(), q.begin());
-  std::vector<long long> res_off(ngroups + 1, 0), row_off(ngroups + 1, 0);
-  std::vector<int> lengths(static_cast<std::size_t>(ngroups) * slots, 0);
+    for (int y = 0; y < K; ++y) h.S[x * KK + y] = p.matrix[x * K + y];
+  const std::size_t pass_rows = static_cast<std::size_t>(team) * kRows;
+  const int m_pad = static_cast<int>((m + pass_rows - 1) / pass_rows * pass_rows);
+  h.q.assign(m_pad, static_cast<std::uint8_t>(K));
+  std::copy(b.query.begin(), b.query.end(), h.q.begin());
+  h.res_off.assign(ngroups + 1, 0);
+  h.row_off.assign(ngroups + 1, 0);
+  h.gmax.assign(ngroups, 0);
+  h.lengths.assign(static_cast<std::size_t>(ngroups) * slots, 0);
   for (int g = 0; g < ngroups; ++g) {
     const std::size_t maxlen = tlen(order[static_cast<std::size_t>(g) * slots]);
-    res_off[g + 1] = res_off[g] + static_cast<long long>(maxlen) * slots;
-    row_off[g + 1] = row_off[g] + static_cast<long long>(maxlen) * 32;
+    h.gmax[g] = static_cast<int>(maxlen);
+    h.res_off[g + 1] = h.res_off[g] + static_cast<long long>(maxlen) * slots;
+    h.row_off[g + 1] = h.row_off[g] + static_cast<long long>(maxlen) * teams;
   }
-  std::vector<std::uint8_t> res(static_cast<std::size_t>(res_off[ngroups]), static_cast<std::uint8_t>(K));
+  h.res.assign(static_cast<std::size_t>(h.res_off[ngroups]), static_cast<std::uint8_t>(K));
   for (std::size_t k = 0; k < order.size(); ++k) {
     const std::size_t g = k / slots, s = k % slots, i = order[k];
-    lengths[k] = static_cast<int>(tlen(i));
+    h.lengths[k] = static_cast<int>(tlen(i));
     const std::uint8_t* src = b.targets.data() + b.offsets[i];
-    for (std::size_t j = 0; j < tlen(i); ++j) res[res_off[g] + j * slots + s] = src[j];
+    for (std::size_t j = 0; j < tlen(i); ++j) h.res[h.res_off[g] + j * slots + s] = src[j];
   }
-  std::vector<int> out(lengths.size(), 0);
+  h.row_elems = static_cast<std::size_t>(h.row_off[ngroups]);
+  std::vector<int> out(h.lengths.size(), 0);
   AlignArgs a{};
-  a.S = S.data();
+  a.S = h.S.data();
   a.KK = KK;
-  a.q = q.data();
+  a.q = h.q.data();
   a.m = static_cast<int>(m);
   a.m_pad = m_pad;
+  a.team = team;
   a.open = p.gap_open;
   a.ext = p.gap_extend;
-  a.res = res.data();
-  a.res_off = res_off.data();
-  a.lengths = lengths.data();
-  a.row_off = row_off.data();
+  a.res = h.res.data();
+  a.res_off = h.res_off.data();
+  a.lengths = h.lengths.data();
+  a.gmax = h.gmax.data();
+  a.row_off = h.row_off.data();
   a.out = out.data();
   a.ngroups = ngroups;
-  const std::size_t row_elems = static_cast<std::size_t>(row_off[ngroups]);
   if (use16)
-    run.kernel_ms = p.global ? run_align<S16x2, true>(a, device, res, row_elems, res_off, lengths, q, S, out)
-                             : run_align<S16x2, false>(a, device, res, row_elems, res_off, lengths, q, S, out);
+    run.kernel_ms = p.global ? run_align<S16x2, true>(a, device, h, out) : run_align<S16x2, false>(a, device, h, out);
   else
-    run.kernel_ms = p.global ? run_align<S32, true>(a, device, res, row_elems, res_off, lengths, q, S, out)
-                             : run_align<S32, false>(a, device, res, row_elems, res_off, lengths, q, S, out);
+    run.kernel_ms = p.global ? run_align<S32, true>(a, device, h, out) : run_align<S32, false>(a, device, h, out);
+  run.team = team;
   for (std::size_t k = 0; k < order.size(); ++k) run.scores[order[k]] = out[k];
   return run;
 }

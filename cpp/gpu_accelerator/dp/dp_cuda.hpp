@@ -20,6 +20,7 @@ struct AlignRun {
   std::vector<std::int32_t> scores;
   std::string variant;      // "s32" or "s16x2"
   double kernel_ms = 0;     // GPU kernel time (0 for host runs)
+  int team = 1;             // threads per target (intra-warp wavefront over query tiles)
 };
 
 // Alignment scores on the GPU (device = true) or with the same per-cell DPX
