@@ -183,7 +183,8 @@ def dtw_oracle(a, b, band=None):
 
 def test_dtw_matches_oracle():
     rng = np.random.default_rng(5)
-    for la, lb, band in [(1, 1, None), (5, 9, None), (30, 30, 3), (20, 25, 5), (20, 25, 4), (40, 33, None)]:
+    for la, lb, band in [(1, 1, None), (5, 9, None), (30, 30, 3), (20, 25, 5), (20, 25, 4), (40, 33, None),
+                         (7, 7, 0), (12, 9, 3), (12, 9, 2), (5, 9, 100), (1, 6, 5), (1, 1, 0)]:
         a = rng.standard_normal((4, la)).astype(np.float32)
         b = rng.standard_normal((4, lb)).astype(np.float32)
         got = dtw(a, b, band=band, backend="cpu")

@@ -144,32 +144,31 @@ void dtw_f32(const float* a, const float* b, std::size_t batch, std::size_t la, 
   for (std::size_t i = 0; i < batch * lb; ++i)
     if (!std::isfinite(b[i])) throw std::invalid_argument("dtw: b has a NaN or infinite value at flat index " + std::to_string(i));
   const double inf = std::numeric_limits<double>::infinity();
+  if (band >= 0 && (la > lb ? la - lb : lb - la) > static_cast<std::size_t>(band)) {
+    for (std::size_t k = 0; k < batch; ++k) out[k] = inf;  // the last cell is outside the band
+    return;
+  }
   parallel_for(batch, threads, [&](std::size_t k) {
     const float* x = a + k * la;
     const float* y = b + k * lb;
-    std::vector<double> prev(lb, inf), cur(lb, inf);
+    // Rows of D with one leading column: buf[j + 1] = D(i, j), buf[0] = D(i, -1) = inf;
+    // the virtual row -1 is 0 at D(-1, -1) and inf elsewhere.
+    std::vector<double> prev(lb + 1, inf), cur(lb + 1, inf);
+    prev[0] = 0;
     for (std::size_t i = 0; i < la; ++i) {
       std::size_t j0 = 0, j1 = lb;  // [j0, j1)
       if (band >= 0) {
         j0 = i > static_cast<std::size_t>(band) ? i - static_cast<std::size_t>(band) : 0;
         j1 = std::min(lb, i + static_cast<std::size_t>(band) + 1);
       }
-      std::fill(cur.begin(), cur.end(), inf);
-      for (std::size_t j = j0; j < j1; ++j) {
-        const double c = std::fabs(static_cast<double>(x[i]) - static_cast<double>(y[j]));
-        double best;
-        if (i == 0 && j == 0) best = 0;
-        else {
-          best = inf;
-          if (i > 0) best = std::min(best, prev[j]);
-          if (j > 0) best = std::min(best, cur[j - 1]);
-          if (i > 0 && j > 0) best = std::min(best, prev[j - 1]);
-        }
-        cur[j] = c + best;
-      }
+      cur[j0] = inf;
+      const double xi = static_cast<double>(x[i]);
+      for (std::size_t j = j0; j < j1; ++j)
+        cur[j + 1] = std::fabs(xi - static_cast<double>(y[j])) + std::min(std::min(prev[j + 1], prev[j]), cur[j]);
+      if (j1 + 1 <= lb) cur[j1 + 1] = inf;
       std::swap(prev, cur);
     }
-    out[k] = prev[lb - 1];
+    out[k] = prev[lb];
   });
 }
 
