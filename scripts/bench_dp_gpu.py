@@ -90,10 +90,12 @@ def main():
     fw_n = a.fw_n or (2048 if use_gpu else 1024)
     w = rng.integers(1, 1000, (fw_n, fw_n)).astype(np.int32)
     w[rng.random((fw_n, fw_n)) > 0.05] = NO_EDGE
-    d_cpu = None
     t0 = time.perf_counter()
-    d_cpu = floyd_warshall(w, backend="cpu")
+    d_cpu = floyd_warshall(w, backend="cpu", threads=1)
     add(f"CPU Floyd-Warshall n={fw_n} (one thread)", (time.perf_counter() - t0) * 1e3, "ms")
+    t0 = time.perf_counter()
+    assert (floyd_warshall(w, backend="cpu", threads=0) == d_cpu).all()
+    add(f"CPU Floyd-Warshall n={fw_n} (threads=all)", (time.perf_counter() - t0) * 1e3, "ms")
     if use_gpu:
         t = median_time(lambda: floyd_warshall(w, backend="cuda"), a.repeats)
         assert (floyd_warshall(w, backend="cuda") == d_cpu).all(), "GPU Floyd-Warshall disagrees with the CPU"

@@ -94,7 +94,10 @@ py::tuple optimal_path(const CArray<T>& cost, int threads, void (*fn)(const T*, 
   return py::make_tuple(total, path);
 }
 
-py::array_t<std::int32_t> floyd_warshall(const CArray<std::int32_t>& w) {
+py::array_t<std::int32_t> floyd_warshall(const CArray<std::int32_t>& w, int threads,
+                                         const std::optional<std::string>& level) {
+  if (threads < 0) throw py::value_error("threads must be >= 0 (0 = all cores)");
+  const Level lvl = dp_level_arg(level);
   if (w.ndim() != 2 || w.shape(0) != w.shape(1)) throw py::value_error("floyd_warshall: weights must be square (n, n)");
   const auto n = static_cast<std::size_t>(w.shape(0));
   py::array_t<std::int32_t> d({w.shape(0), w.shape(1)});
@@ -102,7 +105,7 @@ py::array_t<std::int32_t> floyd_warshall(const CArray<std::int32_t>& w) {
   std::int32_t* p = d.mutable_data();
   {
     py::gil_scoped_release release;
-    dp::floyd_warshall_i32(p, n);
+    dp::floyd_warshall_i32(p, n, threads, lvl);
   }
   return d;
 }
@@ -154,7 +157,8 @@ SI_REGISTER_BINDINGS(dp) {
   m.def("dp_optimal_path_f32", [](const CArray<float>& c, int threads) {
           return optimal_path<float, double>(c, threads, &si::dp::optimal_path_f32); },
         py::arg("cost"), py::arg("threads") = 0, "Optimal path of float32 costs (batch, rows, cols): (float64 totals, int32 paths).");
-  m.def("dp_floyd_warshall_i32", &floyd_warshall, py::arg("weights"),
+  m.def("dp_floyd_warshall_i32", &floyd_warshall, py::arg("weights"), py::arg("threads") = 0,
+        py::arg("level") = py::none(),
         "All-pairs shortest paths of int32 weights; dp_no_edge marks a missing edge.");
   m.attr("dp_no_edge") = si::dp::kNoEdge;
   m.def("dp_rolling_minmax_i32", [](const CArray<std::int32_t>& x, std::int64_t w, bool mx, int threads) {

@@ -112,11 +112,35 @@ def random_graph(rng, n, p, lo, hi):
     return w
 
 
-def test_floyd_warshall_matches_oracle():
+def test_floyd_warshall_matches_oracle(simd_levels):
     rng = np.random.default_rng(2)
-    for n, p in [(1, 1.0), (2, 0.5), (7, 0.3), (25, 0.15), (40, 0.05)]:
+    for n, p in [(1, 1.0), (2, 0.5), (7, 0.3), (25, 0.15), (40, 0.05), (70, 0.03)]:
         w = random_graph(rng, n, p, 0, 100)
-        np.testing.assert_array_equal(floyd_warshall(w, backend="cpu"), fw_oracle(w))
+        ref = fw_oracle(w)
+        for level in simd_levels:
+            np.testing.assert_array_equal(floyd_warshall(w, backend="cpu", level=level, threads=2), ref)
+
+
+def numpy_fw(w):
+    d = w.astype(np.int64)
+    d[d == NO_EDGE] = 1 << 40
+    np.fill_diagonal(d, np.minimum(np.diag(d), 0))
+    for k in range(d.shape[0]):
+        np.minimum(d, d[:, k, None] + d[None, k, :], out=d)
+    d[d >= 1 << 39] = NO_EDGE
+    return d
+
+
+def test_floyd_warshall_blocked_sizes_match_numpy(simd_levels):
+    """Sizes around the 64-wide tiles, on every SIMD level and thread count."""
+    rng = np.random.default_rng(8)
+    for n in (63, 64, 65, 130, 200):
+        w = random_graph(rng, n, 0.04, -20, 200)
+        w[np.tril_indices(n)] = np.where(w[np.tril_indices(n)] == NO_EDGE, NO_EDGE, np.abs(w[np.tril_indices(n)]) + 20)
+        ref = numpy_fw(w)
+        for level in simd_levels:
+            for threads in (1, 2):
+                np.testing.assert_array_equal(floyd_warshall(w, backend="cpu", level=level, threads=threads), ref)
 
 
 def test_floyd_warshall_negative_edges_without_negative_cycles():

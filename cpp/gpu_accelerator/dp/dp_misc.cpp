@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gpu_accelerator/dp/dp_align.hpp"
+#include "gpu_accelerator/dp/dp_fw.hpp"
 
 namespace si::dp {
 namespace {
@@ -109,15 +110,33 @@ void floyd_warshall_finish(std::int32_t* d, std::size_t n) {
     if (d[i] >= kNoEdge / 2) d[i] = kNoEdge;
 }
 
-void floyd_warshall_i32(std::int32_t* d, std::size_t n) {
+void floyd_warshall_i32(std::int32_t* d, std::size_t n, int threads, simd::Level level) {
+  const FwKernels& kern = fw_kernel_set().at(level);
   floyd_warshall_prepare(d, n);
-  for (std::size_t k = 0; k < n; ++k) {
-    const std::int32_t* dk = d + k * n;
-    for (std::size_t i = 0; i < n; ++i) {
-      std::int32_t* di = d + i * n;
-      const std::int32_t dik = di[k];
-      for (std::size_t j = 0; j < n; ++j) di[j] = std::min(di[j], dik + dk[j]);  // never overflows
-    }
+  // Blocked (tiles of kB x kB): for each pivot block, (1) the pivot tile, (2) its row and
+  // column of tiles, (3) every other tile; tiles of a phase are independent and run on
+  // threads. Relaxation is exact integer min-plus, so the result equals the plain loop's.
+  constexpr std::size_t kB = 64;
+  const std::size_t nb = (n + kB - 1) / kB;
+  auto relax = [&](std::size_t kb, std::size_t ib, std::size_t jb) {
+    const std::size_t k0 = kb * kB, k1 = std::min(n, k0 + kB);
+    const std::size_t i0 = ib * kB, i1 = std::min(n, i0 + kB);
+    const std::size_t j0 = jb * kB, j1 = std::min(n, j0 + kB);
+    for (std::size_t k = k0; k < k1; ++k)
+      for (std::size_t i = i0; i < i1; ++i) kern.relax_row(d + i * n + j0, d + k * n + j0, d[i * n + k], j1 - j0);
+  };
+  for (std::size_t kb = 0; kb < nb; ++kb) {
+    relax(kb, kb, kb);
+    parallel_for(2 * nb, threads, [&](std::size_t t) {
+      const std::size_t b = t / 2;
+      if (b == kb) return;
+      if (t % 2 == 0) relax(kb, kb, b);  // row of tiles
+      else relax(kb, b, kb);             // column of tiles
+    });
+    parallel_for(nb * nb, threads, [&](std::size_t t) {
+      const std::size_t ib = t / nb, jb = t % nb;
+      if (ib != kb && jb != kb) relax(kb, ib, jb);
+    });
   }
   floyd_warshall_finish(d, n);
 }

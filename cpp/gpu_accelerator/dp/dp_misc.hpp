@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/cpu_features.hpp"
+
 namespace si::dp {
 
 // ---- optimal path ---------------------------------------------------------
@@ -26,7 +28,8 @@ void optimal_path_f32(const float* cost, std::size_t batch, std::size_t rows, st
 // diagonal starts at min(w_ii, 0). Throws std::invalid_argument on a negative
 // cycle.
 constexpr std::int32_t kNoEdge = (1 << 30) - 1;
-void floyd_warshall_i32(std::int32_t* d, std::size_t n);
+// Blocked (64 x 64 tiles), tiles of a phase on `threads` threads, rows relaxed with SIMD.
+void floyd_warshall_i32(std::int32_t* d, std::size_t n, int threads, simd::Level level);
 // Validates weights and prepares d (diagonal, sentinel); shared with the GPU path.
 void floyd_warshall_prepare(std::int32_t* d, std::size_t n);
 // Maps values >= kNoEdge / 2 to kNoEdge and checks for negative cycles.

@@ -260,12 +260,14 @@ def optimal_path(cost: Any, *, threads: Optional[int] = None, backend: str = "au
     return (total[0], path[0]) if single else (total, path)
 
 
-def floyd_warshall(weights: Any, *, backend: str = "auto") -> np.ndarray:
+def floyd_warshall(weights: Any, *, threads: Optional[int] = None, backend: str = "auto",
+                   level: Optional[str] = None) -> np.ndarray:
     """All-pairs shortest path lengths of a directed graph with int32 weights.
 
     ``weights[i, j]`` is the weight of edge i -> j, or :data:`NO_EDGE` when there
     is none. Negative weights are allowed; a negative cycle raises ValueError.
-    Requires ``(n - 1) * max|w| < 2**29``. Returns an int32 (n, n) matrix with
+    Requires ``(n - 1) * max|w| < 2**29``. The CPU runs a blocked algorithm on
+    ``threads`` threads (None = all cores) with SIMD rows (``level`` forces one). Returns an int32 (n, n) matrix with
     :data:`NO_EDGE` where j is unreachable from i.
     """
     w = np.asarray(weights)
@@ -276,8 +278,9 @@ def floyd_warshall(weights: Any, *, backend: str = "auto") -> np.ndarray:
     if w.size and (w.min() < -NO_EDGE or w.max() > NO_EDGE):
         raise ValueError("weights must lie in [-(2**30 - 1), 2**30 - 1] (NO_EDGE marks a missing edge)")
     w = np.ascontiguousarray(w, dtype=np.int32)
+    nthreads = _threads(threads)
     return run_on_backend(backend, lambda: cuda_module().dp_floyd_warshall_i32(w),
-                          lambda: _core.dp_floyd_warshall_i32(w))[0]
+                          lambda: _core.dp_floyd_warshall_i32(w, nthreads, level))[0]
 
 
 def _rolling(x: Any, window: int, want_max: bool, threads: Optional[int], backend: str) -> np.ndarray:
