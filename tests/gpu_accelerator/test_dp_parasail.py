@@ -32,3 +32,16 @@ def test_against_parasail_scalar_reference():
     targets = [rng.choice(PROTEIN, int(n)).tobytes().decode() for n in rng.integers(1, 90, 60)]
     assert sw_scores(q, targets).tolist() == [parasail.sw(q, t, 11, 1, parasail.blosum62).score for t in targets]
     assert nw_scores(q, targets).tolist() == [parasail.nw(q, t, 11, 1, parasail.blosum62).score for t in targets]
+
+
+def test_targets_longer_than_int16_positions(simd_levels):
+    """Targets over 32,000 residues skip the 16-bit kernel (lane positions are int16)."""
+    rng = np.random.default_rng(4)
+    long_t = rng.choice(PROTEIN, 33_000).tobytes().decode()
+    q = long_t[20_000:20_040]
+    targets = [long_t, q, long_t[:100]]
+    ref_sw = [parasail.sw_scan_32(q, t, 11, 1, parasail.blosum62).score for t in targets]
+    ref_nw = [parasail.nw_scan_32(q, t, 11, 1, parasail.blosum62).score for t in targets]
+    for level in simd_levels:
+        assert sw_scores(q, targets, level=level).tolist() == ref_sw
+        assert nw_scores(q, targets, level=level).tolist() == ref_nw
