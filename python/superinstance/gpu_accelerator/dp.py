@@ -15,7 +15,7 @@ exact 32-bit kernel, so results are always exact int32 scores.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
