@@ -32,8 +32,9 @@ const simd::KernelSet<AlignKernels>& align_kernel_set() {
 
 void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& fn) {
   if (n == 0) return;
-  std::size_t t = threads > 0 ? static_cast<std::size_t>(threads) : std::max(1u, std::thread::hardware_concurrency());
-  t = std::min(t, n);
+  const std::size_t hw = std::max(1u, std::thread::hardware_concurrency());
+  std::size_t t = threads > 0 ? static_cast<std::size_t>(threads) : hw;
+  t = std::min({t, n, 4 * hw});  // never an absurd number of OS threads
   if (t <= 1) {
     for (std::size_t i = 0; i < n; ++i) fn(i);
     return;

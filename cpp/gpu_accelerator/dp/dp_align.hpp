@@ -82,7 +82,8 @@ EncodedBatch encode_batch(const AlignParams& p, const std::int16_t* code_of, con
                           std::size_t m, const std::uint8_t* targets, const std::int64_t* offsets,
                           std::size_t n_targets);
 
-// Runs fn(i) for i in [0, n) on up to `threads` threads (0 = hardware threads).
+// Runs fn(i) for i in [0, n) on up to `threads` threads (0 = hardware threads; at most
+// 4x the hardware threads).
 // Exceptions from fn are rethrown on the caller's thread (the first one).
 void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& fn);
 
