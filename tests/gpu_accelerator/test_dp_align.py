@@ -218,3 +218,18 @@ def test_bad_input_errors():
                               BLOSUM62.code_of, np.zeros((2, 3), np.int8), 1, 1, False)
     with pytest.raises(ValueError, match="too large for 32-bit"):
         nw_scores("A" * 2000, ["A" * 2000], gap_open=2**24, gap_extend=2**24)
+
+
+def test_backend_cuda_without_a_gpu_raises_with_the_reason():
+    """Holds with or without the CUDA module (the reason differs)."""
+    from superinstance.errors import GpuUnavailable
+    from superinstance.gpu_accelerator._dp_common import gpu_reason
+
+    reason = gpu_reason()
+    if reason is None:
+        pytest.skip("a GPU is usable here")
+    with pytest.raises(GpuUnavailable, match="no GPU is usable") as e:
+        nw_scores("ACD", ["ACD"], backend="cuda")
+    assert reason in str(e.value)
+    scores, info = sw_scores("ACD", ["ACD"], backend="auto", return_info=True)
+    assert info["backend"] == "cpu" and reason in info["reason"] and scores[0] > 0
