@@ -1,0 +1,109 @@
+"""Shared argument handling for the dynamic-programming facade (CPU and GPU)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ..errors import GpuUnavailable
+
+SeqLike = Union[str, bytes, bytearray, memoryview, np.ndarray]
+
+_BACKENDS = ("auto", "cpu", "cuda")
+
+
+def check_backend(backend: str) -> str:
+    if backend not in _BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(_BACKENDS)}, got {backend!r}")
+    return backend
+
+
+def cuda_module():
+    """The ``superinstance._cuda`` module, or GpuUnavailable saying why it cannot be used."""
+    try:
+        from .. import _cuda  # type: ignore[attr-defined]
+    except ImportError as e:
+        raise GpuUnavailable(f"superinstance was built without its CUDA module ({e})") from None
+    return _cuda
+
+
+@functools.lru_cache(maxsize=1)
+def gpu_reason() -> Optional[str]:
+    """None when a CUDA device can run our kernels, else the reason it cannot.
+
+    Probed once per process (the probe launches a kernel)."""
+    try:
+        cu = cuda_module()
+    except GpuUnavailable as e:
+        return str(e)
+    p = cu.probe()
+    if not p["devices"]:
+        return p["error"] or "no CUDA device"
+    if not any(d["kernel_ok"] for d in p["devices"]):
+        return "; ".join(d["kernel_error"] for d in p["devices"])
+    return None
+
+
+def resolve_backend(backend: str) -> Tuple[str, Optional[str]]:
+    """(backend actually used, reason when 'auto' fell back to the CPU)."""
+    check_backend(backend)
+    if backend == "cpu":
+        return "cpu", None
+    reason = gpu_reason()
+    if backend == "cuda":
+        if reason is not None:
+            raise GpuUnavailable(f"backend='cuda' requested but no GPU is usable: {reason}")
+        return "cuda", None
+    return ("cpu", f"no GPU: {reason}") if reason is not None else ("cuda", None)
+
+
+def as_bytes(seq: Any, what: str) -> bytes:
+    if isinstance(seq, str):
+        try:
+            return seq.encode("ascii")
+        except UnicodeEncodeError as e:
+            raise ValueError(f"{what}: non-ASCII character {seq[e.start]!r} at position {e.start}") from None
+    if isinstance(seq, (bytes, bytearray, memoryview)):
+        return bytes(seq)
+    if isinstance(seq, np.ndarray):
+        if seq.dtype != np.uint8 or seq.ndim != 1:
+            raise TypeError(f"{what}: a numpy sequence must be a 1-D uint8 array, got {seq.dtype} with {seq.ndim} dims")
+        return seq.tobytes()
+    raise TypeError(f"{what}: expected str, bytes or a 1-D uint8 array, got {type(seq).__name__}")
+
+
+def pack_targets(targets: Sequence[SeqLike]) -> Tuple[np.ndarray, np.ndarray]:
+    """Concatenated target bytes (uint8) and int64 offsets (n + 1)."""
+    if isinstance(targets, (str, bytes, bytearray, memoryview)):
+        raise TypeError("targets must be a sequence of sequences; wrap a single target in a list")
+    try:
+        items = [as_bytes(t, f"target {i}") for i, t in enumerate(targets)]
+    except TypeError as e:
+        if "target" in str(e):
+            raise
+        raise TypeError(f"targets must be a sequence of str/bytes, got {type(targets).__name__}") from None
+    if not items:
+        raise ValueError("targets is empty: give at least one target sequence")
+    offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in items], out=offsets[1:])
+    buf = np.frombuffer(b"".join(items), dtype=np.uint8) if offsets[-1] else np.zeros(0, np.uint8)
+    return buf, offsets
+
+
+def run_on_backend(backend: str, gpu: Callable[[], Any], cpu: Callable[[], Any]) -> Tuple[Any, str, Optional[str]]:
+    """Runs ``gpu`` or ``cpu`` as ``backend`` asks: (result, backend used, reason for the CPU).
+
+    With "auto", an input the GPU kernel does not support (ValueError, e.g. an alphabet over
+    64 letters) or GPU memory exhaustion falls back to the CPU, which validates on its own.
+    """
+    used, reason = resolve_backend(backend)
+    if used == "cuda":
+        if backend == "cuda":
+            return gpu(), "cuda", None
+        try:
+            return gpu(), "cuda", None
+        except (ValueError, MemoryError) as e:
+            return cpu(), "cpu", f"GPU kernel declined: {e}"
+    return cpu(), "cpu", reason

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Short GPU benchmark of the DP kernels against our CPU kernels (same process run).
+
+    PYTHONPATH=python python scripts/bench_dp_gpu.py [--json out.json] [--cpu-only]
+
+Smith-Waterman GCUPS (10,000 and 100,000 random protein targets of length 256
+against a 256 query, BLOSUM62, gap open 11 extend 1) for the GPU s32 and s16x2
+variants (kernel time from CUDA events, and end to end) and our CPU kernel
+(one thread, all threads); Floyd-Warshall n=2048 (GPU, our CPU) and n=512 numpy;
+DTW (1,024 pairs of length 256) GPU vs CPU. Prints a table; --json writes it.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+
+from superinstance.gpu_accelerator import dtw, floyd_warshall, sw_scores
+from superinstance.gpu_accelerator._dp_common import gpu_reason, pack_targets
+
+
+def median_time(fn, repeats):
+    fn()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--fw-n", type=int, default=0, help="Floyd-Warshall size (default 2048 with a GPU, else 1024)")
+    ap.add_argument("--cpu-only", action="store_true", help="skip GPU rows (for a dry run without a GPU)")
+    a = ap.parse_args()
+    reason = gpu_reason()
+    use_gpu = reason is None and not a.cpu_only
+    rows = []
+    res = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": platform.processor(),
+           "cpus": os.cpu_count(), "gpu_reason": reason, "rows": rows}
+    if use_gpu:
+        from superinstance import _cuda
+
+        res["gpu"] = [d["name"] for d in _cuda.probe()["devices"]]
+    rng = np.random.default_rng(0)
+    alpha = np.frombuffer(b"ARNDCQEGHILKMFPSTWYV", np.uint8)
+    q = rng.choice(alpha, 256).tobytes()
+    big = [rng.choice(alpha, 256).tobytes() for _ in range(100_000 if use_gpu else 10_000)]
+    cells_per = 256 * 256
+
+    def add(name, value, unit):
+        rows.append({"kernel": name, "value": value, "unit": unit})
+        print(f"{name:<58} {value:12.2f} {unit}", flush=True)
+
+    for n in (10_000, 100_000):
+        if n > len(big):
+            continue
+        targets = big[:n]
+        if use_gpu:
+            from superinstance import _cuda
+            from superinstance.gpu_accelerator import BLOSUM62
+
+            buf, off = pack_targets(targets)
+            qa = np.frombuffer(q, np.uint8)
+            ref = sw_scores(q, targets[:2000], backend="cpu")
+            for prec in ("s32", "s16x2"):
+                got, info = _cuda.dp_align_scores(qa, buf, off, BLOSUM62.code_of, BLOSUM62.scores, 11, 1, False, prec)
+                assert (got[:2000] == ref).all(), f"GPU {prec} disagrees with the CPU"
+                kms = []
+                for _ in range(a.repeats):
+                    kms.append(_cuda.dp_align_scores(qa, buf, off, BLOSUM62.code_of, BLOSUM62.scores, 11, 1, False, prec)[1]["kernel_ms"])
+                add(f"GPU SW {prec} kernel, {n} targets", cells_per * n / (statistics.median(kms) / 1e3) / 1e9, "GCUPS")
+                t = median_time(lambda: sw_scores(q, targets, backend="cuda", precision=prec), a.repeats)
+                add(f"GPU SW {prec} end to end (Python API), {n} targets", cells_per * n / t / 1e9, "GCUPS")
+        if n == 10_000:
+            t = median_time(lambda: sw_scores(q, targets, backend="cpu", threads=1), a.repeats)
+            add(f"CPU SW threads=1, {n} targets", cells_per * n / t / 1e9, "GCUPS")
+            t = median_time(lambda: sw_scores(q, targets, backend="cpu", threads=0), a.repeats)
+            add(f"CPU SW threads=all({os.cpu_count()}), {n} targets", cells_per * n / t / 1e9, "GCUPS")
+
+    # Floyd-Warshall
+    from superinstance.gpu_accelerator import NO_EDGE
+
+    fw_n = a.fw_n or (2048 if use_gpu else 1024)
+    w = rng.integers(1, 1000, (fw_n, fw_n)).astype(np.int32)
+    w[rng.random((fw_n, fw_n)) > 0.05] = NO_EDGE
+    t0 = time.perf_counter()
+    d_cpu = floyd_warshall(w, backend="cpu", threads=1)
+    add(f"CPU Floyd-Warshall n={fw_n} (one thread)", (time.perf_counter() - t0) * 1e3, "ms")
+    t0 = time.perf_counter()
+    assert (floyd_warshall(w, backend="cpu", threads=0) == d_cpu).all()
+    add(f"CPU Floyd-Warshall n={fw_n} (threads=all)", (time.perf_counter() - t0) * 1e3, "ms")
+    if use_gpu:
+        t = median_time(lambda: floyd_warshall(w, backend="cuda"), a.repeats)
+        assert (floyd_warshall(w, backend="cuda") == d_cpu).all(), "GPU Floyd-Warshall disagrees with the CPU"
+        add(f"GPU Floyd-Warshall n={fw_n} (end to end)", t * 1e3, "ms")
+    try:
+        import numba
+    except ImportError:
+        numba = None
+    if numba is not None:
+        @numba.njit(cache=False)
+        def fw_numba(d):
+            n = d.shape[0]
+            for k in range(n):
+                for i in range(n):
+                    dik = d[i, k]
+                    for j in range(n):
+                        v = dik + d[k, j]
+                        if v < d[i, j]:
+                            d[i, j] = v
+            return d
+
+        @numba.njit(parallel=True, cache=False)
+        def dtw_numba(a, b, out):
+            for p in numba.prange(a.shape[0]):
+                la, lb = a.shape[1], b.shape[1]
+                D = np.full((la + 1, lb + 1), np.inf)
+                D[0, 0] = 0.0
+                for i in range(1, la + 1):
+                    for j in range(1, lb + 1):
+                        D[i, j] = abs(np.float64(a[p, i - 1]) - np.float64(b[p, j - 1])) + min(D[i - 1, j], D[i, j - 1], D[i - 1, j - 1])
+                out[p] = D[la, lb]
+
+        wn = w.copy()
+        np.fill_diagonal(wn, np.minimum(np.diag(wn), 0))
+        fw_numba(wn[:8, :8].copy())  # compile
+        t0 = time.perf_counter()
+        fw_numba(wn)
+        add(f"numba Floyd-Warshall n={fw_n} (one thread)", (time.perf_counter() - t0) * 1e3, "ms")
+        wn[wn >= NO_EDGE // 2] = NO_EDGE
+        assert (wn == d_cpu).all(), "numba Floyd-Warshall disagrees"
+    nn = 512
+    ws = w[:nn, :nn].astype(np.int64)
+    ws[ws == NO_EDGE] = 1 << 40
+    np.fill_diagonal(ws, np.minimum(np.diag(ws), 0))
+    t0 = time.perf_counter()
+    for k in range(nn):
+        np.minimum(ws, ws[:, k, None] + ws[None, k, :], out=ws)
+    add(f"numpy Floyd-Warshall n={nn}", (time.perf_counter() - t0) * 1e3, "ms")
+
+    # DTW
+    xa = rng.standard_normal((1024, 256)).astype(np.float32)
+    xb = rng.standard_normal((1024, 256)).astype(np.float32)
+    t = median_time(lambda: dtw(xa, xb, backend="cpu", threads=0), 2)
+    add("CPU DTW 1024 pairs x 256 (all threads)", t * 1e3, "ms")
+    if numba is not None:
+        out = np.zeros(len(xa))
+        dtw_numba(xa[:2], xb[:2], out[:2])
+        t = median_time(lambda: dtw_numba(xa, xb, out), 1)
+        np.testing.assert_allclose(out, dtw(xa, xb, backend="cpu"), rtol=1e-9)
+        add("numba DTW 1024 pairs x 256 (parallel)", t * 1e3, "ms")
+    if use_gpu:
+        t = median_time(lambda: dtw(xa, xb, backend="cuda"), a.repeats)
+        np.testing.assert_allclose(dtw(xa, xb, backend="cuda"), dtw(xa, xb, backend="cpu"), rtol=1e-5)
+        add("GPU DTW 1024 pairs x 256 (end to end)", t * 1e3, "ms")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(res, f, indent=1)
+        print("wrote", a.json)
+
+
+if __name__ == "__main__":
+    main()

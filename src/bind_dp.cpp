@@ -1,0 +1,172 @@
+// Bindings of the CPU dynamic-programming kernels (cpp/gpu_accelerator/dp):
+// alignment scores, optimal path, Floyd-Warshall, rolling min/max, DTW.
+// Inputs are checked with the GIL held; the kernels run without it.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+
+#include "bindings.hpp"
+#include "common/cpu_features.hpp"
+#include "gpu_accelerator/dp/dp_align.hpp"
+#include "gpu_accelerator/dp/dp_misc.hpp"
+
+namespace py = pybind11;
+
+namespace si::py_bind {
+namespace {
+
+using simd::Level;
+
+Level dp_level_arg(const std::optional<std::string>& name) {
+  if (!name) return simd::active_level();
+  auto level = simd::parse_level(*name);
+  if (!level) throw py::value_error("unknown SIMD level '" + *name + "': use scalar, avx2 or avx512");
+  return *level;
+}
+
+template <class T>
+using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+py::tuple align_scores(const CArray<std::uint8_t>& query, const CArray<std::uint8_t>& targets,
+                       const CArray<std::int64_t>& offsets, const CArray<std::int16_t>& code_of,
+                       const CArray<std::int8_t>& matrix, std::int64_t gap_open, std::int64_t gap_extend,
+                       bool global, int threads, const std::optional<std::string>& level) {
+  if (query.ndim() != 1 || targets.ndim() != 1) throw py::value_error("query and targets must be 1-D byte arrays");
+  if (offsets.ndim() != 1 || offsets.shape(0) < 1) throw py::value_error("offsets must be 1-D with n_targets + 1 entries");
+  if (code_of.ndim() != 1 || code_of.shape(0) != 256) throw py::value_error("code_of must have 256 entries");
+  if (matrix.ndim() != 2 || matrix.shape(0) != matrix.shape(1) || matrix.shape(0) < 1)
+    throw py::value_error("substitution matrix must be square K x K, got shape " +
+                          py::str(py::tuple(py::cast(std::vector<py::ssize_t>(matrix.shape(), matrix.shape() + matrix.ndim())))).cast<std::string>());
+  if (gap_open < 0 || gap_extend < 0)
+    throw py::value_error("gap penalties must be >= 0 (they are subtracted), got gap_open=" + std::to_string(gap_open) +
+                          ", gap_extend=" + std::to_string(gap_extend));
+  if (gap_open > (1 << 24) || gap_extend > (1 << 24)) throw py::value_error("gap penalties must be <= 2**24");
+  if (threads < 0) throw py::value_error("threads must be >= 0 (0 = all cores)");
+  const auto n = static_cast<std::size_t>(offsets.shape(0) - 1);
+  const std::int64_t* off = offsets.data();
+  if (off[0] < 0 || off[n] > targets.shape(0)) throw py::value_error("offsets out of range of targets");
+  dp::AlignParams p;
+  p.alphabet_size = static_cast<int>(matrix.shape(0));
+  p.matrix = matrix.data();
+  p.gap_open = static_cast<std::int32_t>(gap_open);
+  p.gap_extend = static_cast<std::int32_t>(gap_extend);
+  p.global = global;
+  const Level lvl = dp_level_arg(level);
+  dp::AlignStats stats;
+  std::vector<std::int32_t> scores;
+  {
+    py::gil_scoped_release release;
+    scores = dp::align_scores(p, code_of.data(), query.data(), static_cast<std::size_t>(query.shape(0)),
+                              targets.data(), off, n, threads, lvl, &stats);
+  }
+  py::array_t<std::int32_t> out(static_cast<py::ssize_t>(n));
+  std::copy(scores.begin(), scores.end(), out.mutable_data());
+  py::dict info;
+  info["level"] = simd::level_name(stats.level);
+  info["lanes"] = stats.lanes;
+  info["recomputed"] = stats.recomputed;
+  return py::make_tuple(out, info);
+}
+
+std::vector<py::ssize_t> shape_of(const py::array& a) { return {a.shape(), a.shape() + a.ndim()}; }
+
+// (batch, rows, cols) of a 3-D cost array.
+template <class T, class Acc>
+py::tuple optimal_path(const CArray<T>& cost, int threads, void (*fn)(const T*, std::size_t, std::size_t, std::size_t,
+                                                                       Acc*, std::int32_t*, int)) {
+  if (cost.ndim() != 3) throw py::value_error("optimal path: cost must be 3-D (batch, rows, cols)");
+  if (threads < 0) throw py::value_error("threads must be >= 0 (0 = all cores)");
+  const auto B = static_cast<std::size_t>(cost.shape(0)), R = static_cast<std::size_t>(cost.shape(1)),
+             C = static_cast<std::size_t>(cost.shape(2));
+  if (R == 0) throw py::value_error("optimal path: the cost matrix has zero rows");
+  if (C == 0) throw py::value_error("optimal path: the cost matrix has zero columns");
+  py::array_t<Acc> total(static_cast<py::ssize_t>(B));
+  py::array_t<std::int32_t> path({static_cast<py::ssize_t>(B), static_cast<py::ssize_t>(C)});
+  Acc* t = total.mutable_data();
+  std::int32_t* p = path.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fn(cost.data(), B, R, C, t, p, threads);
+  }
+  return py::make_tuple(total, path);
+}
+
+py::array_t<std::int32_t> floyd_warshall(const CArray<std::int32_t>& w, int threads,
+                                         const std::optional<std::string>& level) {
+  if (threads < 0) throw py::value_error("threads must be >= 0 (0 = all cores)");
+  const Level lvl = dp_level_arg(level);
+  if (w.ndim() != 2 || w.shape(0) != w.shape(1)) throw py::value_error("floyd_warshall: weights must be square (n, n)");
+  const auto n = static_cast<std::size_t>(w.shape(0));
+  py::array_t<std::int32_t> d({w.shape(0), w.shape(1)});
+  std::copy(w.data(), w.data() + n * n, d.mutable_data());
+  std::int32_t* p = d.mutable_data();
+  {
+    py::gil_scoped_release release;
+    dp::floyd_warshall_i32(p, n, threads, lvl);
+  }
+  return d;
+}
+
+template <class T>
+py::array_t<T> rolling(const CArray<T>& x, std::int64_t window, bool want_max, int threads,
+                       void (*fn)(const T*, std::size_t, std::size_t, std::size_t, bool, T*, int)) {
+  if (x.ndim() != 2) throw py::value_error("rolling min/max: series must be 2-D (batch, n)");
+  const auto B = static_cast<std::size_t>(x.shape(0)), n = static_cast<std::size_t>(x.shape(1));
+  if (window < 1 || static_cast<std::size_t>(window) > n)
+    throw py::value_error("rolling window must be in 1..len(series)=" + std::to_string(n) + ", got " + std::to_string(window));
+  if (threads < 0) throw py::value_error("threads must be >= 0 (0 = all cores)");
+  py::array_t<T> out({static_cast<py::ssize_t>(B), static_cast<py::ssize_t>(n - window + 1)});
+  T* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    fn(x.data(), B, n, static_cast<std::size_t>(window), want_max, o, threads);
+  }
+  return out;
+}
+
+py::array_t<double> dtw(const CArray<float>& a, const CArray<float>& b, long band, int threads) {
+  if (a.ndim() != 2 || b.ndim() != 2) throw py::value_error("dtw: a and b must be 2-D (batch, length)");
+  if (a.shape(0) != b.shape(0)) throw py::value_error("dtw: a and b must have the same batch size");
+  if (threads < 0) throw py::value_error("threads must be >= 0 (0 = all cores)");
+  py::array_t<double> out(a.shape(0));
+  double* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    dp::dtw_f32(a.data(), b.data(), static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1)),
+                static_cast<std::size_t>(b.shape(1)), band, o, threads);
+  }
+  return out;
+}
+
+}  // namespace
+}  // namespace si::py_bind
+
+SI_REGISTER_BINDINGS(dp) {
+  using namespace si::py_bind;
+  m.def("dp_align_scores", &align_scores, py::arg("query"), py::arg("targets"), py::arg("offsets"),
+        py::arg("code_of"), py::arg("matrix"), py::arg("gap_open"), py::arg("gap_extend"), py::arg("global_"),
+        py::arg("threads") = 0, py::arg("level") = py::none(),
+        "Alignment scores (Smith-Waterman, or Needleman-Wunsch when global_) of one query against "
+        "concatenated targets; returns (int32 scores, info dict).");
+  m.def("dp_optimal_path_i32", [](const CArray<std::int32_t>& c, int threads) {
+          return optimal_path<std::int32_t, std::int64_t>(c, threads, &si::dp::optimal_path_i32); },
+        py::arg("cost"), py::arg("threads") = 0, "Optimal path of int32 costs (batch, rows, cols): (int64 totals, int32 paths).");
+  m.def("dp_optimal_path_f32", [](const CArray<float>& c, int threads) {
+          return optimal_path<float, double>(c, threads, &si::dp::optimal_path_f32); },
+        py::arg("cost"), py::arg("threads") = 0, "Optimal path of float32 costs (batch, rows, cols): (float64 totals, int32 paths).");
+  m.def("dp_floyd_warshall_i32", &floyd_warshall, py::arg("weights"), py::arg("threads") = 0,
+        py::arg("level") = py::none(),
+        "All-pairs shortest paths of int32 weights; dp_no_edge marks a missing edge.");
+  m.attr("dp_no_edge") = si::dp::kNoEdge;
+  m.def("dp_rolling_minmax_i32", [](const CArray<std::int32_t>& x, std::int64_t w, bool mx, int threads) {
+          return rolling<std::int32_t>(x, w, mx, threads, &si::dp::rolling_minmax_i32); },
+        py::arg("x"), py::arg("window"), py::arg("want_max"), py::arg("threads") = 0);
+  m.def("dp_rolling_minmax_f32", [](const CArray<float>& x, std::int64_t w, bool mx, int threads) {
+          return rolling<float>(x, w, mx, threads, &si::dp::rolling_minmax_f32); },
+        py::arg("x"), py::arg("window"), py::arg("want_max"), py::arg("threads") = 0);
+  m.def("dp_dtw_f32", &dtw, py::arg("a"), py::arg("b"), py::arg("band") = -1, py::arg("threads") = 0,
+        "DTW distances (|a_i - b_j| costs, float64) of paired float32 series (batch, la), (batch, lb).");
+}
