@@ -1,6 +1,6 @@
 """Benchmarks of the dynamic-programming kernels (superinstance.gpu_accelerator.dp),
 CPU backend: alignment scores per SIMD level and thread count, and the other DP
-kernels. parasail is compared side by side in scripts/bench_dp_parasail.py.
+kernels. parasail is compared side by side in superinstance.gpu_accelerator.bench_dp (superinstance bench gpu).
 
 Run against the installed build: ``cd asv_bench && asv run --python=same --quick``.
 """

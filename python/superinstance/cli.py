@@ -20,6 +20,12 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    return bench.run(args.suite, quick=args.quick, json_path=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -31,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="report what this machine and build support")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_doctor)
+    p = sub.add_parser("bench", help="side-by-side comparisons against the installed peers")
+    p.add_argument("suite", nargs="?", default="all", choices=("timer", "search", "bandit", "gpu", "all"))
+    p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (about a minute each)")
+    p.add_argument("--json", metavar="FILE", help="write every suite's raw results here")
+    p.set_defaults(func=_bench)
     return parser
 
 

@@ -1,9 +1,10 @@
-#!/usr/bin/env python3
 """Side-by-side GCUPS of our Smith-Waterman scores and parasail's kernels, in one
 process run: 10,000 random protein targets of length 256 against a 256 query,
 BLOSUM62, gap open 11, extend 1. Prints a table and medians; --json writes them.
 
-    PYTHONPATH=python python scripts/bench_dp_parasail.py [--repeats 5] [--targets 10000]
+    python -m superinstance.gpu_accelerator.bench_dp [--repeats 5] [--targets 10000] [--quick]
+
+(also run by ``superinstance bench gpu``)
 
 parasail is timed on a subset of the targets (--parasail-targets, default 2000)
 to keep the run short; GCUPS are per cell either way. Each parasail kernel is
@@ -20,15 +21,20 @@ import numpy as np
 
 from superinstance.gpu_accelerator import sw_scores
 
+__all__ = ["main"]
 
-def main():
+
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--targets", type=int, default=10000)
     ap.add_argument("--parasail-targets", type=int, default=2000)
     ap.add_argument("--length", type=int, default=256)
     ap.add_argument("--json", default=None)
-    a = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="1,000 targets, 3 repeats")
+    a = ap.parse_args(argv)
+    if a.quick:
+        a.targets, a.parasail_targets, a.repeats = min(a.targets, 1000), min(a.parasail_targets, 500), 3
     rng = np.random.default_rng(0)
     alpha = np.frombuffer(b"ARNDCQEGHILKMFPSTWYV", np.uint8)
     q = rng.choice(alpha, a.length).tobytes()
@@ -99,7 +105,8 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
