@@ -87,6 +87,22 @@ class LatencyStats:
         return d
 
 
+class _Registration:
+    """A timerfd registered with an event loop; unregisters once."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int):
+        self.loop, self.fd, self.active = loop, fd, True
+
+    def unregister(self) -> None:
+        if not self.active:
+            return
+        self.active = False
+        try:
+            self.loop.remove_reader(self.fd)
+        except (OSError, ValueError, RuntimeError):
+            pass
+
+
 class Timer:
     """A periodic timer on the grid ``start_ns + k * period``.
 
@@ -118,7 +134,7 @@ class Timer:
         self._t = _core.RtTimer(rate_hz=rate_hz, period_ns=period_ns, backend=backend, missed=missed,
                                 start_ns=start_ns, clock=clock)
         self._clock = clock
-        self._async: Optional[Tuple[asyncio.AbstractEventLoop, int]] = None
+        self._async: Optional[_Registration] = None
         self._pending: Optional[asyncio.Future] = None
 
     # ---- ticking
@@ -158,10 +174,11 @@ class Timer:
             fd = self._t.async_fd()
         except ClosedError:
             return
-        self._async = (loop, fd)
+        reg = _Registration(loop, fd)
+        self._async = reg
         loop.add_reader(fd, self._on_readable)
         try:
-            while True:
+            while reg.active:
                 fut = loop.create_future()
                 self._pending = fut
                 try:
@@ -174,12 +191,11 @@ class Timer:
                     return
                 yield tick
         finally:
-            self._pending = None
-            self._async = None
-            try:
-                loop.remove_reader(fd)
-            except (OSError, ValueError):
-                pass
+            # close() may have unregistered already (and the fd number may be reused since).
+            if self._async is reg:
+                self._pending = None
+                self._async = None
+            reg.unregister()
 
     def _on_readable(self) -> None:
         fut = self._pending
@@ -205,11 +221,8 @@ class Timer:
     def close(self) -> None:
         """Release the backend (file descriptors, rings). Idempotent; a blocked tick() raises ClosedError."""
         if self._async is not None:
-            loop, fd = self._async
-            try:
-                loop.remove_reader(fd)
-            except (OSError, ValueError, RuntimeError):
-                pass
+            self._async.unregister()
+            self._async = None
             fut = self._pending
             self._pending = None
             if fut is not None and not fut.done():
