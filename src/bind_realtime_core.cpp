@@ -364,6 +364,10 @@ struct PyExecutor {
   }
   void close() {
     if (!ex) return;
+    if (ex->on_loop_thread()) {  // from a callback: stop after it; join later elsewhere
+      ex->request_stop();
+      return;
+    }
     if (PyGILState_Check()) {
       py::gil_scoped_release r;
       ex.reset();

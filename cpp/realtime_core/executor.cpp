@@ -208,7 +208,16 @@ bool Executor::wait_stopped(std::int64_t timeout_ns) {
   return cv_.wait_for(lk, std::chrono::nanoseconds(timeout_ns), [this] { return stopped_; });
 }
 
+void Executor::request_stop() {
+  sched_.stop();
+  waiter_->interrupt();
+}
+
 void Executor::stop() {
+  if (on_loop_thread()) {
+    request_stop();
+    return;
+  }
   if (closed_.exchange(true)) return;
   sched_.stop();
   waiter_->interrupt();

@@ -61,7 +61,12 @@ class Executor {
   // Now on the loop's clock.
   std::int64_t now_ns() const { return monotonic_ns(); }
   // Stops the loop after the call in progress and joins the thread. Idempotent.
+  // Called from the loop's own thread (a callback), it only asks the loop to
+  // stop; the join happens on the next stop() from another thread.
   void stop();
+  // Asks the loop to stop after the call in progress, without waiting.
+  void request_stop();
+  bool on_loop_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
   bool running() const { return running_.load(); }
   bool closed() const { return closed_.load(); }
   // Blocks until stopped (by stop(), or by the error policy) or timeout; true if stopped.

@@ -276,7 +276,7 @@ class IoUringWaiter : public Waiter {
 
 // ------------------------------------------------------------ hybrid
 constexpr std::int64_t kHybridMinMargin = 5'000;
-constexpr std::int64_t kHybridMaxMargin = 2'000'000;
+constexpr std::int64_t kHybridMaxMargin = 500'000;
 
 std::int64_t calibrate_margin() {
   // Measure how late a short absolute sleep wakes (with 1 ns slack).
@@ -297,8 +297,11 @@ class HybridWaiter : public Waiter {
   HybridWaiter() : tuner_(calibrate_margin(), kHybridMinMargin, kHybridMaxMargin) {}
   std::string name() const override { return "hybrid"; }
   bool wait_until(std::int64_t deadline) override {
-    const std::int64_t target = deadline - tuner_.margin();
     std::int64_t now = monotonic_ns();
+    // Spin at most half of the time left, so that a noisy machine (large
+    // overshoots, hence a large margin) cannot turn the timer into a busy loop.
+    const std::int64_t left = deadline - now;
+    const std::int64_t target = deadline - std::min(tuner_.margin(), left > 0 ? left / 2 : 0);
     if (now < target) {
       TimerSlackGuard slack(1);
       while (now < target) {

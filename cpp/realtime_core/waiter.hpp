@@ -11,7 +11,8 @@
 //                    (never multishot: it re-arms relatively and drifts).
 //   hybrid           clock_nanosleep to (deadline - margin), then spin on the
 //                    clock; the margin is calibrated at start from the sleep's
-//                    overshoot and re-tuned from a moving P99 (MarginTuner).
+//                    overshoot and re-tuned from a moving P99 (MarginTuner),
+//                    within [5 us, 500 us] and at most half the time left.
 //   virtual          a VirtualClock: waiting advances simulated time, for
 //                    deterministic tests of everything above the wait.
 #pragma once

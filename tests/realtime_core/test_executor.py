@@ -252,3 +252,20 @@ def test_ctypes_callback_as_native_task():
         time.sleep(0.1)
     assert len(got) >= 10
     assert all(d == start + i * 5_000_000 for i, d in got)
+
+
+def test_close_from_inside_a_callback_stops_the_loop():
+    ex = RealtimeExecutor("other", lock_memory=False)
+    calls = []
+
+    def body(tick):
+        calls.append(tick.index)
+        if len(calls) == 3:
+            ex.close()
+
+    ex.every(body, rate_hz=500)
+    assert ex.join(timeout=5)
+    time.sleep(0.02)
+    assert len(calls) == 3 and not ex.running
+    ex.close()
+    assert ex.closed

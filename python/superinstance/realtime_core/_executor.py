@@ -109,6 +109,7 @@ class RealtimeExecutor:
         self.requested = {"policy": policy, "priority": priority or 0, "cpus": cpu_list,
                           "lock_memory": bool(lock_memory), "runtime_ns": runtime_ns, "deadline_ns": deadline_ns,
                           "period_ns": period_ns}
+        self._tid = self._ex.obtained["tid"]
         refused = self._ex.obtained["refused"]
         if refused:
             msg = ("RealtimeExecutor: running with less than requested (" + "; ".join(refused) + "); obtained: " +
@@ -200,7 +201,13 @@ class RealtimeExecutor:
 
     def close(self) -> None:
         """Stop the loop after the call in progress, join the thread, undo mlockall if this was the last
-        locking executor, then re-raise the first kept callback exception. Idempotent."""
+        locking executor, then re-raise the first kept callback exception. Idempotent.
+
+        Called from one of this executor's own callbacks, it only asks the loop to stop after
+        that callback (a thread cannot join itself); call close() again from elsewhere to join."""
+        if not self._ex.closed and threading.get_native_id() == self._tid:
+            self._ex.stop()  # request only
+            return
         self._ex.stop()
         _live.discard(self)
         self._errors.raise_first()
