@@ -50,9 +50,9 @@ struct PyRef {
 // ---------------------------------------------------------------- periods
 std::int64_t int_arg(const py::handle& v, const char* name) {
   if (py::isinstance<py::bool_>(v)) throw py::type_error(std::string(name) + " must be a number, got bool");
-  if (py::isinstance<py::int_>(v)) {
-    try {
-      return v.cast<std::int64_t>();
+  if (py::isinstance<py::int_>(v) || (!py::isinstance<py::float_>(v) && PyIndex_Check(v.ptr()))) {
+    try {  // int, or an integer type such as numpy.int64 (__index__)
+      return py::reinterpret_steal<py::int_>(PyNumber_Index(v.ptr())).cast<std::int64_t>();
     } catch (const py::cast_error&) {
       throw py::value_error(std::string(name) + " is out of range");
     }

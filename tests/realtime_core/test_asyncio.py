@@ -91,3 +91,16 @@ def test_second_concurrent_aiter_is_refused():
             await it1.aclose()
 
     asyncio.run(main())
+
+
+def test_close_from_another_thread_ends_aiter():
+    import threading
+
+    async def main():
+        t = Timer(rate_hz=0.01)  # first tick 100 s away
+        threading.Timer(0.05, t.close).start()
+        got = [tick async for tick in t.aiter()]
+        return got, t.closed
+
+    got, closed = asyncio.run(asyncio.wait_for(main(), 5))
+    assert got == [] and closed

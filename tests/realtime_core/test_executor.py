@@ -13,7 +13,7 @@ import pytest
 
 from superinstance import _core
 from superinstance.errors import ClosedError, RealtimePermissionError, UnknownIdError
-from superinstance.realtime_core import RealtimeExecutor, Scheduler, monotonic_ns
+from superinstance.realtime_core import RealtimeExecutor, Scheduler, backends, monotonic_ns
 from superinstance.realtime_core._executor import RealtimeFallbackWarning
 
 FIFO_OK = _core.probe_sched_fifo(1).ok
@@ -164,14 +164,19 @@ def test_submit_returns_a_future_with_result_or_exception():
             fut.result(5)
 
 
-def test_no_thread_leak_after_close():
-    base = _threads()
-    for _ in range(5):
-        ex = RealtimeExecutor("other", lock_memory=False)
+def test_no_thread_or_descriptor_leak_after_close():
+    base, fds = _threads(), len(os.listdir("/proc/self/fd"))
+    working = {b["name"] for b in backends() if b["ok"]}
+    for backend in [b for b in ("timerfd", "clock_nanosleep", "io_uring") if b in working]:
+        ex = RealtimeExecutor("other", lock_memory=False, backend=backend)
         ex.every(lambda t: None, rate_hz=100)
         time.sleep(0.01)
+        assert _threads() == base + 1
         ex.close()
+    with Scheduler(lock_memory=False) as s:
+        s.add(lambda t: None, rate_hz=100)
     assert _threads() == base
+    assert len(os.listdir("/proc/self/fd")) == fds
 
 
 def test_scheduler_runs_2_10_30_hz_together_on_one_thread():

@@ -195,3 +195,11 @@ def test_virtual_clock_rejects_bad_moves():
         c.set_wake_latency(-1)
     with pytest.raises(TypeError):
         Timer(rate_hz=1, clock=object())
+
+
+def test_numpy_scalars_are_accepted():
+    clock = VirtualClock(0)
+    t = Timer(period_ns=np.int64(2_000_000), start_ns=np.int64(0), clock=clock)
+    assert t.tick().deadline_ns == 0 and t.tick().deadline_ns == 2_000_000
+    assert Timer(rate_hz=np.float64(3.0), clock=clock).period_fraction == (10**9, 3)
+    assert Timer(rate_hz=np.int32(7), clock=clock).period_fraction == (10**9, 7)

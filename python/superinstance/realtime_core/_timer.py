@@ -103,6 +103,12 @@ class _Registration:
             pass
 
 
+def _abort(reg: _Registration, fut: Optional["asyncio.Future[Any]"]) -> None:
+    reg.unregister()
+    if fut is not None and not fut.done():
+        fut.set_exception(ClosedError("timer is closed"))
+
+
 class Timer:
     """A periodic timer on the grid ``start_ns + k * period``.
 
@@ -220,14 +226,22 @@ class Timer:
 
     def close(self) -> None:
         """Release the backend (file descriptors, rings). Idempotent; a blocked tick() raises ClosedError."""
-        if self._async is not None:
-            self._async.unregister()
+        reg, fut = self._async, self._pending
+        self._t.close()  # first: whoever sees the iteration end also sees a closed timer
+        if reg is not None:
             self._async = None
-            fut = self._pending
             self._pending = None
-            if fut is not None and not fut.done():
-                fut.set_exception(ClosedError("timer is closed"))
-        self._t.close()
+            try:
+                here = asyncio.get_running_loop()
+            except RuntimeError:
+                here = None
+            if here is reg.loop:
+                _abort(reg, fut)
+            else:  # closed from another thread: let the loop's own thread finish the iteration
+                try:
+                    reg.loop.call_soon_threadsafe(_abort, reg, fut)
+                except RuntimeError:  # that loop is already closed
+                    pass
 
     def __enter__(self) -> "Timer":
         return self

@@ -224,8 +224,40 @@ def _summary(lat_ns: np.ndarray, chunks: Optional[List[Chunk]], period: int) -> 
     return d
 
 
+class _CpuDmaLatency:
+    """Holds /dev/cpu_dma_latency at a value (0: no deep C-states) while open, as cyclictest does
+    for itself by default, so that every method runs under the same power settings."""
+
+    def __init__(self, value: Optional[int]):
+        self.value, self.fd, self.held = value, None, False
+
+    def __enter__(self) -> "_CpuDmaLatency":
+        if self.value is not None:
+            try:
+                self.fd = os.open("/dev/cpu_dma_latency", os.O_WRONLY)
+                os.write(self.fd, int(self.value).to_bytes(4, "little", signed=True))
+                self.held = True
+            except OSError:
+                if self.fd is not None:
+                    os.close(self.fd)
+                self.fd = None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+
+
 def run(rates: List[int], seconds: float, chunk: float, include_fifo: bool = True,
-        log: Callable[[str], None] = print) -> Dict[str, Any]:
+        log: Callable[[str], None] = print, cpu_dma_latency: Optional[int] = 0) -> Dict[str, Any]:
+    with _CpuDmaLatency(cpu_dma_latency) as dma:
+        rep = _run(rates, seconds, chunk, include_fifo, log)
+    rep["cpu_dma_latency_held"] = cpu_dma_latency if dma.held else None
+    return rep
+
+
+def _run(rates: List[int], seconds: float, chunk: float, include_fifo: bool,
+         log: Callable[[str], None]) -> Dict[str, Any]:
     working = [b["name"] for b in backends() if b["ok"]]
     fifo = include_fifo and _fifo_permitted()
     methods: List[Tuple[str, str, Callable[[int, float], Any]]] = []
@@ -303,14 +335,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--chunk", type=float, default=1.0, help="seconds per interleaved chunk (default 1)")
     ap.add_argument("--no-fifo", action="store_true", help="skip the SCHED_FIFO runs")
     ap.add_argument("--json", help="write the full report here")
+    ap.add_argument("--cpu-dma-latency", type=int, default=0,
+                    help="hold /dev/cpu_dma_latency at this many us for the whole run, for every method "
+                         "(cyclictest does so for itself); -1 leaves it alone (default 0)")
     a = ap.parse_args(argv)
     rep = run([int(r) for r in a.rates.split(",")], a.seconds, a.chunk, not a.no_fifo,
-              log=lambda s: print(s, file=sys.stderr))
+              log=lambda s: print(s, file=sys.stderr),
+              cpu_dma_latency=None if a.cpu_dma_latency < 0 else a.cpu_dma_latency)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rep, f, indent=1, default=float)
     print(f"# {rep['date']}; {rep['machine']}")
-    print(f"# {rep['command']}")
+    print(f"# {rep['command']}; /dev/cpu_dma_latency held at: {rep['cpu_dma_latency_held']}")
     print(format_table(rep))
     return 0
 
