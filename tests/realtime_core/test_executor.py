@@ -274,3 +274,38 @@ def test_close_from_inside_a_callback_stops_the_loop():
     assert len(calls) == 3 and not ex.running
     ex.close()
     assert ex.closed
+
+
+def test_numba_cfunc_as_native_task():
+    numba = pytest.importorskip("numba")
+    import numpy as np
+
+    counts = np.zeros(2, dtype=np.int64)  # [calls, last deadline]
+
+    @numba.cfunc(numba.types.void(numba.types.voidptr, numba.types.uint64, numba.types.int64))
+    def body(user, index, deadline):
+        arr = numba.carray(user, 2, dtype=numba.types.int64)
+        arr[0] += 1
+        arr[1] = deadline
+
+    start = monotonic_ns() + 5_000_000
+    with RealtimeExecutor("other", lock_memory=False) as ex:
+        tid = ex.every_native(body.address, period_ns=2_000_000, start_ns=start, user_data=counts.ctypes.data)
+        time.sleep(0.1)
+        ex.cancel(tid)
+        n = counts[0]
+    assert n >= 20
+    assert (counts[1] - start) % 2_000_000 == 0  # the last call's deadline is on the grid
+
+
+def test_hybrid_margin_is_calibrated_and_retuned_within_bounds():
+    from superinstance.realtime_core import Timer
+
+    with Timer(period_ns=500_000, backend="hybrid") as t:
+        info0 = dict(kv.split("=") for kv in t.backend_info.split())
+        for _ in range(200):
+            t.tick()
+        info = dict(kv.split("=") for kv in t.backend_info.split())
+    assert 5_000 <= int(info0["margin_ns"]) <= 500_000
+    assert int(info["retunes"]) >= 1  # every 32 sleeps (late ticks do not sleep)
+    assert 5_000 <= int(info["margin_ns"]) <= 500_000
