@@ -309,3 +309,25 @@ def test_hybrid_margin_is_calibrated_and_retuned_within_bounds():
     assert 5_000 <= int(info0["margin_ns"]) <= 500_000
     assert int(info["retunes"]) >= 1  # every 32 sleeps (late ticks do not sleep)
     assert 5_000 <= int(info["margin_ns"]) <= 500_000
+
+
+def test_jobs_queued_at_close_are_cancelled():
+    import concurrent.futures
+
+    ex = RealtimeExecutor("other", lock_memory=False)
+    gate = threading.Event()
+    first = ex.submit(gate.wait, 5)  # blocks the loop until released
+    time.sleep(0.02)
+    later = [ex.submit(lambda: 1) for _ in range(3)]
+    closer = threading.Thread(target=ex.close)
+    closer.start()
+    time.sleep(0.05)
+    gate.set()
+    closer.join(5)
+    assert first.result(1) is True
+    # the loop stops after the call in progress: the queued jobs never ran and are cancelled
+    assert all(f.cancelled() for f in later)
+    with pytest.raises(concurrent.futures.CancelledError):
+        later[0].result(1)
+    with pytest.raises(ClosedError):
+        ex.submit(lambda: 1)

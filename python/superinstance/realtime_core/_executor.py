@@ -102,6 +102,8 @@ class RealtimeExecutor:
         if cpus is not None and not cpu_list:
             raise ValueError("cpus must name at least one CPU (or be None)")
         self._errors = TaskErrors()
+        self._futures: set = set()
+        self._futures_lock = threading.Lock()
         self._ex = _core.RtExecutor(policy=policy, priority=priority or 0, cpus=cpu_list, lock_memory=bool(lock_memory),
                                     runtime_ns=runtime_ns or 0, deadline_ns=deadline_ns or 0,
                                     period_ns=period_ns or 0, prefault_stack_bytes=prefault_stack_bytes,
@@ -149,7 +151,9 @@ class RealtimeExecutor:
 
     # ---- work
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "concurrent.futures.Future[Any]":
-        """Run ``fn(*args, **kwargs)`` once on the executor thread, before the next periodic task."""
+        """Run ``fn(*args, **kwargs)`` once on the executor thread, before the next periodic task.
+
+        A job still queued when the executor closes is cancelled (its future raises CancelledError)."""
         fut: concurrent.futures.Future = concurrent.futures.Future()
 
         def job() -> None:
@@ -160,8 +164,26 @@ class RealtimeExecutor:
             except BaseException as e:  # noqa: BLE001 - delivered through the future
                 fut.set_exception(e)
 
-        self._ex.submit(job)
+        with self._futures_lock:
+            self._futures.add(fut)
+        fut.add_done_callback(self._forget)
+        try:
+            self._ex.submit(job)
+        except BaseException:
+            fut.cancel()
+            raise
         return fut
+
+    def _forget(self, fut: "concurrent.futures.Future[Any]") -> None:
+        with self._futures_lock:
+            self._futures.discard(fut)
+
+    def _cancel_pending(self) -> None:
+        # Jobs that never ran (the loop stopped first) are cancelled, so that no result() hangs.
+        with self._futures_lock:
+            pending = list(self._futures)
+        for f in pending:
+            f.cancel()
 
     def every(self, fn: Callable[[Any], Any], rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
               name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
@@ -209,6 +231,7 @@ class RealtimeExecutor:
             self._ex.stop()  # request only
             return
         self._ex.stop()
+        self._cancel_pending()
         _live.discard(self)
         self._errors.raise_first()
 
@@ -220,6 +243,7 @@ class RealtimeExecutor:
             self.close()
         else:  # do not mask the exception in flight
             self._ex.stop()
+            self._cancel_pending()
             _live.discard(self)
 
     def __repr__(self) -> str:
