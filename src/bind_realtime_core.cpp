@@ -203,9 +203,18 @@ Simulated CLOCK_MONOTONIC for deterministic tests: a wait jumps to the deadline
            py::arg("backend") = "auto", py::arg("missed") = "skip", py::arg("start_ns") = py::none(),
            py::arg("clock") = py::none())
       .def("tick", [](Timer& t) {
-        if (t.closed()) throw Closed("timer is closed");
-        py::gil_scoped_release r;
-        return t.tick();
+        // Long waits are cut into slices so that signals (Ctrl-C) are seen
+        // within ~0.15 s; the last wait is one absolute wait for the deadline.
+        for (;;) {
+          if (t.closed()) throw Closed("timer is closed");
+          std::optional<Tick> r;
+          {
+            py::gil_scoped_release rel;
+            r = t.tick_slice(150'000'000, 100'000'000);
+          }
+          if (r) return *r;
+          if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+        }
       })
       .def("set_rate", [](Timer& t, const py::object& rate_hz, const py::object& period_ns) {
         t.set_period(period_arg(rate_hz, period_ns));
@@ -477,8 +486,19 @@ void bind_executor(py::module_& m) {
       .def("stop", [](PyExecutor& h) { h.close(); })
       .def("wait_stopped", [](PyExecutor& h, double timeout_s) {
         if (!h.ex) return true;
-        py::gil_scoped_release r;
-        return h.ex->wait_stopped(timeout_s < 0 ? -1 : static_cast<std::int64_t>(timeout_s * 1e9));
+        // In slices of 100 ms, so that signals (Ctrl-C) are seen while waiting.
+        const std::int64_t end = timeout_s < 0 ? INT64_MAX : monotonic_ns() + static_cast<std::int64_t>(timeout_s * 1e9);
+        for (;;) {
+          const std::int64_t left = end - monotonic_ns();
+          bool stopped;
+          {
+            py::gil_scoped_release r;
+            stopped = h.ex->wait_stopped(std::max<std::int64_t>(0, std::min<std::int64_t>(left, 100'000'000)));
+          }
+          if (stopped) return true;
+          if (left <= 100'000'000) return false;
+          if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+        }
       }, py::arg("timeout_s") = -1.0)
       .def_property_readonly("running", [](PyExecutor& h) { return h.ex && h.ex->running(); })
       .def_property_readonly("closed", [](PyExecutor& h) { return !h.ex || h.ex->closed(); });

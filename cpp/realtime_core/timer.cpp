@@ -112,6 +112,28 @@ Tick Timer::tick() {
   return core_.complete(woke);
 }
 
+std::optional<Tick> Timer::tick_slice(std::int64_t max_block_ns, std::int64_t slice_ns) {
+  std::lock_guard<std::mutex> serial(tick_mu_);
+  check_open();
+  std::int64_t deadline;
+  {
+    std::lock_guard<std::mutex> g(state_mu_);
+    deadline = core_.next_deadline();
+  }
+  if (real_time_) {
+    const std::int64_t now = waiter_->now_ns();
+    if (deadline - now > max_block_ns) {
+      waiter_->wait_until(now + slice_ns);
+      check_open();
+      return std::nullopt;
+    }
+  }
+  while (!waiter_->wait_until(deadline)) check_open();
+  const std::int64_t woke = waiter_->now_ns();
+  std::lock_guard<std::mutex> g(state_mu_);
+  return core_.complete(woke);
+}
+
 void Timer::set_period(Period p) {
   check_open();
   std::lock_guard<std::mutex> g(state_mu_);

@@ -86,6 +86,11 @@ class Timer {
   // Waits for the next deadline and returns its tick. Throws si::Closed when
   // the timer is (or gets) closed. Concurrent callers are served in turn.
   Tick tick();
+  // Like tick(), but a wait for a deadline more than `max_block_ns` away
+  // returns nullopt after about `slice_ns` (the deadline is untouched), so the
+  // caller can look at signals in between. The final wait is always one
+  // uninterrupted wait for the deadline itself (virtual clocks never slice).
+  std::optional<Tick> tick_slice(std::int64_t max_block_ns, std::int64_t slice_ns);
   void set_period(Period p);
   void set_policy(MissedPolicy p);
   // Idempotent; wakes a blocked tick() (which throws Closed) and waits for it.

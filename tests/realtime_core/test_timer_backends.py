@@ -157,3 +157,27 @@ def test_deterministic_concurrent_ticks_are_serialised():
         for th in ths:
             th.join()
     assert sorted(got) == list(range(40))
+
+
+@pytest.mark.parametrize("backend", ["clock_nanosleep", "timerfd"])
+def test_signals_interrupt_a_long_tick(backend):
+    import signal
+
+    class Interrupted(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise Interrupted()
+
+    old = signal.signal(signal.SIGUSR1, handler)
+    try:
+        t = Timer(rate_hz=0.01, backend=backend)  # 100 s to the first deadline
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+        t0 = time.monotonic()
+        with pytest.raises(Interrupted):
+            t.tick()
+        assert time.monotonic() - t0 < 2.0
+        assert t.next_index == 0  # nothing was consumed; the timer is still usable
+        t.close()
+    finally:
+        signal.signal(signal.SIGUSR1, old)
