@@ -45,7 +45,7 @@ def test_backend_ticks_on_the_exact_grid(backend):
     # No drift: the last deadline is exactly start + last index * period, and the wall time the
     # loop took matches it within scheduling noise (a relative-sleep loop accumulates lateness).
     elapsed = ticks[-1].woke_ns - start
-    assert ticks[-1].index * period <= elapsed < ticks[-1].index * period + 50_000_000
+    assert ticks[-1].index * period <= elapsed < ticks[-1].index * period + 250_000_000
 
 
 @pytest.mark.parametrize("backend", ["clock_nanosleep", "hybrid"])
