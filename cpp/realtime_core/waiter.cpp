@@ -7,9 +7,9 @@
 #include <stdexcept>
 
 #include "common/errors.hpp"
+#include "realtime_core/io_uring_abi.hpp"
 
 #if defined(__linux__)
-#include <linux/io_uring.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -129,35 +129,35 @@ class TimerfdWaiter : public Waiter {
 };
 
 // ------------------------------------------------------------ io_uring (raw)
-long sys_io_uring_setup(unsigned entries, io_uring_params* p) {
-  return ::syscall(__NR_io_uring_setup, entries, p);
-}
+namespace ur = si::rt::uring;
+
+long sys_io_uring_setup(unsigned entries, ur::Params* p) { return ::syscall(ur::kSysSetup, entries, p); }
 long sys_io_uring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags) {
-  return ::syscall(__NR_io_uring_enter, fd, to_submit, min_complete, flags, nullptr, 0);
+  return ::syscall(ur::kSysEnter, fd, to_submit, min_complete, flags, nullptr, 0);
 }
 
 class IoUringWaiter : public Waiter {
  public:
   IoUringWaiter() {
-    io_uring_params p{};
+    ur::Params p{};
     const long fd = sys_io_uring_setup(4, &p);
     if (fd < 0) throw BackendUnavailable("io_uring refused: " + errno_text("io_uring_setup", errno));
     fd_ = static_cast<int>(fd);
     sq_size_ = p.sq_off.array + p.sq_entries * sizeof(unsigned);
-    cq_size_ = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
-    single_mmap_ = (p.features & IORING_FEAT_SINGLE_MMAP) != 0;
+    cq_size_ = p.cq_off.cqes + p.cq_entries * sizeof(ur::Cqe);
+    single_mmap_ = (p.features & ur::kFeatSingleMmap) != 0;
     if (single_mmap_) sq_size_ = cq_size_ = std::max(sq_size_, cq_size_);
-    sq_ptr_ = ::mmap(nullptr, sq_size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, IORING_OFF_SQ_RING);
+    sq_ptr_ = ::mmap(nullptr, sq_size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, static_cast<off_t>(ur::kOffSqRing));
     if (sq_ptr_ == MAP_FAILED) fail("mmap(sq ring)");
     if (single_mmap_) {
       cq_ptr_ = sq_ptr_;
     } else {
-      cq_ptr_ = ::mmap(nullptr, cq_size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, IORING_OFF_CQ_RING);
+      cq_ptr_ = ::mmap(nullptr, cq_size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, static_cast<off_t>(ur::kOffCqRing));
       if (cq_ptr_ == MAP_FAILED) fail("mmap(cq ring)");
     }
-    sqes_size_ = p.sq_entries * sizeof(io_uring_sqe);
-    sqes_ = static_cast<io_uring_sqe*>(
-        ::mmap(nullptr, sqes_size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, IORING_OFF_SQES));
+    sqes_size_ = p.sq_entries * sizeof(ur::Sqe);
+    sqes_ = static_cast<ur::Sqe*>(
+        ::mmap(nullptr, sqes_size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, static_cast<off_t>(ur::kOffSqes)));
     if (sqes_ == MAP_FAILED) {
       sqes_ = nullptr;
       fail("mmap(sqes)");
@@ -171,7 +171,7 @@ class IoUringWaiter : public Waiter {
     cq_head_ = reinterpret_cast<unsigned*>(cq + p.cq_off.head);
     cq_tail_ = reinterpret_cast<unsigned*>(cq + p.cq_off.tail);
     cq_mask_ = *reinterpret_cast<unsigned*>(cq + p.cq_off.ring_mask);
-    cqes_ = reinterpret_cast<io_uring_cqe*>(cq + p.cq_off.cqes);
+    cqes_ = reinterpret_cast<ur::Cqe*>(cq + p.cq_off.cqes);
     // Self-test: an absolute timeout already in the past must complete with
     // -ETIME; this catches kernels or filters that allow setup but not the op.
     try {
@@ -222,21 +222,21 @@ class IoUringWaiter : public Waiter {
     const std::uint64_t tag = ++seq_;
     const unsigned tail = __atomic_load_n(sq_tail_, __ATOMIC_ACQUIRE);
     const unsigned idx = tail & sq_mask_;
-    io_uring_sqe* sqe = &sqes_[idx];
+    ur::Sqe* sqe = &sqes_[idx];
     std::memset(sqe, 0, sizeof *sqe);
-    sqe->opcode = IORING_OP_TIMEOUT;
+    sqe->opcode = ur::kOpTimeout;
     sqe->fd = -1;
     sqe->addr = reinterpret_cast<std::uint64_t>(&ts_);
     sqe->len = 1;
     sqe->off = 0;  // count 0: a pure timeout, not "after N completions"
-    sqe->timeout_flags = IORING_TIMEOUT_ABS;
+    sqe->op_flags = ur::kTimeoutAbs;
     sqe->user_data = tag;
     sq_array_[idx] = idx;
     __atomic_store_n(sq_tail_, tail + 1, __ATOMIC_RELEASE);
     for (;;) {
       // SQEs not yet consumed by the kernel (it advances the SQ head).
       const unsigned pending = (tail + 1) - __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE);
-      const long rc = sys_io_uring_enter(fd_, pending, 1, IORING_ENTER_GETEVENTS);
+      const long rc = sys_io_uring_enter(fd_, pending, 1, ur::kEnterGetEvents);
       if (rc < 0 && errno != EINTR && errno != EAGAIN && errno != EBUSY)
         throw IoError(errno, errno_text("io_uring_enter", errno));
       unsigned head = __atomic_load_n(cq_head_, __ATOMIC_RELAXED);
@@ -244,7 +244,7 @@ class IoUringWaiter : public Waiter {
       int result = 1;
       bool found = false;
       while (head != ctail) {
-        const io_uring_cqe& c = cqes_[head & cq_mask_];
+        const ur::Cqe& c = cqes_[head & cq_mask_];
         if (c.user_data == tag) {
           result = c.res;
           found = true;
@@ -260,7 +260,7 @@ class IoUringWaiter : public Waiter {
   bool single_mmap_ = false;
   void* sq_ptr_ = nullptr;
   void* cq_ptr_ = nullptr;
-  io_uring_sqe* sqes_ = nullptr;
+  ur::Sqe* sqes_ = nullptr;
   std::size_t sq_size_ = 0, cq_size_ = 0, sqes_size_ = 0;
   unsigned* sq_head_ = nullptr;
   unsigned* sq_tail_ = nullptr;
@@ -269,8 +269,8 @@ class IoUringWaiter : public Waiter {
   unsigned* cq_head_ = nullptr;
   unsigned* cq_tail_ = nullptr;
   unsigned cq_mask_ = 0;
-  io_uring_cqe* cqes_ = nullptr;
-  __kernel_timespec ts_{};
+  ur::Cqe* cqes_ = nullptr;
+  ur::KernelTimespec ts_{};
   std::uint64_t seq_ = 0;
 };
 
