@@ -25,6 +25,14 @@ namespace {
 #ifndef MCL_ONFAULT
 #define MCL_ONFAULT 4
 #endif
+// Old kernel headers (manylinux) lack these system call numbers.
+#if !defined(SYS_sched_setattr) && defined(__x86_64__)
+#define SYS_sched_setattr 314
+#define SYS_sched_getattr 315
+#elif !defined(SYS_sched_setattr) && defined(__aarch64__)
+#define SYS_sched_setattr 274
+#define SYS_sched_getattr 275
+#endif
 
 // struct sched_attr of sched_setattr(2), declared here to avoid header clashes.
 struct SchedAttr {
@@ -151,11 +159,28 @@ void Executor::apply_attributes() {
     a.sched_runtime = static_cast<std::uint64_t>(config_.runtime_ns);
     a.sched_deadline = static_cast<std::uint64_t>(config_.deadline_ns);
     a.sched_period = static_cast<std::uint64_t>(config_.period_ns);
+#if defined(SYS_sched_setattr)
     if (::syscall(SYS_sched_setattr, 0, &a, 0) != 0) obtained_.refused.push_back(err_line("sched_setattr(SCHED_DEADLINE)", errno));
+#else
+    obtained_.refused.push_back("sched_setattr(SCHED_DEADLINE): not available in this build");
+#endif
   }
   // Report what the thread actually has.
   SchedAttr got{};
-  if (::syscall(SYS_sched_getattr, 0, &got, sizeof got, 0) == 0) {
+#if defined(SYS_sched_getattr)
+  const bool have_attr = ::syscall(SYS_sched_getattr, 0, &got, sizeof got, 0) == 0;
+#else
+  const bool have_attr = false;
+#endif
+  if (!have_attr) {  // fall back to the POSIX calls
+    int pol = 0;
+    sched_param sp{};
+    if (::pthread_getschedparam(::pthread_self(), &pol, &sp) == 0) {
+      got.sched_policy = static_cast<std::uint32_t>(pol);
+      got.sched_priority = static_cast<std::uint32_t>(sp.sched_priority);
+    }
+  }
+  {
     switch (got.sched_policy) {
       case SCHED_FIFO: obtained_.policy = "fifo"; break;
       case SCHED_RR: obtained_.policy = "rr"; break;
