@@ -5,7 +5,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "common/errors.hpp"
@@ -249,4 +252,53 @@ TEST(Executor, ValidatesConfiguration) {
   c = ExecutorConfig{};
   c.policy = "batch";
   EXPECT_THROW(validate(c), std::invalid_argument);
+}
+
+TEST(Backends, EachWorkingBackendWaitsUntilTheDeadline) {
+  for (const auto& name : backend_names()) {
+    std::unique_ptr<Waiter> w;
+    try {
+      w = make_waiter(name);
+    } catch (const si::BackendUnavailable&) {
+      continue;  // refused here: covered by the refusal tests
+    }
+    const std::int64_t start = monotonic_ns();
+    for (int i = 1; i <= 20; ++i) {
+      const std::int64_t d = start + i * 500'000;
+      ASSERT_TRUE(w->wait_until(d)) << name;
+      EXPECT_GE(monotonic_ns(), d) << name;
+    }
+    w->interrupt();
+    EXPECT_FALSE(w->wait_until(monotonic_ns() + 10'000'000'000)) << name;  // interrupt is seen
+  }
+}
+
+TEST(Backends, SimulatedRefusalAndAuto) {
+  set_simulated_refusal("clock_nanosleep", "test");
+  EXPECT_THROW(make_waiter("clock_nanosleep"), si::BackendUnavailable);
+  std::string why;
+  auto w = make_auto_waiter(why);
+  EXPECT_EQ(w->name(), "timerfd");
+  EXPECT_NE(why.find("clock_nanosleep refused: test"), std::string::npos);
+  clear_simulated_refusals();
+  EXPECT_THROW(make_waiter("sundial"), std::invalid_argument);
+}
+
+TEST(Executor, RunsTasksAndStops) {
+  ExecutorConfig c;
+  c.lock_memory = false;
+  Executor ex(c);
+  std::atomic<int> calls{0};
+  const auto id = ex.scheduler().add("t", Period::from_ns(1'000'000), monotonic_ns() + 1'000'000, MissedPolicy::Skip,
+                                     [&](const Tick&) {
+                                       ++calls;
+                                       return true;
+                                     });
+  std::atomic<bool> posted{false};
+  ex.scheduler().post([&] { posted = true; });
+  while (calls < 20) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE(posted);
+  EXPECT_GE(ex.scheduler().stats(id).timer.count, 20u);
+  ex.stop();
+  EXPECT_FALSE(ex.running());
 }
