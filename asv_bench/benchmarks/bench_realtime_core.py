@@ -1,0 +1,132 @@
+"""Benchmarks of realtime_core: timer lateness per backend next to Python's own
+sleep loops, tick overhead on a virtual clock, and the cost of delivering a
+tick to a Python callback.
+
+Run against the installed build: ``cd asv_bench && asv run --python=same --quick``.
+The full interleaved side-by-side comparison (10 s per method, cyclictest,
+SCHED_FIFO) is ``python -m superinstance.realtime_core.bench``; its results are
+in docs/benchmarks.md.
+"""
+
+import asyncio
+import time
+
+import numpy as np
+
+from superinstance.realtime_core import RealtimeExecutor, Scheduler, Timer, VirtualClock, backends, monotonic_ns
+
+BACKENDS = [b["name"] for b in backends() if b["ok"]]
+SECONDS = 0.5  # per measurement: lateness needs hundreds of ticks, not repeats
+
+
+def _percentiles(lat_ns):
+    lat = np.maximum(np.asarray(lat_ns, dtype=np.int64), 0)
+    return np.percentile(lat, [50, 99], method="inverted_cdf") / 1e3
+
+
+class TimerLateness:
+    """Lateness (us) of our Timer per backend and of Python sleep loops, at 1 kHz and 100 Hz."""
+
+    params = [BACKENDS + ["time.sleep", "asyncio.sleep", "aiter"], [1000, 100]]
+    param_names = ["method", "rate_hz"]
+    timeout = 60
+    number = 1
+    repeat = 1
+
+    def _run(self, method, rate):
+        n = int(SECONDS * rate)
+        period = 10**9 // rate
+        start = monotonic_ns() + 2 * period
+        if method == "time.sleep":
+            lat = []
+            for k in range(n):
+                d = start + k * period
+                delta = d - time.monotonic_ns()
+                if delta > 0:
+                    time.sleep(delta / 1e9)
+                lat.append(time.monotonic_ns() - d)
+            return lat
+        if method == "asyncio.sleep":
+            async def loop():
+                lat = []
+                for k in range(n):
+                    d = start + k * period
+                    delta = d - time.monotonic_ns()
+                    if delta > 0:
+                        await asyncio.sleep(delta / 1e9)
+                    lat.append(time.monotonic_ns() - d)
+                return lat
+            return asyncio.run(loop())
+        if method == "aiter":
+            async def aloop():
+                lat = []
+                with Timer(rate_hz=rate, start_ns=start) as t:
+                    async for tk in t.aiter():
+                        lat.append(tk.lateness_ns)
+                        if len(lat) == n:
+                            break
+                return lat
+            return asyncio.run(aloop())
+        with Timer(rate_hz=rate, backend=method, start_ns=start) as t:
+            return [t.tick().lateness_ns for _ in range(n)]
+
+    def track_p50_us(self, method, rate):
+        return float(_percentiles(self._run(method, rate))[0])
+
+    def track_p99_us(self, method, rate):
+        return float(_percentiles(self._run(method, rate))[1])
+
+    track_p50_us.unit = "us"
+    track_p99_us.unit = "us"
+
+
+class TickOverhead:
+    """Pure overhead of tick() (no waiting): a timer on a virtual clock."""
+
+    params = [["skip", "burst", "delay"]]
+    param_names = ["missed"]
+
+    def setup(self, missed):
+        self.clock = VirtualClock(0)
+        self.t = Timer(rate_hz=1000, start_ns=0, missed=missed, clock=self.clock)
+
+    def time_tick(self, missed):
+        self.t.tick()
+
+    def teardown(self, missed):
+        self.t.close()
+
+
+class SchedulerVirtual:
+    """EDF scheduling of 2/10/30 Hz Python tasks over 100 simulated seconds."""
+
+    def setup(self):
+        self.clock = VirtualClock(0)
+        self.s = Scheduler(clock=self.clock)
+        for r in (2, 10, 30):
+            self.s.add(lambda t: None, rate_hz=r, start_ns=0)
+
+    def time_run_100_seconds(self):
+        self.s.run_for(100 * 10**9)
+
+
+class CallbackDelivery:
+    """Median ns from the executor's wake-up to the first line of a Python callback."""
+
+    timeout = 60
+    number = 1
+    repeat = 1
+
+    def track_delivery_p50_ns(self):
+        out = []
+
+        def cb(tick):
+            out.append(monotonic_ns() - tick.woke_ns)
+
+        with RealtimeExecutor("other", lock_memory=False) as ex:
+            ex.every(cb, rate_hz=1000)
+            while len(out) < 500:
+                time.sleep(0.05)
+        return float(np.median(out[:500]))
+
+    track_delivery_p50_ns.unit = "ns"

@@ -1,0 +1,154 @@
+#include "realtime_core/scheduler.hpp"
+
+#include "common/errors.hpp"
+
+namespace si::rt {
+
+std::uint64_t SchedulerCore::add(std::string name, Period period, std::int64_t start_ns, MissedPolicy missed,
+                                 TaskBody body) {
+  if (!body) throw std::invalid_argument("task body is empty");
+  std::uint64_t id;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    id = next_id_++;
+    auto t = std::make_shared<Task>(Task{id, name.empty() ? "task-" + std::to_string(id) : std::move(name),
+                                         TimerCore(period, start_ns, missed), std::move(body), LatencyHistogram(), 0, 0,
+                                         false});
+    tasks_.emplace(id, std::move(t));
+  }
+  notify();
+  return id;
+}
+
+void SchedulerCore::remove(std::uint64_t id) {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) throw UnknownId("no task with id " + std::to_string(id));
+    it->second->removed = true;
+    tasks_.erase(it);
+  }
+  notify();
+}
+
+std::vector<std::uint64_t> SchedulerCore::ids() const {
+  std::lock_guard<std::mutex> g(mu_);
+  std::vector<std::uint64_t> out;
+  for (const auto& kv : tasks_) out.push_back(kv.first);
+  return out;
+}
+
+std::size_t SchedulerCore::size() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return tasks_.size();
+}
+
+TaskStats SchedulerCore::stats(std::uint64_t id) const {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) throw UnknownId("no task with id " + std::to_string(id));
+  const Task& t = *it->second;
+  TaskStats s;
+  s.id = t.id;
+  s.name = t.name;
+  s.period = t.core.grid().period();
+  s.timer = t.core.stats();
+  s.runtime = t.runtime;
+  s.overruns = t.overruns;
+  s.errors = t.errors;
+  return s;
+}
+
+void SchedulerCore::post(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    jobs_.push_back(std::move(job));
+  }
+  notify();
+}
+
+std::vector<std::exception_ptr> SchedulerCore::take_exceptions() {
+  std::lock_guard<std::mutex> g(mu_);
+  auto out = std::move(exceptions_);
+  exceptions_.clear();
+  return out;
+}
+
+bool SchedulerCore::step(Waiter& w, std::int64_t horizon_ns) {
+  std::shared_ptr<Task> task;
+  std::function<void()> job;
+  std::int64_t deadline = horizon_ns;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (!jobs_.empty()) {
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    } else {
+      for (const auto& kv : tasks_) {  // ids ascending: ties go to the older task
+        const std::int64_t d = kv.second->core.next_deadline();
+        if (!task || d < deadline) {
+          if (d <= horizon_ns) {
+            task = kv.second;
+            deadline = d;
+          }
+        }
+      }
+    }
+  }
+  if (job) {
+    job();  // posted jobs report their own errors
+    return true;
+  }
+  if (!task) {
+    // Nothing due before the horizon: wait for it (or for a change).
+    if (horizon_ns != INT64_MAX) {
+      w.wait_until(horizon_ns);
+    } else {
+      w.wait_until(INT64_MAX);
+    }
+    return false;
+  }
+  if (!w.wait_until(deadline)) return false;
+  Tick tick;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (task->removed) return true;
+    tick = task->core.complete(w.now_ns());
+  }
+  bool ok = true;
+  try {
+    ok = task->body(tick);
+  } catch (...) {
+    ok = false;
+    std::lock_guard<std::mutex> g(mu_);
+    if (exceptions_.size() < 16) exceptions_.push_back(std::current_exception());
+  }
+  const std::int64_t end = w.now_ns();
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    const std::int64_t run = end - tick.woke_ns;
+    task->runtime.record(run > 0 ? run : 0);
+    const Period& p = task->core.grid().period();
+    if (static_cast<__int128>(run) * p.den > static_cast<__int128>(p.num)) ++task->overruns;
+    if (!ok) ++task->errors;
+  }
+  if (!ok) {
+    total_errors_.fetch_add(1);
+    if (error_policy_ == ErrorPolicy::Stop) stop();
+  }
+  return true;
+}
+
+void SchedulerCore::run_until(Waiter& w, std::int64_t until_ns) {
+  while (!stopping() && w.now_ns() < until_ns) {
+    bool any = false;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      any = !tasks_.empty() || !jobs_.empty();
+    }
+    if (!any) break;
+    step(w, until_ns);
+  }
+}
+
+}  // namespace si::rt

@@ -1,0 +1,100 @@
+// Several periodic tasks on one thread, earliest deadline first.
+//
+// SchedulerCore holds the tasks (each a TimerCore: grid, missed-tick policy,
+// lateness statistics) and runs one step at a time with a Waiter, so the same
+// logic runs on a real executor thread or, deterministically, on a virtual
+// clock. Task bodies are called with no lock held; add/remove are safe from
+// any thread while the loop runs (a task removed while it runs finishes that
+// call and is not called again).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/histogram.hpp"
+#include "realtime_core/timer.hpp"
+
+namespace si::rt {
+
+// A task body returns false (or throws) to report a failed call.
+using TaskBody = std::function<bool(const Tick&)>;
+
+enum class ErrorPolicy { Continue, Stop };
+
+struct TaskStats {
+  std::uint64_t id = 0;
+  std::string name;
+  Period period;
+  TimerStats timer;          // lateness of the start of each call; missed (skip)
+  LatencyHistogram runtime;  // duration of each call
+  std::uint64_t overruns = 0;  // calls that ran longer than one period
+  std::uint64_t errors = 0;    // calls that failed
+};
+
+class SchedulerCore {
+ public:
+  explicit SchedulerCore(ErrorPolicy policy = ErrorPolicy::Continue) : error_policy_(policy) {}
+
+  // start_ns: first deadline (default: now + one period on `now_ns`).
+  std::uint64_t add(std::string name, Period period, std::int64_t start_ns, MissedPolicy missed, TaskBody body);
+  // Throws si::UnknownId if no such task.
+  void remove(std::uint64_t id);
+  std::vector<std::uint64_t> ids() const;
+  TaskStats stats(std::uint64_t id) const;
+  std::size_t size() const;
+
+  // A one-shot job run before the next periodic task.
+  void post(std::function<void()> job);
+
+  // Waits for the earliest deadline and runs that task (or a posted job).
+  // Returns false if the wait was interrupted (by add/remove/post/stop) or
+  // there was nothing to run before `horizon_ns`.
+  bool step(Waiter& w, std::int64_t horizon_ns = INT64_MAX);
+  // Runs steps until the waiter's clock passes until_ns or stop() is called.
+  void run_until(Waiter& w, std::int64_t until_ns);
+  void stop() { stopping_.store(true); }
+  bool stopping() const { return stopping_.load(); }
+  void clear_stop() { stopping_.store(false); }
+  // Called after every change a sleeping loop must notice (default: none).
+  void set_notifier(std::function<void()> n) { notify_ = std::move(n); }
+
+  std::uint64_t total_errors() const { return total_errors_.load(); }
+  // Errors of bodies that threw a C++ exception (first 16 kept).
+  std::vector<std::exception_ptr> take_exceptions();
+  ErrorPolicy error_policy() const { return error_policy_; }
+
+ private:
+  struct Task {
+    std::uint64_t id;
+    std::string name;
+    TimerCore core;
+    TaskBody body;
+    LatencyHistogram runtime;
+    std::uint64_t overruns = 0, errors = 0;
+    bool removed = false;
+  };
+  void notify() {
+    if (notify_) notify_();
+  }
+
+  mutable std::mutex mu_;
+  std::map<std::uint64_t, std::shared_ptr<Task>> tasks_;
+  std::deque<std::function<void()>> jobs_;
+  std::uint64_t next_id_ = 1;
+  std::function<void()> notify_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> total_errors_{0};
+  std::vector<std::exception_ptr> exceptions_;
+  ErrorPolicy error_policy_;
+};
+
+}  // namespace si::rt

@@ -1,0 +1,379 @@
+"""RealtimeExecutor and Scheduler facades over superinstance._core.RtExecutor / RtScheduler.
+
+Error policy of periodic callbacks (``on_error``):
+
+* ``"continue"`` (default): a callback that raises is counted (``errors`` in its
+  task's stats), its exception is kept (the first 100, with the task name, in
+  :attr:`RealtimeExecutor.errors`) and every task keeps running.
+* ``"stop"``: the first failing call stops the executor loop (all its tasks).
+
+Either way nothing is lost silently: :meth:`RealtimeExecutor.join` and
+:meth:`RealtimeExecutor.close` re-raise the first kept exception (with a note
+giving the task and the total number of failed calls) and then clear the
+list, so each error is raised once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import threading
+import warnings
+import weakref
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from .. import _core
+from ..errors import ClosedError, RealtimePermissionError
+from ._timer import LatencyStats, Rate, VirtualClock
+
+_MAX_KEPT = 100
+_live: "weakref.WeakSet[RealtimeExecutor]" = weakref.WeakSet()
+
+
+class RealtimeFallbackWarning(RuntimeWarning):
+    """Some real-time request (policy, affinity, mlockall) was refused; see executor.obtained."""
+
+
+class TaskErrors:
+    """The exceptions kept from failing callbacks: a list of (task name, exception)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.items: List[Tuple[str, BaseException]] = []
+        self.total = 0
+
+    def sink(self, name: str, exc: BaseException) -> None:
+        with self._lock:
+            self.total += 1
+            if len(self.items) < _MAX_KEPT:
+                self.items.append((name, exc))
+
+    def raise_first(self) -> None:
+        with self._lock:
+            if not self.items:
+                return
+            name, exc = self.items[0]
+            total = self.total
+            self.items = []
+            self.total = 0
+        exc.add_note(f"raised by realtime task {name!r}; {total} failed call(s) in total since the last report")
+        raise exc
+
+
+def _stats(d: Dict[str, Any]) -> LatencyStats:
+    return LatencyStats._from_dict(d)
+
+
+class RealtimeExecutor:
+    """A native thread with real-time scheduling that runs periodic tasks
+    (earliest deadline first) and one-shot jobs.
+
+    ``policy``: ``"fifo"`` / ``"rr"`` (``priority`` 1..99, default 50),
+    ``"deadline"`` (SCHED_DEADLINE; give ``runtime_ns <= deadline_ns <=
+    period_ns``), or ``"other"``. ``cpus``: CPU affinity. ``lock_memory``:
+    ``mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)`` (process-wide, undone
+    when the last locking executor closes). The thread pre-faults
+    ``prefault_stack_bytes`` of its stack.
+
+    What the platform refuses is skipped with ONE :class:`RealtimeFallbackWarning`
+    (or :class:`~superinstance.errors.RealtimePermissionError` when
+    ``strict=True``); :attr:`obtained` says exactly what the thread got.
+    Python callbacks take the GIL only while they run. See the module docstring
+    for the error policy.
+    """
+
+    def __init__(self, policy: str = "other", priority: Optional[int] = None, cpus: Optional[Sequence[int]] = None,
+                 lock_memory: bool = True, *, runtime_ns: Optional[int] = None, deadline_ns: Optional[int] = None,
+                 period_ns: Optional[int] = None, strict: bool = False, on_error: str = "continue",
+                 backend: str = "timerfd", prefault_stack_bytes: int = 256 * 1024):
+        if policy not in ("fifo", "rr", "deadline", "other"):
+            raise ValueError(f"unknown scheduling policy {policy!r}: use fifo, rr, deadline or other")
+        if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
+            raise TypeError(f"priority must be an int, got {type(priority).__name__}")
+        if policy in ("fifo", "rr"):
+            priority = 50 if priority is None else priority
+            if not 1 <= priority <= 99:
+                raise ValueError(f"priority for policy {policy!r} must be in 1..99, got {priority}")
+        elif priority is not None:
+            raise ValueError(f"policy {policy!r} takes no priority (got {priority}); use fifo or rr")
+        if on_error not in ("continue", "stop"):
+            raise ValueError(f"on_error must be 'continue' or 'stop', got {on_error!r}")
+        cpu_list = [int(c) for c in cpus] if cpus is not None else []
+        if cpus is not None and not cpu_list:
+            raise ValueError("cpus must name at least one CPU (or be None)")
+        self._errors = TaskErrors()
+        self._futures: set = set()
+        self._futures_lock = threading.Lock()
+        self._ex = _core.RtExecutor(policy=policy, priority=priority or 0, cpus=cpu_list, lock_memory=bool(lock_memory),
+                                    runtime_ns=runtime_ns or 0, deadline_ns=deadline_ns or 0,
+                                    period_ns=period_ns or 0, prefault_stack_bytes=prefault_stack_bytes,
+                                    backend=backend, on_error=on_error, error_sink=self._errors.sink)
+        self.requested = {"policy": policy, "priority": priority or 0, "cpus": cpu_list,
+                          "lock_memory": bool(lock_memory), "runtime_ns": runtime_ns, "deadline_ns": deadline_ns,
+                          "period_ns": period_ns}
+        self._tid = self._ex.obtained["tid"]
+        refused = self._ex.obtained["refused"]
+        if refused:
+            msg = ("RealtimeExecutor: running with less than requested (" + "; ".join(refused) + "); obtained: " +
+                   _describe(self._ex.obtained))
+            if strict:
+                self._ex.stop()
+                raise RealtimePermissionError(msg)
+            warnings.warn(msg, RealtimeFallbackWarning, stacklevel=2)
+        _live.add(self)
+
+    # ---- facts
+    @property
+    def obtained(self) -> Dict[str, Any]:
+        """What the thread got: policy, priority (and SCHED_DEADLINE parameters), cpus,
+        memory_locked, stack_prefaulted (bytes), tid, refused (one line per refusal), backend."""
+        return self._ex.obtained
+
+    @property
+    def errors(self) -> List[Tuple[str, BaseException]]:
+        """Kept exceptions of failing callbacks not yet re-raised: (task name, exception)."""
+        return list(self._errors.items)
+
+    @property
+    def total_errors(self) -> int:
+        return self._ex.total_errors
+
+    @property
+    def closed(self) -> bool:
+        return self._ex.closed
+
+    @property
+    def running(self) -> bool:
+        return self._ex.running
+
+    def now_ns(self) -> int:
+        return self._ex.now_ns()
+
+    # ---- work
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "concurrent.futures.Future[Any]":
+        """Run ``fn(*args, **kwargs)`` once on the executor thread, before the next periodic task.
+
+        A job still queued when the executor closes is cancelled (its future raises CancelledError)."""
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+
+        def job() -> None:
+            if not fut.set_running_or_notify_cancel():
+                return
+            try:
+                fut.set_result(fn(*args, **kwargs))
+            except BaseException as e:  # noqa: BLE001 - delivered through the future
+                fut.set_exception(e)
+
+        with self._futures_lock:
+            self._futures.add(fut)
+        fut.add_done_callback(self._forget)
+        try:
+            self._ex.submit(job)
+        except BaseException:
+            fut.cancel()
+            raise
+        return fut
+
+    def _forget(self, fut: "concurrent.futures.Future[Any]") -> None:
+        with self._futures_lock:
+            self._futures.discard(fut)
+
+    def _cancel_pending(self) -> None:
+        # Jobs that never ran (the loop stopped first) are cancelled, so that no result() hangs.
+        with self._futures_lock:
+            pending = list(self._futures)
+        for f in pending:
+            f.cancel()
+
+    def every(self, fn: Callable[[Any], Any], rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
+              name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
+        """Call ``fn(tick)`` periodically on the grid ``start_ns + k * period``; returns the task id."""
+        if not callable(fn):
+            raise TypeError("fn must be callable")
+        return self._ex.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=name or _name_of(fn), missed=missed,
+                                 start_ns=start_ns)
+
+    def every_native(self, address: int, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
+                     user_data: int = 0, name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
+        """Call the C function ``void f(void *user_data, uint64_t index, int64_t deadline_ns)`` at
+        ``address`` (ctypes, numba ``cfunc``) periodically, without taking the GIL."""
+        return self._ex.add_native_task(int(address), user_data=int(user_data), rate_hz=rate_hz,
+                                        period_ns=period_ns, name=name or f"native@{int(address):#x}", missed=missed,
+                                        start_ns=start_ns)
+
+    def cancel(self, task_id: int) -> None:
+        """Remove a periodic task (UnknownIdError if there is none with this id)."""
+        self._ex.remove_task(task_id)
+
+    def task_ids(self) -> List[int]:
+        return self._ex.task_ids()
+
+    def task_stats(self, task_id: int) -> LatencyStats:
+        """Lateness of each call's start, plus in ``extra``: name, errors, runtime_p50_ns/p99/max,
+        late_starts; ``overruns`` counts calls that ran longer than one period."""
+        return _stats(self._ex.task_stats(task_id))
+
+    # ---- lifetime
+    def join(self, timeout: Optional[float] = None) -> bool:
+        """Wait until the loop stops (on_error='stop', or close() elsewhere) or ``timeout`` s pass;
+        re-raise the first kept callback exception if any. True if the loop has stopped."""
+        stopped = self._ex.wait_stopped(-1.0 if timeout is None else float(timeout))
+        self._errors.raise_first()
+        return stopped
+
+    def close(self) -> None:
+        """Stop the loop after the call in progress, join the thread, undo mlockall if this was the last
+        locking executor, then re-raise the first kept callback exception. Idempotent.
+
+        Called from one of this executor's own callbacks, it only asks the loop to stop after
+        that callback (a thread cannot join itself); call close() again from elsewhere to join."""
+        if not self._ex.closed and threading.get_native_id() == self._tid:
+            self._ex.stop()  # request only
+            return
+        self._ex.stop()
+        self._cancel_pending()
+        _live.discard(self)
+        self._errors.raise_first()
+
+    def __enter__(self) -> "RealtimeExecutor":
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # do not mask the exception in flight
+            self._ex.stop()
+            self._cancel_pending()
+            _live.discard(self)
+
+    def __repr__(self) -> str:
+        o = self._ex.obtained if not self.closed else {}
+        return f"RealtimeExecutor({_describe(o) if o else 'closed'})"
+
+
+class Scheduler:
+    """Several periodic tasks at different rates, earliest deadline first, on one thread.
+
+    With ``clock=VirtualClock()`` the scheduler runs synchronously in simulated
+    time (:meth:`run_for`, :meth:`run_until`): callbacks can ``clock.advance()``
+    to simulate work, so lateness, overruns and missed deadlines are exact and
+    deterministic. Otherwise the tasks run on ``executor`` (a
+    :class:`RealtimeExecutor`; one is created from ``executor_kwargs`` and owned
+    when not given). Callbacks receive the :class:`Tick` of their call.
+    """
+
+    def __init__(self, executor: Optional[RealtimeExecutor] = None, *, clock: Optional[VirtualClock] = None,
+                 on_error: str = "continue", **executor_kwargs: Any):
+        self._virtual = clock is not None
+        self._owned = False
+        if clock is not None:
+            if executor is not None or executor_kwargs:
+                raise ValueError("a virtual-clock Scheduler takes no executor")
+            if not isinstance(clock, VirtualClock):
+                raise TypeError("clock must be a superinstance.realtime_core.VirtualClock")
+            self._errors = TaskErrors()
+            self._core = _core.RtScheduler(clock, on_error=on_error, error_sink=self._errors.sink)
+            self._executor = None
+        else:
+            if executor is None:
+                executor = RealtimeExecutor(on_error=on_error, **executor_kwargs)
+                self._owned = True
+            elif executor_kwargs:
+                raise ValueError("give either an executor or executor settings, not both")
+            self._executor = executor
+            self._core = executor._ex
+            self._errors = executor._errors
+        self.clock = clock
+
+    @property
+    def executor(self) -> Optional[RealtimeExecutor]:
+        return self._executor
+
+    def add(self, fn: Callable[[Any], Any], rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
+            name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
+        """Add a periodic task ``fn(tick)``; safe while running. Returns its id."""
+        if not callable(fn):
+            raise TypeError("fn must be callable")
+        return self._core.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=name or _name_of(fn),
+                                   missed=missed, start_ns=start_ns)
+
+    def add_native(self, address: int, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
+                   user_data: int = 0, name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
+        """Add a C callback ``void f(void*, uint64_t index, int64_t deadline_ns)``, called without the GIL."""
+        return self._core.add_native_task(int(address), user_data=int(user_data), rate_hz=rate_hz,
+                                          period_ns=period_ns, name=name or f"native@{int(address):#x}",
+                                          missed=missed, start_ns=start_ns)
+
+    def remove(self, task_id: int) -> None:
+        """Remove a task (UnknownIdError if unknown); safe while running."""
+        self._core.remove_task(task_id)
+
+    def tasks(self) -> List[int]:
+        return self._core.task_ids()
+
+    def stats(self, task_id: int) -> LatencyStats:
+        return _stats(self._core.task_stats(task_id))
+
+    def now_ns(self) -> int:
+        return self._core.now_ns()
+
+    @property
+    def total_errors(self) -> int:
+        return self._core.total_errors
+
+    @property
+    def errors(self) -> List[Tuple[str, BaseException]]:
+        return list(self._errors.items)
+
+    def run_until(self, t_ns: int) -> None:
+        """Virtual clock only: run tasks in simulated time until the clock reaches ``t_ns``
+        (or on_error='stop' stops it); then re-raise a kept callback exception."""
+        if not self._virtual:
+            raise RuntimeError("run_until/run_for need a Scheduler(clock=VirtualClock())")
+        self._core.run_until(int(t_ns))
+        self._errors.raise_first()
+
+    def run_for(self, duration_ns: int) -> None:
+        self.run_until(self.now_ns() + int(duration_ns))
+
+    def close(self) -> None:
+        """Close (an owned executor is closed; a shared one keeps running) and re-raise kept errors."""
+        if self._virtual:
+            self._core.close()
+            self._errors.raise_first()
+        elif self._owned:
+            assert self._executor is not None
+            self._executor.close()
+        else:
+            self._errors.raise_first()
+
+    def __enter__(self) -> "Scheduler":
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is None:
+            self.close()
+        elif self._owned and self._executor is not None:
+            self._executor._ex.stop()
+
+
+def _name_of(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def _describe(o: Dict[str, Any]) -> str:
+    parts = [f"policy={o.get('policy')}"]
+    if o.get("policy") in ("fifo", "rr"):
+        parts.append(f"priority={o.get('priority')}")
+    parts.append(f"cpus={o.get('cpus')}")
+    parts.append(f"memory_locked={o.get('memory_locked')}")
+    return ", ".join(parts)
+
+
+@atexit.register
+def _close_all() -> None:  # threads must not outlive the interpreter
+    for ex in list(_live):
+        try:
+            ex._ex.stop()
+        except Exception:  # noqa: BLE001
+            pass

@@ -1,0 +1,355 @@
+"""Side-by-side timer benchmark: ``python -m superinstance.realtime_core.bench``.
+
+Measures, in one process run and interleaved (round-robin chunks, so slow
+drifts in machine load hit every method alike), the lateness (woke minus
+absolute deadline) and the mean period of:
+
+* our Timer with each working backend, under SCHED_OTHER and (where permitted)
+  SCHED_FIFO;
+* a Python ``time.sleep(next - now)`` loop (absolute targets) and a naive
+  ``time.sleep(period)`` loop (relative: shows the drift);
+* an ``asyncio.sleep(next - now)`` loop and our ``Timer.aiter()``;
+* ``cyclictest`` from rt-tests when installed (the C reference);
+* the cost of delivering a tick to a Python callback on a RealtimeExecutor
+  (C++ wake-up to the first line of the callback: GIL acquire, Tick, call).
+
+Mean period: per chunk, the change of the median lateness (against an ideal
+grid built from the first deadline and the target period) between the chunk's
+halves, over their index distance; pooled over chunks and reported as the
+error from the target in ppm. Medians make it robust to the VM's stalls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as _dt
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from . import RealtimeExecutor, Timer, backends, monotonic_ns
+
+Chunk = Tuple[np.ndarray, np.ndarray, np.ndarray]  # index, deadline_ns, woke_ns
+
+
+def _timer_chunk(backend: str, rate: int, seconds: float) -> Chunk:
+    period = 10**9 // rate
+    n = max(2, int(seconds * rate))
+    idx = np.empty(n, np.int64)
+    dl = np.empty(n, np.int64)
+    wk = np.empty(n, np.int64)
+    with Timer(rate_hz=rate, backend=backend, start_ns=monotonic_ns() + 2 * period) as t:
+        for i in range(n):
+            tk = t.tick()
+            idx[i], dl[i], wk[i] = tk.index, tk.deadline_ns, tk.woke_ns
+    return idx, dl, wk
+
+
+def _sleep_abs_chunk(rate: int, seconds: float) -> Chunk:
+    period = 10**9 // rate
+    n = max(2, int(seconds * rate))
+    idx = np.arange(n, dtype=np.int64)
+    start = monotonic_ns() + 2 * period
+    dl = start + idx * period
+    wk = np.empty(n, np.int64)
+    for i in range(n):
+        delta = dl[i] - time.monotonic_ns()
+        if delta > 0:
+            time.sleep(delta / 1e9)
+        wk[i] = time.monotonic_ns()
+    return idx, dl, wk
+
+
+def _sleep_rel_chunk(rate: int, seconds: float) -> Chunk:
+    period = 10**9 // rate
+    n = max(2, int(seconds * rate))
+    idx = np.arange(n, dtype=np.int64)
+    wk = np.empty(n, np.int64)
+    start = time.monotonic_ns()
+    for i in range(n):
+        time.sleep(period / 1e9)
+        wk[i] = time.monotonic_ns()
+    return idx, start + (idx + 1) * period, wk
+
+
+def _asyncio_chunk(rate: int, seconds: float) -> Chunk:
+    period = 10**9 // rate
+    n = max(2, int(seconds * rate))
+
+    async def run() -> Chunk:
+        idx = np.arange(n, dtype=np.int64)
+        start = monotonic_ns() + 2 * period
+        dl = start + idx * period
+        wk = np.empty(n, np.int64)
+        for i in range(n):
+            delta = dl[i] - time.monotonic_ns()
+            if delta > 0:
+                await asyncio.sleep(delta / 1e9)
+            wk[i] = time.monotonic_ns()
+        return idx, dl, wk
+
+    return asyncio.run(run())
+
+
+def _aiter_chunk(rate: int, seconds: float) -> Chunk:
+    period = 10**9 // rate
+    n = max(2, int(seconds * rate))
+
+    async def run() -> Chunk:
+        idx = np.empty(n, np.int64)
+        dl = np.empty(n, np.int64)
+        wk = np.empty(n, np.int64)
+        i = 0
+        with Timer(rate_hz=rate, start_ns=monotonic_ns() + 2 * period) as t:
+            async for tk in t.aiter():
+                idx[i], dl[i], wk[i] = tk.index, tk.deadline_ns, tk.woke_ns
+                i += 1
+                if i == n:
+                    break
+        return idx, dl, wk
+
+    return asyncio.run(run())
+
+
+def _callback_chunk(rate: int, seconds: float, policy: str) -> np.ndarray:
+    """Delivery cost (ns): from the executor's wake-up to the first line of the Python callback."""
+    n = max(2, int(seconds * rate))
+    out = np.zeros(n, np.int64)
+    pos = [0]
+
+    def cb(tick: Any) -> None:
+        now = monotonic_ns()
+        i = pos[0]
+        if i < n:
+            out[i] = now - tick.woke_ns
+            pos[0] = i + 1
+
+    kw: Dict[str, Any] = {"policy": policy, "lock_memory": False}
+    if policy == "fifo":
+        kw["priority"] = 80
+    ex = RealtimeExecutor(**kw)
+    try:
+        ex.every(cb, rate_hz=rate)
+        while pos[0] < n:
+            time.sleep(0.05)
+    finally:
+        ex.close()
+    return out
+
+
+def _cyclictest_chunk(rate: int, seconds: float, policy: str) -> Optional[np.ndarray]:
+    exe = shutil.which("cyclictest")
+    if exe is None:
+        return None
+    loops = max(2, int(seconds * rate))
+    interval_us = 10**6 // rate
+    prio = ["-p", "80"] if policy == "fifo" else ["-p", "0", "--policy=other"]
+    cmd = [exe, "-m", "-q", "-t", "1", "-i", str(interval_us), "-l", str(loops), "-h", "20000", *prio]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 3 + 30)
+    vals: List[int] = []
+    counts: List[int] = []
+    for line in r.stdout.splitlines():
+        m = re.match(r"^(\d+)\s+(\d+)", line)
+        if m and int(m.group(2)):
+            vals.append(int(m.group(1)))
+            counts.append(int(m.group(2)))
+    if not counts:
+        return None
+    over = re.search(r"# Histogram Overflows: (\d+)", r.stdout)
+    lat = np.repeat(np.array(vals, np.int64) * 1000, counts)  # us buckets -> ns
+    if over and int(over.group(1)):
+        lat = np.concatenate([lat, np.full(int(over.group(1)), 20_000_000, np.int64)])
+    return lat
+
+
+class _Fifo:
+    """Runs the calling thread under SCHED_FIFO for a block (restored afterwards)."""
+
+    def __init__(self, enabled: bool, prio: int = 80):
+        self.enabled, self.prio = enabled, prio
+
+    def __enter__(self) -> None:
+        if self.enabled:
+            self.old = (os.sched_getscheduler(0), os.sched_getparam(0))
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.prio))
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            os.sched_setscheduler(0, self.old[0], self.old[1])
+
+
+def _fifo_permitted() -> bool:
+    try:
+        with _Fifo(True, 1):
+            return True
+    except OSError:
+        return False
+
+
+def _robust_period(chunks: List[Chunk], period: int) -> float:
+    """Mean period from wake-up times, robust to stalls: per chunk, the median lateness against an
+    independent ideal grid (first deadline + k * target period) in the second half minus that in the
+    first half, over the index distance between the halves; pooled over chunks."""
+    num = den = 0.0
+    for idx, dl, wk in chunks:
+        if idx.size < 4:
+            continue
+        ideal = dl[0] + (idx - idx[0]) * period
+        lat = (wk - ideal).astype(np.float64)
+        h = idx.size // 2
+        num += float(np.median(lat[h:]) - np.median(lat[:h]))
+        den += float(np.median(idx[h:]) - np.median(idx[:h]))
+    return period + num / den if den else float("nan")
+
+
+def _summary(lat_ns: np.ndarray, chunks: Optional[List[Chunk]], period: int) -> Dict[str, Any]:
+    lat = np.maximum(lat_ns, 0)
+    p = np.percentile(lat, [50, 99, 99.9], method="inverted_cdf") if lat.size else [np.nan] * 3
+    d: Dict[str, Any] = {"count": int(lat.size), "p50_us": p[0] / 1e3, "p99_us": p[1] / 1e3,
+                         "p99.9_us": p[2] / 1e3, "max_us": float(lat.max()) / 1e3 if lat.size else np.nan}
+    if chunks:
+        slope = _robust_period(chunks, period)
+        d["mean_period_ns"] = slope
+        d["period_error_ppm"] = (slope - period) / period * 1e6
+        d["missed"] = int(sum(int(np.sum(np.diff(c[0]) - 1)) for c in chunks))
+    return d
+
+
+class _CpuDmaLatency:
+    """Holds /dev/cpu_dma_latency at a value (0: no deep C-states) while open, as cyclictest does
+    for itself by default, so that every method runs under the same power settings."""
+
+    def __init__(self, value: Optional[int]):
+        self.value, self.fd, self.held = value, None, False
+
+    def __enter__(self) -> "_CpuDmaLatency":
+        if self.value is not None:
+            try:
+                self.fd = os.open("/dev/cpu_dma_latency", os.O_WRONLY)
+                os.write(self.fd, int(self.value).to_bytes(4, "little", signed=True))
+                self.held = True
+            except OSError:
+                if self.fd is not None:
+                    os.close(self.fd)
+                self.fd = None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+
+
+def run(rates: List[int], seconds: float, chunk: float, include_fifo: bool = True,
+        log: Callable[[str], None] = print, cpu_dma_latency: Optional[int] = 0) -> Dict[str, Any]:
+    with _CpuDmaLatency(cpu_dma_latency) as dma:
+        rep = _run(rates, seconds, chunk, include_fifo, log)
+    rep["cpu_dma_latency_held"] = cpu_dma_latency if dma.held else None
+    return rep
+
+
+def _run(rates: List[int], seconds: float, chunk: float, include_fifo: bool,
+         log: Callable[[str], None]) -> Dict[str, Any]:
+    working = [b["name"] for b in backends() if b["ok"]]
+    fifo = include_fifo and _fifo_permitted()
+    methods: List[Tuple[str, str, Callable[[int, float], Any]]] = []
+    for pol in (["other", "fifo"] if fifo else ["other"]):
+        for b in working:
+            methods.append((f"Timer[{b}]", pol, lambda r, s, b=b: _timer_chunk(b, r, s)))
+        methods.append(("time.sleep(next-now)", pol, _sleep_abs_chunk))
+        if pol == "other":
+            methods.append(("time.sleep(period)", pol, _sleep_rel_chunk))
+            methods.append(("asyncio.sleep(next-now)", pol, _asyncio_chunk))
+            methods.append(("Timer.aiter()", pol, _aiter_chunk))
+        methods.append(("cyclictest", pol, lambda r, s, pol=pol: _cyclictest_chunk(r, s, pol)))
+        methods.append(("callback delivery", pol, lambda r, s, pol=pol: _callback_chunk(r, s, pol)))
+    results: Dict[str, Any] = {}
+    for rate in rates:
+        period = 10**9 // rate
+        # 100 Hz needs longer chunks for a meaningful per-chunk slope.
+        ch = max(chunk, 250 / rate)
+        rounds = max(1, int(round(seconds / ch)))
+        acc: Dict[Tuple[str, str], List[Any]] = {(m, p): [] for m, p, _ in methods}
+        for rnd in range(rounds):
+            for name, pol, fn in methods:
+                # cyclictest and the executor set their own policy; the rest run on this thread.
+                own = name in ("cyclictest", "callback delivery")
+                with _Fifo(pol == "fifo" and not own):
+                    acc[(name, pol)].append(fn(rate, ch))
+            log(f"  {rate} Hz: round {rnd + 1}/{rounds} done")
+        for (name, pol), parts in acc.items():
+            parts = [p for p in parts if p is not None]
+            if not parts:
+                continue
+            if isinstance(parts[0], tuple):
+                lat = np.concatenate([wk - dl for _, dl, wk in parts])
+                s = _summary(lat, parts if name != "time.sleep(period)" else parts, period)
+                if name == "time.sleep(period)":
+                    s["note"] = "relative sleeps: lateness vs the intended grid grows without bound"
+            else:
+                s = _summary(np.concatenate(parts), None, period)
+            results[f"{rate}Hz {name} [{pol}]"] = dict(s, rate_hz=rate, method=name, policy=pol,
+                                                        seconds=rounds * ch)
+    return {"results": results, "machine": _machine(), "fifo": fifo, "backends": working,
+            "cyclictest": shutil.which("cyclictest") is not None,
+            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": "python -m superinstance.realtime_core.bench " + " ".join(sys.argv[1:])}
+
+
+def _machine() -> str:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"^model name\s*:\s*(.+)$", f.read(), re.M)
+            model = m.group(1).strip() if m else ""
+    except OSError:
+        pass
+    load = os.getloadavg()
+    return (f"{model}, {os.cpu_count()} CPUs, Linux {platform.release()}, "
+            f"load average at end {load[0]:.2f}")
+
+
+def format_table(report: Dict[str, Any]) -> str:
+    rows = ["| rate | method | policy | P50 us | P99 us | P99.9 us | max us | period error ppm | missed |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for key, r in report["results"].items():
+        ppm = r.get("period_error_ppm")
+        ppm_s = "n/a" if ppm is None else f"{ppm:+.1f}"
+        rows.append(f"| {r['rate_hz']} Hz | {r['method']} | {r['policy']} | {r['p50_us']:.1f} | {r['p99_us']:.1f} | "
+                    f"{r['p99.9_us']:.1f} | {r['max_us']:.0f} | {ppm_s} | {r.get('missed', '')} |")
+    return "\n".join(rows)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rates", default="1000,100", help="comma-separated rates in Hz (default 1000,100)")
+    ap.add_argument("--seconds", type=float, default=10.0, help="seconds per method and rate (default 10)")
+    ap.add_argument("--chunk", type=float, default=1.0, help="seconds per interleaved chunk (default 1)")
+    ap.add_argument("--no-fifo", action="store_true", help="skip the SCHED_FIFO runs")
+    ap.add_argument("--json", help="write the full report here")
+    ap.add_argument("--cpu-dma-latency", type=int, default=0,
+                    help="hold /dev/cpu_dma_latency at this many us for the whole run, for every method "
+                         "(cyclictest does so for itself); -1 leaves it alone (default 0)")
+    a = ap.parse_args(argv)
+    rep = run([int(r) for r in a.rates.split(",")], a.seconds, a.chunk, not a.no_fifo,
+              log=lambda s: print(s, file=sys.stderr),
+              cpu_dma_latency=None if a.cpu_dma_latency < 0 else a.cpu_dma_latency)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(rep, f, indent=1, default=float)
+    print(f"# {rep['date']}; {rep['machine']}")
+    print(f"# {rep['command']}; /dev/cpu_dma_latency held at: {rep['cpu_dma_latency_held']}")
+    print(format_table(rep))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
