@@ -13,6 +13,12 @@
 #include <unistd.h>
 #endif
 
+// Old kernel headers (manylinux images) lack the io_uring numbers; 425 is the
+// same on every architecture since Linux 5.1's unified system call table.
+#if defined(__linux__) && !defined(__NR_io_uring_setup)
+#define __NR_io_uring_setup 425
+#endif
+
 namespace si::platform {
 namespace {
 
