@@ -31,8 +31,19 @@ def _path(path: Any) -> Path:
     return p
 
 
-def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int) -> Tuple[np.ndarray, np.ndarray]:
-    """Lloyd's k-means with k-means++ seeding (float64); returns centroids, assignment."""
+def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int,
+            n_init: int = 4) -> Tuple[np.ndarray, np.ndarray]:
+    """Best of n_init runs (lowest inertia) of Lloyd's k-means with k-means++ seeding (float64)."""
+    best = None
+    for _ in range(n_init):
+        centers, assign = _kmeans_once(x, k, rng, iters)
+        inertia = float(((x - centers[assign]) ** 2).sum())
+        if best is None or inertia < best[0]:
+            best = (inertia, centers, assign)
+    return best[1], best[2]
+
+
+def _kmeans_once(x: np.ndarray, k: int, rng: np.random.Generator, iters: int) -> Tuple[np.ndarray, np.ndarray]:
     n = x.shape[0]
     k = min(k, n)
     centers = np.empty((k, x.shape[1]))
