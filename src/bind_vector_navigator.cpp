@@ -36,6 +36,15 @@ vn::Metric parse_metric(const std::string& s) {
   throw py::value_error("unknown metric '" + s + "': use cosine, ip, l2 or a custom function");
 }
 
+vn::DType parse_dtype(const std::string& s) {
+  if (s == "f32") return vn::DType::f32;
+  if (s == "f16") return vn::DType::f16;
+  if (s == "i8") return vn::DType::i8;
+  throw py::value_error("unknown dtype '" + s + "': use f32, f16 or i8");
+}
+
+const char* dtype_name(vn::DType d) { return d == vn::DType::f32 ? "f32" : d == vn::DType::f16 ? "f16" : "i8"; }
+
 vn::Kind parse_kind(const std::string& s) {
   if (s == "flat") return vn::Kind::flat;
   if (s == "hnsw") return vn::Kind::hnsw;
@@ -139,13 +148,15 @@ py::tuple search(const Index& ix, const F32& queries, std::size_t k, int threads
 void bind_index(py::module_& m) {
   py::class_<Index>(m, "VectorIndex", "Core of superinstance.vector_navigator.Index (use the facade).")
       .def(py::init([](std::size_t dim, const std::string& metric, const std::string& kind, std::size_t M,
-                       std::size_t efc, std::size_t efs, std::uint64_t seed, std::uintptr_t fn) {
+                       std::size_t efc, std::size_t efs, std::uint64_t seed, std::uintptr_t fn,
+                       const std::string& dtype, std::size_t rerank) {
              vn::HnswParams hp{M, efc, efs, seed};
-             return new Index(dim, parse_metric(metric), parse_kind(kind), hp, fn ? fn_from(fn) : nullptr);
+             return new Index(dim, parse_metric(metric), parse_kind(kind), hp, fn ? fn_from(fn) : nullptr,
+                              parse_dtype(dtype), rerank > 0, rerank > 0 ? rerank : 4);
            }),
            py::arg("dim"), py::arg("metric") = "cosine", py::arg("kind") = "flat", py::arg("M") = 16,
            py::arg("ef_construction") = 200, py::arg("ef_search") = 64, py::arg("seed") = 0x5eed,
-           py::arg("custom_fn") = 0)
+           py::arg("custom_fn") = 0, py::arg("dtype") = "f32", py::arg("rerank") = 0)
       .def("add", &add, py::arg("vectors"), py::arg("ids") = py::none(), py::arg("sentiment") = py::none(),
            py::arg("timestamps") = py::none(), py::arg("labels") = py::none(), py::arg("threads") = 0)
       .def("remove", [](Index& ix, const U64& ids) {
@@ -207,6 +218,11 @@ void bind_index(py::module_& m) {
       .def_property_readonly("metric", [](const Index& ix) { return vn::metric_name(ix.metric()); })
       .def_property_readonly("kind", [](const Index& ix) { return vn::kind_name(ix.kind()); })
       .def_property_readonly("read_only", &Index::read_only)
+      .def_property_readonly("dtype", [](const Index& ix) { return dtype_name(ix.dtype()); })
+      .def_property_readonly("rerank", [](const Index& ix) {
+        return ix.dtype() != vn::DType::f32 && ix.keeps_f32() ? ix.rerank_factor() : std::size_t{0};
+      })
+      .def_property_readonly("vector_bytes", &Index::vector_bytes)
       .def_property_readonly("M", [](const Index& ix) { return ix.hnsw_params().M; })
       .def_property_readonly("ef_construction", [](const Index& ix) { return ix.hnsw_params().ef_construction; })
       .def_property("ef_search", [](const Index& ix) { return ix.hnsw_params().ef_search; },

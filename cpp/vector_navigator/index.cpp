@@ -67,11 +67,19 @@ const char* metric_name(Metric m) {
 }
 const char* kind_name(Kind k) { return k == Kind::flat ? "flat" : "hnsw"; }
 
-Index::Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp, CustomFn fn)
-    : Index(dim, metric, kind, hp, fn, true) {}
+Index::Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp, CustomFn fn, DType dtype, bool keep_f32,
+             std::size_t rerank)
+    : Index(dim, metric, kind, hp, fn, dtype, keep_f32, rerank, true) {}
 
-Index::Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp, CustomFn fn, bool)
-    : dim_(dim), metric_(metric), kind_(kind), hp_(hp), fn_(fn) {
+Index::Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp, CustomFn fn, DType dtype, bool keep_f32,
+             std::size_t rerank, bool)
+    : dim_(dim), metric_(metric), kind_(kind), hp_(hp), fn_(fn), dtype_(dtype),
+      has_f32_(dtype == DType::f32 || keep_f32), rerank_(rerank) {
+  if (dtype != DType::f32) {
+    if (kind != Kind::flat) throw std::invalid_argument("dtype f16 / i8 is available for kind 'flat' only");
+    if (metric == Metric::custom) throw std::invalid_argument("dtype f16 / i8 needs a built-in metric");
+    if (rerank < 1 || rerank > 1000) throw std::invalid_argument("rerank factor must be in [1, 1000]");
+  }
   if (dim == 0 || dim > 65536) throw std::invalid_argument("dim must be in [1, 65536], got " + std::to_string(dim));
   if (metric == Metric::custom && fn == nullptr)
     throw std::invalid_argument("metric 'custom' needs a function pointer");
@@ -85,6 +93,27 @@ Index::~Index() = default;
 
 void Index::require_writable(const char* op) const {
   if (mapped_) throw std::invalid_argument(std::string(op) + ": this index was loaded with mmap=True and is read-only");
+}
+
+float Index::quant_sim(const float* q, float qsq, std::size_t slot) const {
+  const auto& k = vn_kernels();
+  float d = 0;
+  if (dtype_ == DType::f16) {
+    k.dot_f16_rows(q, hdata_ + slot * dim_, 1, dim_, &d);
+  } else if (dtype_ == DType::i8) {
+    k.dot_i8_rows(q, cdata_ + slot * dim_, qscale_.data() + slot, 1, dim_, &d);
+  } else {
+    return pair_sim(q, slot);
+  }
+  return metric_ == Metric::l2 ? -std::max(0.0f, qsq + qsq_[slot] - 2 * d) : d;
+}
+
+std::size_t Index::vector_bytes() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::size_t b = has_f32_ ? nslots_ * dim_ * 4 : 0;
+  if (dtype_ == DType::f16) b += nslots_ * dim_ * 2;
+  if (dtype_ == DType::i8) b += nslots_ * (dim_ + 4);
+  return b;
 }
 
 float Index::pair_sim(const float* q, std::size_t slot) const {
@@ -130,7 +159,9 @@ void Index::set_ef_search(std::size_t ef) {
 
 std::size_t Index::memory_bytes() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  std::size_t b = nslots_ * (dim_ * 4 + 4 + 8 + 12 + 8 + 8 + 1) + slot_of_.size() * 32;
+  std::size_t b = nslots_ * (4 + 8 + 12 + 8 + 8 + 1) + slot_of_.size() * 32;
+  b += (has_f32_ ? nslots_ * dim_ * 4 : 0) + (dtype_ == DType::f16 ? nslots_ * dim_ * 2 : 0) +
+       (dtype_ == DType::i8 ? nslots_ * (dim_ + 8) : 0);
   if (hnsw_) b += hnsw_->size() * ((2 * hp_.M + 1) * 4 + 1 + 24) + hnsw_->size() / 16 * (hp_.M + 1) * 4;
   return b;
 }
@@ -150,9 +181,18 @@ void Index::get(const std::uint64_t* ids, std::size_t n, float* out) const {
     slots[i] = it->second;
   }
   for (std::size_t i = 0; i < n; ++i) {
-    const float* r = row(slots[i]);
-    const float scale = metric_ == Metric::cosine ? norm_[slots[i]] : 1.0f;
-    for (std::size_t j = 0; j < dim_; ++j) out[i * dim_ + j] = r[j] * scale;
+    const std::size_t s = slots[i];
+    const float scale = metric_ == Metric::cosine ? norm_[s] : 1.0f;
+    float* o = out + i * dim_;
+    if (has_f32_) {
+      const float* r = row(s);
+      for (std::size_t j = 0; j < dim_; ++j) o[j] = r[j] * scale;
+    } else if (dtype_ == DType::f16) {
+      for (std::size_t j = 0; j < dim_; ++j) o[j] = f16_to_f32(hdata_[s * dim_ + j]) * scale;
+    } else {
+      const float qs = qscale_[s] * scale;
+      for (std::size_t j = 0; j < dim_; ++j) o[j] = static_cast<float>(cdata_[s * dim_ + j]) * qs;
+    }
   }
 }
 
@@ -230,7 +270,14 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
 
   // Store.
   const std::size_t old = nslots_, total = old + n;
-  vec_.resize(total * dim_);
+  if (has_f32_) vec_.resize(total * dim_);
+  if (dtype_ == DType::f16) h16_.resize(total * dim_);
+  if (dtype_ == DType::i8) {
+    q8_.resize(total * dim_);
+    qscale_.resize(total);
+  }
+  if (dtype_ != DType::f32) qsq_.resize(total);
+  std::vector<float> tmp(dim_);
   norm_.resize(total);
   ids_.resize(total);
   vad_.resize(total * 3, 0.0f);
@@ -240,12 +287,34 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t s = old + i;
     const float* v = vectors + i * dim_;
-    float* dst = vec_.data() + s * dim_;
+    float* dst = has_f32_ ? vec_.data() + s * dim_ : tmp.data();
     if (metric_ == Metric::cosine) {
       const float inv = 1.0f / norms[i];
       for (std::size_t j = 0; j < dim_; ++j) dst[j] = v[j] * inv;
     } else {
       std::memcpy(dst, v, dim_ * sizeof(float));
+    }
+    if (dtype_ == DType::f16) {
+      double sq = 0;
+      for (std::size_t j = 0; j < dim_; ++j) {
+        const std::uint16_t h = f32_to_f16(dst[j]);
+        h16_[s * dim_ + j] = h;
+        const double d = f16_to_f32(h);
+        sq += d * d;
+      }
+      qsq_[s] = static_cast<float>(sq);
+    } else if (dtype_ == DType::i8) {
+      float mx = 0;
+      for (std::size_t j = 0; j < dim_; ++j) mx = std::max(mx, std::fabs(dst[j]));
+      const float scale = mx > 0 ? mx / 127.0f : 1.0f;
+      double sq = 0;
+      for (std::size_t j = 0; j < dim_; ++j) {
+        const float c = std::max(-127.0f, std::min(127.0f, std::nearbyint(dst[j] / scale)));
+        q8_[s * dim_ + j] = static_cast<std::int8_t>(c);
+        sq += static_cast<double>(c * scale) * (c * scale);
+      }
+      qscale_[s] = scale;
+      qsq_[s] = static_cast<float>(sq);
     }
     norm_[s] = norms[i];
     ids_[s] = new_ids[i];
@@ -267,7 +336,9 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
     slot_of_[new_ids[i]] = static_cast<std::uint32_t>(s);
     if (new_ids[i] >= next_id_) next_id_ = new_ids[i] + 1;
   }
-  vdata_ = vec_.data();
+  vdata_ = has_f32_ ? vec_.data() : nullptr;
+  hdata_ = h16_.data();
+  cdata_ = q8_.data();
   nslots_ = total;
   if (hnsw_) {
     hnsw_->resize(total);
@@ -295,7 +366,13 @@ void Index::remove(const std::uint64_t* ids, std::size_t n) {
     }
     const std::size_t last = nslots_ - 1;  // flat: move the last row into the hole
     if (s != last) {
-      std::memcpy(vec_.data() + s * dim_, vec_.data() + last * dim_, dim_ * sizeof(float));
+      if (has_f32_) std::memcpy(vec_.data() + s * dim_, vec_.data() + last * dim_, dim_ * sizeof(float));
+      if (dtype_ == DType::f16) std::memcpy(&h16_[s * dim_], &h16_[last * dim_], dim_ * 2);
+      if (dtype_ == DType::i8) {
+        std::memcpy(&q8_[s * dim_], &q8_[last * dim_], dim_);
+        qscale_[s] = qscale_[last];
+      }
+      if (dtype_ != DType::f32) qsq_[s] = qsq_[last];
       norm_[s] = norm_[last];
       ids_[s] = ids_[last];
       std::memcpy(&vad_[s * 3], &vad_[last * 3], 3 * sizeof(float));
@@ -307,14 +384,22 @@ void Index::remove(const std::uint64_t* ids, std::size_t n) {
     --nslots_;
   }
   if (kind_ == Kind::flat) {
-    vec_.resize(nslots_ * dim_);
+    if (has_f32_) vec_.resize(nslots_ * dim_);
+    if (dtype_ == DType::f16) h16_.resize(nslots_ * dim_);
+    if (dtype_ == DType::i8) {
+      q8_.resize(nslots_ * dim_);
+      qscale_.resize(nslots_);
+    }
+    if (dtype_ != DType::f32) qsq_.resize(nslots_);
+    hdata_ = h16_.data();
+    cdata_ = q8_.data();
     norm_.resize(nslots_);
     ids_.resize(nslots_);
     vad_.resize(nslots_ * 3);
     ts_.resize(nslots_);
     label_.resize(nslots_);
     flags_.resize(nslots_);
-    vdata_ = vec_.data();
+    vdata_ = has_f32_ ? vec_.data() : nullptr;
   } else if (deleted_ > 0 && deleted_ * 2 > nslots_) {
     compact_locked(0);
   }
@@ -414,21 +499,36 @@ void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt
   const bool check_deleted = deleted_ > 0;
   const std::uint8_t* allow = allowed ? allowed->data() : nullptr;
 
-  if (slots) {  // id filter: score just those rows
+  auto sqnorm = [&](const float* v) {
+    float a = 0;
+    for (std::size_t j = 0; j < dim_; ++j) a += v[j] * v[j];
+    return a;
+  };
+  if (slots) {  // id filter: score just those rows (exactly when f32 is kept)
     parallel_for(nq, opt.threads, [&](std::size_t qi, std::size_t) {
       TopK t;
       t.reset(k);
-      for (std::uint32_t s : *slots) t.push(sc.finish(pair_sim(q + qi * dim_, s), s), s);
+      const float* qq = q + qi * dim_;
+      const float qsq = sqnorm(qq);
+      for (std::uint32_t s : *slots) t.push(sc.finish(best_sim(qq, qsq, s), s), s);
       write_out(t, k, ids_, out_ids + qi * k, out_scores + qi * k);
     });
     return;
   }
 
-  const bool tiled = metric_ == Metric::cosine || metric_ == Metric::ip;
+  const bool quant = dtype_ != DType::f32;
+  const bool rerank = quant && has_f32_;
+  // Quantized rows with f32 kept: collect rerank_ * k candidates, re-score them exactly.
+  const std::size_t kk = rerank ? std::min<std::size_t>(k * rerank_, std::max<std::size_t>(k, nslots_)) : k;
+  const bool tiled = !quant && (metric_ == Metric::cosine || metric_ == Metric::ip);
+  const bool plain = !opt.use_sentiment && !opt.use_decay;
   const auto& vk = vn_kernels();
   const auto& ck = simd::vector_kernels();
-  constexpr std::size_t QC = 16;  // queries per task
-  const std::size_t RB = std::max<std::size_t>(16, std::min<std::size_t>(256, (96 * 1024) / (dim_ * 4) / 4 * 4));
+  // Blocking: a task owns QC queries (kept hot in L2) and streams its rows in
+  // blocks of RB (about 32 KiB, L1) through the register-tiled kernel, so each
+  // row is read from memory once per QC queries.
+  const std::size_t QC = nq >= 256 ? 128 : 16;
+  const std::size_t RB = std::max<std::size_t>(8, std::min<std::size_t>(256, (32 * 1024) / (dim_ * 4) / 4 * 4));
   const std::size_t nchunks = (nq + QC - 1) / QC;
   const int T = resolve_threads(opt.threads);
   // Split the rows too when there are fewer query chunks than threads.
@@ -444,12 +544,25 @@ void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt
     const std::size_t q0 = c * QC, qn = std::min(QC, nq - q0);
     const std::size_t r0 = rg * range_len, r1 = std::min(nslots_, r0 + range_len);
     TopK* tops = &partial[task * QC];
-    for (std::size_t i = 0; i < qn; ++i) tops[i].reset(k);
+    for (std::size_t i = 0; i < qn; ++i) tops[i].reset(kk);
     std::vector<float> buf(QC * RB);
     const float* qs = q + q0 * dim_;
+    float qsq[256];
+    if (quant && metric_ == Metric::l2)
+      for (std::size_t i = 0; i < qn; ++i) qsq[i] = sqnorm(qs + i * dim_);
     for (std::size_t b0 = r0; b0 < r1; b0 += RB) {
       const std::size_t bn = std::min(RB, r1 - b0);
-      if (tiled) {
+      if (quant) {
+        for (std::size_t i = 0; i < qn; ++i) {
+          float* bi = buf.data() + i * RB;
+          if (dtype_ == DType::f16)
+            vk.dot_f16_rows(qs + i * dim_, hdata_ + b0 * dim_, bn, dim_, bi);
+          else
+            vk.dot_i8_rows(qs + i * dim_, cdata_ + b0 * dim_, qscale_.data() + b0, bn, dim_, bi);
+          if (metric_ == Metric::l2)
+            for (std::size_t r = 0; r < bn; ++r) bi[r] = -std::max(0.0f, qsq[i] + qsq_[b0 + r] - 2 * bi[r]);
+        }
+      } else if (tiled) {
         vk.dot_tile(qs, qn, row(b0), bn, dim_, buf.data(), RB);
       } else if (metric_ == Metric::l2) {
         for (std::size_t i = 0; i < qn; ++i) {
@@ -463,11 +576,15 @@ void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt
       for (std::size_t i = 0; i < qn; ++i) {
         TopK& t = tops[i];
         const float* bi = buf.data() + i * RB;
+        float thr = t.threshold();
         for (std::size_t r = 0; r < bn; ++r) {
           const std::size_t s = b0 + r;
+          const float v = plain ? bi[r] : sc.finish(bi[r], s);
+          if (v < thr) continue;  // most rows stop here
           if (check_deleted && (flags_[s] & kDeleted)) continue;
           if (allow && !allow[s]) continue;
-          t.push(sc.finish(bi[r], s), static_cast<std::uint32_t>(s));
+          t.push(v, static_cast<std::uint32_t>(s));
+          thr = t.threshold();
         }
       }
     }
@@ -477,6 +594,13 @@ void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt
     TopK& t = partial[(c * nranges) * QC + i];
     for (std::size_t rg = 1; rg < nranges; ++rg)
       for (const auto& e : partial[(c * nranges + rg) * QC + i].h) t.push(e.first, e.second);
+    if (rerank) {
+      TopK exact;
+      exact.reset(k);
+      for (const auto& e : t.h) exact.push(sc.finish(pair_sim(q + qi * dim_, e.second), e.second), e.second);
+      write_out(exact, k, ids_, out_ids + qi * k, out_scores + qi * k);
+      continue;
+    }
     write_out(t, k, ids_, out_ids + qi * k, out_scores + qi * k);
   }
 }
@@ -608,6 +732,9 @@ void Index::save(const std::string& path) const {
   m.ef_search = hp_.ef_search;
   m.seed = hp_.seed;
   m.next_id = next_id_;
+  m.reserved[0] = static_cast<std::uint64_t>(dtype_);
+  m.reserved[1] = has_f32_ ? 1 : 0;
+  m.reserved[2] = rerank_;
   std::vector<unsigned char> tail;
   append(tail, norm_);
   append(tail, ids_);
@@ -618,7 +745,18 @@ void Index::save(const std::string& path) const {
   if (hnsw_) hnsw_->serialize(tail);
   io::AtomicFileWriter w(path, kFileKind, kFormatVersion);
   w.write(&m, sizeof m);
-  w.write(vdata_, nslots_ * dim_ * sizeof(float));
+  if (has_f32_) w.write(vdata_, nslots_ * dim_ * sizeof(float));
+  if (dtype_ == DType::f16) {
+    w.write(hdata_, nslots_ * dim_ * 2);
+    const std::uint32_t pad = 0;
+    w.write(&pad, (nslots_ * dim_ * 2) % 4);
+  } else if (dtype_ == DType::i8) {
+    w.write(cdata_, nslots_ * dim_);
+    const std::uint32_t pad = 0;
+    w.write(&pad, (4 - (nslots_ * dim_) % 4) % 4);
+    w.write(qscale_.data(), nslots_ * 4);
+  }
+  if (dtype_ != DType::f32) w.write(qsq_.data(), nslots_ * 4);
   w.write(tail.data(), tail.size());
   w.commit();
 }
@@ -642,17 +780,23 @@ std::unique_ptr<Index> Index::load(const std::string& path, bool mmap, CustomFn 
   std::memcpy(&m, p, sizeof m);
   p += sizeof m;
   if (m.dim == 0 || m.dim > 65536 || m.metric > 3 || m.kind > 1 || m.deleted > m.nslots || m.M < 2 || m.M > 512 ||
-      m.nslots > 0xfffffff0ull)
+      m.nslots > 0xfffffff0ull || m.reserved[0] > 2 || m.reserved[1] > 1 || m.reserved[2] > 1000 ||
+      (m.reserved[0] != 0 && (m.kind != 0 || m.metric == 3)) || (m.reserved[0] == 0 && m.reserved[1] != 1))
     throw CorruptFile("vector index file has an invalid header: " + path);
   const auto metric = static_cast<Metric>(m.metric);
   if (metric == Metric::custom && !fn)
     throw std::invalid_argument("this index uses a custom metric: pass metric=<the same function> to load()");
   if (metric != Metric::custom) fn = nullptr;
   HnswParams hp{m.M, m.ef_construction, m.ef_search, m.seed};
-  std::unique_ptr<Index> ix(new Index(m.dim, metric, static_cast<Kind>(m.kind), hp, fn, true));
-  const std::size_t n = m.nslots, vbytes = n * m.dim * sizeof(float);
+  const auto dtype = static_cast<DType>(m.reserved[0]);
+  std::unique_ptr<Index> ix(new Index(m.dim, metric, static_cast<Kind>(m.kind), hp, fn, dtype, m.reserved[1] == 1,
+                                      dtype == DType::f32 ? 4 : m.reserved[2], true));
+  const std::size_t n = m.nslots;
+  const std::size_t vbytes = ix->has_f32_ ? n * m.dim * sizeof(float) : 0;
   if (static_cast<std::size_t>(end - p) < vbytes) throw CorruptFile("vector index file is truncated: " + path);
-  if (mmap) {
+  if (!ix->has_f32_) {
+    ix->vdata_ = nullptr;
+  } else if (mmap) {
     ix->vdata_ = reinterpret_cast<const float*>(p);  // 64 + 128: 64-byte aligned
   } else {
     ix->vec_.resize(n * m.dim);
@@ -660,6 +804,31 @@ std::unique_ptr<Index> Index::load(const std::string& path, bool mmap, CustomFn 
     ix->vdata_ = ix->vec_.data();
   }
   p += vbytes;
+  if (dtype == DType::f16) {
+    const std::size_t cb = n * m.dim * 2, pad = cb % 4;
+    if (static_cast<std::size_t>(end - p) < cb + pad) throw CorruptFile("vector index file is truncated: " + path);
+    if (mmap) {
+      ix->hdata_ = reinterpret_cast<const std::uint16_t*>(p);
+    } else {
+      ix->h16_.resize(n * m.dim);
+      std::memcpy(ix->h16_.data(), p, cb);
+      ix->hdata_ = ix->h16_.data();
+    }
+    p += cb + pad;
+  } else if (dtype == DType::i8) {
+    const std::size_t cb = n * m.dim, pad = (4 - cb % 4) % 4;
+    if (static_cast<std::size_t>(end - p) < cb + pad) throw CorruptFile("vector index file is truncated: " + path);
+    if (mmap) {
+      ix->cdata_ = reinterpret_cast<const std::int8_t*>(p);
+    } else {
+      ix->q8_.resize(cb);
+      std::memcpy(ix->q8_.data(), p, cb);
+      ix->cdata_ = ix->q8_.data();
+    }
+    p += cb + pad;
+    take(p, end, ix->qscale_, n);
+  }
+  if (dtype != DType::f32) take(p, end, ix->qsq_, n);
   take(p, end, ix->norm_, n);
   take(p, end, ix->ids_, n);
   take(p, end, ix->vad_, n * 3);

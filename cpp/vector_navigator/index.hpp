@@ -26,6 +26,9 @@ namespace si::vn {
 
 enum class Metric : std::uint32_t { cosine = 0, ip = 1, l2 = 2, custom = 3 };
 enum class Kind : std::uint32_t { flat = 0, hnsw = 1 };
+// Storage of the vectors scanned by flat search: float32, IEEE half, or int8
+// with one float scale per vector (symmetric, scale = max|x| / 127).
+enum class DType : std::uint32_t { f32 = 0, f16 = 1, i8 = 2 };
 
 // A user similarity (higher = more similar), called without the GIL.
 using CustomFn = float (*)(const float*, const float*, std::size_t);
@@ -72,7 +75,10 @@ class Hnsw;
 
 class Index {
  public:
-  Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp = {}, CustomFn fn = nullptr);
+  // dtype f16 / i8: flat only, built-in metrics only. keep_f32 also keeps the
+  // float32 vectors, used to re-rank the quantized candidates exactly.
+  Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp = {}, CustomFn fn = nullptr,
+        DType dtype = DType::f32, bool keep_f32 = false, std::size_t rerank = 4);
   ~Index();
   Index(const Index&) = delete;
   Index& operator=(const Index&) = delete;
@@ -96,6 +102,10 @@ class Index {
   Metric metric() const { return metric_; }
   Kind kind() const { return kind_; }
   const HnswParams& hnsw_params() const { return hp_; }
+  DType dtype() const { return dtype_; }
+  bool keeps_f32() const { return has_f32_; }
+  std::size_t rerank_factor() const { return rerank_; }
+  std::size_t vector_bytes() const;  // bytes of stored vector data (codes, scales, f32)
   void set_ef_search(std::size_t ef);
   bool read_only() const { return mapped_ != nullptr; }
   bool contains(std::uint64_t id) const;
@@ -114,10 +124,15 @@ class Index {
 
  private:
   friend class Hnsw;
-  Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp, CustomFn fn, bool);
+  Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp, CustomFn fn, DType dtype, bool keep_f32,
+        std::size_t rerank, bool);
 
   const float* row(std::size_t slot) const { return vdata_ + slot * dim_; }
-  float pair_sim(const float* q, std::size_t slot) const;  // raw similarity (no payload)
+  float pair_sim(const float* q, std::size_t slot) const;  // raw similarity (no payload), f32 rows
+  float quant_sim(const float* q, float qsq, std::size_t slot) const;  // from the quantized row
+  float best_sim(const float* q, float qsq, std::size_t slot) const {
+    return has_f32_ ? pair_sim(q, slot) : quant_sim(q, qsq, slot);
+  }
   void require_writable(const char* op) const;
   void compact_locked(int threads);
   void rebuild_graph_locked(std::size_t from, int threads);
@@ -131,8 +146,17 @@ class Index {
   HnswParams hp_;
   CustomFn fn_;
 
+  DType dtype_ = DType::f32;
+  bool has_f32_ = true;
+  std::size_t rerank_ = 4;
   std::vector<float> vec_;      // owned rows (unless mapped)
   const float* vdata_ = nullptr;
+  std::vector<std::uint16_t> h16_;  // f16 codes
+  std::vector<std::int8_t> q8_;     // i8 codes
+  std::vector<float> qscale_;       // i8 scale per row
+  std::vector<float> qsq_;          // squared norm of the dequantized row (l2)
+  const std::uint16_t* hdata_ = nullptr;
+  const std::int8_t* cdata_ = nullptr;
   std::vector<float> norm_;     // original L2 norm per slot
   std::vector<std::uint64_t> ids_;
   std::vector<float> vad_;      // 3 per slot

@@ -19,6 +19,11 @@ inline __m256i tail_mask(std::size_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), idx);
 }
 
+inline __m128 reduce4(__m256 v0, __m256 v1, __m256 v2, __m256 v3) {
+  const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(v0, v1), _mm256_hadd_ps(v2, v3));
+  return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
 template <int QB, int RB>
 inline void micro(const float* q, const float* rows, std::size_t dim, float* out,
                   std::size_t out_stride) {
@@ -51,10 +56,16 @@ inline void micro(const float* q, const float* rows, std::size_t dim, float* out
       for (int b = 0; b < RB; ++b) acc[a][b] = _mm256_fmadd_ps(qv, rv[b], acc[a][b]);
     }
   }
+  if constexpr (RB == 4) {
 #pragma GCC unroll 4
-  for (int a = 0; a < QB; ++a)
+    for (int a = 0; a < QB; ++a)
+      _mm_storeu_ps(out + a * out_stride, reduce4(acc[a][0], acc[a][1], acc[a][2], acc[a][3]));
+  } else {
 #pragma GCC unroll 4
-    for (int b = 0; b < RB; ++b) out[a * out_stride + b] = hsum(acc[a][b]);
+    for (int a = 0; a < QB; ++a)
+#pragma GCC unroll 4
+      for (int b = 0; b < RB; ++b) out[a * out_stride + b] = hsum(acc[a][b]);
+  }
 }
 
 template <int QB>

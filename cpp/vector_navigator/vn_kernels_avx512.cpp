@@ -10,6 +10,18 @@ namespace {
 
 inline __mmask16 tail_mask(std::size_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
 
+// The four horizontal sums of v0..v3, as one __m128 (v0's sum in lane 0).
+inline __m128 reduce4(__m512 v0, __m512 v1, __m512 v2, __m512 v3) {
+  const __m512 a = _mm512_add_ps(_mm512_unpacklo_ps(v0, v1), _mm512_unpackhi_ps(v0, v1));
+  const __m512 b = _mm512_add_ps(_mm512_unpacklo_ps(v2, v3), _mm512_unpackhi_ps(v2, v3));
+  // per 128-bit lane: a = [v0 v1 v0 v1] partials, b = [v2 v3 v2 v3]
+  const __m512 c = _mm512_add_ps(_mm512_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0)),
+                                 _mm512_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m256 d = _mm256_add_ps(_mm512_castps512_ps256(c),
+                                 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(c), 1)));
+  return _mm_add_ps(_mm256_castps256_ps128(d), _mm256_extractf128_ps(d, 1));
+}
+
 template <int QB, int RB>
 inline void micro(const float* q, const float* rows, std::size_t dim, float* out,
                   std::size_t out_stride) {
@@ -42,10 +54,16 @@ inline void micro(const float* q, const float* rows, std::size_t dim, float* out
       for (int b = 0; b < RB; ++b) acc[a][b] = _mm512_fmadd_ps(qv, rv[b], acc[a][b]);
     }
   }
+  if constexpr (RB == 4) {
 #pragma GCC unroll 4
-  for (int a = 0; a < QB; ++a)
+    for (int a = 0; a < QB; ++a)
+      _mm_storeu_ps(out + a * out_stride, reduce4(acc[a][0], acc[a][1], acc[a][2], acc[a][3]));
+  } else {
 #pragma GCC unroll 4
-    for (int b = 0; b < RB; ++b) out[a * out_stride + b] = _mm512_reduce_add_ps(acc[a][b]);
+    for (int a = 0; a < QB; ++a)
+#pragma GCC unroll 4
+      for (int b = 0; b < RB; ++b) out[a * out_stride + b] = _mm512_reduce_add_ps(acc[a][b]);
+  }
 }
 
 template <int QB>

@@ -98,13 +98,17 @@ class Index:
         ctypes function of the same C signature (higher = more similar). It is
         called from C++ without the GIL, from several threads.
     kind: "flat" (exact scan) or "hnsw" (approximate graph search).
-    dtype: storage type; only "f32" is implemented.
+    dtype: storage of the scanned vectors: "f32", "f16" (IEEE half: half the
+        memory) or "i8" (int8 with one float scale per vector: a quarter).
+        f16 / i8 work with kind="flat" and the built-in metrics.
+    rerank: with f16 / i8, also keep the float32 vectors and re-score the best
+        ``rerank * k`` quantized candidates exactly (None = keep no f32 copy).
     M, ef_construction, ef_search: HNSW parameters.
     threads: default number of threads for add/search (None = all cores).
     """
 
     def __init__(self, dim: int, metric: Any = "cosine", kind: str = "flat", dtype: str = "f32", *,
-                 M: int = 16, ef_construction: int = 200, ef_search: int = 64, seed: int = 0x5EED,
+                 rerank: Optional[int] = None, M: int = 16, ef_construction: int = 200, ef_search: int = 64, seed: int = 0x5EED,
                  threads: Optional[int] = None, _core_index: Any = None) -> None:
         self._metric_obj = None
         if _core_index is not None:
@@ -114,8 +118,13 @@ class Index:
                 raise ValueError(f"dim must be a positive int, got {dim!r}")
             if kind not in _KINDS:
                 raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
-            if dtype != "f32":
-                raise ValueError(f"dtype {dtype!r} is not implemented: only 'f32' storage is available")
+            if dtype not in ("f32", "f16", "i8"):
+                raise ValueError(f"dtype must be 'f32', 'f16' or 'i8', got {dtype!r}")
+            if rerank is not None and (isinstance(rerank, bool) or not isinstance(rerank, (int, np.integer))
+                                       or not 1 <= rerank <= 1000):
+                raise ValueError(f"rerank must be None or an int in [1, 1000], got {rerank!r}")
+            if rerank is not None and dtype == "f32":
+                raise ValueError("rerank applies to dtype 'f16' or 'i8'")
             for name, v in (("M", M), ("ef_construction", ef_construction), ("ef_search", ef_search)):
                 if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                     raise ValueError(f"{name} must be a positive int, got {v!r}")
@@ -129,7 +138,7 @@ class Index:
                 self._metric_obj = metric  # keeps the function alive
                 mname = "custom"
             self._ix = _core.VectorIndex(int(dim), mname, kind, int(M), int(ef_construction), int(ef_search),
-                                         int(seed), fn)
+                                         int(seed), fn, dtype, int(rerank or 0))
         self._threads = _threads(threads)
 
     # ------------------------------------------------------------ properties
@@ -147,7 +156,19 @@ class Index:
 
     @property
     def dtype(self) -> str:
-        return "f32"
+        """Storage of the scanned vectors: "f32", "f16" or "i8"."""
+        return str(self._ix.dtype)
+
+    @property
+    def rerank(self) -> Optional[int]:
+        """Re-ranking factor of a quantized index that keeps f32 vectors, else None."""
+        r = int(self._ix.rerank)
+        return r or None
+
+    @property
+    def vector_bytes(self) -> int:
+        """Bytes held by the vectors themselves (codes, scales and any f32 copy)."""
+        return int(self._ix.vector_bytes)
 
     @property
     def read_only(self) -> bool:
