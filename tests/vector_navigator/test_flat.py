@@ -177,3 +177,19 @@ def test_empty_add_and_query_batch():
     ix.add(np.eye(4))
     ids, scores = ix.search(np.zeros((0, 4)), 2)
     assert ids.shape == (0, 2)
+
+
+def test_progress_callback_and_chunked_add_is_all_or_nothing(rng):
+    x = clustered(rng, 2500, 8)
+    calls = []
+    ix = Index(8, kind="hnsw", M=8, ef_construction=32)
+    ids = ix.add(x, progress=lambda done, total: calls.append((done, total)), chunk=1000)
+    assert calls == [(1000, 2500), (2000, 2500), (2500, 2500)]
+    assert np.array_equal(ids, np.arange(2500)) and len(ix) == 2500
+    bad = x.copy()
+    bad[1700, 3] = np.nan
+    with pytest.raises(ValueError, match="vector 1700"):
+        ix.add(bad, progress=lambda d, t: None, chunk=1000)
+    with pytest.raises(ValueError, match="already in the index"):
+        ix.add(x, ids=np.arange(2400, 4900), progress=lambda d, t: None, chunk=1000)
+    assert len(ix) == 2500

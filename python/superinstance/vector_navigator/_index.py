@@ -197,7 +197,7 @@ class Index:
     # ------------------------------------------------------------ mutation
     def add(self, vectors: Any, ids: Any = None, payload: Optional[Mapping[str, Any]] = None, *,
             sentiment: Any = None, timestamps: Any = None, labels: Any = None,
-            threads: Optional[int] = None) -> np.ndarray:
+            threads: Optional[int] = None, progress: Any = None, chunk: int = 10_000) -> np.ndarray:
         """Add vectors (n, dim) or one vector (dim,); returns their uint64 ids.
 
         ids: user ids (unique, not already held), or None to assign new ones.
@@ -205,6 +205,11 @@ class Index:
         means none), "timestamps" (n,) seconds (NaN = none), "labels" (n,)
         ints; the keyword arguments of the same names are equivalent.
         Everything is checked first: on any error nothing is stored.
+
+        progress: a callable ``progress(done, total)``, or True for a tqdm bar
+        (when tqdm is installed): the vectors then go in chunks of ``chunk``,
+        and the callable runs between chunks with the GIL held and no index
+        lock held.
         """
         x = _as_f32_rows(vectors, "vectors")
         n = x.shape[0]
@@ -240,7 +245,56 @@ class Index:
                 raise TypeError(f"labels must be integers, got dtype {la.dtype}")
             lab = np.ascontiguousarray(np.broadcast_to(la.astype(np.int64), (n,)))
         t = self._threads if threads is None else _threads(threads)
-        return self._ix.add(x, id_arr, vad, ts, lab, t)
+        if progress is None or progress is False or n <= chunk:
+            out = self._ix.add(x, id_arr, vad, ts, lab, t)
+            if callable(progress):
+                progress(n, n)
+            return out
+        return self._add_chunked(x, id_arr, vad, ts, lab, t, progress, int(chunk))
+
+    def _add_chunked(self, x, id_arr, vad, ts, lab, t, progress, chunk):
+        n = x.shape[0]
+        # Check the whole batch up front, so that a bad row cannot leave part of it stored.
+        if not np.isfinite(x).all():
+            row = int(np.flatnonzero(~np.isfinite(x).all(1))[0])
+            raise ValueError(f"add: vector {row} has a NaN or infinite value")
+        if self.metric == "cosine" and (np.abs(x).max(1) == 0).any():
+            raise ValueError("add: a vector is all zeros (no direction under cosine)")
+        if id_arr is not None:
+            if len(np.unique(id_arr)) != n:
+                raise ValueError("add: duplicate ids in this batch")
+            held = [int(i) for i in id_arr if self._ix.contains(int(i))]
+            if held:
+                raise ValueError(f"add: id {held[0]} is already in the index")
+            if (id_arr == NO_ID).any():
+                raise ValueError("add: id 2**64-1 is reserved (it marks missing results)")
+        if vad is not None:
+            ok = np.isnan(vad).all(1) | ((vad[:, 0] >= -1) & (vad[:, 0] <= 1) & (vad[:, 1] >= 0) & (vad[:, 1] <= 1)
+                                         & (vad[:, 2] >= 0) & (vad[:, 2] <= 1))
+            if not ok.all():
+                raise ValueError(f"add: sentiment of vector {int(np.flatnonzero(~ok)[0])} out of range")
+        if ts is not None and np.isinf(ts).any():
+            raise ValueError("add: a timestamp is infinite (NaN = none)")
+        bar = None
+        if progress is True:
+            try:
+                from tqdm import tqdm
+                bar = tqdm(total=n, unit="vec")
+            except ImportError:
+                bar = None
+        outs = []
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            outs.append(self._ix.add(x[a:b], None if id_arr is None else id_arr[a:b],
+                                     None if vad is None else vad[a:b], None if ts is None else ts[a:b],
+                                     None if lab is None else lab[a:b], t))
+            if bar is not None:
+                bar.update(b - a)
+            elif callable(progress):
+                progress(b, n)
+        if bar is not None:
+            bar.close()
+        return np.concatenate(outs)
 
     def remove(self, ids: Any) -> None:
         """Remove ids; UnknownIdError (and nothing removed) if any is not held."""
