@@ -141,3 +141,19 @@ def test_decay_uses_wall_clock_by_default():
     ids, scores = ix.search([1, 0], 2, time_decay=0.5)
     assert ids.tolist() == [1, 0]
     assert scores[1] == pytest.approx(np.exp(-5.0), rel=1e-3)
+
+
+def test_hnsw_graph_path_scores_its_candidates_exactly(data, rng):
+    # Without exact=True the HNSW walk picks candidates by similarity and the
+    # payload score is applied to them: every returned score must be the
+    # oracle's score of that id, best first, and most of the true top-k found.
+    ix, ids = make("hnsw", "cosine", data)
+    q = clustered(rng, 20, DIM)
+    kw = dict(sentiment=(0.3, 0.6, 0.2), sentiment_weight=0.2, time_decay=0.02, now=1.7e9)
+    ref = oracle(data, q, "cosine", (0.3, 0.6, 0.2), 0.2, 0.02, 1.7e9)
+    got, scores = ix.search(q, 10, ef=200, **kw)
+    np.testing.assert_allclose(scores, np.take_along_axis(ref, got.astype(np.int64), 1), atol=3e-4)
+    assert (np.diff(scores, axis=1) <= 1e-6).all()
+    top = np.argsort(-ref, axis=1)[:, :10]
+    rec = np.mean([len(set(a.tolist()) & set(b.tolist())) / 10 for a, b in zip(got, top)])
+    assert rec >= 0.8
