@@ -126,6 +126,13 @@ void Hnsw::search_layer(const float* q, std::uint32_t ep, std::size_t ef, int le
         std::memcpy(buf.data(), l + 1, cnt * sizeof(std::uint32_t));
       }
     }
+    for (std::size_t j = 0; j < cnt; ++j) {  // start fetching the neighbours' rows
+      if (vis.tag[buf[j]] != vis.epoch) {
+        const char* r = reinterpret_cast<const char*>(index_.row(buf[j]));
+        __builtin_prefetch(r);
+        __builtin_prefetch(r + 64);
+      }
+    }
     for (std::size_t j = 0; j < cnt; ++j) {
       const std::uint32_t nb = buf[j];
       if (vis.tag[nb] == vis.epoch) continue;

@@ -75,6 +75,8 @@ Index::Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp, CustomFn 
              std::size_t rerank, bool)
     : dim_(dim), metric_(metric), kind_(kind), hp_(hp), fn_(fn), dtype_(dtype),
       has_f32_(dtype == DType::f32 || keep_f32), rerank_(rerank) {
+  dot_ = simd::vector_kernels().dot;
+  l2sq_ = simd::vector_kernels().l2sq;
   if (dtype != DType::f32) {
     if (kind != Kind::flat) throw std::invalid_argument("dtype f16 / i8 is available for kind 'flat' only");
     if (metric == Metric::custom) throw std::invalid_argument("dtype f16 / i8 needs a built-in metric");
@@ -120,8 +122,8 @@ float Index::pair_sim(const float* q, std::size_t slot) const {
   const float* r = row(slot);
   switch (metric_) {
     case Metric::cosine:
-    case Metric::ip: return simd::vector_kernels().dot(q, r, dim_);
-    case Metric::l2: return -simd::vector_kernels().l2sq(q, r, dim_);
+    case Metric::ip: return dot_(q, r, dim_);
+    case Metric::l2: return -l2sq_(q, r, dim_);
     case Metric::custom: return fn_(q, r, dim_);
   }
   return 0;

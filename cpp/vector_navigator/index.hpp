@@ -145,6 +145,8 @@ class Index {
   Kind kind_;
   HnswParams hp_;
   CustomFn fn_;
+  float (*dot_)(const float*, const float*, std::size_t) = nullptr;   // active SIMD level,
+  float (*l2sq_)(const float*, const float*, std::size_t) = nullptr;  // looked up once
 
   DType dtype_ = DType::f32;
   bool has_f32_ = true;

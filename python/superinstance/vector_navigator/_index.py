@@ -327,6 +327,16 @@ class Index:
         ef (HNSW): candidate list size (default: the index's ef_search).
         exact (HNSW): force the exact scan.
         """
+        if (type(queries) is np.ndarray and queries.dtype == np.float32 and type(k) is int and k > 0
+                and filter is None and sentiment is None and time_decay is None and not sentiment_weight
+                and ef is None and not exact and (threads is None or (type(threads) is int and threads >= 0))
+                and 1 <= queries.ndim <= 2):
+            # fast path for the plain call: the core checks shape, values and k
+            t = self._threads if threads is None else threads
+            if queries.ndim == 1:
+                ids, scores = self._ix.search(queries[None], k, t, None, 0.0, None, 0.0, None, None, 0, False)
+                return ids[0], scores[0]
+            return self._ix.search(queries, k, t, None, 0.0, None, 0.0, None, None, 0, False)
         q = np.asarray(queries)
         single = q.ndim == 1
         qa = _as_f32_rows(q, "queries")
