@@ -530,7 +530,9 @@ void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt
   // blocks of RB (about 32 KiB, L1) through the register-tiled kernel, so each
   // row is read from memory once per QC queries.
   const std::size_t QC = nq >= 256 ? 128 : 16;
-  const std::size_t RB = std::max<std::size_t>(8, std::min<std::size_t>(256, (32 * 1024) / (dim_ * 4) / 4 * 4));
+  // One or two queries reuse nothing: bigger blocks, less loop overhead.
+  const std::size_t RB = nq <= 2 ? 256
+                                 : std::max<std::size_t>(8, std::min<std::size_t>(256, (32 * 1024) / (dim_ * 4) / 4 * 4));
   const std::size_t nchunks = (nq + QC - 1) / QC;
   const int T = resolve_threads(opt.threads);
   // Split the rows too when there are fewer query chunks than threads.

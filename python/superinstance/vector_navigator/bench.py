@@ -80,52 +80,67 @@ def memory_bandwidth(threads: int) -> float:
     return a.nbytes / t
 
 
+def interleaved(fns: Dict[str, Callable[[np.ndarray], Any]], q: np.ndarray, repeat: int) -> Dict[str, np.ndarray]:
+    """Per-call latencies, the libraries taking turns on each query so that
+    they share the machine's (noisy) conditions."""
+    for f in fns.values():
+        f(q[0])
+    out: Dict[str, List[float]] = {name: [] for name in fns}
+    for i in range(repeat):
+        v = q[i % len(q)]
+        for name, f in fns.items():
+            t = time.perf_counter()
+            f(v)
+            out[name].append(time.perf_counter() - t)
+    return {name: np.array(v) for name, v in out.items()}
+
+
 def run_flat(n: int, dim: int, k: int, threads: int, nq_batch: int, repeat: int) -> Dict[str, Any]:
     x, q = make_data(n, dim, max(nq_batch, 200))
     res: Dict[str, Any] = {"n": n, "dim": dim, "k": k, "threads": threads, "batch": nq_batch}
     res["mem_read_GBps_numpy_sum"] = memory_bandwidth(threads) / 1e9
     ours = Index(dim, metric="ip", threads=threads)
     ours.add(x)
-    single: Dict[str, Any] = {}
-    batch: Dict[str, Any] = {}
-    lat = latencies(lambda v: ours.search(v, k), q, repeat)
-    single["superinstance"] = stats(lat)
-    single["superinstance"]["scan_GBps"] = x.nbytes / np.median(lat) / 1e9
+    single_fns: Dict[str, Callable[[np.ndarray], Any]] = {"superinstance": lambda v: ours.search(v, k)}
+    batch_fns: Dict[str, Callable[[], Any]] = {}
     qb = q[:nq_batch]
-    t = best_of(lambda: ours.search(qb, k), 3)
-    batch["superinstance"] = {"qps": nq_batch / t}
-    ref = ours.search(qb, k)[0]
+    batch_fns["superinstance"] = lambda: ours.search(qb, k)
 
     def np_search(v):
         s = x @ v
         top = np.argpartition(-s, k)[:k]
         return top[np.argsort(-s[top])]
 
-    single["numpy"] = stats(latencies(np_search, q, repeat))
+    single_fns["numpy"] = np_search
     try:
         import faiss
 
         faiss.omp_set_num_threads(threads)
         fi = faiss.IndexFlatIP(dim)
         fi.add(x)
-        single["faiss_IndexFlatIP"] = stats(latencies(lambda v: fi.search(v[None], k), q, repeat))
-        t = best_of(lambda: fi.search(qb, k), 3)
-        batch["faiss_IndexFlatIP"] = {"qps": nq_batch / t}
+        single_fns["faiss_IndexFlatIP"] = lambda v: fi.search(v[None], k)
+        batch_fns["faiss_IndexFlatIP"] = lambda: fi.search(qb, k)
         _, fids = fi.search(qb, k)
-        res["agreement_with_faiss"] = recall(ref.astype(np.int64), fids)
+        res["agreement_with_faiss"] = recall(ours.search(qb, k)[0].astype(np.int64), fids)
     except ImportError:
         res["faiss"] = "not installed"
     try:
         from usearch.index import search as usearch_search
 
-        single["usearch_exact"] = stats(latencies(
-            lambda v: usearch_search(x, v, k, metric="ip", exact=True, threads=threads), q, repeat))
-        t = best_of(lambda: usearch_search(x, qb, k, metric="ip", exact=True, threads=threads), 3)
-        batch["usearch_exact"] = {"qps": nq_batch / t}
+        single_fns["usearch_exact"] = lambda v: usearch_search(x, v, k, metric="ip", exact=True, threads=threads)
+        batch_fns["usearch_exact"] = lambda: usearch_search(x, qb, k, metric="ip", exact=True, threads=threads)
     except ImportError:
         pass
-    res["single"] = single
-    res["batch_qps"] = batch
+    lat = interleaved(single_fns, q, repeat)
+    res["single"] = {name: stats(v) for name, v in lat.items()}
+    res["single"]["superinstance"]["scan_GBps"] = x.nbytes / np.median(lat["superinstance"]) / 1e9
+    times: Dict[str, List[float]] = {name: [] for name in batch_fns}
+    for _ in range(3):
+        for name, f in batch_fns.items():
+            t = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - t)
+    res["batch_qps"] = {name: {"qps": nq_batch / float(np.median(v))} for name, v in times.items()}
     return res
 
 
@@ -135,21 +150,17 @@ def run_hnsw(n: int, dim: int, k: int, threads: int, M: int, efc: int, nq: int) 
     res: Dict[str, Any] = {"n": n, "dim": dim, "M": M, "ef_construction": efc, "threads": threads}
     libs: Dict[str, Dict[str, Any]] = {}
     efs = [16, 32, 64, 128, 256]
+    entries: Dict[str, Any] = {}  # name -> (set_ef, search_one, search_batch)
 
-    def sweep(name, build, set_ef, search_one, search_batch):
+    def build(name, fn, set_ef, one, batch):
         t = time.perf_counter()
-        build()
+        fn()
         bt = time.perf_counter() - t
-        rows = []
-        for ef in efs:
-            set_ef(ef)
-            got = search_batch(q)
-            lat = latencies(search_one, q, len(q))
-            rows.append({"ef": ef, "recall": recall(np.asarray(got).astype(np.int64), ref), **stats(lat)})
-        libs[name] = {"build_s": bt, "build_vps": n / bt, "sweep": rows}
+        libs[name] = {"build_s": bt, "build_vps": n / bt, "sweep": []}
+        entries[name] = (set_ef, one, batch)
 
     ours = Index(dim, metric="ip", kind="hnsw", M=M, ef_construction=efc, threads=threads)
-    sweep("superinstance", lambda: ours.add(x, threads=threads), lambda ef: setattr(ours, "ef_search", ef),
+    build("superinstance", lambda: ours.add(x, threads=threads), lambda ef: setattr(ours, "ef_search", ef),
           lambda v: ours.search(v, k, threads=1), lambda Q: ours.search(Q, k)[0])
     try:
         import hnswlib
@@ -161,10 +172,8 @@ def run_hnsw(n: int, dim: int, k: int, threads: int, M: int, efc: int, nq: int) 
             h.set_num_threads(threads)
             h.add_items(x)
 
-        def h1(v):
-            return h.knn_query(v[None], k, num_threads=1)
-
-        sweep("hnswlib", hb, h.set_ef, h1, lambda Q: h.knn_query(Q, k)[0])
+        build("hnswlib", hb, h.set_ef, lambda v: h.knn_query(v[None], k, num_threads=1),
+              lambda Q: h.knn_query(Q, k)[0])
     except ImportError:
         pass
     try:
@@ -177,7 +186,7 @@ def run_hnsw(n: int, dim: int, k: int, threads: int, M: int, efc: int, nq: int) 
         def fset(ef):
             f.hnsw.efSearch = ef
 
-        sweep("faiss_IndexHNSWFlat", lambda: f.add(x), fset, lambda v: f.search(v[None], k),
+        build("faiss_IndexHNSWFlat", lambda: f.add(x), fset, lambda v: f.search(v[None], k),
               lambda Q: f.search(Q, k)[1])
     except ImportError:
         pass
@@ -189,12 +198,53 @@ def run_hnsw(n: int, dim: int, k: int, threads: int, M: int, efc: int, nq: int) 
         def uset(ef):
             u.expansion_search = ef
 
-        sweep("usearch", lambda: u.add(np.arange(n), x, threads=threads), uset,
+        build("usearch", lambda: u.add(np.arange(n), x, threads=threads), uset,
               lambda v: u.search(v, k, threads=1), lambda Q: u.search(Q, k, threads=threads).keys)
     except ImportError:
         pass
+    for ef in efs:
+        for name, (set_ef, _, batch) in entries.items():
+            set_ef(ef)
+            libs[name]["sweep"].append({"ef": ef, "recall": recall(np.asarray(batch(q)).astype(np.int64), ref)})
+        # single-query searches are one-threaded for every library (faiss: OMP threads as set)
+        lat = interleaved({name: e[1] for name, e in entries.items()}, q, len(q))
+        for name, v in lat.items():
+            libs[name]["sweep"][-1].update(stats(v))
     res["libs"] = libs
     return res
+
+
+def run_payload_and_quantized(n: int, dim: int, k: int, repeat: int) -> Dict[str, Any]:
+    """Single-query cost of payload scoring and filters, and of f16 / i8
+    storage, against plain f32 search on the same data (interleaved, 1 thread)."""
+    x, q = make_data(n, dim, 200, seed=5)
+    rng = np.random.default_rng(1)
+    vad = np.stack([rng.uniform(-1, 1, n), rng.uniform(0, 1, n), rng.uniform(0, 1, n)], 1)
+    ix = Index(dim, threads=1)
+    ix.add(x, sentiment=vad, timestamps=1.7e9 - rng.uniform(0, 86400, n), labels=rng.integers(0, 10, n))
+    exact = ix.search(q, k)[0]
+    fns: Dict[str, Callable[[np.ndarray], Any]] = {
+        "plain": lambda v: ix.search(v, k),
+        "sentiment": lambda v: ix.search(v, k, sentiment=(0.2, 0.5, 0.5), sentiment_weight=0.3),
+        "sentiment+decay": lambda v: ix.search(v, k, sentiment=(0.2, 0.5, 0.5), sentiment_weight=0.3,
+                                               time_decay=0.1, now=1.7e9),
+        "label_filter_50%": lambda v: ix.search(v, k, filter={"labels": [0, 1, 2, 3, 4]}),
+    }
+    quant: Dict[str, Index] = {}
+    for name, kw in (("f16", {"dtype": "f16"}), ("i8", {"dtype": "i8"}), ("i8+rerank4", {"dtype": "i8", "rerank": 4})):
+        quant[name] = Index(dim, threads=1, **kw)
+        quant[name].add(x)
+        fns[name] = (lambda qi: (lambda v: qi.search(v, k)))(quant[name])
+    lat = interleaved(fns, q, repeat)
+    out: Dict[str, Any] = {"n": n, "dim": dim, "k": k, "threads": 1}
+    base = float(np.median(lat["plain"]))
+    for name, v in lat.items():
+        out[name] = {**stats(v), "ratio_to_plain": float(np.median(v)) / base}
+    for name, qi in quant.items():
+        out[name]["recall_at_k_vs_f32"] = recall(qi.search(q, k)[0].astype(np.int64), exact.astype(np.int64))
+        out[name]["vector_bytes"] = qi.vector_bytes
+    out["plain"]["vector_bytes"] = ix.vector_bytes
+    return out
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -210,6 +260,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--ef-construction", type=int, default=100)
     ap.add_argument("--skip-flat", action="store_true")
     ap.add_argument("--skip-hnsw", action="store_true")
+    ap.add_argument("--payload", action="store_true", help="also measure payload scoring and f16/i8 storage")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     limiter = _limit_threads(a.threads)
@@ -222,6 +273,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not a.skip_hnsw:
         out["hnsw"] = run_hnsw(a.hnsw_n, a.dim, a.k, a.threads, a.M, a.ef_construction, 300)
         print(json.dumps(out["hnsw"], indent=1), flush=True)
+    if a.payload:
+        out["payload_quantized"] = run_payload_and_quantized(a.n, a.dim, a.k, a.repeat)
+        print(json.dumps(out["payload_quantized"], indent=1), flush=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)
