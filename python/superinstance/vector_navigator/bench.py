@@ -80,18 +80,23 @@ def memory_bandwidth(threads: int) -> float:
     return a.nbytes / t
 
 
-def interleaved(fns: Dict[str, Callable[[np.ndarray], Any]], q: np.ndarray, repeat: int) -> Dict[str, np.ndarray]:
-    """Per-call latencies, the libraries taking turns on each query so that
-    they share the machine's (noisy) conditions."""
+def interleaved(fns: Dict[str, Callable[[np.ndarray], Any]], q: np.ndarray, repeat: int,
+                block: int = 20) -> Dict[str, np.ndarray]:
+    """Per-call latencies, the libraries taking turns in blocks of ``block``
+    queries, so that they share the machine's (noisy) conditions while a
+    library's spinning worker threads (OpenMP, OpenBLAS) do not steal the
+    next library's cores."""
     for f in fns.values():
         f(q[0])
     out: Dict[str, List[float]] = {name: [] for name in fns}
-    for i in range(repeat):
-        v = q[i % len(q)]
+    for b0 in range(0, repeat, block):
         for name, f in fns.items():
-            t = time.perf_counter()
-            f(v)
-            out[name].append(time.perf_counter() - t)
+            f(q[b0 % len(q)])  # warm-up after the switch, not timed
+            for i in range(b0, min(repeat, b0 + block)):
+                v = q[i % len(q)]
+                t = time.perf_counter()
+                f(v)
+                out[name].append(time.perf_counter() - t)
     return {name: np.array(v) for name, v in out.items()}
 
 
