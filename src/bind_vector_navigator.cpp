@@ -244,6 +244,23 @@ void bind_kernels(py::module_& m) {
         k.dot_tile(q.data(), nq, rows.data(), nr, q.shape(1), o, nr);
         return out;
       }, py::arg("queries"), py::arg("rows"), py::arg("level") = py::none());
+  m.def("vn_dot_panel32", [](const F32& q, const F32& rows, const std::optional<std::string>& level) {
+        if (q.ndim() != 2 || rows.ndim() != 2 || q.shape(1) != rows.shape(1) || rows.shape(0) > 32)
+          throw py::value_error("queries (nq, dim) and rows (<= 32, dim) must be 2-D with the same dim");
+        const auto& k = vn::vn_kernels(level_arg(level));
+        if (!k.dot_panel32) return py::object(py::none());  // this level has no panel kernel
+        const auto nq = q.shape(0), nr = rows.shape(0), dim = q.shape(1);
+        py::array_t<float> out({nq, py::ssize_t{32}});
+        float* o = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          std::vector<float> panel(32 * static_cast<std::size_t>(dim));
+          vn::pack_rows32(rows.data(), nr, dim, panel.data());
+          k.dot_panel32(q.data(), nq, panel.data(), dim, o, 32);
+        }
+        return py::object(out[py::make_tuple(py::slice(0, nq, 1), py::slice(0, nr, 1))]);
+      }, py::arg("queries"), py::arg("rows"), py::arg("level") = py::none(),
+      "Packed-panel batch kernel (None where the level has none); for tests.");
   m.def("vn_dot_f16_rows", [](const F32& q, const U16& rows, const std::optional<std::string>& level) {
         if (q.ndim() != 1 || rows.ndim() != 2 || q.shape(0) != rows.shape(1))
           throw py::value_error("query (dim,) and rows (n, dim) of uint16 half bits are required");

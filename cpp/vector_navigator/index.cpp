@@ -529,12 +529,20 @@ void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt
   // Blocking: a task owns QC queries (kept hot in L2) and streams its rows in
   // blocks of RB (about 32 KiB, L1) through the register-tiled kernel, so each
   // row is read from memory once per QC queries.
-  const std::size_t QC = nq >= 256 ? 128 : 16;
-  // One or two queries reuse nothing: bigger blocks, less loop overhead.
-  const std::size_t RB = nq <= 2 ? 256
-                                 : std::max<std::size_t>(8, std::min<std::size_t>(256, (32 * 1024) / (dim_ * 4) / 4 * 4));
-  const std::size_t nchunks = (nq + QC - 1) / QC;
+  // QC: the batch shared out evenly over the threads, in [16, 512] queries
+  // (512 x 384 floats = 768 KiB stay in a 1 MiB L2; each packed row panel
+  // then serves up to 512 queries).
   const int T = resolve_threads(opt.threads);
+  const std::size_t per_thread = (nq + static_cast<std::size_t>(T) - 1) / static_cast<std::size_t>(T);
+  const std::size_t QC = std::min<std::size_t>(512, std::max<std::size_t>(16, (per_thread + 15) / 16 * 16));
+  // One or two queries reuse nothing: bigger blocks, less loop overhead.
+  // Batches with the panel kernel: whole 32-row panels (the buffer has room
+  // for the last, partly filled one).
+  const bool panels = tiled && vk.dot_panel32 != nullptr && nq >= 8;
+  const std::size_t RB = nq <= 2 ? 256
+                         : panels ? 32
+                                  : std::max<std::size_t>(8, std::min<std::size_t>(256, (32 * 1024) / (dim_ * 4) / 4 * 4));
+  const std::size_t nchunks = (nq + QC - 1) / QC;
   // Split the rows too when there are fewer query chunks than threads.
   std::size_t nranges = 1;
   if (nchunks < static_cast<std::size_t>(T)) {
@@ -550,8 +558,10 @@ void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt
     TopK* tops = &partial[task * QC];
     for (std::size_t i = 0; i < qn; ++i) tops[i].reset(kk);
     std::vector<float> buf(QC * RB);
+    const bool panel = tiled && vk.dot_panel32 != nullptr && qn >= 8;  // broadcast kernel for batches
+    std::vector<float> pbuf(panel ? 32 * dim_ : 0);
     const float* qs = q + q0 * dim_;
-    float qsq[256];
+    float qsq[512];  // QC <= 512
     if (quant && metric_ == Metric::l2)
       for (std::size_t i = 0; i < qn; ++i) qsq[i] = sqnorm(qs + i * dim_);
     for (std::size_t b0 = r0; b0 < r1; b0 += RB) {
@@ -566,6 +576,11 @@ void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt
           if (metric_ == Metric::l2)
             for (std::size_t r = 0; r < bn; ++r) bi[r] = -std::max(0.0f, qsq[i] + qsq_[b0 + r] - 2 * bi[r]);
         }
+      } else if (panel) {
+        for (std::size_t p0 = 0; p0 < bn; p0 += 32) {
+          pack_rows32(row(b0 + p0), std::min<std::size_t>(32, bn - p0), dim_, pbuf.data());
+          vk.dot_panel32(qs, qn, pbuf.data(), dim_, buf.data() + p0, RB);
+        }
       } else if (tiled) {
         vk.dot_tile(qs, qn, row(b0), bn, dim_, buf.data(), RB);
       } else if (metric_ == Metric::l2) {
@@ -577,18 +592,33 @@ void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt
         for (std::size_t i = 0; i < qn; ++i)
           for (std::size_t r = 0; r < bn; ++r) buf[i * RB + r] = fn_(qs + i * dim_, row(b0 + r), dim_);
       }
+      // Locals, so that the hot loop keeps them in registers.
+      const bool is_plain = plain, del = check_deleted;
+      const std::uint8_t* const fl = flags_.data();
+      const std::uint8_t* const al = allow;
+      const float* const b = buf.data();
       for (std::size_t i = 0; i < qn; ++i) {
         TopK& t = tops[i];
-        const float* bi = buf.data() + i * RB;
+        const float* bi = b + i * RB;
         float thr = t.threshold();
-        for (std::size_t r = 0; r < bn; ++r) {
-          const std::size_t s = b0 + r;
-          const float v = plain ? bi[r] : sc.finish(bi[r], s);
-          if (v < thr) continue;  // most rows stop here
-          if (check_deleted && (flags_[s] & kDeleted)) continue;
-          if (allow && !allow[s]) continue;
-          t.push(v, static_cast<std::uint32_t>(s));
-          thr = t.threshold();
+        if (is_plain) {
+          for (std::size_t r = 0; r < bn; ++r) {
+            const float v = bi[r];
+            if (v < thr) continue;  // most rows stop here
+            const std::size_t s = b0 + r;
+            if ((del && (fl[s] & kDeleted)) || (al && !al[s])) continue;
+            t.push(v, static_cast<std::uint32_t>(s));
+            thr = t.threshold();
+          }
+        } else {
+          for (std::size_t r = 0; r < bn; ++r) {
+            const std::size_t s = b0 + r;
+            const float v = sc.finish(bi[r], s);
+            if (v < thr) continue;
+            if ((del && (fl[s] & kDeleted)) || (al && !al[s])) continue;
+            t.push(v, static_cast<std::uint32_t>(s));
+            thr = t.threshold();
+          }
         }
       }
     }

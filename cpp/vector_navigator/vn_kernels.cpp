@@ -19,6 +19,29 @@ const simd::KernelSet<VnKernels>& vn_kernel_set() {
   return set;
 }
 
+void pack_rows32(const float* rows, std::size_t nr, std::size_t dim, float* panel) {
+  // 4 x 4 blocks: four rows read sequentially, written as four 16-float lines.
+  for (std::size_t h = 0; h < 2; ++h) {
+    float* out = panel + h * dim * 16;
+    for (std::size_t j0 = 0; j0 < 16; j0 += 4) {
+      const float* src[4];
+      bool live[4];
+      for (std::size_t u = 0; u < 4; ++u) {
+        const std::size_t r = h * 16 + j0 + u;
+        live[u] = r < nr;
+        src[u] = live[u] ? rows + r * dim : nullptr;
+      }
+      for (std::size_t d = 0; d < dim; ++d) {
+        float* o = out + d * 16 + j0;
+        o[0] = live[0] ? src[0][d] : 0.0f;
+        o[1] = live[1] ? src[1][d] : 0.0f;
+        o[2] = live[2] ? src[2][d] : 0.0f;
+        o[3] = live[3] ? src[3][d] : 0.0f;
+      }
+    }
+  }
+}
+
 // IEEE 754 binary16, round to nearest even; overflow -> inf, NaN kept.
 std::uint16_t f32_to_f16(float f) {
   std::uint32_t x;

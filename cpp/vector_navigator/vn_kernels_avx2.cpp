@@ -117,6 +117,6 @@ void dot_i8_rows(const float* q, const std::int8_t* rows, const float* scale, st
 
 }  // namespace
 
-const VnKernels kVnKernelsAvx2{simd::Level::avx2, dot_tile, dot_f16_rows, dot_i8_rows};
+const VnKernels kVnKernelsAvx2{simd::Level::avx2, dot_tile, nullptr, dot_f16_rows, dot_i8_rows};
 
 }  // namespace si::vn::detail

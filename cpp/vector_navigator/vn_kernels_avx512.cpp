@@ -81,6 +81,36 @@ void dot_tile(const float* q, std::size_t nq, const float* rows, std::size_t nr,
   for (; qi < nq; ++qi) row_loop<1>(q + qi * dim, rows, nr, dim, out + qi * out_stride, out_stride);
 }
 
+template <int QB>
+inline void panel_micro(const float* q, std::size_t dim, const float* panel, float* out, std::size_t out_stride) {
+  __m512 a0[QB], a1[QB];
+#pragma GCC unroll 12
+  for (int a = 0; a < QB; ++a) a0[a] = a1[a] = _mm512_setzero_ps();
+  const float* p1 = panel + dim * 16;
+  for (std::size_t d = 0; d < dim; ++d) {
+    const __m512 r0 = _mm512_loadu_ps(panel + d * 16), r1 = _mm512_loadu_ps(p1 + d * 16);
+#pragma GCC unroll 12
+    for (int a = 0; a < QB; ++a) {
+      const __m512 b = _mm512_set1_ps(q[a * dim + d]);
+      a0[a] = _mm512_fmadd_ps(b, r0, a0[a]);
+      a1[a] = _mm512_fmadd_ps(b, r1, a1[a]);
+    }
+  }
+#pragma GCC unroll 12
+  for (int a = 0; a < QB; ++a) {
+    _mm512_storeu_ps(out + a * out_stride, a0[a]);
+    _mm512_storeu_ps(out + a * out_stride + 16, a1[a]);
+  }
+}
+
+void dot_panel32(const float* q, std::size_t nq, const float* panel, std::size_t dim, float* out,
+                 std::size_t out_stride) {
+  std::size_t qi = 0;
+  for (; qi + 12 <= nq; qi += 12) panel_micro<12>(q + qi * dim, dim, panel, out + qi * out_stride, out_stride);
+  for (; qi + 4 <= nq; qi += 4) panel_micro<4>(q + qi * dim, dim, panel, out + qi * out_stride, out_stride);
+  for (; qi < nq; ++qi) panel_micro<1>(q + qi * dim, dim, panel, out + qi * out_stride, out_stride);
+}
+
 void dot_f16_rows(const float* q, const std::uint16_t* rows, std::size_t nr, std::size_t dim,
                   float* out) {
   for (std::size_t r = 0; r < nr; ++r) {
@@ -127,6 +157,6 @@ void dot_i8_rows(const float* q, const std::int8_t* rows, const float* scale, st
 
 }  // namespace
 
-const VnKernels kVnKernelsAvx512{simd::Level::avx512, dot_tile, dot_f16_rows, dot_i8_rows};
+const VnKernels kVnKernelsAvx512{simd::Level::avx512, dot_tile, dot_panel32, dot_f16_rows, dot_i8_rows};
 
 }  // namespace si::vn::detail

@@ -46,6 +46,6 @@ void dot_i8_rows(const float* q, const std::int8_t* rows, const float* scale, st
 
 }  // namespace
 
-const VnKernels kVnKernelsScalar{simd::Level::scalar, dot_tile, dot_f16_rows, dot_i8_rows};
+const VnKernels kVnKernelsScalar{simd::Level::scalar, dot_tile, nullptr, dot_f16_rows, dot_i8_rows};
 
 }  // namespace si::vn::detail

@@ -54,3 +54,31 @@ def test_sentiment_similarity_formula():
     a, b = (0.5, 0.2, 0.9), (-0.3, 0.7, 0.1)
     ref = 1 - np.sqrt(((0.8 / 2) ** 2 + 0.5 ** 2 + 0.8 ** 2) / 3)
     assert sentiment_similarity(a, b) == pytest.approx(ref, abs=1e-6)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("nq,nr,dim", [(1, 1, 1), (3, 32, 7), (12, 32, 384), (17, 20, 33), (29, 5, 100)])
+def test_packed_panel_kernel_matches_float64(level, nq, nr, dim):
+    rng = np.random.default_rng(nq + nr + dim)
+    q = rng.standard_normal((nq, dim)).astype(np.float32)
+    r = rng.standard_normal((nr, dim)).astype(np.float32)
+    got = _core.vn_dot_panel32(q, r, level)
+    if level != "avx512":
+        assert got is None  # only AVX-512 has the broadcast panel kernel; others use dot_tile
+        return
+    np.testing.assert_allclose(got, q.astype(np.float64) @ r.astype(np.float64).T,
+                               atol=1e-4 * np.sqrt(dim), rtol=1e-5)
+
+
+def test_batch_scan_paths_agree(rng=np.random.default_rng(3)):
+    # 1 query (row ranges), 5 (tile kernel), 40 and 700 (panel kernel where available)
+    from superinstance.vector_navigator import Index
+    x = rng.standard_normal((3000, 50)).astype(np.float32)
+    q = rng.standard_normal((700, 50)).astype(np.float32)
+    ix = Index(50, metric="ip")
+    ix.add(x)
+    ref = q.astype(np.float64) @ x.astype(np.float64).T
+    for nq in (1, 5, 40, 700):
+        for threads in (1, 2, 3):
+            ids, scores = ix.search(q[:nq], 5, threads=threads)
+            np.testing.assert_allclose(scores, -np.sort(-ref[:nq], axis=1)[:, :5], atol=1e-4)
