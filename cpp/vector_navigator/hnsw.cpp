@@ -1,0 +1,365 @@
+#include "vector_navigator/hnsw.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <queue>
+
+#include "common/errors.hpp"
+#include "vector_navigator/index.hpp"
+#include "vector_navigator/parallel.hpp"
+
+namespace si::vn {
+namespace {
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+struct Closer {  // max-heap on distance: worst on top
+  bool operator()(const std::pair<float, std::uint32_t>& a, const std::pair<float, std::uint32_t>& b) const {
+    return a.first < b.first;
+  }
+};
+struct Farther {  // min-heap on distance: best on top
+  bool operator()(const std::pair<float, std::uint32_t>& a, const std::pair<float, std::uint32_t>& b) const {
+    return a.first > b.first;
+  }
+};
+
+}  // namespace
+
+Hnsw::Hnsw(const Index& index, std::size_t M, std::uint64_t seed)
+    : index_(index), M_(M), M0_(2 * M), level_mult_(1.0 / std::log(static_cast<double>(M))),
+      seed_(seed), stripes_(new std::mutex[kStripes]) {
+  if (M < 2 || M > 512) throw std::invalid_argument("hnsw: M must be in [2, 512], got " + std::to_string(M));
+}
+
+void Hnsw::Visited::prepare(std::size_t n) {
+  if (tag.size() < n) tag.resize(n, 0);
+  if (++epoch == 0) {
+    std::fill(tag.begin(), tag.end(), 0);
+    epoch = 1;
+  }
+}
+
+int Hnsw::random_level(std::uint32_t node) const {
+  const std::uint64_t r = splitmix64(seed_ ^ (static_cast<std::uint64_t>(node) * 0x2545f4914f6cdd1dull));
+  const double u = (static_cast<double>(r >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+  const double l = -std::log(u) * level_mult_;
+  return static_cast<int>(std::min(l, 30.0));
+}
+
+void Hnsw::resize(std::size_t n) {
+  const std::size_t old = levels_.size();
+  if (n <= old) {
+    levels_.resize(n);
+    l0_.resize(n * (M0_ + 1));
+    upper_.resize(n);
+    return;
+  }
+  levels_.resize(n);
+  l0_.resize(n * (M0_ + 1), 0);
+  upper_.resize(n);
+  for (std::size_t i = old; i < n; ++i) {
+    const int lv = random_level(static_cast<std::uint32_t>(i));
+    levels_[i] = static_cast<std::uint8_t>(lv);
+    l0_[i * (M0_ + 1)] = 0;
+    upper_[i].assign(static_cast<std::size_t>(lv) * (M_ + 1), 0);
+  }
+}
+
+float Hnsw::dist(const float* q, std::uint32_t node) const { return -index_.pair_sim(q, node); }
+
+const std::uint32_t* Hnsw::links(std::uint32_t node, int level) const {
+  if (level == 0) return l0_.data() + static_cast<std::size_t>(node) * (M0_ + 1);
+  return upper_[node].data() + static_cast<std::size_t>(level - 1) * (M_ + 1);
+}
+std::uint32_t* Hnsw::links(std::uint32_t node, int level) {
+  if (level == 0) return l0_.data() + static_cast<std::size_t>(node) * (M0_ + 1);
+  return upper_[node].data() + static_cast<std::size_t>(level - 1) * (M_ + 1);
+}
+
+std::size_t Hnsw::link_count0() const {
+  std::size_t s = 0;
+  for (std::size_t i = 0; i < levels_.size(); ++i) s += l0_[i * (M0_ + 1)];
+  return s;
+}
+
+void Hnsw::search_layer(const float* q, std::uint32_t ep, std::size_t ef, int level, Visited& vis,
+                        std::vector<Cand>& result, bool locking, const std::uint8_t* allowed,
+                        bool filter_results) const {
+  const auto& flags = index_.flags_;
+  auto admitted = [&](std::uint32_t n) {
+    if (!filter_results) return true;
+    if (flags[n] & 4u) return false;
+    return allowed == nullptr || allowed[n] != 0;
+  };
+  vis.prepare(levels_.size());
+  std::priority_queue<Cand, std::vector<Cand>, Closer> top;
+  std::priority_queue<Cand, std::vector<Cand>, Farther> cand;
+  const float d0 = dist(q, ep);
+  vis.tag[ep] = vis.epoch;
+  cand.emplace(d0, ep);
+  float lower = std::numeric_limits<float>::infinity();
+  if (admitted(ep)) {
+    top.emplace(d0, ep);
+    lower = d0;
+  }
+  std::vector<std::uint32_t> buf(std::max(M0_, M_) + 1);
+  while (!cand.empty()) {
+    const Cand c = cand.top();
+    if (c.first > lower && top.size() >= ef) break;
+    cand.pop();
+    std::size_t cnt;
+    {
+      const std::uint32_t* l = links(c.second, level);
+      if (locking) {
+        std::lock_guard<std::mutex> g(lock_of(c.second));
+        cnt = l[0];
+        std::memcpy(buf.data(), l + 1, cnt * sizeof(std::uint32_t));
+      } else {
+        cnt = l[0];
+        std::memcpy(buf.data(), l + 1, cnt * sizeof(std::uint32_t));
+      }
+    }
+    for (std::size_t j = 0; j < cnt; ++j) {  // start fetching the neighbours' rows
+      if (vis.tag[buf[j]] != vis.epoch) {
+        const char* r = reinterpret_cast<const char*>(index_.row(buf[j]));
+        __builtin_prefetch(r);
+        __builtin_prefetch(r + 64);
+      }
+    }
+    for (std::size_t j = 0; j < cnt; ++j) {
+      const std::uint32_t nb = buf[j];
+      if (vis.tag[nb] == vis.epoch) continue;
+      vis.tag[nb] = vis.epoch;
+      const float d = dist(q, nb);
+      if (top.size() < ef || d < lower) {
+        cand.emplace(d, nb);
+        if (admitted(nb)) {
+          top.emplace(d, nb);
+          if (top.size() > ef) top.pop();
+          lower = top.top().first;
+        }
+      }
+    }
+  }
+  result.resize(top.size());
+  for (std::size_t i = top.size(); i-- > 0;) {
+    result[i] = top.top();
+    top.pop();
+  }
+}
+
+void Hnsw::select_neighbors(std::vector<Cand>& cands, std::size_t m) const {
+  if (cands.size() <= m) return;
+  std::sort(cands.begin(), cands.end());
+  std::vector<Cand> chosen;
+  chosen.reserve(m);
+  for (const Cand& c : cands) {
+    if (chosen.size() >= m) break;
+    bool good = true;
+    const float* cv = index_.row(c.second);
+    for (const Cand& s : chosen) {
+      if (dist(cv, s.second) < c.first) {
+        good = false;
+        break;
+      }
+    }
+    if (good) chosen.push_back(c);
+  }
+  cands.swap(chosen);
+}
+
+void Hnsw::insert(std::uint32_t node, std::size_t efc, Visited& vis) {
+  const int level = levels_[node];
+  const float* q = index_.row(node);
+  std::unique_lock<std::mutex> glock(entry_mu_);
+  const int maxl = max_level_;
+  std::uint32_t cur = entry_;
+  if (maxl < 0) {
+    entry_ = node;
+    max_level_ = level;
+    return;
+  }
+  if (level <= maxl) glock.unlock();
+
+  float curd = dist(q, cur);
+  for (int l = maxl; l > level; --l) {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      std::lock_guard<std::mutex> g(lock_of(cur));
+      const std::uint32_t* ln = links(cur, l);
+      for (std::uint32_t j = 1; j <= ln[0]; ++j) {
+        const float d = dist(q, ln[j]);
+        if (d < curd) {
+          curd = d;
+          cur = ln[j];
+          changed = true;
+        }
+      }
+    }
+  }
+  std::vector<Cand> res;
+  std::vector<Cand> nbc;
+  for (int l = std::min(level, maxl); l >= 0; --l) {
+    search_layer(q, cur, efc, l, vis, res, true, nullptr, false);
+    res.erase(std::remove_if(res.begin(), res.end(), [&](const Cand& c) { return c.second == node; }),
+              res.end());
+    if (res.empty()) continue;
+    cur = res.front().second;
+    select_neighbors(res, M_);
+    {
+      std::lock_guard<std::mutex> g(lock_of(node));
+      std::uint32_t* ln = links(node, l);
+      ln[0] = static_cast<std::uint32_t>(res.size());
+      for (std::size_t j = 0; j < res.size(); ++j) ln[j + 1] = res[j].second;
+    }
+    const std::size_t capl = cap(l);
+    for (const Cand& c : res) {
+      const std::uint32_t nb = c.second;
+      std::lock_guard<std::mutex> g(lock_of(nb));
+      std::uint32_t* ln = links(nb, l);
+      bool present = false;
+      for (std::uint32_t j = 1; j <= ln[0]; ++j) present |= ln[j] == node;
+      if (present) continue;
+      if (ln[0] < capl) {
+        ln[++ln[0]] = node;
+        continue;
+      }
+      const float* nv = index_.row(nb);
+      nbc.clear();
+      nbc.emplace_back(c.first, node);
+      for (std::uint32_t j = 1; j <= ln[0]; ++j) nbc.emplace_back(dist(nv, ln[j]), ln[j]);
+      select_neighbors(nbc, capl);
+      ln[0] = static_cast<std::uint32_t>(nbc.size());
+      for (std::size_t j = 0; j < nbc.size(); ++j) ln[j + 1] = nbc[j].second;
+    }
+  }
+  if (level > maxl) {
+    entry_ = node;
+    max_level_ = level;
+  }
+}
+
+void Hnsw::insert_range(std::size_t from, std::size_t to, std::size_t efc, int threads) {
+  if (from >= to) return;
+  // The very first node goes in alone so that every worker has an entry point.
+  std::size_t start = from;
+  {
+    Visited vis;
+    if (max_level_ < 0) insert(static_cast<std::uint32_t>(start++), efc, vis);
+  }
+  const std::size_t chunk = 64;
+  const std::size_t ntasks = (to - start + chunk - 1) / chunk;
+  const int workers = resolve_threads(threads);
+  std::vector<Visited> vis(static_cast<std::size_t>(workers));
+  parallel_for(ntasks, workers, [&](std::size_t t, std::size_t w) {
+    const std::size_t a = start + t * chunk, b = std::min(to, a + chunk);
+    for (std::size_t i = a; i < b; ++i) insert(static_cast<std::uint32_t>(i), efc, vis[w]);
+  });
+}
+
+void Hnsw::search(const float* q, std::size_t ef, const std::uint8_t* allowed,
+                  std::vector<Cand>& out) const {
+  out.clear();
+  if (max_level_ < 0) return;
+  thread_local Visited vis;
+  std::uint32_t cur = entry_;
+  float curd = dist(q, cur);
+  for (int l = max_level_; l > 0; --l) {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      const std::uint32_t* ln = links(cur, l);
+      for (std::uint32_t j = 1; j <= ln[0]; ++j) {
+        const float d = dist(q, ln[j]);
+        if (d < curd) {
+          curd = d;
+          cur = ln[j];
+          changed = true;
+        }
+      }
+    }
+  }
+  search_layer(q, cur, ef, 0, vis, out, false, allowed, true);
+}
+
+// ---------------------------------------------------------------- persistence
+namespace {
+template <class T>
+void put(std::vector<unsigned char>& out, const T& v) {
+  const auto* p = reinterpret_cast<const unsigned char*>(&v);
+  out.insert(out.end(), p, p + sizeof(T));
+}
+void put_bytes(std::vector<unsigned char>& out, const void* p, std::size_t n) {
+  const auto* b = static_cast<const unsigned char*>(p);
+  out.insert(out.end(), b, b + n);
+}
+void need(const unsigned char* p, const unsigned char* end, std::size_t n) {
+  if (static_cast<std::size_t>(end - p) < n) throw CorruptFile("vector index file: HNSW graph is truncated");
+}
+}  // namespace
+
+void Hnsw::serialize(std::vector<unsigned char>& out) const {
+  put<std::uint64_t>(out, entry_);
+  put<std::int64_t>(out, max_level_);
+  put<std::uint64_t>(out, M_);
+  put<std::uint64_t>(out, levels_.size());
+  put_bytes(out, levels_.data(), levels_.size());
+  put_bytes(out, l0_.data(), l0_.size() * sizeof(std::uint32_t));
+  for (std::size_t i = 0; i < levels_.size(); ++i)
+    put_bytes(out, upper_[i].data(), upper_[i].size() * sizeof(std::uint32_t));
+}
+
+std::size_t Hnsw::deserialize(const unsigned char* p, const unsigned char* end, std::size_t nodes) {
+  const unsigned char* start = p;
+  std::uint64_t entry, m, n;
+  std::int64_t maxl;
+  need(p, end, 32);
+  std::memcpy(&entry, p, 8);
+  std::memcpy(&maxl, p + 8, 8);
+  std::memcpy(&m, p + 16, 8);
+  std::memcpy(&n, p + 24, 8);
+  p += 32;
+  if (m != M_ || n != nodes || maxl < -1 || maxl > 30 || (n > 0 && entry >= n))
+    throw CorruptFile("vector index file: inconsistent HNSW header");
+  need(p, end, n);
+  levels_.assign(p, p + n);
+  p += n;
+  const std::size_t l0n = n * (M0_ + 1);
+  need(p, end, l0n * 4);
+  l0_.resize(l0n);
+  std::memcpy(l0_.data(), p, l0n * 4);
+  p += l0n * 4;
+  upper_.assign(n, {});
+  for (std::size_t i = 0; i < n; ++i) {
+    if (levels_[i] > 30) throw CorruptFile("vector index file: bad HNSW level");
+    const std::size_t cnt = static_cast<std::size_t>(levels_[i]) * (M_ + 1);
+    need(p, end, cnt * 4);
+    upper_[i].resize(cnt);
+    std::memcpy(upper_[i].data(), p, cnt * 4);
+    p += cnt * 4;
+  }
+  // Validate links so that a damaged file cannot send a search out of bounds.
+  for (std::size_t i = 0; i < n; ++i) {
+    for (int l = 0; l <= levels_[i]; ++l) {
+      const std::uint32_t* ln = links(static_cast<std::uint32_t>(i), l);
+      if (ln[0] > cap(l)) throw CorruptFile("vector index file: bad HNSW link count");
+      for (std::uint32_t j = 1; j <= ln[0]; ++j)
+        if (ln[j] >= n || levels_[ln[j]] < l) throw CorruptFile("vector index file: bad HNSW link");
+    }
+  }
+  entry_ = static_cast<std::uint32_t>(entry);
+  max_level_ = static_cast<int>(maxl);
+  if (n > 0 && (max_level_ < 0 || levels_[entry_] != max_level_))
+    throw CorruptFile("vector index file: bad HNSW entry point");
+  return static_cast<std::size_t>(p - start);
+}
+
+}  // namespace si::vn

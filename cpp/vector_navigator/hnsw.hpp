@@ -1,0 +1,76 @@
+// Our HNSW graph (Malkov & Yashunin 2018) over an Index's rows: level-0 links
+// in one flat array (2*M per node), upper levels per node; concurrent
+// insertion with striped per-node locks; neighbour selection by the paper's
+// heuristic. Deleted rows stay as routing nodes and are skipped in results;
+// the Index compacts (rebuilds) when they outnumber the live rows.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace si::vn {
+
+class Index;
+
+class Hnsw {
+ public:
+  Hnsw(const Index& index, std::size_t M, std::uint64_t seed);
+
+  // Grows the structures to n nodes (no concurrent inserts may run).
+  void resize(std::size_t n);
+  // Inserts nodes [from, to) on `threads` workers.
+  void insert_range(std::size_t from, std::size_t to, std::size_t ef_construction, int threads);
+  // Up to ef (distance, node) pairs nearest to q, best first, keeping only
+  // nodes that are live and (when allowed != nullptr) allowed[node] != 0.
+  void search(const float* q, std::size_t ef, const std::uint8_t* allowed,
+              std::vector<std::pair<float, std::uint32_t>>& out) const;
+
+  std::size_t size() const { return levels_.size(); }
+  int max_level() const { return max_level_; }
+  std::size_t link_count0() const;
+
+  // Serialisation (see Index::save): flat arrays.
+  void serialize(std::vector<unsigned char>& out) const;
+  // Parses from [p, end); returns bytes read; throws CorruptFile.
+  std::size_t deserialize(const unsigned char* p, const unsigned char* end, std::size_t nodes);
+
+ private:
+  struct Visited {
+    std::vector<std::uint32_t> tag;
+    std::uint32_t epoch = 0;
+    void prepare(std::size_t n);
+  };
+  using Cand = std::pair<float, std::uint32_t>;
+
+  float dist(const float* q, std::uint32_t node) const;
+  const std::uint32_t* links(std::uint32_t node, int level) const;
+  std::uint32_t* links(std::uint32_t node, int level);
+  std::size_t cap(int level) const { return level == 0 ? M0_ : M_; }
+  int random_level(std::uint32_t node) const;
+  void insert(std::uint32_t node, std::size_t efc, Visited& vis);
+  // ef nearest at one level from the entry points, best first (locks when `locking`).
+  void search_layer(const float* q, std::uint32_t ep, std::size_t ef, int level, Visited& vis,
+                    std::vector<Cand>& result, bool locking, const std::uint8_t* allowed,
+                    bool filter_results) const;
+  void select_neighbors(std::vector<Cand>& cands, std::size_t m) const;
+  std::mutex& lock_of(std::uint32_t node) const { return stripes_[node & (kStripes - 1)]; }
+
+  static constexpr std::size_t kStripes = 4096;
+  const Index& index_;
+  std::size_t M_, M0_;
+  double level_mult_;
+  std::uint64_t seed_;
+  std::vector<std::uint8_t> levels_;
+  std::vector<std::uint32_t> l0_;                    // (M0 + 1) per node, [0] = count
+  std::vector<std::vector<std::uint32_t>> upper_;   // level * (M + 1) per node
+  std::uint32_t entry_ = 0;
+  int max_level_ = -1;
+  mutable std::unique_ptr<std::mutex[]> stripes_;
+  mutable std::mutex entry_mu_;
+};
+
+}  // namespace si::vn

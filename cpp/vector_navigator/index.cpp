@@ -1,0 +1,893 @@
+#include "vector_navigator/index.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+#include <unordered_set>
+
+#include "common/atomic_file.hpp"
+#include "common/errors.hpp"
+#include "common/vector_kernels.hpp"
+#include "vector_navigator/hnsw.hpp"
+#include "vector_navigator/parallel.hpp"
+#include "vector_navigator/vn_kernels.hpp"
+
+namespace si::vn {
+namespace {
+
+constexpr std::uint8_t kHasVad = 1, kHasTs = 2, kDeleted = 4;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+std::string idstr(std::uint64_t id) { return std::to_string(id); }
+
+// Bounded selection of the k best (highest score) rows: a min-heap.
+struct TopK {
+  std::size_t k = 0;
+  std::vector<std::pair<float, std::uint32_t>> h;
+  static bool cmp(const std::pair<float, std::uint32_t>& a, const std::pair<float, std::uint32_t>& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  }
+  void reset(std::size_t kk) {
+    k = kk;
+    h.clear();
+    h.reserve(kk);
+  }
+  float threshold() const { return h.size() < k ? kNegInf : h.front().first; }
+  void push(float s, std::uint32_t slot) {
+    if (std::isnan(s)) return;
+    if (h.size() < k) {
+      h.emplace_back(s, slot);
+      std::push_heap(h.begin(), h.end(), cmp);
+    } else if (cmp({s, slot}, h.front())) {
+      std::pop_heap(h.begin(), h.end(), cmp);
+      h.back() = {s, slot};
+      std::push_heap(h.begin(), h.end(), cmp);
+    }
+  }
+};
+
+}  // namespace
+
+float sentiment_similarity(const float* a, const float* b) {
+  const float dv = (a[0] - b[0]) * 0.5f, da = a[1] - b[1], dd = a[2] - b[2];
+  return 1.0f - std::sqrt((dv * dv + da * da + dd * dd) * (1.0f / 3.0f));
+}
+
+const char* metric_name(Metric m) {
+  switch (m) {
+    case Metric::cosine: return "cosine";
+    case Metric::ip: return "ip";
+    case Metric::l2: return "l2";
+    case Metric::custom: return "custom";
+  }
+  return "?";
+}
+const char* kind_name(Kind k) { return k == Kind::flat ? "flat" : "hnsw"; }
+
+Index::Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp, CustomFn fn, DType dtype, bool keep_f32,
+             std::size_t rerank)
+    : Index(dim, metric, kind, hp, fn, dtype, keep_f32, rerank, true) {}
+
+Index::Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp, CustomFn fn, DType dtype, bool keep_f32,
+             std::size_t rerank, bool)
+    : dim_(dim), metric_(metric), kind_(kind), hp_(hp), fn_(fn), dtype_(dtype),
+      has_f32_(dtype == DType::f32 || keep_f32), rerank_(rerank) {
+  dot_ = simd::vector_kernels().dot;
+  l2sq_ = simd::vector_kernels().l2sq;
+  if (dtype != DType::f32) {
+    if (kind != Kind::flat) throw std::invalid_argument("dtype f16 / i8 is available for kind 'flat' only");
+    if (metric == Metric::custom) throw std::invalid_argument("dtype f16 / i8 needs a built-in metric");
+    if (rerank < 1 || rerank > 1000) throw std::invalid_argument("rerank factor must be in [1, 1000]");
+  }
+  if (dim == 0 || dim > 65536) throw std::invalid_argument("dim must be in [1, 65536], got " + std::to_string(dim));
+  if (metric == Metric::custom && fn == nullptr)
+    throw std::invalid_argument("metric 'custom' needs a function pointer");
+  if (metric != Metric::custom && fn != nullptr)
+    throw std::invalid_argument("a custom function needs metric 'custom'");
+  if (hp_.ef_construction < 1 || hp_.ef_search < 1) throw std::invalid_argument("hnsw: ef must be >= 1");
+  if (kind == Kind::hnsw) hnsw_ = std::make_unique<Hnsw>(*this, hp_.M, hp_.seed);
+}
+
+Index::~Index() = default;
+
+void Index::require_writable(const char* op) const {
+  if (mapped_) throw std::invalid_argument(std::string(op) + ": this index was loaded with mmap=True and is read-only");
+}
+
+float Index::quant_sim(const float* q, float qsq, std::size_t slot) const {
+  const auto& k = vn_kernels();
+  float d = 0;
+  if (dtype_ == DType::f16) {
+    k.dot_f16_rows(q, hdata_ + slot * dim_, 1, dim_, &d);
+  } else if (dtype_ == DType::i8) {
+    k.dot_i8_rows(q, cdata_ + slot * dim_, qscale_.data() + slot, 1, dim_, &d);
+  } else {
+    return pair_sim(q, slot);
+  }
+  return metric_ == Metric::l2 ? -std::max(0.0f, qsq + qsq_[slot] - 2 * d) : d;
+}
+
+std::size_t Index::vector_bytes() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::size_t b = has_f32_ ? nslots_ * dim_ * 4 : 0;
+  if (dtype_ == DType::f16) b += nslots_ * dim_ * 2;
+  if (dtype_ == DType::i8) b += nslots_ * (dim_ + 4);
+  return b;
+}
+
+float Index::pair_sim(const float* q, std::size_t slot) const {
+  const float* r = row(slot);
+  switch (metric_) {
+    case Metric::cosine:
+    case Metric::ip: return dot_(q, r, dim_);
+    case Metric::l2: return -l2sq_(q, r, dim_);
+    case Metric::custom: return fn_(q, r, dim_);
+  }
+  return 0;
+}
+
+std::size_t Index::size() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return nslots_ - deleted_;
+}
+
+std::size_t Index::deleted_count() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return deleted_;
+}
+
+bool Index::contains(std::uint64_t id) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return slot_of_.count(id) != 0;
+}
+
+std::vector<std::uint64_t> Index::ids() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<std::uint64_t> out;
+  out.reserve(nslots_ - deleted_);
+  for (std::size_t s = 0; s < nslots_; ++s)
+    if (!(flags_[s] & kDeleted)) out.push_back(ids_[s]);
+  return out;
+}
+
+void Index::set_ef_search(std::size_t ef) {
+  if (ef < 1) throw std::invalid_argument("ef_search must be >= 1");
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  hp_.ef_search = ef;
+}
+
+std::size_t Index::memory_bytes() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::size_t b = nslots_ * (4 + 8 + 12 + 8 + 8 + 1) + slot_of_.size() * 32;
+  b += (has_f32_ ? nslots_ * dim_ * 4 : 0) + (dtype_ == DType::f16 ? nslots_ * dim_ * 2 : 0) +
+       (dtype_ == DType::i8 ? nslots_ * (dim_ + 8) : 0);
+  if (hnsw_) b += hnsw_->size() * ((2 * hp_.M + 1) * 4 + 1 + 24) + hnsw_->size() / 16 * (hp_.M + 1) * 4;
+  return b;
+}
+
+std::vector<std::size_t> Index::graph_stats() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (!hnsw_) return {};
+  return {static_cast<std::size_t>(hnsw_->max_level() + 1), hnsw_->link_count0()};
+}
+
+void Index::get(const std::uint64_t* ids, std::size_t n, float* out) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<std::uint32_t> slots(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto it = slot_of_.find(ids[i]);
+    if (it == slot_of_.end()) throw UnknownId("unknown id " + idstr(ids[i]));
+    slots[i] = it->second;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t s = slots[i];
+    const float scale = metric_ == Metric::cosine ? norm_[s] : 1.0f;
+    float* o = out + i * dim_;
+    if (has_f32_) {
+      const float* r = row(s);
+      for (std::size_t j = 0; j < dim_; ++j) o[j] = r[j] * scale;
+    } else if (dtype_ == DType::f16) {
+      for (std::size_t j = 0; j < dim_; ++j) o[j] = f16_to_f32(hdata_[s * dim_ + j]) * scale;
+    } else {
+      const float qs = qscale_[s] * scale;
+      for (std::size_t j = 0; j < dim_; ++j) o[j] = static_cast<float>(cdata_[s * dim_ + j]) * qs;
+    }
+  }
+}
+
+void Index::get_payload(const std::uint64_t* ids, std::size_t n, float* vad, std::uint8_t* has_vad,
+                        double* ts, std::int64_t* labels) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<std::uint32_t> slots(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto it = slot_of_.find(ids[i]);
+    if (it == slot_of_.end()) throw UnknownId("unknown id " + idstr(ids[i]));
+    slots[i] = it->second;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t s = slots[i];
+    for (int j = 0; j < 3; ++j) vad[i * 3 + j] = vad_[s * 3 + j];
+    has_vad[i] = flags_[s] & kHasVad ? 1 : 0;
+    ts[i] = flags_[s] & kHasTs ? ts_[s] : std::numeric_limits<double>::quiet_NaN();
+    labels[i] = label_[s];
+  }
+}
+
+// ---------------------------------------------------------------- add / remove
+void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, const Payload& payload,
+                int threads, std::vector<std::uint64_t>* assigned) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  require_writable("add");
+  if (n == 0) return;
+  if (nslots_ + n > 0xfffffff0ull) throw std::invalid_argument("add: index would exceed 2**32 - 16 vectors");
+  // Validate everything before storing anything.
+  std::vector<float> norms(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* v = vectors + i * dim_;
+    double s = 0;
+    for (std::size_t j = 0; j < dim_; ++j) {
+      if (!std::isfinite(v[j]))
+        throw std::invalid_argument("add: vector " + std::to_string(i) + " has a NaN or infinite value at position " +
+                                    std::to_string(j));
+      s += static_cast<double>(v[j]) * v[j];
+    }
+    norms[i] = static_cast<float>(std::sqrt(s));
+    if (metric_ == Metric::cosine && !(norms[i] > 0))
+      throw std::invalid_argument("add: vector " + std::to_string(i) + " is all zeros (no direction under cosine)");
+  }
+  std::vector<std::uint64_t> new_ids(n);
+  if (ids) {
+    std::unordered_set<std::uint64_t> seen;
+    seen.reserve(n * 2);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (ids[i] == kNoId) throw std::invalid_argument("add: id 2**64-1 is reserved (it marks missing results)");
+      if (!seen.insert(ids[i]).second) throw std::invalid_argument("add: duplicate id " + idstr(ids[i]) + " in this batch");
+      if (slot_of_.count(ids[i])) throw std::invalid_argument("add: id " + idstr(ids[i]) + " is already in the index");
+      new_ids[i] = ids[i];
+    }
+  } else {
+    std::uint64_t next = next_id_;
+    for (std::size_t i = 0; i < n; ++i) {
+      while (slot_of_.count(next)) ++next;
+      new_ids[i] = next++;
+    }
+  }
+  if (payload.vad) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const float* t = payload.vad + 3 * i;
+      const bool all_nan = std::isnan(t[0]) && std::isnan(t[1]) && std::isnan(t[2]);
+      if (all_nan) continue;
+      if (!(t[0] >= -1 && t[0] <= 1) || !(t[1] >= 0 && t[1] <= 1) || !(t[2] >= 0 && t[2] <= 1))
+        throw std::invalid_argument("add: sentiment of vector " + std::to_string(i) +
+                                    " out of range (valence in [-1,1], arousal and dominance in [0,1]; all NaN = none)");
+    }
+  }
+  if (payload.timestamps)
+    for (std::size_t i = 0; i < n; ++i)
+      if (std::isinf(payload.timestamps[i]))
+        throw std::invalid_argument("add: timestamp of vector " + std::to_string(i) + " is infinite (NaN = none)");
+
+  // Store.
+  const std::size_t old = nslots_, total = old + n;
+  if (has_f32_) vec_.resize(total * dim_);
+  if (dtype_ == DType::f16) h16_.resize(total * dim_);
+  if (dtype_ == DType::i8) {
+    q8_.resize(total * dim_);
+    qscale_.resize(total);
+  }
+  if (dtype_ != DType::f32) qsq_.resize(total);
+  std::vector<float> tmp(dim_);
+  norm_.resize(total);
+  ids_.resize(total);
+  vad_.resize(total * 3, 0.0f);
+  ts_.resize(total, 0.0);
+  label_.resize(total, -1);
+  flags_.resize(total, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t s = old + i;
+    const float* v = vectors + i * dim_;
+    float* dst = has_f32_ ? vec_.data() + s * dim_ : tmp.data();
+    if (metric_ == Metric::cosine) {
+      const float inv = 1.0f / norms[i];
+      for (std::size_t j = 0; j < dim_; ++j) dst[j] = v[j] * inv;
+    } else {
+      std::memcpy(dst, v, dim_ * sizeof(float));
+    }
+    if (dtype_ == DType::f16) {
+      double sq = 0;
+      for (std::size_t j = 0; j < dim_; ++j) {
+        const std::uint16_t h = f32_to_f16(dst[j]);
+        h16_[s * dim_ + j] = h;
+        const double d = f16_to_f32(h);
+        sq += d * d;
+      }
+      qsq_[s] = static_cast<float>(sq);
+    } else if (dtype_ == DType::i8) {
+      float mx = 0;
+      for (std::size_t j = 0; j < dim_; ++j) mx = std::max(mx, std::fabs(dst[j]));
+      const float scale = mx > 0 ? mx / 127.0f : 1.0f;
+      double sq = 0;
+      for (std::size_t j = 0; j < dim_; ++j) {
+        const float c = std::max(-127.0f, std::min(127.0f, std::nearbyint(dst[j] / scale)));
+        q8_[s * dim_ + j] = static_cast<std::int8_t>(c);
+        sq += static_cast<double>(c * scale) * (c * scale);
+      }
+      qscale_[s] = scale;
+      qsq_[s] = static_cast<float>(sq);
+    }
+    norm_[s] = norms[i];
+    ids_[s] = new_ids[i];
+    std::uint8_t f = 0;
+    if (payload.vad && !std::isnan(payload.vad[3 * i])) {
+      std::memcpy(&vad_[s * 3], payload.vad + 3 * i, 3 * sizeof(float));
+      f |= kHasVad;
+    } else {
+      vad_[s * 3] = vad_[s * 3 + 1] = vad_[s * 3 + 2] = 0;
+    }
+    if (payload.timestamps && !std::isnan(payload.timestamps[i])) {
+      ts_[s] = payload.timestamps[i];
+      f |= kHasTs;
+    } else {
+      ts_[s] = 0;
+    }
+    label_[s] = payload.labels ? payload.labels[i] : -1;
+    flags_[s] = f;
+    slot_of_[new_ids[i]] = static_cast<std::uint32_t>(s);
+    if (new_ids[i] >= next_id_) next_id_ = new_ids[i] + 1;
+  }
+  vdata_ = has_f32_ ? vec_.data() : nullptr;
+  hdata_ = h16_.data();
+  cdata_ = q8_.data();
+  nslots_ = total;
+  if (hnsw_) {
+    hnsw_->resize(total);
+    hnsw_->insert_range(old, total, hp_.ef_construction, threads);
+  }
+  if (assigned) *assigned = std::move(new_ids);
+}
+
+void Index::remove(const std::uint64_t* ids, std::size_t n) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  require_writable("remove");
+  std::unordered_set<std::uint64_t> seen;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!slot_of_.count(ids[i])) throw UnknownId("remove: unknown id " + idstr(ids[i]) + " (nothing was removed)");
+    if (!seen.insert(ids[i]).second)
+      throw std::invalid_argument("remove: id " + idstr(ids[i]) + " given twice (nothing was removed)");
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t s = slot_of_.at(ids[i]);
+    slot_of_.erase(ids[i]);
+    if (kind_ == Kind::hnsw) {  // tombstone: stays a routing node
+      flags_[s] |= kDeleted;
+      ++deleted_;
+      continue;
+    }
+    const std::size_t last = nslots_ - 1;  // flat: move the last row into the hole
+    if (s != last) {
+      if (has_f32_) std::memcpy(vec_.data() + s * dim_, vec_.data() + last * dim_, dim_ * sizeof(float));
+      if (dtype_ == DType::f16) std::memcpy(&h16_[s * dim_], &h16_[last * dim_], dim_ * 2);
+      if (dtype_ == DType::i8) {
+        std::memcpy(&q8_[s * dim_], &q8_[last * dim_], dim_);
+        qscale_[s] = qscale_[last];
+      }
+      if (dtype_ != DType::f32) qsq_[s] = qsq_[last];
+      norm_[s] = norm_[last];
+      ids_[s] = ids_[last];
+      std::memcpy(&vad_[s * 3], &vad_[last * 3], 3 * sizeof(float));
+      ts_[s] = ts_[last];
+      label_[s] = label_[last];
+      flags_[s] = flags_[last];
+      slot_of_[ids_[s]] = s;
+    }
+    --nslots_;
+  }
+  if (kind_ == Kind::flat) {
+    if (has_f32_) vec_.resize(nslots_ * dim_);
+    if (dtype_ == DType::f16) h16_.resize(nslots_ * dim_);
+    if (dtype_ == DType::i8) {
+      q8_.resize(nslots_ * dim_);
+      qscale_.resize(nslots_);
+    }
+    if (dtype_ != DType::f32) qsq_.resize(nslots_);
+    hdata_ = h16_.data();
+    cdata_ = q8_.data();
+    norm_.resize(nslots_);
+    ids_.resize(nslots_);
+    vad_.resize(nslots_ * 3);
+    ts_.resize(nslots_);
+    label_.resize(nslots_);
+    flags_.resize(nslots_);
+    vdata_ = has_f32_ ? vec_.data() : nullptr;
+  } else if (deleted_ > 0 && deleted_ * 2 > nslots_) {
+    compact_locked(0);
+  }
+}
+
+void Index::compact_locked(int threads) {
+  std::size_t w = 0;
+  for (std::size_t s = 0; s < nslots_; ++s) {
+    if (flags_[s] & kDeleted) continue;
+    if (w != s) {
+      std::memmove(vec_.data() + w * dim_, vec_.data() + s * dim_, dim_ * sizeof(float));
+      norm_[w] = norm_[s];
+      ids_[w] = ids_[s];
+      std::memcpy(&vad_[w * 3], &vad_[s * 3], 3 * sizeof(float));
+      ts_[w] = ts_[s];
+      label_[w] = label_[s];
+      flags_[w] = flags_[s];
+      slot_of_[ids_[w]] = static_cast<std::uint32_t>(w);
+    }
+    ++w;
+  }
+  nslots_ = w;
+  deleted_ = 0;
+  vec_.resize(w * dim_);
+  norm_.resize(w);
+  ids_.resize(w);
+  vad_.resize(w * 3);
+  ts_.resize(w);
+  label_.resize(w);
+  flags_.resize(w);
+  vdata_ = vec_.data();
+  rebuild_graph_locked(0, threads);
+}
+
+void Index::rebuild_graph_locked(std::size_t, int threads) {
+  hnsw_ = std::make_unique<Hnsw>(*this, hp_.M, hp_.seed);
+  hnsw_->resize(nslots_);
+  hnsw_->insert_range(0, nslots_, hp_.ef_construction, threads);
+}
+
+void Index::set_labels(const std::uint64_t* ids, const std::int64_t* labels, std::size_t n) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  require_writable("set_labels");
+  std::vector<std::uint32_t> slots(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto it = slot_of_.find(ids[i]);
+    if (it == slot_of_.end()) throw UnknownId("set_labels: unknown id " + idstr(ids[i]) + " (nothing was changed)");
+    slots[i] = it->second;
+  }
+  for (std::size_t i = 0; i < n; ++i) label_[slots[i]] = labels[i];
+}
+
+// ---------------------------------------------------------------- search
+namespace {
+
+struct Scorer {
+  const SearchOptions& opt;
+  const float* vad;
+  const double* ts;
+  const std::uint8_t* flags;
+  float w1, w;
+  float finish(float sim, std::size_t s) const {
+    if (opt.use_sentiment) {
+      const float ss = (flags[s] & kHasVad) ? sentiment_similarity(opt.sentiment, vad + 3 * s) : 0.0f;
+      sim = w1 * sim + w * ss;
+    }
+    if (opt.use_decay && (flags[s] & kHasTs)) {
+      double h = (opt.now - ts[s]) / 3600.0;
+      if (h < 0) h = 0;
+      sim = static_cast<float>(sim * std::exp(-opt.decay_rate * h));
+    }
+    return sim;
+  }
+};
+
+void write_out(TopK& t, std::size_t k, const std::vector<std::uint64_t>& ids, std::uint64_t* out_ids,
+               float* out_scores) {
+  std::sort(t.h.begin(), t.h.end(), TopK::cmp);
+  for (std::size_t j = 0; j < k; ++j) {
+    if (j < t.h.size()) {
+      out_ids[j] = ids[t.h[j].second];
+      out_scores[j] = t.h[j].first;
+    } else {
+      out_ids[j] = kNoId;
+      out_scores[j] = kNegInf;
+    }
+  }
+}
+
+}  // namespace
+
+void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt,
+                        const std::vector<std::uint8_t>* allowed, const std::vector<std::uint32_t>* slots,
+                        std::uint64_t* out_ids, float* out_scores) const {
+  const std::size_t k = opt.k;
+  const Scorer sc{opt, vad_.data(), ts_.data(), flags_.data(), 1.0f - opt.sentiment_weight, opt.sentiment_weight};
+  const bool check_deleted = deleted_ > 0;
+  const std::uint8_t* allow = allowed ? allowed->data() : nullptr;
+
+  auto sqnorm = [&](const float* v) {
+    float a = 0;
+    for (std::size_t j = 0; j < dim_; ++j) a += v[j] * v[j];
+    return a;
+  };
+  if (slots) {  // id filter: score just those rows (exactly when f32 is kept)
+    parallel_for(nq, opt.threads, [&](std::size_t qi, std::size_t) {
+      TopK t;
+      t.reset(k);
+      const float* qq = q + qi * dim_;
+      const float qsq = sqnorm(qq);
+      for (std::uint32_t s : *slots) t.push(sc.finish(best_sim(qq, qsq, s), s), s);
+      write_out(t, k, ids_, out_ids + qi * k, out_scores + qi * k);
+    });
+    return;
+  }
+
+  const bool quant = dtype_ != DType::f32;
+  const bool rerank = quant && has_f32_;
+  // Quantized rows with f32 kept: collect rerank_ * k candidates, re-score them exactly.
+  const std::size_t kk = rerank ? std::min<std::size_t>(k * rerank_, std::max<std::size_t>(k, nslots_)) : k;
+  const bool tiled = !quant && (metric_ == Metric::cosine || metric_ == Metric::ip);
+  const bool plain = !opt.use_sentiment && !opt.use_decay;
+  const auto& vk = vn_kernels();
+  const auto& ck = simd::vector_kernels();
+  // Blocking: a task owns QC queries (kept hot in L2) and streams its rows in
+  // blocks of RB (about 32 KiB, L1) through the register-tiled kernel, so each
+  // row is read from memory once per QC queries.
+  // QC: the batch shared out evenly over the threads, in [16, 512] queries
+  // (512 x 384 floats = 768 KiB stay in a 1 MiB L2; each packed row panel
+  // then serves up to 512 queries).
+  const int T = resolve_threads(opt.threads);
+  const std::size_t per_thread = (nq + static_cast<std::size_t>(T) - 1) / static_cast<std::size_t>(T);
+  const std::size_t QC = std::min<std::size_t>(512, std::max<std::size_t>(16, (per_thread + 15) / 16 * 16));
+  // One or two queries reuse nothing: bigger blocks, less loop overhead.
+  // Batches with the panel kernel: whole 32-row panels (the buffer has room
+  // for the last, partly filled one).
+  const bool panels = tiled && vk.dot_panel32 != nullptr && nq >= 8;
+  const std::size_t RB = nq <= 2 ? 256
+                         : panels ? 32
+                                  : std::max<std::size_t>(8, std::min<std::size_t>(256, (32 * 1024) / (dim_ * 4) / 4 * 4));
+  const std::size_t nchunks = (nq + QC - 1) / QC;
+  // Split the rows too when there are fewer query chunks than threads.
+  std::size_t nranges = 1;
+  if (nchunks < static_cast<std::size_t>(T)) {
+    nranges = (static_cast<std::size_t>(T) * 2 + nchunks - 1) / nchunks;
+    nranges = std::min(nranges, std::max<std::size_t>(1, nslots_ / 4096));
+  }
+  const std::size_t range_len = (nslots_ + nranges - 1) / nranges;
+  std::vector<TopK> partial(nchunks * nranges * QC);
+  parallel_for(nchunks * nranges, opt.threads, [&](std::size_t task, std::size_t) {
+    const std::size_t c = task / nranges, rg = task % nranges;
+    const std::size_t q0 = c * QC, qn = std::min(QC, nq - q0);
+    const std::size_t r0 = rg * range_len, r1 = std::min(nslots_, r0 + range_len);
+    TopK* tops = &partial[task * QC];
+    for (std::size_t i = 0; i < qn; ++i) tops[i].reset(kk);
+    std::vector<float> buf(QC * RB);
+    const bool panel = tiled && vk.dot_panel32 != nullptr && qn >= 8;  // broadcast kernel for batches
+    std::vector<float> pbuf(panel ? 32 * dim_ : 0);
+    const float* qs = q + q0 * dim_;
+    float qsq[512];  // QC <= 512
+    if (quant && metric_ == Metric::l2)
+      for (std::size_t i = 0; i < qn; ++i) qsq[i] = sqnorm(qs + i * dim_);
+    for (std::size_t b0 = r0; b0 < r1; b0 += RB) {
+      const std::size_t bn = std::min(RB, r1 - b0);
+      if (quant) {
+        for (std::size_t i = 0; i < qn; ++i) {
+          float* bi = buf.data() + i * RB;
+          if (dtype_ == DType::f16)
+            vk.dot_f16_rows(qs + i * dim_, hdata_ + b0 * dim_, bn, dim_, bi);
+          else
+            vk.dot_i8_rows(qs + i * dim_, cdata_ + b0 * dim_, qscale_.data() + b0, bn, dim_, bi);
+          if (metric_ == Metric::l2)
+            for (std::size_t r = 0; r < bn; ++r) bi[r] = -std::max(0.0f, qsq[i] + qsq_[b0 + r] - 2 * bi[r]);
+        }
+      } else if (panel) {
+        for (std::size_t p0 = 0; p0 < bn; p0 += 32) {
+          pack_rows32(row(b0 + p0), std::min<std::size_t>(32, bn - p0), dim_, pbuf.data());
+          vk.dot_panel32(qs, qn, pbuf.data(), dim_, buf.data() + p0, RB);
+        }
+      } else if (tiled) {
+        vk.dot_tile(qs, qn, row(b0), bn, dim_, buf.data(), RB);
+      } else if (metric_ == Metric::l2) {
+        for (std::size_t i = 0; i < qn; ++i) {
+          ck.l2sq_rows(qs + i * dim_, row(b0), bn, dim_, dim_, buf.data() + i * RB);
+          for (std::size_t r = 0; r < bn; ++r) buf[i * RB + r] = -buf[i * RB + r];
+        }
+      } else {
+        for (std::size_t i = 0; i < qn; ++i)
+          for (std::size_t r = 0; r < bn; ++r) buf[i * RB + r] = fn_(qs + i * dim_, row(b0 + r), dim_);
+      }
+      // Locals, so that the hot loop keeps them in registers.
+      const bool is_plain = plain, del = check_deleted;
+      const std::uint8_t* const fl = flags_.data();
+      const std::uint8_t* const al = allow;
+      const float* const b = buf.data();
+      for (std::size_t i = 0; i < qn; ++i) {
+        TopK& t = tops[i];
+        const float* bi = b + i * RB;
+        float thr = t.threshold();
+        if (is_plain) {
+          for (std::size_t r = 0; r < bn; ++r) {
+            const float v = bi[r];
+            if (v < thr) continue;  // most rows stop here
+            const std::size_t s = b0 + r;
+            if ((del && (fl[s] & kDeleted)) || (al && !al[s])) continue;
+            t.push(v, static_cast<std::uint32_t>(s));
+            thr = t.threshold();
+          }
+        } else {
+          for (std::size_t r = 0; r < bn; ++r) {
+            const std::size_t s = b0 + r;
+            const float v = sc.finish(bi[r], s);
+            if (v < thr) continue;
+            if ((del && (fl[s] & kDeleted)) || (al && !al[s])) continue;
+            t.push(v, static_cast<std::uint32_t>(s));
+            thr = t.threshold();
+          }
+        }
+      }
+    }
+  });
+  for (std::size_t qi = 0; qi < nq; ++qi) {
+    const std::size_t c = qi / QC, i = qi % QC;
+    TopK& t = partial[(c * nranges) * QC + i];
+    for (std::size_t rg = 1; rg < nranges; ++rg)
+      for (const auto& e : partial[(c * nranges + rg) * QC + i].h) t.push(e.first, e.second);
+    if (rerank) {
+      TopK exact;
+      exact.reset(k);
+      for (const auto& e : t.h) exact.push(sc.finish(pair_sim(q + qi * dim_, e.second), e.second), e.second);
+      write_out(exact, k, ids_, out_ids + qi * k, out_scores + qi * k);
+      continue;
+    }
+    write_out(t, k, ids_, out_ids + qi * k, out_scores + qi * k);
+  }
+}
+
+void Index::search(const float* queries, std::size_t nq, const SearchOptions& opt_in, std::uint64_t* out_ids,
+                   float* out_scores) const {
+  SearchOptions opt = opt_in;
+  if (opt.k == 0) throw std::invalid_argument("search: k must be >= 1");
+  if (opt.use_sentiment) {
+    const float* s = opt.sentiment;
+    if (!(s[0] >= -1 && s[0] <= 1) || !(s[1] >= 0 && s[1] <= 1) || !(s[2] >= 0 && s[2] <= 1))
+      throw std::invalid_argument("search: sentiment out of range (valence in [-1,1], arousal and dominance in [0,1])");
+    if (!(opt.sentiment_weight >= 0 && opt.sentiment_weight <= 1))
+      throw std::invalid_argument("search: sentiment_weight must be in [0, 1]");
+  }
+  if (opt.use_decay && (!(opt.decay_rate >= 0) || !std::isfinite(opt.decay_rate) || !std::isfinite(opt.now)))
+    throw std::invalid_argument("search: time_decay must be finite and >= 0, and now finite");
+  // Queries: check and prepare (cosine: unit length).
+  std::vector<float> q(queries, queries + nq * dim_);
+  for (std::size_t i = 0; i < nq; ++i) {
+    double s = 0;
+    for (std::size_t j = 0; j < dim_; ++j) {
+      const float v = q[i * dim_ + j];
+      if (!std::isfinite(v))
+        throw std::invalid_argument("search: query " + std::to_string(i) + " has a NaN or infinite value");
+      s += static_cast<double>(v) * v;
+    }
+    if (metric_ == Metric::cosine) {
+      if (!(s > 0)) throw std::invalid_argument("search: query " + std::to_string(i) + " is all zeros (cosine)");
+      const float inv = static_cast<float>(1.0 / std::sqrt(s));
+      for (std::size_t j = 0; j < dim_; ++j) q[i * dim_ + j] *= inv;
+    }
+  }
+
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  const std::size_t live = nslots_ - deleted_;
+  if (live == 0) throw std::invalid_argument("search: the index is empty");
+  if (opt.k > live)
+    throw std::invalid_argument("search: k=" + std::to_string(opt.k) + " is larger than the index (" +
+                                std::to_string(live) + " vectors)");
+  if (nq == 0) return;
+
+  std::vector<std::uint32_t> slots;
+  std::vector<std::uint8_t> allowed;
+  std::size_t allowed_live = live;
+  if (opt.filter_ids) {
+    std::unordered_set<std::uint32_t> seen;
+    for (std::uint64_t id : opt.ids) {
+      auto it = slot_of_.find(id);
+      if (it != slot_of_.end() && seen.insert(it->second).second) slots.push_back(it->second);
+    }
+    scan_locked(q.data(), nq, opt, nullptr, &slots, out_ids, out_scores);
+    return;
+  }
+  if (opt.filter_labels) {
+    std::vector<std::int64_t> labs = opt.labels;
+    std::sort(labs.begin(), labs.end());
+    allowed.assign(nslots_, 0);
+    allowed_live = 0;
+    for (std::size_t s = 0; s < nslots_; ++s) {
+      if (std::binary_search(labs.begin(), labs.end(), label_[s])) {
+        allowed[s] = 1;
+        if (!(flags_[s] & kDeleted)) ++allowed_live;
+      }
+    }
+  }
+  const std::vector<std::uint8_t>* allow = opt.filter_labels ? &allowed : nullptr;
+  const bool use_graph = hnsw_ && !opt.exact &&
+                         !(opt.filter_labels && allowed_live * 50 < live);  // < 2%: exact scan is cheaper
+  if (!use_graph) {
+    scan_locked(q.data(), nq, opt, allow, nullptr, out_ids, out_scores);
+    return;
+  }
+  const std::size_t ef = std::max(opt.ef ? opt.ef : hp_.ef_search, opt.k);
+  const Scorer sc{opt, vad_.data(), ts_.data(), flags_.data(), 1.0f - opt.sentiment_weight, opt.sentiment_weight};
+  const std::size_t want = std::min(opt.k, allowed_live);
+  parallel_for(nq, opt.threads, [&](std::size_t qi, std::size_t) {
+    std::vector<std::pair<float, std::uint32_t>> cands;
+    const float* qq = q.data() + qi * dim_;
+    hnsw_->search(qq, ef, allow ? allow->data() : nullptr, cands);
+    if (cands.size() < want) {  // the graph did not reach k allowed rows: exact scan
+      SearchOptions one = opt;
+      one.threads = 1;
+      scan_locked(qq, 1, one, allow, nullptr, out_ids + qi * opt.k, out_scores + qi * opt.k);
+      return;
+    }
+    TopK t;
+    t.reset(opt.k);
+    for (const auto& c : cands) t.push(sc.finish(-c.first, c.second), c.second);
+    write_out(t, opt.k, ids_, out_ids + qi * opt.k, out_scores + qi * opt.k);
+  });
+}
+
+// ---------------------------------------------------------------- persistence
+namespace {
+
+struct Meta {  // 128 bytes, little-endian
+  std::uint64_t dim, metric, kind, nslots, deleted, M, ef_construction, ef_search, seed, next_id;
+  std::uint64_t reserved[6];
+};
+static_assert(sizeof(Meta) == 128, "meta size");
+
+template <class T>
+void append(std::vector<unsigned char>& out, const std::vector<T>& v) {
+  const auto* p = reinterpret_cast<const unsigned char*>(v.data());
+  out.insert(out.end(), p, p + v.size() * sizeof(T));
+}
+
+template <class T>
+void take(const unsigned char*& p, const unsigned char* end, std::vector<T>& v, std::size_t n) {
+  if (static_cast<std::size_t>(end - p) / sizeof(T) < n) throw CorruptFile("vector index file is truncated");
+  v.resize(n);
+  std::memcpy(v.data(), p, n * sizeof(T));
+  p += n * sizeof(T);
+}
+
+}  // namespace
+
+void Index::save(const std::string& path) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  Meta m{};
+  m.dim = dim_;
+  m.metric = static_cast<std::uint64_t>(metric_);
+  m.kind = static_cast<std::uint64_t>(kind_);
+  m.nslots = nslots_;
+  m.deleted = deleted_;
+  m.M = hp_.M;
+  m.ef_construction = hp_.ef_construction;
+  m.ef_search = hp_.ef_search;
+  m.seed = hp_.seed;
+  m.next_id = next_id_;
+  m.reserved[0] = static_cast<std::uint64_t>(dtype_);
+  m.reserved[1] = has_f32_ ? 1 : 0;
+  m.reserved[2] = rerank_;
+  std::vector<unsigned char> tail;
+  append(tail, norm_);
+  append(tail, ids_);
+  append(tail, vad_);
+  append(tail, ts_);
+  append(tail, label_);
+  append(tail, flags_);
+  if (hnsw_) hnsw_->serialize(tail);
+  io::AtomicFileWriter w(path, kFileKind, kFormatVersion);
+  w.write(&m, sizeof m);
+  if (has_f32_) w.write(vdata_, nslots_ * dim_ * sizeof(float));
+  if (dtype_ == DType::f16) {
+    w.write(hdata_, nslots_ * dim_ * 2);
+    const std::uint32_t pad = 0;
+    w.write(&pad, (nslots_ * dim_ * 2) % 4);
+  } else if (dtype_ == DType::i8) {
+    w.write(cdata_, nslots_ * dim_);
+    const std::uint32_t pad = 0;
+    w.write(&pad, (4 - (nslots_ * dim_) % 4) % 4);
+    w.write(qscale_.data(), nslots_ * 4);
+  }
+  if (dtype_ != DType::f32) w.write(qsq_.data(), nslots_ * 4);
+  w.write(tail.data(), tail.size());
+  w.commit();
+}
+
+std::unique_ptr<Index> Index::load(const std::string& path, bool mmap, CustomFn fn) {
+  std::unique_ptr<io::MappedFile> mapped;
+  io::LoadedFile loaded;
+  const unsigned char* p;
+  const unsigned char* end;
+  if (mmap) {
+    mapped = std::make_unique<io::MappedFile>(path, kFileKind, kFormatVersion, true);
+    p = mapped->payload();
+    end = p + mapped->payload_size();
+  } else {
+    loaded = io::read_file(path, kFileKind, kFormatVersion);
+    p = loaded.payload.data();
+    end = p + loaded.payload.size();
+  }
+  Meta m;
+  if (static_cast<std::size_t>(end - p) < sizeof m) throw CorruptFile("vector index file is truncated: " + path);
+  std::memcpy(&m, p, sizeof m);
+  p += sizeof m;
+  if (m.dim == 0 || m.dim > 65536 || m.metric > 3 || m.kind > 1 || m.deleted > m.nslots || m.M < 2 || m.M > 512 ||
+      m.nslots > 0xfffffff0ull || m.reserved[0] > 2 || m.reserved[1] > 1 || m.reserved[2] > 1000 ||
+      (m.reserved[0] != 0 && (m.kind != 0 || m.metric == 3)) || (m.reserved[0] == 0 && m.reserved[1] != 1))
+    throw CorruptFile("vector index file has an invalid header: " + path);
+  const auto metric = static_cast<Metric>(m.metric);
+  if (metric == Metric::custom && !fn)
+    throw std::invalid_argument("this index uses a custom metric: pass metric=<the same function> to load()");
+  if (metric != Metric::custom) fn = nullptr;
+  HnswParams hp{m.M, m.ef_construction, m.ef_search, m.seed};
+  const auto dtype = static_cast<DType>(m.reserved[0]);
+  std::unique_ptr<Index> ix(new Index(m.dim, metric, static_cast<Kind>(m.kind), hp, fn, dtype, m.reserved[1] == 1,
+                                      dtype == DType::f32 ? 4 : m.reserved[2], true));
+  const std::size_t n = m.nslots;
+  const std::size_t vbytes = ix->has_f32_ ? n * m.dim * sizeof(float) : 0;
+  if (static_cast<std::size_t>(end - p) < vbytes) throw CorruptFile("vector index file is truncated: " + path);
+  if (!ix->has_f32_) {
+    ix->vdata_ = nullptr;
+  } else if (mmap) {
+    ix->vdata_ = reinterpret_cast<const float*>(p);  // 64 + 128: 64-byte aligned
+  } else {
+    ix->vec_.resize(n * m.dim);
+    std::memcpy(ix->vec_.data(), p, vbytes);
+    ix->vdata_ = ix->vec_.data();
+  }
+  p += vbytes;
+  if (dtype == DType::f16) {
+    const std::size_t cb = n * m.dim * 2, pad = cb % 4;
+    if (static_cast<std::size_t>(end - p) < cb + pad) throw CorruptFile("vector index file is truncated: " + path);
+    if (mmap) {
+      ix->hdata_ = reinterpret_cast<const std::uint16_t*>(p);
+    } else {
+      ix->h16_.resize(n * m.dim);
+      std::memcpy(ix->h16_.data(), p, cb);
+      ix->hdata_ = ix->h16_.data();
+    }
+    p += cb + pad;
+  } else if (dtype == DType::i8) {
+    const std::size_t cb = n * m.dim, pad = (4 - cb % 4) % 4;
+    if (static_cast<std::size_t>(end - p) < cb + pad) throw CorruptFile("vector index file is truncated: " + path);
+    if (mmap) {
+      ix->cdata_ = reinterpret_cast<const std::int8_t*>(p);
+    } else {
+      ix->q8_.resize(cb);
+      std::memcpy(ix->q8_.data(), p, cb);
+      ix->cdata_ = ix->q8_.data();
+    }
+    p += cb + pad;
+    take(p, end, ix->qscale_, n);
+  }
+  if (dtype != DType::f32) take(p, end, ix->qsq_, n);
+  take(p, end, ix->norm_, n);
+  take(p, end, ix->ids_, n);
+  take(p, end, ix->vad_, n * 3);
+  take(p, end, ix->ts_, n);
+  take(p, end, ix->label_, n);
+  take(p, end, ix->flags_, n);
+  ix->nslots_ = n;
+  ix->next_id_ = m.next_id;
+  std::size_t deleted = 0;
+  ix->slot_of_.reserve(n);
+  for (std::size_t s = 0; s < n; ++s) {
+    if (ix->flags_[s] & kDeleted) {
+      ++deleted;
+      continue;
+    }
+    if (!ix->slot_of_.emplace(ix->ids_[s], static_cast<std::uint32_t>(s)).second)
+      throw CorruptFile("vector index file holds a duplicate id: " + path);
+  }
+  if (deleted != m.deleted || (ix->kind_ == Kind::flat && deleted != 0))
+    throw CorruptFile("vector index file: deleted count mismatch: " + path);
+  ix->deleted_ = deleted;
+  if (ix->hnsw_) p += ix->hnsw_->deserialize(p, end, n);
+  if (p != end) throw CorruptFile("vector index file has trailing bytes: " + path);
+  ix->mapped_ = std::move(mapped);
+  return ix;
+}
+
+}  // namespace si::vn

@@ -1,0 +1,180 @@
+// superinstance.vector_navigator core: a vector index with exact (flat) or
+// approximate (HNSW) search, payload-aware scoring inside the search loop
+// (VAD sentiment, time decay, label / id filters) and atomic persistence.
+//
+// Scores are "higher is better": cosine and ip give the (normalised) dot
+// product, l2 gives the negative squared Euclidean distance, a custom metric
+// gives whatever the user's function returns (a similarity).
+//
+// Thread safety: every public method may be called from several threads;
+// searches share a reader lock, add/remove/save take it exclusively.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace si::io {
+class MappedFile;
+}
+
+namespace si::vn {
+
+enum class Metric : std::uint32_t { cosine = 0, ip = 1, l2 = 2, custom = 3 };
+enum class Kind : std::uint32_t { flat = 0, hnsw = 1 };
+// Storage of the vectors scanned by flat search: float32, IEEE half, or int8
+// with one float scale per vector (symmetric, scale = max|x| / 127).
+enum class DType : std::uint32_t { f32 = 0, f16 = 1, i8 = 2 };
+
+// A user similarity (higher = more similar), called without the GIL.
+using CustomFn = float (*)(const float*, const float*, std::size_t);
+
+inline constexpr std::uint64_t kNoId = ~std::uint64_t{0};
+inline constexpr std::uint32_t kFormatVersion = 1;
+inline constexpr const char* kFileKind = "vecnav-index";
+
+struct HnswParams {
+  std::size_t M = 16;
+  std::size_t ef_construction = 200;
+  std::size_t ef_search = 64;
+  std::uint64_t seed = 0x5eed;
+};
+
+// Optional per-vector payload for add(); each pointer may be null.
+struct Payload {
+  const float* vad = nullptr;         // n x 3: valence [-1,1], arousal [0,1], dominance [0,1]
+  const double* timestamps = nullptr; // n, seconds (e.g. Unix time)
+  const std::int64_t* labels = nullptr;  // n, integer labels (filters, basins)
+};
+
+struct SearchOptions {
+  std::size_t k = 10;
+  int threads = 1;
+  bool use_sentiment = false;
+  float sentiment[3] = {0, 0, 0};
+  float sentiment_weight = 0;
+  bool use_decay = false;
+  double decay_rate = 0;  // per hour
+  double now = 0;         // seconds, same clock as the timestamps
+  bool filter_labels = false;
+  std::vector<std::int64_t> labels;
+  bool filter_ids = false;
+  std::vector<std::uint64_t> ids;
+  std::size_t ef = 0;    // HNSW: 0 = the index's ef_search
+  bool exact = false;    // HNSW index: force the exact scan
+};
+
+// sentiment_similarity = 1 - sqrt(((dv/2)^2 + da^2 + dd^2) / 3), in [0, 1].
+float sentiment_similarity(const float* a, const float* b);
+
+class Hnsw;
+
+class Index {
+ public:
+  // dtype f16 / i8: flat only, built-in metrics only. keep_f32 also keeps the
+  // float32 vectors, used to re-rank the quantized candidates exactly.
+  Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp = {}, CustomFn fn = nullptr,
+        DType dtype = DType::f32, bool keep_f32 = false, std::size_t rerank = 4);
+  ~Index();
+  Index(const Index&) = delete;
+  Index& operator=(const Index&) = delete;
+
+  // Adds n vectors. ids == nullptr assigns ids (returned through assigned).
+  // Validates everything first: on error nothing is stored.
+  void add(const float* vectors, std::size_t n, const std::uint64_t* ids, const Payload& payload,
+           int threads, std::vector<std::uint64_t>* assigned);
+  // Removes ids; UnknownId (nothing removed) if any is not held or repeats.
+  void remove(const std::uint64_t* ids, std::size_t n);
+  // Sets labels of existing ids (basins); UnknownId if any is not held.
+  void set_labels(const std::uint64_t* ids, const std::int64_t* labels, std::size_t n);
+
+  // out_ids / out_scores: nq x k, best first; padded with kNoId / -inf when
+  // fewer than k vectors pass the filter.
+  void search(const float* queries, std::size_t nq, const SearchOptions& opt, std::uint64_t* out_ids,
+              float* out_scores) const;
+
+  std::size_t size() const;
+  std::size_t dim() const { return dim_; }
+  Metric metric() const { return metric_; }
+  Kind kind() const { return kind_; }
+  const HnswParams& hnsw_params() const { return hp_; }
+  DType dtype() const { return dtype_; }
+  bool keeps_f32() const { return has_f32_; }
+  std::size_t rerank_factor() const { return rerank_; }
+  std::size_t vector_bytes() const;  // bytes of stored vector data (codes, scales, f32)
+  void set_ef_search(std::size_t ef);
+  bool read_only() const { return mapped_ != nullptr; }
+  bool contains(std::uint64_t id) const;
+  // Original vectors (cosine: stored unit vector times the original norm).
+  void get(const std::uint64_t* ids, std::size_t n, float* out) const;
+  void get_payload(const std::uint64_t* ids, std::size_t n, float* vad, std::uint8_t* has_vad,
+                   double* ts, std::int64_t* labels) const;
+  std::vector<std::uint64_t> ids() const;
+  std::size_t deleted_count() const;
+  std::size_t memory_bytes() const;
+  // HNSW graph statistics (for tests): max level, number of level-0 links.
+  std::vector<std::size_t> graph_stats() const;
+
+  void save(const std::string& path) const;
+  static std::unique_ptr<Index> load(const std::string& path, bool mmap, CustomFn fn);
+
+ private:
+  friend class Hnsw;
+  Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp, CustomFn fn, DType dtype, bool keep_f32,
+        std::size_t rerank, bool);
+
+  const float* row(std::size_t slot) const { return vdata_ + slot * dim_; }
+  float pair_sim(const float* q, std::size_t slot) const;  // raw similarity (no payload), f32 rows
+  float quant_sim(const float* q, float qsq, std::size_t slot) const;  // from the quantized row
+  float best_sim(const float* q, float qsq, std::size_t slot) const {
+    return has_f32_ ? pair_sim(q, slot) : quant_sim(q, qsq, slot);
+  }
+  void require_writable(const char* op) const;
+  void compact_locked(int threads);
+  void rebuild_graph_locked(std::size_t from, int threads);
+  void scan_locked(const float* q, std::size_t nq, const SearchOptions& opt,
+                   const std::vector<std::uint8_t>* allowed, const std::vector<std::uint32_t>* slots,
+                   std::uint64_t* out_ids, float* out_scores) const;
+
+  std::size_t dim_;
+  Metric metric_;
+  Kind kind_;
+  HnswParams hp_;
+  CustomFn fn_;
+  float (*dot_)(const float*, const float*, std::size_t) = nullptr;   // active SIMD level,
+  float (*l2sq_)(const float*, const float*, std::size_t) = nullptr;  // looked up once
+
+  DType dtype_ = DType::f32;
+  bool has_f32_ = true;
+  std::size_t rerank_ = 4;
+  std::vector<float> vec_;      // owned rows (unless mapped)
+  const float* vdata_ = nullptr;
+  std::vector<std::uint16_t> h16_;  // f16 codes
+  std::vector<std::int8_t> q8_;     // i8 codes
+  std::vector<float> qscale_;       // i8 scale per row
+  std::vector<float> qsq_;          // squared norm of the dequantized row (l2)
+  const std::uint16_t* hdata_ = nullptr;
+  const std::int8_t* cdata_ = nullptr;
+  std::vector<float> norm_;     // original L2 norm per slot
+  std::vector<std::uint64_t> ids_;
+  std::vector<float> vad_;      // 3 per slot
+  std::vector<double> ts_;
+  std::vector<std::int64_t> label_;
+  std::vector<std::uint8_t> flags_;  // bit0 has vad, bit1 has ts, bit2 deleted
+  std::unordered_map<std::uint64_t, std::uint32_t> slot_of_;
+  std::size_t nslots_ = 0;
+  std::size_t deleted_ = 0;
+  std::uint64_t next_id_ = 0;
+  std::unique_ptr<Hnsw> hnsw_;
+  std::unique_ptr<io::MappedFile> mapped_;
+  mutable std::shared_mutex mu_;
+};
+
+const char* metric_name(Metric m);
+const char* kind_name(Kind k);
+
+}  // namespace si::vn

@@ -1,0 +1,93 @@
+#include "vector_navigator/vn_kernels.hpp"
+
+#include <cmath>
+#include <cstring>
+
+namespace si::vn {
+
+const simd::KernelSet<VnKernels>& vn_kernel_set() {
+  static const simd::KernelSet<VnKernels> set{
+      &detail::kVnKernelsScalar,
+#if defined(SUPERINSTANCE_X86_KERNELS)
+      &detail::kVnKernelsAvx2,
+      &detail::kVnKernelsAvx512,
+#else
+      nullptr,
+      nullptr,
+#endif
+  };
+  return set;
+}
+
+void pack_rows32(const float* rows, std::size_t nr, std::size_t dim, float* panel) {
+  // 4 x 4 blocks: four rows read sequentially, written as four 16-float lines.
+  for (std::size_t h = 0; h < 2; ++h) {
+    float* out = panel + h * dim * 16;
+    for (std::size_t j0 = 0; j0 < 16; j0 += 4) {
+      const float* src[4];
+      bool live[4];
+      for (std::size_t u = 0; u < 4; ++u) {
+        const std::size_t r = h * 16 + j0 + u;
+        live[u] = r < nr;
+        src[u] = live[u] ? rows + r * dim : nullptr;
+      }
+      for (std::size_t d = 0; d < dim; ++d) {
+        float* o = out + d * 16 + j0;
+        o[0] = live[0] ? src[0][d] : 0.0f;
+        o[1] = live[1] ? src[1][d] : 0.0f;
+        o[2] = live[2] ? src[2][d] : 0.0f;
+        o[3] = live[3] ? src[3][d] : 0.0f;
+      }
+    }
+  }
+}
+
+// IEEE 754 binary16, round to nearest even; overflow -> inf, NaN kept.
+std::uint16_t f32_to_f16(float f) {
+  std::uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const std::uint32_t sign = (x >> 16) & 0x8000u;
+  const std::uint32_t exp = (x >> 23) & 0xffu;
+  std::uint32_t mant = x & 0x7fffffu;
+  if (exp == 0xff) return static_cast<std::uint16_t>(sign | 0x7c00u | (mant ? 0x200u : 0u));
+  int e = static_cast<int>(exp) - 127 + 15;
+  if (e >= 31) return static_cast<std::uint16_t>(sign | 0x7c00u);
+  if (e <= 0) {
+    if (e < -10) return static_cast<std::uint16_t>(sign);
+    mant |= 0x800000u;
+    const int shift = 14 - e;
+    std::uint32_t h = mant >> shift;
+    const std::uint32_t rem = mant & ((1u << shift) - 1u);
+    const std::uint32_t half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (h & 1u))) ++h;
+    return static_cast<std::uint16_t>(sign | h);
+  }
+  std::uint32_t h = (static_cast<std::uint32_t>(e) << 10) | (mant >> 13);
+  const std::uint32_t rem = mant & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // may carry into exponent: fine
+  return static_cast<std::uint16_t>(sign | h);
+}
+
+float f16_to_f32(std::uint16_t h) {
+  const std::uint32_t sign = (static_cast<std::uint32_t>(h) & 0x8000u) << 16;
+  const std::uint32_t exp = (h >> 10) & 0x1fu;
+  const std::uint32_t mant = h & 0x3ffu;
+  std::uint32_t x;
+  if (exp == 0) {
+    if (mant == 0) {
+      x = sign;
+    } else {
+      float f = std::ldexp(static_cast<float>(mant), -24);
+      return sign ? -f : f;
+    }
+  } else if (exp == 31) {
+    x = sign | 0x7f800000u | (mant << 13);
+  } else {
+    x = sign | ((exp - 15 + 127) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+
+}  // namespace si::vn

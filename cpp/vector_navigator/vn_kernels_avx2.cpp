@@ -1,0 +1,122 @@
+// AVX2 + FMA + F16C kernels: 2-query x 4-row register tiles, masked tails.
+#include <immintrin.h>
+
+#include "vector_navigator/vn_kernels.hpp"
+
+namespace si::vn::detail {
+namespace {
+
+inline float hsum(__m256 v) {
+  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  __m128 sh = _mm_movehdup_ps(lo);
+  __m128 sums = _mm_add_ps(lo, sh);
+  sh = _mm_movehl_ps(sh, sums);
+  return _mm_cvtss_f32(_mm_add_ss(sums, sh));
+}
+
+inline __m256i tail_mask(std::size_t n) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), idx);
+}
+
+inline __m128 reduce4(__m256 v0, __m256 v1, __m256 v2, __m256 v3) {
+  const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(v0, v1), _mm256_hadd_ps(v2, v3));
+  return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
+template <int QB, int RB>
+inline void micro(const float* q, const float* rows, std::size_t dim, float* out,
+                  std::size_t out_stride) {
+  __m256 acc[QB][RB];
+#pragma GCC unroll 4
+  for (int a = 0; a < QB; ++a)
+#pragma GCC unroll 4
+    for (int b = 0; b < RB; ++b) acc[a][b] = _mm256_setzero_ps();
+  std::size_t i = 0;
+  for (; i + 8 <= dim; i += 8) {
+    __m256 rv[RB];
+#pragma GCC unroll 4
+    for (int b = 0; b < RB; ++b) rv[b] = _mm256_loadu_ps(rows + b * dim + i);
+#pragma GCC unroll 4
+    for (int a = 0; a < QB; ++a) {
+      const __m256 qv = _mm256_loadu_ps(q + a * dim + i);
+#pragma GCC unroll 4
+      for (int b = 0; b < RB; ++b) acc[a][b] = _mm256_fmadd_ps(qv, rv[b], acc[a][b]);
+    }
+  }
+  if (i < dim) {
+    const __m256i m = tail_mask(dim - i);
+    __m256 rv[RB];
+#pragma GCC unroll 4
+    for (int b = 0; b < RB; ++b) rv[b] = _mm256_maskload_ps(rows + b * dim + i, m);
+#pragma GCC unroll 4
+    for (int a = 0; a < QB; ++a) {
+      const __m256 qv = _mm256_maskload_ps(q + a * dim + i, m);
+#pragma GCC unroll 4
+      for (int b = 0; b < RB; ++b) acc[a][b] = _mm256_fmadd_ps(qv, rv[b], acc[a][b]);
+    }
+  }
+  if constexpr (RB == 4) {
+#pragma GCC unroll 4
+    for (int a = 0; a < QB; ++a)
+      _mm_storeu_ps(out + a * out_stride, reduce4(acc[a][0], acc[a][1], acc[a][2], acc[a][3]));
+  } else {
+#pragma GCC unroll 4
+    for (int a = 0; a < QB; ++a)
+#pragma GCC unroll 4
+      for (int b = 0; b < RB; ++b) out[a * out_stride + b] = hsum(acc[a][b]);
+  }
+}
+
+template <int QB>
+inline void row_loop(const float* q, const float* rows, std::size_t nr, std::size_t dim, float* out,
+                     std::size_t out_stride) {
+  std::size_t r = 0;
+  for (; r + 4 <= nr; r += 4) micro<QB, 4>(q, rows + r * dim, dim, out + r, out_stride);
+  for (; r < nr; ++r) micro<QB, 1>(q, rows + r * dim, dim, out + r, out_stride);
+}
+
+void dot_tile(const float* q, std::size_t nq, const float* rows, std::size_t nr, std::size_t dim,
+              float* out, std::size_t out_stride) {
+  std::size_t qi = 0;
+  for (; qi + 2 <= nq; qi += 2) row_loop<2>(q + qi * dim, rows, nr, dim, out + qi * out_stride, out_stride);
+  for (; qi < nq; ++qi) row_loop<1>(q + qi * dim, rows, nr, dim, out + qi * out_stride, out_stride);
+}
+
+void dot_f16_rows(const float* q, const std::uint16_t* rows, std::size_t nr, std::size_t dim,
+                  float* out) {
+  for (std::size_t r = 0; r < nr; ++r) {
+    const std::uint16_t* row = rows + r * dim;
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 8 <= dim; i += 8)
+      s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i),
+                           _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i))), s0);
+    float tail = 0;
+    for (; i < dim; ++i) tail += q[i] * f16_to_f32(row[i]);
+    out[r] = hsum(_mm256_add_ps(s0, s1)) + tail;
+  }
+}
+
+void dot_i8_rows(const float* q, const std::int8_t* rows, const float* scale, std::size_t nr,
+                 std::size_t dim, float* out) {
+  for (std::size_t r = 0; r < nr; ++r) {
+    const std::int8_t* row = rows + r * dim;
+    __m256 s0 = _mm256_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 8 <= dim; i += 8) {
+      const __m256 v = _mm256_cvtepi32_ps(
+          _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + i))));
+      s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), v, s0);
+    }
+    float tail = 0;
+    for (; i < dim; ++i) tail += q[i] * static_cast<float>(row[i]);
+    out[r] = (hsum(s0) + tail) * scale[r];
+  }
+}
+
+}  // namespace
+
+const VnKernels kVnKernelsAvx2{simd::Level::avx2, dot_tile, nullptr, dot_f16_rows, dot_i8_rows};
+
+}  // namespace si::vn::detail

@@ -1,0 +1,162 @@
+// AVX-512 (F, BW, VL) kernels: 4-query x 4-row register tiles, masked tails.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include "vector_navigator/vn_kernels.hpp"
+
+namespace si::vn::detail {
+namespace {
+
+inline __mmask16 tail_mask(std::size_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
+
+// The four horizontal sums of v0..v3, as one __m128 (v0's sum in lane 0).
+inline __m128 reduce4(__m512 v0, __m512 v1, __m512 v2, __m512 v3) {
+  const __m512 a = _mm512_add_ps(_mm512_unpacklo_ps(v0, v1), _mm512_unpackhi_ps(v0, v1));
+  const __m512 b = _mm512_add_ps(_mm512_unpacklo_ps(v2, v3), _mm512_unpackhi_ps(v2, v3));
+  // per 128-bit lane: a = [v0 v1 v0 v1] partials, b = [v2 v3 v2 v3]
+  const __m512 c = _mm512_add_ps(_mm512_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0)),
+                                 _mm512_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m256 d = _mm256_add_ps(_mm512_castps512_ps256(c),
+                                 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(c), 1)));
+  return _mm_add_ps(_mm256_castps256_ps128(d), _mm256_extractf128_ps(d, 1));
+}
+
+template <int QB, int RB>
+inline void micro(const float* q, const float* rows, std::size_t dim, float* out,
+                  std::size_t out_stride) {
+  __m512 acc[QB][RB];
+#pragma GCC unroll 4
+  for (int a = 0; a < QB; ++a)
+#pragma GCC unroll 4
+    for (int b = 0; b < RB; ++b) acc[a][b] = _mm512_setzero_ps();
+  std::size_t i = 0;
+  for (; i + 16 <= dim; i += 16) {
+    __m512 rv[RB];
+#pragma GCC unroll 4
+    for (int b = 0; b < RB; ++b) rv[b] = _mm512_loadu_ps(rows + b * dim + i);
+#pragma GCC unroll 4
+    for (int a = 0; a < QB; ++a) {
+      const __m512 qv = _mm512_loadu_ps(q + a * dim + i);
+#pragma GCC unroll 4
+      for (int b = 0; b < RB; ++b) acc[a][b] = _mm512_fmadd_ps(qv, rv[b], acc[a][b]);
+    }
+  }
+  if (i < dim) {
+    const __mmask16 m = tail_mask(dim - i);
+    __m512 rv[RB];
+#pragma GCC unroll 4
+    for (int b = 0; b < RB; ++b) rv[b] = _mm512_maskz_loadu_ps(m, rows + b * dim + i);
+#pragma GCC unroll 4
+    for (int a = 0; a < QB; ++a) {
+      const __m512 qv = _mm512_maskz_loadu_ps(m, q + a * dim + i);
+#pragma GCC unroll 4
+      for (int b = 0; b < RB; ++b) acc[a][b] = _mm512_fmadd_ps(qv, rv[b], acc[a][b]);
+    }
+  }
+  if constexpr (RB == 4) {
+#pragma GCC unroll 4
+    for (int a = 0; a < QB; ++a)
+      _mm_storeu_ps(out + a * out_stride, reduce4(acc[a][0], acc[a][1], acc[a][2], acc[a][3]));
+  } else {
+#pragma GCC unroll 4
+    for (int a = 0; a < QB; ++a)
+#pragma GCC unroll 4
+      for (int b = 0; b < RB; ++b) out[a * out_stride + b] = _mm512_reduce_add_ps(acc[a][b]);
+  }
+}
+
+template <int QB>
+inline void row_loop(const float* q, const float* rows, std::size_t nr, std::size_t dim, float* out,
+                     std::size_t out_stride) {
+  std::size_t r = 0;
+  for (; r + 4 <= nr; r += 4) micro<QB, 4>(q, rows + r * dim, dim, out + r, out_stride);
+  for (; r < nr; ++r) micro<QB, 1>(q, rows + r * dim, dim, out + r, out_stride);
+}
+
+void dot_tile(const float* q, std::size_t nq, const float* rows, std::size_t nr, std::size_t dim,
+              float* out, std::size_t out_stride) {
+  std::size_t qi = 0;
+  for (; qi + 4 <= nq; qi += 4) row_loop<4>(q + qi * dim, rows, nr, dim, out + qi * out_stride, out_stride);
+  for (; qi < nq; ++qi) row_loop<1>(q + qi * dim, rows, nr, dim, out + qi * out_stride, out_stride);
+}
+
+template <int QB>
+inline void panel_micro(const float* q, std::size_t dim, const float* panel, float* out, std::size_t out_stride) {
+  __m512 a0[QB], a1[QB];
+#pragma GCC unroll 12
+  for (int a = 0; a < QB; ++a) a0[a] = a1[a] = _mm512_setzero_ps();
+  const float* p1 = panel + dim * 16;
+  for (std::size_t d = 0; d < dim; ++d) {
+    const __m512 r0 = _mm512_loadu_ps(panel + d * 16), r1 = _mm512_loadu_ps(p1 + d * 16);
+#pragma GCC unroll 12
+    for (int a = 0; a < QB; ++a) {
+      const __m512 b = _mm512_set1_ps(q[a * dim + d]);
+      a0[a] = _mm512_fmadd_ps(b, r0, a0[a]);
+      a1[a] = _mm512_fmadd_ps(b, r1, a1[a]);
+    }
+  }
+#pragma GCC unroll 12
+  for (int a = 0; a < QB; ++a) {
+    _mm512_storeu_ps(out + a * out_stride, a0[a]);
+    _mm512_storeu_ps(out + a * out_stride + 16, a1[a]);
+  }
+}
+
+void dot_panel32(const float* q, std::size_t nq, const float* panel, std::size_t dim, float* out,
+                 std::size_t out_stride) {
+  std::size_t qi = 0;
+  for (; qi + 12 <= nq; qi += 12) panel_micro<12>(q + qi * dim, dim, panel, out + qi * out_stride, out_stride);
+  for (; qi + 4 <= nq; qi += 4) panel_micro<4>(q + qi * dim, dim, panel, out + qi * out_stride, out_stride);
+  for (; qi < nq; ++qi) panel_micro<1>(q + qi * dim, dim, panel, out + qi * out_stride, out_stride);
+}
+
+void dot_f16_rows(const float* q, const std::uint16_t* rows, std::size_t nr, std::size_t dim,
+                  float* out) {
+  for (std::size_t r = 0; r < nr; ++r) {
+    const std::uint16_t* row = rows + r * dim;
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 32 <= dim; i += 32) {
+      s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i),
+                           _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + i))), s0);
+      s1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16),
+                           _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + i + 16))), s1);
+    }
+    for (; i + 16 <= dim; i += 16)
+      s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i),
+                           _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + i))), s0);
+    if (i < dim) {
+      const __mmask16 m = tail_mask(dim - i);
+      s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i),
+                           _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + i)), s1);
+    }
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+  }
+}
+
+void dot_i8_rows(const float* q, const std::int8_t* rows, const float* scale, std::size_t nr,
+                 std::size_t dim, float* out) {
+  for (std::size_t r = 0; r < nr; ++r) {
+    const std::int8_t* row = rows + r * dim;
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 16 <= dim; i += 16) {
+      const __m512 v = _mm512_cvtepi32_ps(
+          _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i))));
+      s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), v, s0);
+    }
+    if (i < dim) {
+      const __mmask16 m = tail_mask(dim - i);
+      const __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, row + i)));
+      s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i), v, s1);
+    }
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1)) * scale[r];
+  }
+}
+
+}  // namespace
+
+const VnKernels kVnKernelsAvx512{simd::Level::avx512, dot_tile, dot_panel32, dot_f16_rows, dot_i8_rows};
+
+}  // namespace si::vn::detail

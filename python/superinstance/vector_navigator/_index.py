@@ -1,0 +1,439 @@
+"""The Index facade: defaults, dtype handling and argument checks around
+superinstance._core.VectorIndex (which does the work without the GIL)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .. import _core
+
+__all__ = ["Index", "NO_ID", "sentiment_similarity"]
+
+#: The id that pads results when fewer than k vectors pass a filter (score -inf).
+NO_ID = np.uint64(2**64 - 1)
+
+_METRICS = ("cosine", "ip", "l2")
+_KINDS = ("flat", "hnsw")
+
+
+def sentiment_similarity(a: Sequence[float], b: Sequence[float]) -> float:
+    """1 - sqrt(((dv/2)**2 + da**2 + dd**2) / 3) for VAD triples (valence in
+    [-1, 1], arousal and dominance in [0, 1]); 1 for equal triples, 0 for
+    opposite corners. Computed by the same C++ code as the search loop."""
+    return float(_core.vn_sentiment_similarity(tuple(map(float, a)), tuple(map(float, b))))
+
+
+def _threads(threads: Optional[int]) -> int:
+    if threads is None:
+        return 0  # all hardware threads
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
+        raise ValueError(f"threads must be a non-negative int (0 = all cores), got {threads!r}")
+    return int(threads)
+
+
+def _as_f32_rows(x: Any, what: str) -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype == object or a.dtype.kind not in "fiu":
+        raise TypeError(f"{what} must be a real numeric array, got dtype {a.dtype}")
+    if a.ndim == 1:
+        a = a[None, :]
+    if a.ndim != 2:
+        raise ValueError(f"{what} must be 1-D (one vector) or 2-D (n, dim), got {a.ndim}-D")
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _as_ids(ids: Any, what: str = "ids") -> np.ndarray:
+    if not isinstance(ids, np.ndarray):
+        seq = list(ids) if isinstance(ids, (list, tuple, range)) else None
+        if seq is not None and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in seq):
+            if any(int(v) < 0 or int(v) >= 2**64 for v in seq):
+                raise ValueError(f"{what} must be non-negative integers below 2**64")
+            return np.array([int(v) for v in seq], dtype=np.uint64)
+    a = np.atleast_1d(np.asarray(ids))
+    if a.ndim != 1:
+        raise ValueError(f"{what} must be a scalar or 1-D, got {a.ndim}-D")
+    if a.size == 0:
+        return np.zeros(0, dtype=np.uint64)
+    if a.dtype.kind == "u":
+        return np.ascontiguousarray(a, dtype=np.uint64)
+    if a.dtype.kind == "i":
+        if (a < 0).any():
+            raise ValueError(f"{what} must be non-negative integers")
+        return np.ascontiguousarray(a, dtype=np.uint64)
+    if a.dtype == object:
+        try:
+            vals = [int(v) for v in a]
+        except (TypeError, ValueError):
+            raise TypeError(f"{what} must be integers") from None
+        if any(v < 0 or v >= 2**64 for v in vals):
+            raise ValueError(f"{what} must be integers in [0, 2**64)")
+        return np.array(vals, dtype=np.uint64)
+    raise TypeError(f"{what} must be integers, got dtype {a.dtype}")
+
+
+def _custom_address(metric: Any) -> int:
+    addr = getattr(metric, "address", None)  # numba cfunc
+    if isinstance(addr, int) and addr:
+        return addr
+    if isinstance(metric, ctypes._CFuncPtr):  # type: ignore[attr-defined]
+        return int(ctypes.cast(metric, ctypes.c_void_p).value or 0)
+    raise TypeError(
+        "metric must be 'cosine', 'ip', 'l2' or a compiled function "
+        "float(const float*, const float*, size_t): a numba cfunc or a ctypes function")
+
+
+class Index:
+    """A vector index: ``Index(dim, metric="cosine", kind="flat")``.
+
+    Parameters
+    ----------
+    dim: vector length.
+    metric: "cosine", "ip", "l2", or a custom similarity given as a numba
+        ``cfunc("float32(CPointer(float32), CPointer(float32), uintp)")`` or a
+        ctypes function of the same C signature (higher = more similar). It is
+        called from C++ without the GIL, from several threads.
+    kind: "flat" (exact scan) or "hnsw" (approximate graph search).
+    dtype: storage of the scanned vectors: "f32", "f16" (IEEE half: half the
+        memory) or "i8" (int8 with one float scale per vector: a quarter).
+        f16 / i8 work with kind="flat" and the built-in metrics.
+    rerank: with f16 / i8, also keep the float32 vectors and re-score the best
+        ``rerank * k`` quantized candidates exactly (None = keep no f32 copy).
+    M, ef_construction, ef_search: HNSW parameters.
+    threads: default number of threads for add/search (None = all cores).
+    """
+
+    def __init__(self, dim: int, metric: Any = "cosine", kind: str = "flat", dtype: str = "f32", *,
+                 rerank: Optional[int] = None, M: int = 16, ef_construction: int = 200, ef_search: int = 64, seed: int = 0x5EED,
+                 threads: Optional[int] = None, _core_index: Any = None) -> None:
+        self._metric_obj = None
+        if _core_index is not None:
+            self._ix = _core_index
+        else:
+            if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim <= 0:
+                raise ValueError(f"dim must be a positive int, got {dim!r}")
+            if kind not in _KINDS:
+                raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
+            if dtype not in ("f32", "f16", "i8"):
+                raise ValueError(f"dtype must be 'f32', 'f16' or 'i8', got {dtype!r}")
+            if rerank is not None and (isinstance(rerank, bool) or not isinstance(rerank, (int, np.integer))
+                                       or not 1 <= rerank <= 1000):
+                raise ValueError(f"rerank must be None or an int in [1, 1000], got {rerank!r}")
+            if rerank is not None and dtype == "f32":
+                raise ValueError("rerank applies to dtype 'f16' or 'i8'")
+            for name, v in (("M", M), ("ef_construction", ef_construction), ("ef_search", ef_search)):
+                if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                    raise ValueError(f"{name} must be a positive int, got {v!r}")
+            fn = 0
+            if isinstance(metric, str):
+                if metric not in _METRICS:
+                    raise ValueError(f"metric must be one of {_METRICS} or a compiled function, got {metric!r}")
+                mname = metric
+            else:
+                fn = _custom_address(metric)
+                self._metric_obj = metric  # keeps the function alive
+                mname = "custom"
+            self._ix = _core.VectorIndex(int(dim), mname, kind, int(M), int(ef_construction), int(ef_search),
+                                         int(seed), fn, dtype, int(rerank or 0))
+        self._threads = _threads(threads)
+
+    # ------------------------------------------------------------ properties
+    @property
+    def dim(self) -> int:
+        return int(self._ix.dim)
+
+    @property
+    def metric(self) -> str:
+        return str(self._ix.metric)
+
+    @property
+    def kind(self) -> str:
+        return str(self._ix.kind)
+
+    @property
+    def dtype(self) -> str:
+        """Storage of the scanned vectors: "f32", "f16" or "i8"."""
+        return str(self._ix.dtype)
+
+    @property
+    def rerank(self) -> Optional[int]:
+        """Re-ranking factor of a quantized index that keeps f32 vectors, else None."""
+        r = int(self._ix.rerank)
+        return r or None
+
+    @property
+    def vector_bytes(self) -> int:
+        """Bytes held by the vectors themselves (codes, scales and any f32 copy)."""
+        return int(self._ix.vector_bytes)
+
+    @property
+    def read_only(self) -> bool:
+        """True when opened with ``load(path, mmap=True)``."""
+        return bool(self._ix.read_only)
+
+    @property
+    def ef_search(self) -> int:
+        return int(self._ix.ef_search)
+
+    @ef_search.setter
+    def ef_search(self, ef: int) -> None:
+        self._ix.ef_search = int(ef)
+
+    @property
+    def memory_bytes(self) -> int:
+        """Approximate memory held by vectors, payload, id map and graph."""
+        return int(self._ix.memory_bytes)
+
+    def __len__(self) -> int:
+        return len(self._ix)
+
+    def __repr__(self) -> str:
+        return f"Index(dim={self.dim}, metric={self.metric!r}, kind={self.kind!r}, size={len(self)})"
+
+    # ------------------------------------------------------------ mutation
+    def add(self, vectors: Any, ids: Any = None, payload: Optional[Mapping[str, Any]] = None, *,
+            sentiment: Any = None, timestamps: Any = None, labels: Any = None,
+            threads: Optional[int] = None, progress: Any = None, chunk: int = 10_000) -> np.ndarray:
+        """Add vectors (n, dim) or one vector (dim,); returns their uint64 ids.
+
+        ids: user ids (unique, not already held), or None to assign new ones.
+        payload: a dict with any of "sentiment" (n, 3) VAD rows (a row of NaN
+        means none), "timestamps" (n,) seconds (NaN = none), "labels" (n,)
+        ints; the keyword arguments of the same names are equivalent.
+        Everything is checked first: on any error nothing is stored.
+
+        progress: a callable ``progress(done, total)``, or True for a tqdm bar
+        (when tqdm is installed): the vectors then go in chunks of ``chunk``,
+        and the callable runs between chunks with the GIL held and no index
+        lock held.
+        """
+        x = _as_f32_rows(vectors, "vectors")
+        n = x.shape[0]
+        if payload is not None:
+            if not isinstance(payload, Mapping):
+                raise TypeError("payload must be a dict with keys 'sentiment', 'timestamps', 'labels'")
+            unknown = set(payload) - {"sentiment", "timestamps", "labels"}
+            if unknown:
+                raise ValueError(f"unknown payload keys {sorted(unknown)}: use sentiment, timestamps, labels")
+            sentiment = payload.get("sentiment", sentiment)
+            timestamps = payload.get("timestamps", timestamps)
+            labels = payload.get("labels", labels)
+        id_arr = None
+        if ids is not None:
+            id_arr = _as_ids(ids)
+            if id_arr.shape[0] != n:
+                raise ValueError(f"got {id_arr.shape[0]} ids for {n} vectors")
+        vad = None
+        if sentiment is not None:
+            vad = np.asarray(sentiment, dtype=np.float32)
+            if vad.ndim == 1 and vad.shape == (3,):
+                vad = np.broadcast_to(vad, (n, 3))
+            vad = np.ascontiguousarray(vad)
+            if vad.shape != (n, 3):
+                raise ValueError(f"sentiment must have shape ({n}, 3) or (3,), got {vad.shape}")
+        ts = None
+        if timestamps is not None:
+            ts = np.ascontiguousarray(np.broadcast_to(np.asarray(timestamps, dtype=np.float64), (n,)))
+        lab = None
+        if labels is not None:
+            la = np.asarray(labels)
+            if la.dtype.kind not in "iu":
+                raise TypeError(f"labels must be integers, got dtype {la.dtype}")
+            lab = np.ascontiguousarray(np.broadcast_to(la.astype(np.int64), (n,)))
+        t = self._threads if threads is None else _threads(threads)
+        if progress is None or progress is False or n <= chunk:
+            out = self._ix.add(x, id_arr, vad, ts, lab, t)
+            if callable(progress):
+                progress(n, n)
+            return out
+        return self._add_chunked(x, id_arr, vad, ts, lab, t, progress, int(chunk))
+
+    def _add_chunked(self, x, id_arr, vad, ts, lab, t, progress, chunk):
+        n = x.shape[0]
+        # Check the whole batch up front, so that a bad row cannot leave part of it stored.
+        if not np.isfinite(x).all():
+            row = int(np.flatnonzero(~np.isfinite(x).all(1))[0])
+            raise ValueError(f"add: vector {row} has a NaN or infinite value")
+        if self.metric == "cosine" and (np.abs(x).max(1) == 0).any():
+            raise ValueError("add: a vector is all zeros (no direction under cosine)")
+        if id_arr is not None:
+            if len(np.unique(id_arr)) != n:
+                raise ValueError("add: duplicate ids in this batch")
+            held = [int(i) for i in id_arr if self._ix.contains(int(i))]
+            if held:
+                raise ValueError(f"add: id {held[0]} is already in the index")
+            if (id_arr == NO_ID).any():
+                raise ValueError("add: id 2**64-1 is reserved (it marks missing results)")
+        if vad is not None:
+            ok = np.isnan(vad).all(1) | ((vad[:, 0] >= -1) & (vad[:, 0] <= 1) & (vad[:, 1] >= 0) & (vad[:, 1] <= 1)
+                                         & (vad[:, 2] >= 0) & (vad[:, 2] <= 1))
+            if not ok.all():
+                raise ValueError(f"add: sentiment of vector {int(np.flatnonzero(~ok)[0])} out of range")
+        if ts is not None and np.isinf(ts).any():
+            raise ValueError("add: a timestamp is infinite (NaN = none)")
+        bar = None
+        if progress is True:
+            try:
+                from tqdm import tqdm
+                bar = tqdm(total=n, unit="vec")
+            except ImportError:
+                bar = None
+        outs = []
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            outs.append(self._ix.add(x[a:b], None if id_arr is None else id_arr[a:b],
+                                     None if vad is None else vad[a:b], None if ts is None else ts[a:b],
+                                     None if lab is None else lab[a:b], t))
+            if bar is not None:
+                bar.update(b - a)
+            elif callable(progress):
+                progress(b, n)
+        if bar is not None:
+            bar.close()
+        return np.concatenate(outs)
+
+    def remove(self, ids: Any) -> None:
+        """Remove ids; UnknownIdError (and nothing removed) if any is not held."""
+        self._ix.remove(_as_ids(ids))
+
+    def set_labels(self, ids: Any, labels: Any) -> None:
+        """Set the integer labels of held ids (used by filters and basins)."""
+        id_arr = _as_ids(ids)
+        la = np.asarray(labels)
+        if la.dtype.kind not in "iu":
+            raise TypeError(f"labels must be integers, got dtype {la.dtype}")
+        self._ix.set_labels(id_arr, np.ascontiguousarray(np.broadcast_to(la.astype(np.int64), id_arr.shape)))
+
+    # ------------------------------------------------------------ queries
+    def search(self, queries: Any, k: int = 10, *, sentiment: Optional[Sequence[float]] = None,
+               sentiment_weight: float = 0.0, time_decay: Optional[float] = None,
+               now: Optional[float] = None, filter: Any = None, ef: Optional[int] = None,
+               exact: bool = False, threads: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """The k best vectors for each query: ``(ids uint64, scores float32)``,
+        best first; 1-D results for a 1-D query, (nq, k) for a batch.
+
+        score = (1 - w) * similarity + w * sentiment_similarity(sentiment, vad)
+        when ``sentiment`` is given (w = sentiment_weight; vectors without VAD
+        count 0), then times exp(-time_decay * hours since the vector's
+        timestamp) when ``time_decay`` is given (``now`` defaults to
+        time.time(); vectors without a timestamp are not decayed).
+
+        filter: {"labels": [...]} and/or {"ids": [...]} (or a plain list of
+        ids); rows that pass are padded with NO_ID / -inf when fewer than k.
+        ef (HNSW): candidate list size (default: the index's ef_search).
+        exact (HNSW): force the exact scan.
+        """
+        if (type(queries) is np.ndarray and queries.dtype == np.float32 and type(k) is int and k > 0
+                and filter is None and sentiment is None and time_decay is None and not sentiment_weight
+                and ef is None and not exact and (threads is None or (type(threads) is int and threads >= 0))
+                and 1 <= queries.ndim <= 2):
+            # fast path for the plain call: the core checks shape, values and k
+            t = self._threads if threads is None else threads
+            if queries.ndim == 1:
+                ids, scores = self._ix.search(queries[None], k, t, None, 0.0, None, 0.0, None, None, 0, False)
+                return ids[0], scores[0]
+            return self._ix.search(queries, k, t, None, 0.0, None, 0.0, None, None, 0, False)
+        q = np.asarray(queries)
+        single = q.ndim == 1
+        qa = _as_f32_rows(q, "queries")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"k must be an int, got {k!r}")
+        if k <= 0:
+            raise ValueError(f"k must be >= 1, got {k}")
+        sent = None
+        if sentiment is not None:
+            s = tuple(float(v) for v in sentiment)
+            if len(s) != 3:
+                raise ValueError("sentiment must be a (valence, arousal, dominance) triple")
+            sent = s
+            w = float(sentiment_weight)
+            if not 0.0 <= w <= 1.0:
+                raise ValueError(f"sentiment_weight must be in [0, 1], got {sentiment_weight!r}")
+        elif sentiment_weight:
+            raise ValueError("sentiment_weight needs sentiment=(valence, arousal, dominance)")
+        decay = None
+        t_now = 0.0
+        if time_decay is not None:
+            decay = float(time_decay)
+            if not np.isfinite(decay) or decay < 0:
+                raise ValueError(f"time_decay must be a finite rate >= 0 per hour, got {time_decay!r}")
+            t_now = time.time() if now is None else float(now)
+        f_labels = f_ids = None
+        if filter is not None:
+            if isinstance(filter, Mapping):
+                unknown = set(filter) - {"labels", "ids"}
+                if unknown:
+                    raise ValueError(f"unknown filter keys {sorted(unknown)}: use 'labels' and/or 'ids'")
+                if "labels" in filter:
+                    la = np.atleast_1d(np.asarray(filter["labels"]))
+                    if la.size and la.dtype.kind not in "iu":
+                        raise TypeError(f"filter labels must be integers, got dtype {la.dtype}")
+                    f_labels = np.ascontiguousarray(la.astype(np.int64).ravel())
+                if "ids" in filter:
+                    f_ids = _as_ids(filter["ids"], "filter ids")
+            else:
+                f_ids = _as_ids(filter, "filter ids")
+        if f_labels is not None and f_ids is not None:
+            # both: the listed ids that also carry one of the labels
+            held = np.array([i for i in f_ids if self._ix.contains(int(i))], dtype=np.uint64)
+            keep = np.isin(self._ix.get_payload(held)["labels"], f_labels)
+            f_ids, f_labels = np.ascontiguousarray(held[keep]), None
+        t = self._threads if threads is None else _threads(threads)
+        ids, scores = self._ix.search(qa, int(k), t, sent, float(sentiment_weight) if sent else 0.0,
+                                      decay, t_now, f_labels, f_ids, int(ef or 0), bool(exact))
+        if single:
+            return ids[0], scores[0]
+        return ids, scores
+
+    def __contains__(self, id: Any) -> bool:
+        return self.contains(id)
+
+    def contains(self, id: Any) -> bool:
+        """Whether the index holds this id."""
+        try:
+            v = int(id)
+        except (TypeError, ValueError):
+            return False
+        if v < 0 or v >= 2**64:
+            return False
+        return bool(self._ix.contains(v))
+
+    def get(self, ids: Any) -> np.ndarray:
+        """The stored vectors of ids ((n, dim); (dim,) for one id); UnknownIdError if any is missing."""
+        scalar = np.ndim(ids) == 0
+        out = self._ix.get(_as_ids(ids))
+        return out[0] if scalar else out
+
+    def payload(self, ids: Any) -> Dict[str, np.ndarray]:
+        """Per-id payload: sentiment (n, 3), has_sentiment, timestamps (NaN = none), labels."""
+        return dict(self._ix.get_payload(_as_ids(ids)))
+
+    def ids(self) -> np.ndarray:
+        """Every held id (uint64), in storage order."""
+        return self._ix.ids()
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Write the index atomically (versioned, CRC-32C checksummed)."""
+        self._ix.save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: Union[str, "os.PathLike[str]"], mmap: bool = False, *, metric: Any = None,
+             threads: Optional[int] = None) -> "Index":
+        """Open a saved index. mmap=True maps the vectors read-only (add and
+        remove raise). A custom-metric index needs ``metric=`` the same function.
+        Corrupt files raise CorruptFileError, newer formats UnsupportedVersionError."""
+        fn = 0
+        obj = None
+        if metric is not None and not isinstance(metric, str):
+            fn = _custom_address(metric)
+            obj = metric
+        core = _core.VectorIndex.load(os.fspath(path), bool(mmap), fn)
+        ix = cls(core.dim, _core_index=core, threads=threads)
+        ix._metric_obj = obj
+        return ix
+

@@ -1,0 +1,229 @@
+"""Basins: named hierarchical regions of an Index (topic -> subtopic -> utterance).
+
+Each basin is a path such as ("conversation", "technical", "rust") and owns one
+integer label in the index; a basin search is a label-filtered search over the
+basin and its descendants down to a depth, so it runs inside the C++ loop like
+any other filter. build_basins() creates the paths itself by hierarchical
+k-means over the stored vectors, and route() walks the centroids.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ._index import Index, _as_f32_rows
+
+Path = Tuple[str, ...]
+
+# Labels that the Navigator gives its basins start here, so that they do not
+# collide with small labels a user sets directly on the index.
+_LABEL_BASE = 1 << 40
+
+
+def _path(path: Any) -> Path:
+    if isinstance(path, str):
+        path = (path,)
+    p = tuple(path)
+    if not p or not all(isinstance(s, str) and s for s in p):
+        raise ValueError(f"a basin path is a non-empty tuple of non-empty strings, got {path!r}")
+    return p
+
+
+def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int,
+            n_init: int = 4) -> Tuple[np.ndarray, np.ndarray]:
+    """Best of n_init runs (lowest inertia) of Lloyd's k-means with k-means++ seeding (float64)."""
+    best = None
+    for _ in range(n_init):
+        centers, assign = _kmeans_once(x, k, rng, iters)
+        inertia = float(((x - centers[assign]) ** 2).sum())
+        if best is None or inertia < best[0]:
+            best = (inertia, centers, assign)
+    return best[1], best[2]
+
+
+def _kmeans_once(x: np.ndarray, k: int, rng: np.random.Generator, iters: int) -> Tuple[np.ndarray, np.ndarray]:
+    n = x.shape[0]
+    k = min(k, n)
+    centers = np.empty((k, x.shape[1]))
+    centers[0] = x[rng.integers(n)]
+    d2 = ((x - centers[0]) ** 2).sum(1)
+    for c in range(1, k):
+        tot = d2.sum()
+        i = rng.choice(n, p=d2 / tot) if tot > 0 else rng.integers(n)
+        centers[c] = x[i]
+        d2 = np.minimum(d2, ((x - centers[c]) ** 2).sum(1))
+    assign = np.zeros(n, dtype=np.int64)
+    for _ in range(iters):
+        dist = (x * x).sum(1)[:, None] - 2 * x @ centers.T + (centers * centers).sum(1)[None, :]
+        new = dist.argmin(1)
+        if _ > 0 and np.array_equal(new, assign):
+            break
+        assign = new
+        for c in range(k):
+            m = assign == c
+            if m.any():
+                centers[c] = x[m].mean(0)
+    return centers, assign
+
+
+class Navigator:
+    """Basins over an Index: ``nav = Navigator(index)``."""
+
+    def __init__(self, index: Index) -> None:
+        if not isinstance(index, Index):
+            raise TypeError("Navigator needs a superinstance.vector_navigator.Index")
+        self.index = index
+        self._label: Dict[Path, int] = {}
+        self._sentiment: Dict[Path, Optional[Tuple[float, float, float]]] = {}
+        self._centroid: Dict[Path, np.ndarray] = {}
+
+    # ------------------------------------------------------------ basins
+    def create_basin(self, path: Any, sentiment: Optional[Sequence[float]] = None) -> Path:
+        """Create a basin (and its missing parents). ``sentiment`` is the VAD
+        given to vectors added to it without their own."""
+        p = _path(path)
+        if sentiment is not None:
+            s = tuple(float(v) for v in sentiment)
+            if len(s) != 3 or not (-1 <= s[0] <= 1 and 0 <= s[1] <= 1 and 0 <= s[2] <= 1):
+                raise ValueError("basin sentiment must be (valence in [-1,1], arousal in [0,1], dominance in [0,1])")
+        else:
+            s = None
+        for i in range(1, len(p) + 1):
+            sub = p[:i]
+            if sub not in self._label:
+                self._label[sub] = _LABEL_BASE + len(self._label)
+                self._sentiment[sub] = None
+        if s is not None:
+            self._sentiment[p] = s
+        return p
+
+    def basins(self) -> List[Path]:
+        return sorted(self._label)
+
+    def _require(self, path: Any) -> Path:
+        p = _path(path)
+        if p not in self._label:
+            raise KeyError(f"no basin {p!r}; create it with create_basin()")
+        return p
+
+    def add(self, path: Any, vectors: Any, ids: Any = None, *, sentiment: Any = None,
+            timestamps: Any = None, threads: Optional[int] = None) -> np.ndarray:
+        """Add vectors to a basin; returns their ids."""
+        p = self._require(path)
+        x = _as_f32_rows(vectors, "vectors")
+        if sentiment is None and self._sentiment.get(p) is not None:
+            sentiment = self._sentiment[p]
+        return self.index.add(x, ids, sentiment=sentiment, timestamps=timestamps,
+                              labels=np.full(x.shape[0], self._label[p], dtype=np.int64), threads=threads)
+
+    def _labels_under(self, p: Path, depth: int) -> List[int]:
+        return [lab for q, lab in self._label.items()
+                if q[:len(p)] == p and len(q) - len(p) <= depth]
+
+    def search(self, queries: Any, k: int = 10, *, basin: Any = None, depth: int = 2,
+               **kwargs: Any) -> Tuple[np.ndarray, np.ndarray]:
+        """Index.search restricted to ``basin`` and its descendants down to
+        ``depth`` levels below it (0 = the basin alone); other keyword
+        arguments go to Index.search."""
+        if basin is None:
+            return self.index.search(queries, k, **kwargs)
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+            raise ValueError(f"depth must be an int >= 0, got {depth!r}")
+        p = self._require(basin)
+        if "filter" in kwargs:
+            raise ValueError("basin search sets the filter itself; pass basin= or filter=, not both")
+        return self.index.search(queries, k, filter={"labels": self._labels_under(p, depth)}, **kwargs)
+
+    def counts(self) -> Dict[Path, int]:
+        """Vectors held directly in each basin."""
+        ids = self.index.ids()
+        labels = self.index.payload(ids)["labels"] if len(ids) else np.zeros(0, np.int64)
+        vals, cnt = np.unique(labels, return_counts=True)
+        by_label = dict(zip(vals.tolist(), cnt.tolist()))
+        return {p: int(by_label.get(lab, 0)) for p, lab in self._label.items()}
+
+    def tree(self) -> Dict[str, Any]:
+        """Nested dict: name -> {"count": direct vectors, "total": with
+        descendants, "sentiment": VAD or None, "children": {...}}."""
+        counts = self.counts()
+        root: Dict[str, Any] = {}
+        for p in sorted(self._label, key=len):
+            node = root
+            for name in p[:-1]:
+                node = node[name]["children"]
+            node[p[-1]] = {"count": counts[p], "total": 0, "sentiment": self._sentiment.get(p),
+                           "children": {}}
+
+        def total(d: Dict[str, Any]) -> int:
+            s = 0
+            for v in d.values():
+                v["total"] = v["count"] + total(v["children"])
+                s += v["total"]
+            return s
+
+        total(root)
+        return root
+
+    # ------------------------------------------------------------ automatic basins
+    def build_basins(self, levels: int = 2, branching: int = 8, *, prefix: str = "b", seed: int = 0,
+                     iters: int = 25) -> List[Path]:
+        """Organise every vector of the index into basins by hierarchical
+        k-means: ``branching`` clusters per level, ``levels`` deep, named
+        (prefix0,), (prefix0, prefix3), ... Vectors get the label of their leaf.
+        Replaces basins made by an earlier build. Returns the leaf paths."""
+        if not (isinstance(levels, int) and levels >= 1 and isinstance(branching, int) and branching >= 2):
+            raise ValueError("levels must be >= 1 and branching >= 2")
+        ids = self.index.ids()
+        if len(ids) == 0:
+            raise ValueError("build_basins: the index is empty")
+        x = self.index.get(ids).astype(np.float64)
+        if self.index.metric == "cosine":
+            x /= np.linalg.norm(x, axis=1, keepdims=True)
+        rng = np.random.default_rng(seed)
+        for p in [p for p in self._label if p[0].startswith(prefix) and p[0][len(prefix):].isdigit()]:
+            del self._label[p]
+            self._sentiment.pop(p, None)
+            self._centroid.pop(p, None)
+        leaves: List[Path] = []
+        labels = np.empty(len(ids), dtype=np.int64)
+
+        def split(rows: np.ndarray, parent: Path, level: int) -> None:
+            centers, assign = _kmeans(x[rows], branching, rng, iters)
+            for c in range(centers.shape[0]):
+                sub = rows[assign == c]
+                if len(sub) == 0:
+                    continue
+                p = parent + (f"{prefix}{c}",)
+                self.create_basin(p)
+                self._centroid[p] = centers[c]
+                if level + 1 < levels and len(sub) > branching:
+                    split(sub, p, level + 1)
+                else:
+                    leaves.append(p)
+                    labels[sub] = self._label[p]
+
+        split(np.arange(len(ids)), (), 0)
+        self.index.set_labels(ids, labels)
+        return leaves
+
+    def route(self, query: Any) -> Path:
+        """The path of nearest basin centroids, level by level (after build_basins)."""
+        if not self._centroid:
+            raise ValueError("route() needs basins with centroids: call build_basins() first")
+        q = np.asarray(query, dtype=np.float64).ravel()
+        if q.shape[0] != self.index.dim or not np.isfinite(q).all():
+            raise ValueError(f"query must be a finite vector of dim {self.index.dim}")
+        if self.index.metric == "cosine":
+            nq = np.linalg.norm(q)
+            if nq == 0:
+                raise ValueError("query is all zeros (cosine)")
+            q = q / nq
+        path: Path = ()
+        while True:
+            kids = [p for p in self._centroid if len(p) == len(path) + 1 and p[:len(path)] == path]
+            if not kids:
+                return path
+            d = [float(((self._centroid[p] - q) ** 2).sum()) for p in kids]
+            path = kids[int(np.argmin(d))]

@@ -1,0 +1,291 @@
+"""Side-by-side search benchmark against peers, in one process on the same data.
+
+    python -m superinstance.vector_navigator.bench [--n 100000] [--dim 384] [--threads 1]
+           [--hnsw-n 50000] [--skip-hnsw] [--json out.json]
+
+Peers are used when importable: numpy, faiss-cpu (IndexFlatIP, IndexHNSWFlat),
+hnswlib, usearch. Thread counts are set explicitly for every library (faiss via
+omp_set_num_threads, numpy's BLAS via threadpoolctl when installed, else the
+OMP/OPENBLAS env vars must be set before start). Data: normalised clustered
+float32 vectors with a fixed seed. Prints medians; the lead's
+``superinstance bench search`` may call :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+
+from ._index import Index
+
+
+def make_data(n: int, dim: int, nq: int, seed: int = 42):
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((max(10, n // 1000), dim)).astype(np.float32)
+    x = centers[rng.integers(len(centers), size=n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    q = centers[rng.integers(len(centers), size=nq)] + 0.6 * rng.standard_normal((nq, dim)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    return np.ascontiguousarray(x), np.ascontiguousarray(q)
+
+
+def latencies(fn: Callable[[np.ndarray], Any], q: np.ndarray, repeat: int) -> np.ndarray:
+    fn(q[0])
+    out = []
+    for i in range(repeat):
+        t = time.perf_counter()
+        fn(q[i % len(q)])
+        out.append(time.perf_counter() - t)
+    return np.array(out)
+
+
+def stats(lat: np.ndarray) -> Dict[str, float]:
+    return {"p50_ms": float(np.percentile(lat, 50) * 1e3), "p95_ms": float(np.percentile(lat, 95) * 1e3),
+            "p99_ms": float(np.percentile(lat, 99) * 1e3)}
+
+
+def best_of(fn: Callable[[], Any], repeat: int) -> float:
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return float(np.median(ts))
+
+
+def recall(got: np.ndarray, ref: np.ndarray) -> float:
+    return float(np.mean([len(set(a.tolist()) & set(b.tolist())) / ref.shape[1] for a, b in zip(got, ref)]))
+
+
+def _limit_threads(threads: int) -> Optional[Any]:
+    try:
+        import threadpoolctl
+
+        return threadpoolctl.threadpool_limits(threads)
+    except ImportError:
+        return None
+
+
+def memory_bandwidth(threads: int) -> float:
+    """Bytes per second of a plain read of a 256 MiB array (numpy sum, 1 thread)."""
+    a = np.ones(64 * 1024 * 1024, dtype=np.float32)
+    a.sum()
+    t = best_of(lambda: a.sum(), 5)
+    return a.nbytes / t
+
+
+def interleaved(fns: Dict[str, Callable[[np.ndarray], Any]], q: np.ndarray, repeat: int,
+                block: int = 20) -> Dict[str, np.ndarray]:
+    """Per-call latencies, the libraries taking turns in blocks of ``block``
+    queries, so that they share the machine's (noisy) conditions while a
+    library's spinning worker threads (OpenMP, OpenBLAS) do not steal the
+    next library's cores."""
+    for f in fns.values():
+        f(q[0])
+    out: Dict[str, List[float]] = {name: [] for name in fns}
+    for b0 in range(0, repeat, block):
+        for name, f in fns.items():
+            f(q[b0 % len(q)])  # warm-up after the switch, not timed
+            for i in range(b0, min(repeat, b0 + block)):
+                v = q[i % len(q)]
+                t = time.perf_counter()
+                f(v)
+                out[name].append(time.perf_counter() - t)
+    return {name: np.array(v) for name, v in out.items()}
+
+
+def run_flat(n: int, dim: int, k: int, threads: int, nq_batch: int, repeat: int) -> Dict[str, Any]:
+    x, q = make_data(n, dim, max(nq_batch, 200))
+    res: Dict[str, Any] = {"n": n, "dim": dim, "k": k, "threads": threads, "batch": nq_batch}
+    res["mem_read_GBps_numpy_sum"] = memory_bandwidth(threads) / 1e9
+    ours = Index(dim, metric="ip", threads=threads)
+    ours.add(x)
+    single_fns: Dict[str, Callable[[np.ndarray], Any]] = {"superinstance": lambda v: ours.search(v, k)}
+    batch_fns: Dict[str, Callable[[], Any]] = {}
+    qb = q[:nq_batch]
+    batch_fns["superinstance"] = lambda: ours.search(qb, k)
+
+    def np_search(v):
+        s = x @ v
+        top = np.argpartition(-s, k)[:k]
+        return top[np.argsort(-s[top])]
+
+    single_fns["numpy"] = np_search
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+        fi = faiss.IndexFlatIP(dim)
+        fi.add(x)
+        single_fns["faiss_IndexFlatIP"] = lambda v: fi.search(v[None], k)
+        batch_fns["faiss_IndexFlatIP"] = lambda: fi.search(qb, k)
+        _, fids = fi.search(qb, k)
+        res["agreement_with_faiss"] = recall(ours.search(qb, k)[0].astype(np.int64), fids)
+    except ImportError:
+        res["faiss"] = "not installed"
+    try:
+        from usearch.index import search as usearch_search
+
+        single_fns["usearch_exact"] = lambda v: usearch_search(x, v, k, metric="ip", exact=True, threads=threads)
+        batch_fns["usearch_exact"] = lambda: usearch_search(x, qb, k, metric="ip", exact=True, threads=threads)
+    except ImportError:
+        pass
+    lat = interleaved(single_fns, q, repeat)
+    res["single"] = {name: stats(v) for name, v in lat.items()}
+    res["single"]["superinstance"]["scan_GBps"] = x.nbytes / np.median(lat["superinstance"]) / 1e9
+    times: Dict[str, List[float]] = {name: [] for name in batch_fns}
+    for _ in range(3):
+        for name, f in batch_fns.items():
+            t = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - t)
+    res["batch_qps"] = {name: {"qps": nq_batch / float(np.median(v))} for name, v in times.items()}
+    return res
+
+
+def run_hnsw(n: int, dim: int, k: int, threads: int, M: int, efc: int, nq: int) -> Dict[str, Any]:
+    x, q = make_data(n, dim, nq, seed=7)
+    ref = np.argsort(-(q @ x.T), axis=1)[:, :k]
+    res: Dict[str, Any] = {"n": n, "dim": dim, "M": M, "ef_construction": efc, "threads": threads}
+    libs: Dict[str, Dict[str, Any]] = {}
+    efs = [16, 32, 64, 128, 256]
+    entries: Dict[str, Any] = {}  # name -> (set_ef, search_one, search_batch)
+
+    def build(name, fn, set_ef, one, batch):
+        t = time.perf_counter()
+        fn()
+        bt = time.perf_counter() - t
+        libs[name] = {"build_s": bt, "build_vps": n / bt, "sweep": []}
+        entries[name] = (set_ef, one, batch)
+
+    ours = Index(dim, metric="ip", kind="hnsw", M=M, ef_construction=efc, threads=threads)
+    build("superinstance", lambda: ours.add(x, threads=threads), lambda ef: setattr(ours, "ef_search", ef),
+          lambda v: ours.search(v, k, threads=1), lambda Q: ours.search(Q, k)[0])
+    try:
+        import hnswlib
+
+        h = hnswlib.Index(space="ip", dim=dim)
+
+        def hb():
+            h.init_index(max_elements=n, M=M, ef_construction=efc, random_seed=1)
+            h.set_num_threads(threads)
+            h.add_items(x)
+
+        build("hnswlib", hb, h.set_ef, lambda v: h.knn_query(v[None], k, num_threads=1),
+              lambda Q: h.knn_query(Q, k)[0])
+    except ImportError:
+        pass
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+        f = faiss.IndexHNSWFlat(dim, M, faiss.METRIC_INNER_PRODUCT)
+        f.hnsw.efConstruction = efc
+
+        def fset(ef):
+            f.hnsw.efSearch = ef
+
+        build("faiss_IndexHNSWFlat", lambda: f.add(x), fset, lambda v: f.search(v[None], k),
+              lambda Q: f.search(Q, k)[1])
+    except ImportError:
+        pass
+    try:
+        from usearch.index import Index as UIndex
+
+        u = UIndex(ndim=dim, metric="ip", dtype="f32", connectivity=M, expansion_add=efc)
+
+        def uset(ef):
+            u.expansion_search = ef
+
+        build("usearch", lambda: u.add(np.arange(n), x, threads=threads), uset,
+              lambda v: u.search(v, k, threads=1), lambda Q: u.search(Q, k, threads=threads).keys)
+    except ImportError:
+        pass
+    for ef in efs:
+        for name, (set_ef, _, batch) in entries.items():
+            set_ef(ef)
+            libs[name]["sweep"].append({"ef": ef, "recall": recall(np.asarray(batch(q)).astype(np.int64), ref)})
+        # single-query searches are one-threaded for every library (faiss: OMP threads as set)
+        lat = interleaved({name: e[1] for name, e in entries.items()}, q, len(q))
+        for name, v in lat.items():
+            libs[name]["sweep"][-1].update(stats(v))
+    res["libs"] = libs
+    return res
+
+
+def run_payload_and_quantized(n: int, dim: int, k: int, repeat: int) -> Dict[str, Any]:
+    """Single-query cost of payload scoring and filters, and of f16 / i8
+    storage, against plain f32 search on the same data (interleaved, 1 thread)."""
+    x, q = make_data(n, dim, 200, seed=5)
+    rng = np.random.default_rng(1)
+    vad = np.stack([rng.uniform(-1, 1, n), rng.uniform(0, 1, n), rng.uniform(0, 1, n)], 1)
+    ix = Index(dim, threads=1)
+    ix.add(x, sentiment=vad, timestamps=1.7e9 - rng.uniform(0, 86400, n), labels=rng.integers(0, 10, n))
+    exact = ix.search(q, k)[0]
+    fns: Dict[str, Callable[[np.ndarray], Any]] = {
+        "plain": lambda v: ix.search(v, k),
+        "sentiment": lambda v: ix.search(v, k, sentiment=(0.2, 0.5, 0.5), sentiment_weight=0.3),
+        "sentiment+decay": lambda v: ix.search(v, k, sentiment=(0.2, 0.5, 0.5), sentiment_weight=0.3,
+                                               time_decay=0.1, now=1.7e9),
+        "label_filter_50%": lambda v: ix.search(v, k, filter={"labels": [0, 1, 2, 3, 4]}),
+    }
+    quant: Dict[str, Index] = {}
+    for name, kw in (("f16", {"dtype": "f16"}), ("i8", {"dtype": "i8"}), ("i8+rerank4", {"dtype": "i8", "rerank": 4})):
+        quant[name] = Index(dim, threads=1, **kw)
+        quant[name].add(x)
+        fns[name] = (lambda qi: (lambda v: qi.search(v, k)))(quant[name])
+    lat = interleaved(fns, q, repeat)
+    out: Dict[str, Any] = {"n": n, "dim": dim, "k": k, "threads": 1}
+    base = float(np.median(lat["plain"]))
+    for name, v in lat.items():
+        out[name] = {**stats(v), "ratio_to_plain": float(np.median(v)) / base}
+    for name, qi in quant.items():
+        out[name]["recall_at_k_vs_f32"] = recall(qi.search(q, k)[0].astype(np.int64), exact.astype(np.int64))
+        out[name]["vector_bytes"] = qi.vector_bytes
+    out["plain"]["vector_bytes"] = ix.vector_bytes
+    return out
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=200)
+    ap.add_argument("--hnsw-n", type=int, default=50_000)
+    ap.add_argument("--M", type=int, default=16)
+    ap.add_argument("--ef-construction", type=int, default=100)
+    ap.add_argument("--skip-flat", action="store_true")
+    ap.add_argument("--skip-hnsw", action="store_true")
+    ap.add_argument("--payload", action="store_true", help="also measure payload scoring and f16/i8 storage")
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+    limiter = _limit_threads(a.threads)
+    out: Dict[str, Any] = {"date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+                           "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus",
+                           "blas_limited": limiter is not None}
+    if not a.skip_flat:
+        out["flat"] = run_flat(a.n, a.dim, a.k, a.threads, a.batch, a.repeat)
+        print(json.dumps(out["flat"], indent=1), flush=True)
+    if not a.skip_hnsw:
+        out["hnsw"] = run_hnsw(a.hnsw_n, a.dim, a.k, a.threads, a.M, a.ef_construction, 300)
+        print(json.dumps(out["hnsw"], indent=1), flush=True)
+    if a.payload:
+        out["payload_quantized"] = run_payload_and_quantized(a.n, a.dim, a.k, a.repeat)
+        print(json.dumps(out["payload_quantized"], indent=1), flush=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(out, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

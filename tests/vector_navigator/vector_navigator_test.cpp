@@ -1,0 +1,147 @@
+// C++ unit tests of cpp/vector_navigator: every kernel level against a double
+// reference, exact search against brute force, HNSW recall, persistence.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/cpu_features.hpp"
+#include "common/errors.hpp"
+#include "vector_navigator/index.hpp"
+#include "vector_navigator/vn_kernels.hpp"
+
+using namespace si;
+using namespace si::vn;
+
+namespace {
+
+std::vector<float> randn(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d;
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+double ref_dot(const float* a, const float* b, std::size_t n) {
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+
+}  // namespace
+
+TEST(VnKernels, EveryLevelMatchesDoubleReference) {
+  for (simd::Level level : simd::available_levels()) {
+    const auto& k = vn_kernels(level);
+    EXPECT_EQ(k.level, level);
+    for (std::size_t dim : {1u, 7u, 16u, 17u, 64u, 100u, 384u}) {
+      const std::size_t nq = 9, nr = 37;
+      auto q = randn(nq * dim, 1 + dim), r = randn(nr * dim, 2 + dim);
+      std::vector<float> out(nq * nr);
+      k.dot_tile(q.data(), nq, r.data(), nr, dim, out.data(), nr);
+      const double tol = 1e-4 * std::sqrt(static_cast<double>(dim)) + 1e-5;
+      for (std::size_t a = 0; a < nq; ++a)
+        for (std::size_t b = 0; b < nr; ++b)
+          ASSERT_NEAR(out[a * nr + b], ref_dot(&q[a * dim], &r[b * dim], dim), tol) << simd::level_name(level);
+      if (k.dot_panel32) {
+        std::vector<float> panel(32 * dim), po(nq * 32);
+        pack_rows32(r.data(), 32, dim, panel.data());
+        k.dot_panel32(q.data(), nq, panel.data(), dim, po.data(), 32);
+        for (std::size_t a = 0; a < nq; ++a)
+          for (std::size_t b = 0; b < 32; ++b)
+            ASSERT_NEAR(po[a * 32 + b], ref_dot(&q[a * dim], &r[b * dim], dim), tol);
+      }
+      std::vector<std::uint16_t> h(nr * dim);
+      std::vector<float> hf(nr * dim), o16(nr);
+      for (std::size_t i = 0; i < h.size(); ++i) hf[i] = f16_to_f32(h[i] = f32_to_f16(r[i]));
+      k.dot_f16_rows(q.data(), h.data(), nr, dim, o16.data());
+      for (std::size_t b = 0; b < nr; ++b) ASSERT_NEAR(o16[b], ref_dot(q.data(), &hf[b * dim], dim), tol);
+    }
+  }
+}
+
+TEST(Sentiment, Formula) {
+  const float a[3] = {1, 0, 0}, b[3] = {-1, 1, 1}, c[3] = {0.2f, 0.4f, 0.9f};
+  EXPECT_NEAR(sentiment_similarity(a, b), 0.0f, 1e-6);
+  EXPECT_NEAR(sentiment_similarity(c, c), 1.0f, 1e-6);
+}
+
+TEST(Index, FlatSearchMatchesBruteForceAndRejectsBadInput) {
+  const std::size_t n = 2000, dim = 33, k = 7;
+  auto x = randn(n * dim, 5);
+  Index ix(dim, Metric::ip, Kind::flat);
+  std::vector<std::uint64_t> ids;
+  ix.add(x.data(), n, nullptr, Payload{}, 2, &ids);
+  ASSERT_EQ(ix.size(), n);
+  auto q = randn(3 * dim, 6);
+  std::vector<std::uint64_t> oi(3 * k);
+  std::vector<float> os(3 * k);
+  SearchOptions o;
+  o.k = k;
+  o.threads = 2;
+  ix.search(q.data(), 3, o, oi.data(), os.data());
+  for (std::size_t a = 0; a < 3; ++a) {
+    std::vector<double> s(n);
+    for (std::size_t r = 0; r < n; ++r) s[r] = ref_dot(&q[a * dim], &x[r * dim], dim);
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](auto i, auto j) { return s[i] > s[j]; });
+    for (std::size_t j = 0; j < k; ++j) EXPECT_NEAR(os[a * k + j], s[order[j]], 1e-3);
+  }
+  std::vector<float> bad(dim, 1.0f);
+  bad[3] = std::nanf("");
+  EXPECT_THROW(ix.add(bad.data(), 1, nullptr, Payload{}, 1, nullptr), std::invalid_argument);
+  const std::uint64_t unknown = 123456789;
+  EXPECT_THROW(ix.remove(&unknown, 1), UnknownId);
+  EXPECT_EQ(ix.size(), n);
+}
+
+TEST(Index, HnswRecallAndPersistence) {
+  const std::size_t n = 3000, dim = 16, k = 10, nq = 50;
+  auto x = randn(n * dim, 7);
+  HnswParams hp;
+  hp.M = 12;
+  hp.ef_construction = 80;
+  hp.ef_search = 80;
+  Index ix(dim, Metric::l2, Kind::hnsw, hp);
+  ix.add(x.data(), n, nullptr, Payload{}, 2, nullptr);
+  auto q = randn(nq * dim, 8);
+  std::vector<std::uint64_t> oi(nq * k);
+  std::vector<float> os(nq * k);
+  SearchOptions o;
+  o.k = k;
+  ix.search(q.data(), nq, o, oi.data(), os.data());
+  double hits = 0;
+  for (std::size_t a = 0; a < nq; ++a) {
+    std::vector<std::pair<double, std::size_t>> d(n);
+    for (std::size_t r = 0; r < n; ++r) {
+      double s = 0;
+      for (std::size_t j = 0; j < dim; ++j) s += std::pow(q[a * dim + j] - x[r * dim + j], 2);
+      d[r] = {s, r};
+    }
+    std::partial_sort(d.begin(), d.begin() + k, d.end());
+    std::set<std::uint64_t> truth;
+    for (std::size_t j = 0; j < k; ++j) truth.insert(d[j].second);
+    for (std::size_t j = 0; j < k; ++j) hits += truth.count(oi[a * k + j]);
+  }
+  EXPECT_GE(hits / (nq * k), 0.95);
+  const std::string path = ::testing::TempDir() + "/vn_test_index.sif";
+  ix.save(path);
+  for (bool mmap : {false, true}) {
+    auto back = Index::load(path, mmap, nullptr);
+    std::vector<std::uint64_t> bi(nq * k);
+    std::vector<float> bs(nq * k);
+    back->search(q.data(), nq, o, bi.data(), bs.data());
+    EXPECT_EQ(bi, oi);
+    EXPECT_EQ(bs, os);
+  }
+  std::remove(path.c_str());
+}
