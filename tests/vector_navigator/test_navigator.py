@@ -93,3 +93,26 @@ def test_build_basins_and_route():
     assert hits >= 45
     with pytest.raises(ValueError):
         Navigator(Index(4)).route(np.ones(4))
+
+
+def test_route_works_for_hand_made_basins():
+    rng = np.random.default_rng(11)
+    nav = Navigator(Index(16, metric="cosine"))
+    centers = {("talk", "tech", "rust"): rng.standard_normal(16), ("talk", "tech", "gpu"): rng.standard_normal(16),
+               ("talk", "music", "jazz"): rng.standard_normal(16)}
+    for path, c in centers.items():
+        nav.create_basin(path)
+        nav.add(path, (c + 0.1 * rng.standard_normal((30, 16))).astype(np.float32))
+    for path, c in centers.items():
+        assert nav.route((c + 0.1 * rng.standard_normal(16)).astype(np.float32)) == path
+    # a basin's centroid is the mean of the normalised rows added to it and to its children
+    rows = nav.index.get(nav.index.ids()).astype(np.float64)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    np.testing.assert_allclose(nav._centroid[("talk",)], rows.mean(0), rtol=1e-6, atol=1e-7)
+
+
+def test_route_without_vectors_raises():
+    nav = Navigator(Index(4))
+    nav.create_basin(("a",))
+    with pytest.raises(ValueError, match="route"):
+        nav.route(np.ones(4, np.float32))

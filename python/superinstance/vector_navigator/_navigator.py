@@ -78,6 +78,7 @@ class Navigator:
         self._label: Dict[Path, int] = {}
         self._sentiment: Dict[Path, Optional[Tuple[float, float, float]]] = {}
         self._centroid: Dict[Path, np.ndarray] = {}
+        self._sums: Dict[Path, Tuple[Any, int]] = {}  # vector sum and count per hand-made basin
 
     # ------------------------------------------------------------ basins
     def create_basin(self, path: Any, sentiment: Optional[Sequence[float]] = None) -> Path:
@@ -115,8 +116,24 @@ class Navigator:
         x = _as_f32_rows(vectors, "vectors")
         if sentiment is None and self._sentiment.get(p) is not None:
             sentiment = self._sentiment[p]
-        return self.index.add(x, ids, sentiment=sentiment, timestamps=timestamps,
-                              labels=np.full(x.shape[0], self._label[p], dtype=np.int64), threads=threads)
+        out = self.index.add(x, ids, sentiment=sentiment, timestamps=timestamps,
+                             labels=np.full(x.shape[0], self._label[p], dtype=np.int64), threads=threads)
+        self._accumulate_centroids(p, x)
+        return out
+
+    def _accumulate_centroids(self, p: Path, x: np.ndarray) -> None:
+        """Keeps the centroid of the vectors added to each basin and its ancestors
+        (normalised rows for cosine, as build_basins does), so that route() works
+        for basins made by hand. Removals do not move it."""
+        rows = x.astype(np.float64)
+        if self.index.metric == "cosine":
+            rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-30)
+        total, n = rows.sum(axis=0), rows.shape[0]
+        for depth in range(1, len(p) + 1):
+            sub = p[:depth]
+            s, count = self._sums.get(sub, (0.0, 0))
+            self._sums[sub] = (s + total, count + n)
+            self._centroid[sub] = self._sums[sub][0] / self._sums[sub][1]
 
     def _labels_under(self, p: Path, depth: int) -> List[int]:
         return [lab for q, lab in self._label.items()
@@ -186,6 +203,7 @@ class Navigator:
             del self._label[p]
             self._sentiment.pop(p, None)
             self._centroid.pop(p, None)
+            self._sums.pop(p, None)
         leaves: List[Path] = []
         labels = np.empty(len(ids), dtype=np.int64)
 
@@ -209,9 +227,10 @@ class Navigator:
         return leaves
 
     def route(self, query: Any) -> Path:
-        """The path of nearest basin centroids, level by level (after build_basins)."""
+        """The path of nearest basin centroids, level by level. Centroids come from
+        build_basins() or from the vectors added to hand-made basins."""
         if not self._centroid:
-            raise ValueError("route() needs basins with centroids: call build_basins() first")
+            raise ValueError("route() needs basins holding vectors: add() to a basin or call build_basins()")
         q = np.asarray(query, dtype=np.float64).ravel()
         if q.shape[0] != self.index.dim or not np.isfinite(q).all():
             raise ValueError(f"query must be a finite vector of dim {self.index.dim}")
