@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence, Tuple
 __all__ = ["line_chart", "bar_chart", "histogram_chart"]
 
 W, H = 640, 300
-LEFT, RIGHT, TOP, BOTTOM = 70, 20, 36, 48
+LEFT, RIGHT, TOP, BOTTOM = 70, 20, 48, 48
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#7f7f7f"]
 
 
@@ -25,12 +25,10 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> List[float]:
     raw = (hi - lo) / n
     mag = 10 ** math.floor(math.log10(raw))
     step = min((s * mag for s in (1, 2, 2.5, 5, 10) if s * mag >= raw), default=10 * mag)
-    start = math.floor(lo / step) * step
-    ticks, t = [], start
-    while t <= hi + step * 1e-9:
-        ticks.append(round(t, 12))
-        t += step
-    return ticks
+    start = math.floor(lo / step + 1e-9) * step
+    stop = math.ceil(hi / step - 1e-9) * step  # the last tick covers the data
+    count = int(round((stop - start) / step))
+    return [round(start + i * step, 12) for i in range(count + 1)]
 
 
 def _fmt(v: float) -> str:
@@ -74,10 +72,12 @@ class _Frame:
         return H - BOTTOM - (y - self.y0) / ((self.y1 - self.y0) or 1) * (H - TOP - BOTTOM)
 
     def legend(self, names: Sequence[str]) -> None:
+        """One row under the title, outside the plot area."""
+        x, y = LEFT, TOP - 10
         for i, name in enumerate(names):
-            y = TOP + 10 + 14 * i
-            self.parts.append(f'<rect x="{W - RIGHT - 150}" y="{y - 8}" width="10" height="10" fill="{COLORS[i % len(COLORS)]}"/>')
-            self.parts.append(f'<text x="{W - RIGHT - 136}" y="{y + 1}">{html.escape(name)}</text>')
+            self.parts.append(f'<rect x="{x}" y="{y - 8}" width="10" height="10" fill="{COLORS[i % len(COLORS)]}"/>')
+            self.parts.append(f'<text x="{x + 14}" y="{y + 1}">{html.escape(name)}</text>')
+            x += 14 + 7 * len(name) + 24
 
     def svg(self) -> str:
         return "\n".join(self.parts + ["</svg>"])
