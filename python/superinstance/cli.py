@@ -20,6 +20,24 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from .equilibrium.demo import format_summary, run_demo
+    from .equilibrium.orchestrator import MAX_RATE_HZ, MIN_RATE_HZ
+
+    if not MIN_RATE_HZ <= args.rate <= MAX_RATE_HZ:
+        print(f"superinstance demo: --rate must be within {MIN_RATE_HZ}..{MAX_RATE_HZ} Hz", file=sys.stderr)
+        return 2
+    if not args.seconds > 0:
+        print("superinstance demo: --seconds must be > 0", file=sys.stderr)
+        return 2
+    print(f"running the equilibrium loop for {args.seconds:g} s at {args.rate:g} Hz on the built-in data ...",
+          file=sys.stderr)
+    record = run_demo(args.seconds, args.rate, None if args.no_report else args.report,
+                      per_subtopic=args.per_subtopic, kind=args.index, seed=args.seed)
+    print(format_summary(record))
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from . import bench
 
@@ -37,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="report what this machine and build support")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_doctor)
+    p = sub.add_parser("demo", help="run the token loop on built-in data and write a report")
+    p.add_argument("--seconds", type=float, default=30.0, help="how long to run (default 30)")
+    p.add_argument("--rate", type=float, default=20.0, help="target tick rate in Hz, 0.5..1000 (default 20)")
+    p.add_argument("--report", default="superinstance-report", help="report directory (default ./superinstance-report)")
+    p.add_argument("--no-report", action="store_true", help="print the summary only")
+    p.add_argument("--index", choices=("hnsw", "flat"), default="hnsw", help="context index kind (default hnsw)")
+    p.add_argument("--per-subtopic", type=int, default=200, help="utterances per basin in the corpus (default 200)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_demo)
     p = sub.add_parser("bench", help="side-by-side comparisons against the installed peers")
     p.add_argument("suite", nargs="?", default="all", choices=("timer", "search", "bandit", "gpu", "all"))
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (about a minute each)")

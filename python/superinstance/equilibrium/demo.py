@@ -1,0 +1,124 @@
+"""``superinstance demo``: the loop on the built-in data, a live status line,
+a summary and a report (HTML with plots, and JSON)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any, Dict, Optional, TextIO
+
+import numpy as np
+
+from .data import FEATURE_DIM, SUBTOPIC_MOOD, ConversationStream, SimulatedUser, default_corpus
+from .loop import run_loop, simulated_user_reward
+from .orchestrator import EquilibriumOrchestrator
+
+__all__ = ["build_default", "run_demo", "DEFAULT_ARM_VALUES"]
+
+DEFAULT_ARM_VALUES = (0.5, 1.5)  # 2^4 = 16 weight configurations
+
+
+def build_default(rate_hz: float = 2.0, *, per_subtopic: int = 200, kind: str = "hnsw", seed: int = 0,
+                  alpha: float = 0.5, backend: str = "auto") -> Dict[str, Any]:
+    """The four components on the built-in data, wired into an orchestrator."""
+    from ..frozen_model_rl import FeatureExtractor, LinUCB, constraint_grid
+    from ..gpu_accelerator import SentimentHead
+    from ..vector_navigator import Index, Navigator
+
+    corpus = default_corpus(per_subtopic=per_subtopic, seed=seed)
+    nav = Navigator(Index(corpus.embeddings.shape[1], metric="cosine", kind=kind))
+    paths = np.array(["/".join(p) for p in corpus.paths])
+    for path in corpus.basins:
+        nav.create_basin(path, sentiment=SUBTOPIC_MOOD[path[2]])
+        rows = np.flatnonzero(paths == "/".join(path))
+        nav.add(path, corpus.embeddings[rows], ids=corpus.ids[rows], sentiment=corpus.vad[rows],
+                timestamps=corpus.timestamps[rows])
+    arms = constraint_grid(DEFAULT_ARM_VALUES)
+    features = FeatureExtractor()
+    policy = LinUCB(arms, features.dim, alpha=alpha, seed=seed)
+    head = SentimentHead.default(in_features=FEATURE_DIM, backend=backend)
+    orch = EquilibriumOrchestrator(rate_hz, index=nav, policy=policy, sentiment=head.predict, features=features)
+    return {"orchestrator": orch, "corpus": corpus, "navigator": nav, "policy": policy, "head": head,
+            "arms": arms}
+
+
+def _status_line(row: Dict[str, Any], arms) -> str:
+    a = arms[row["arm"]]
+    reward = row.get("reward", float("nan"))
+    return (f"tick {row['index']:6d}  rate {row['measured_rate']:8.3f} Hz  late {row['lateness_ns'] / 1e3:8.1f} us  "
+            f"conf {row['confidence']:.3f}  w=({a.rate:.1f},{a.context:.1f},{a.sentiment:.1f},{a.interruption:.1f})  "
+            f"reward {reward:.2f}")
+
+
+def summarize(record: Dict[str, Any]) -> Dict[str, Any]:
+    ticks = record["ticks"]
+    n = len(ticks)
+    half = n // 2
+    exp = np.array([t["expected_reward"] for t in ticks], dtype=np.float64)
+    best = np.array([t["best_expected"] for t in ticks], dtype=np.float64)
+    rnd = np.array([t["random_expected"] for t in ticks], dtype=np.float64)
+    timer = record["timer"]["timer"]
+    total = np.array([t["stages_ns"]["total"] for t in ticks], dtype=np.float64)
+    s: Dict[str, Any] = {
+        "ticks": n, "missed_ticks": record["timer"]["missed_ticks"], "timer_backend": record["timer"]["backend"],
+        "lateness_p50_us": timer.get("p50_ns", float("nan")) / 1e3,
+        "lateness_p99_us": timer.get("p99_ns", float("nan")) / 1e3,
+        "lateness_max_us": timer.get("max_ns", float("nan")) / 1e3,
+        "tick_work_p50_us": float(np.percentile(total, 50)) / 1e3 if n else float("nan"),
+        "tick_work_p99_us": float(np.percentile(total, 99)) / 1e3 if n else float("nan"),
+        "mean_confidence": float(np.mean([t["confidence"] for t in ticks])) if n else float("nan"),
+        "mean_reward": float(np.nanmean([t["reward"] for t in ticks])) if n else float("nan"),
+        "regret_total": float(np.sum(best - exp)) if n else float("nan"),
+        "random_regret_total": float(np.sum(best - rnd)) if n else float("nan"),
+        "regret_per_tick_second_half": float(np.mean((best - exp)[half:])) if n > 1 else float("nan"),
+        "random_regret_per_tick": float(np.mean(best - rnd)) if n else float("nan"),
+        "errors": len(record["errors"]),
+    }
+    return s
+
+
+def run_demo(seconds: float = 30.0, rate_hz: float = 20.0, report_dir: Optional[str] = "superinstance-report",
+             *, per_subtopic: int = 200, kind: str = "hnsw", reward_delay: int = 3, seed: int = 0,
+             out: TextIO = sys.stderr, live: bool = True) -> Dict[str, Any]:
+    built = build_default(rate_hz, per_subtopic=per_subtopic, kind=kind, seed=seed)
+    orch, arms = built["orchestrator"], built["arms"]
+    source = ConversationStream(built["corpus"], seed=seed + 1)
+    reward_fn = simulated_user_reward(SimulatedUser(seed=seed + 2), arms)
+    tty = live and hasattr(out, "isatty") and out.isatty()
+    every = max(1, int(rate_hz // 4))
+
+    def status(row: Dict[str, Any]) -> None:
+        if tty:
+            out.write("\r" + _status_line(row, arms))
+            out.flush()
+        elif live and row["index"] % (every * 20) == 0:
+            out.write(_status_line(row, arms) + "\n")
+
+    record = run_loop(orch, seconds, source, reward_fn, reward_delay=reward_delay, status=status)
+    if tty:
+        out.write("\n")
+    record["arms"] = [{"rate": a.rate, "context": a.context, "sentiment": a.sentiment,
+                       "interruption": a.interruption} for a in arms]
+    record["summary"] = summarize(record)
+    record["stages"] = orch.stage_summary()
+    record["config"] = {"seconds": seconds, "rate_hz": rate_hz, "corpus_size": len(built["corpus"]),
+                        "index_kind": kind, "reward_delay_ticks": reward_delay, "seed": seed,
+                        "sentiment_backend": getattr(built["head"], "backend", "cpu")}
+    record["description"] = (f"{seconds:g} s of the equilibrium loop at {rate_hz:g} Hz on the built-in corpus "
+                             f"({len(built['corpus'])} utterances in 12 basins, {kind} index), "
+                             f"LinUCB over {len(arms)} constraint-weight arms, simulated user with rewards "
+                             f"arriving {reward_delay} ticks late.")
+    if report_dir:
+        from .report import write_report
+
+        record["paths"] = write_report(record, report_dir)
+    return record
+
+
+def format_summary(record: Dict[str, Any]) -> str:
+    lines = ["summary:"]
+    for k, v in record["summary"].items():
+        lines.append(f"  {k:32s} {v:.4g}" if isinstance(v, float) and math.isfinite(v) else f"  {k:32s} {v}")
+    if "paths" in record:
+        lines.append(f"report: {record['paths']['html']}  (raw numbers: {record['paths']['json']})")
+    return "\n".join(lines)

@@ -1,0 +1,202 @@
+"""EquilibriumOrchestrator: the token loop on the four components.
+
+Each tick it takes the newest inputs (an utterance embedding, a sentiment
+feature frame, an interruption flag), then runs four stages, each timed:
+
+1. ``sentiment``: the gpu_accelerator sentiment head (GPU or CPU) turns the
+   feature frame into (valence, arousal, dominance);
+2. ``context``: vector_navigator finds the k nearest utterances with sentiment
+   weighting (within basins when the navigator has them) and routes the
+   embedding to its nearest basin (the suggested path);
+3. ``policy``: the frozen_model_rl bandit picks constraint weights from the
+   state's features;
+4. ``confidence``: the weighted geometric product of the four factors
+   (:mod:`.confidence`).
+
+Rewards update the bandit by decision id, possibly many ticks later.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .. import LatencyHistogram
+from ..errors import UnknownIdError
+from . import confidence as conf
+
+__all__ = ["EquilibriumOrchestrator", "EquilibriumResult", "STAGES", "MIN_RATE_HZ", "MAX_RATE_HZ"]
+
+STAGES = ("sentiment", "context", "policy", "confidence")
+MIN_RATE_HZ, MAX_RATE_HZ = 0.5, 1000.0
+
+
+@dataclass(frozen=True)
+class EquilibriumResult:
+    """What one tick decided."""
+
+    tick: int
+    confidence: float
+    rate_target: float
+    attention_reset: bool
+    suggested_path: Optional[Tuple[str, ...]]
+    weights: conf.Weights
+    factors: conf.Factors
+    timings: Dict[str, int]          # ns per stage, and "total"
+    decision_id: int
+    arm: int
+    sentiment: Tuple[float, float, float]
+    context_ids: np.ndarray = field(repr=False)
+    context_scores: np.ndarray = field(repr=False)
+    measured_rate: float = float("nan")
+
+
+def _check_rate(rate_hz: float) -> float:
+    r = float(rate_hz)
+    if not (math.isfinite(r) and MIN_RATE_HZ <= r <= MAX_RATE_HZ):
+        raise ValueError(f"target rate must be within {MIN_RATE_HZ}..{MAX_RATE_HZ} Hz, got {rate_hz}")
+    return r
+
+
+class EquilibriumOrchestrator:
+    """The loop's state and one-step logic; :meth:`run` drives it from a timer.
+
+    Parameters
+    ----------
+    target_rate_hz: the token rate the loop holds (0.5 .. 1000 Hz; 2 Hz by default).
+    index: a ``vector_navigator.Navigator`` (basins) or ``Index`` (no basins).
+    policy: a ``frozen_model_rl`` policy whose arms are ``ConstraintArm`` weights
+        and whose dim equals ``features.dim``.
+    sentiment: a ``gpu_accelerator`` sentiment head (called on a feature frame).
+    features: a ``frozen_model_rl.FeatureExtractor``.
+    """
+
+    def __init__(self, target_rate_hz: float = 2.0, *, index: Any, policy: Any, sentiment: Any,
+                 features: Any, k: int = 5, sentiment_weight: float = 0.3, combine: str = "product",
+                 rate_window: int = 8, max_pending: int = 10_000) -> None:
+        self.target_rate_hz = _check_rate(target_rate_hz)
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        if not (0.0 <= sentiment_weight <= 1.0):
+            raise ValueError(f"sentiment_weight must be within [0, 1], got {sentiment_weight}")
+        if combine not in ("product", "sum"):
+            raise ValueError(f"combine must be 'product' or 'sum', got {combine!r}")
+        if getattr(policy, "dim", features.dim) != features.dim:
+            raise ValueError(f"policy dim {policy.dim} != feature dim {features.dim}")
+        self.index, self.policy, self.sentiment, self.features = index, policy, sentiment, features
+        self.k, self.sentiment_weight, self.combine = int(k), float(sentiment_weight), combine
+        self.dim = int(getattr(index, "dim", None) or index.index.dim)
+        self.arms = list(policy.arms)
+        self.stage_stats = {s: LatencyHistogram() for s in STAGES + ("total",)}
+        self._tick = 0
+        self._wakes: Deque[int] = deque(maxlen=max(2, int(rate_window)))
+        self._decisions: Dict[int, int] = {}   # tick -> decision id, until rewarded
+        self._max_pending = int(max_pending)
+
+    # ------------------------------------------------------------------ one step
+    def set_rate(self, rate_hz: float) -> None:
+        self.target_rate_hz = _check_rate(rate_hz)
+        self._wakes.clear()
+
+    def observe_wake(self, woke_ns: int) -> float:
+        """Feed a timer wake-up; returns the rate measured over the recent wake-ups."""
+        self._wakes.append(int(woke_ns))
+        return self.measured_rate()
+
+    def measured_rate(self) -> float:
+        if len(self._wakes) < 2 or self._wakes[-1] <= self._wakes[0]:
+            return self.target_rate_hz  # nothing measured yet: assume on target
+        return (len(self._wakes) - 1) * 1e9 / (self._wakes[-1] - self._wakes[0])
+
+    def _check_embedding(self, embedding: Any) -> np.ndarray:
+        e = np.ascontiguousarray(embedding, dtype=np.float32)
+        if e.shape != (self.dim,):
+            raise ValueError(f"embedding must have shape ({self.dim},), got {e.shape}")
+        if not np.all(np.isfinite(e)):
+            raise ValueError("embedding contains NaN or infinity")
+        return e
+
+    def _sentiment(self, features: Any, sentiment: Optional[Sequence[float]]) -> Tuple[float, float, float]:
+        if sentiment is not None:
+            v, a, d = (float(x) for x in sentiment)
+            conf.sentiment_factor(v, a, d)  # validates the ranges
+            return v, a, d
+        f = np.ascontiguousarray(features, dtype=np.float32)
+        if not np.all(np.isfinite(f)):
+            raise ValueError("sentiment features contain NaN or infinity")
+        vad = np.asarray(self.sentiment(f), dtype=np.float64).reshape(-1)
+        return float(vad[0]), float(vad[1]), float(vad[2])
+
+    def _context(self, e: np.ndarray, vad: Tuple[float, float, float]):
+        ids, scores = self.index.search(e, self.k, sentiment=vad, sentiment_weight=self.sentiment_weight)
+        ids, scores = np.asarray(ids).reshape(-1), np.asarray(scores).reshape(-1)
+        route = getattr(self.index, "route", None)
+        has_basins = route is not None and bool(getattr(self.index, "basins", lambda: [])())
+        path = tuple(route(e)) if has_basins else None
+        return ids, scores, path
+
+    def orchestrate(self, embedding: Any, features: Any = None, *, interrupted: bool = False,
+                    sentiment: Optional[Sequence[float]] = None,
+                    measured_rate_hz: Optional[float] = None) -> EquilibriumResult:
+        """One step without a timer. ``sentiment`` (v, a, d) skips the head when given;
+        ``measured_rate_hz`` defaults to the rate measured from :meth:`observe_wake`."""
+        e = self._check_embedding(embedding)
+        if features is None and sentiment is None:
+            raise ValueError("give sentiment features (for the head) or a (valence, arousal, dominance) triple")
+        measured = self.measured_rate() if measured_rate_hz is None else float(measured_rate_hz)
+        t = [time.perf_counter_ns()]
+        vad = self._sentiment(features, sentiment)
+        t.append(time.perf_counter_ns())
+        ids, scores, path = self._context(e, vad)
+        similarity = float(scores[0]) if scores.size else 0.0
+        t.append(time.perf_counter_ns())
+        x = self.features(measured_rate=measured, target_rate=self.target_rate_hz,
+                          context_confidence=conf.context_factor(similarity), valence=vad[0], arousal=vad[1],
+                          dominance=vad[2], interruption=bool(interrupted))
+        decision = self.policy.select(x)
+        arm = self.arms[decision.arm]
+        weights = conf.Weights(arm.rate, arm.context, arm.sentiment, arm.interruption)
+        t.append(time.perf_counter_ns())
+        factors = conf.Factors(conf.rate_factor(measured, self.target_rate_hz), conf.context_factor(similarity),
+                               conf.sentiment_factor(*vad), conf.interruption_factor(interrupted))
+        settled = conf.Factors(factors.rate, factors.context, factors.sentiment, 1.0)
+        before = conf.combine_confidence(settled, weights, self.combine)
+        confidence = conf.combine_confidence(factors, weights, self.combine)
+        t.append(time.perf_counter_ns())
+        timings = {s: t[i + 1] - t[i] for i, s in enumerate(STAGES)}
+        timings["total"] = t[-1] - t[0]
+        for s, ns in timings.items():
+            self.stage_stats[s].record(ns)
+        tick = self._tick
+        self._tick += 1
+        self._decisions[tick] = decision.id
+        if len(self._decisions) > self._max_pending:  # the oldest reward will never come
+            del self._decisions[next(iter(self._decisions))]
+        return EquilibriumResult(tick=tick, confidence=confidence, rate_target=self.target_rate_hz,
+                                 attention_reset=bool(interrupted) and before > conf.ATTENTION_RESET_ABOVE,
+                                 suggested_path=path, weights=weights, factors=factors, timings=timings,
+                                 decision_id=decision.id, arm=decision.arm, sentiment=vad, context_ids=ids,
+                                 context_scores=scores, measured_rate=measured)
+
+    def reward(self, tick: int, reward: float) -> None:
+        """The reward for a tick's decision; may come many ticks later, once per tick."""
+        r = float(reward)
+        if not math.isfinite(r):
+            raise ValueError(f"reward must be finite, got {reward}")
+        if tick not in self._decisions:
+            raise UnknownIdError(f"no decision awaits a reward for tick {tick} (unknown, or already rewarded)")
+        self.policy.update(self._decisions[tick], r)
+        del self._decisions[tick]
+        self.features.observe_reward(r)
+
+    @property
+    def pending_rewards(self) -> int:
+        return len(self._decisions)
+
+    def stage_summary(self) -> Dict[str, Dict[str, float]]:
+        return {s: h.summary() for s, h in self.stage_stats.items()}
