@@ -10,10 +10,10 @@ import math
 
 import pytest
 
-from superinstance.equilibrium.confidence import (Factors, Weights, combine_confidence, context_factor,
+from superinstance.equilibrium.confidence import (ConstraintArm, Factors, combine_confidence, context_factor,
                                                   interruption_factor, rate_factor, sentiment_factor)
 
-ALL_ONES = Weights()
+ALL_ONES = ConstraintArm()
 
 
 def scenario(rate_hz, measured_hz, v, a, d, interrupted, similarity):
@@ -61,11 +61,11 @@ def test_rate_factor_uses_the_measured_rate():
 
 def test_weights_are_exponents():
     f = Factors(0.5, 0.8, 0.6, 0.8)
-    w = Weights(rate=2.0, context=0.0, sentiment=1.0, interruption=0.5)
+    w = ConstraintArm(rate=2.0, context=0.0, sentiment=1.0, interruption=0.5)
     assert combine_confidence(f, w) == pytest.approx(0.25 * 1.0 * 0.6 * math.sqrt(0.8))
     # weight 0 removes a factor entirely, even a zero factor
-    assert combine_confidence(Factors(0.0, 1, 1, 1), Weights(rate=0.0)) == 1.0
-    assert combine_confidence(f, Weights(), combine="sum") == pytest.approx((0.5 + 0.8 + 0.6 + 0.8) / 4)
+    assert combine_confidence(Factors(0.0, 1, 1, 1), ConstraintArm(rate=0.0)) == 1.0
+    assert combine_confidence(f, ConstraintArm(), combine="sum") == pytest.approx((0.5 + 0.8 + 0.6 + 0.8) / 4)
 
 
 @pytest.mark.parametrize("call", [
@@ -74,9 +74,9 @@ def test_weights_are_exponents():
     lambda: sentiment_factor(float("nan"), 0.5, 0.5),
     lambda: rate_factor(1.0, 0.0),
     lambda: context_factor(float("inf")),
-    lambda: Weights(rate=-1),
-    lambda: Weights(context=float("nan")),
-    lambda: combine_confidence(Factors(1, 1, 1, 1), Weights(), combine="max"),
+    lambda: ConstraintArm(rate=-1),
+    lambda: ConstraintArm(context=float("nan")),
+    lambda: combine_confidence(Factors(1, 1, 1, 1), ConstraintArm(), combine="max"),
 ])
 def test_bad_input_raises(call):
     with pytest.raises(ValueError):

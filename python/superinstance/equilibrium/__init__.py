@@ -4,7 +4,7 @@
 * :mod:`.data`: built-in corpus, conversation stream and simulated user.
 """
 
-from .confidence import Factors, Weights, combine_confidence
+from .confidence import Factors, combine_confidence
 from .data import ConversationStream, SimulatedUser, default_corpus
 
-__all__ = ["Factors", "Weights", "combine_confidence", "ConversationStream", "SimulatedUser", "default_corpus"]
+__all__ = ["Factors", "combine_confidence", "ConversationStream", "SimulatedUser", "default_corpus"]

@@ -26,7 +26,12 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Dict
 
-__all__ = ["Factors", "Weights", "rate_factor", "context_factor", "sentiment_factor",
+import numpy as np
+
+from ..frozen_model_rl.arms import ConstraintArm
+from ..frozen_model_rl.arms import combine_confidence as _combine
+
+__all__ = ["Factors", "ConstraintArm", "rate_factor", "context_factor", "sentiment_factor",
            "interruption_factor", "combine_confidence", "INTERRUPTION_SCALE", "ATTENTION_RESET_ABOVE"]
 
 INTERRUPTION_SCALE = 0.8
@@ -39,24 +44,6 @@ class Factors:
     context: float
     sentiment: float
     interruption: float
-
-    def as_dict(self) -> Dict[str, float]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Weights:
-    """Exponents of the factors (the bandit's constraint weights), each >= 0."""
-
-    rate: float = 1.0
-    context: float = 1.0
-    sentiment: float = 1.0
-    interruption: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name, v in asdict(self).items():
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-                raise ValueError(f"weight {name} must be a finite number >= 0, got {v!r}")
 
     def as_dict(self) -> Dict[str, float]:
         return asdict(self)
@@ -96,18 +83,8 @@ def interruption_factor(interrupted: bool) -> float:
     return INTERRUPTION_SCALE if interrupted else 1.0
 
 
-def combine_confidence(f: Factors, w: Weights, combine: str = "product") -> float:
-    """Weighted geometric product (default) or weighted arithmetic mean of the factors."""
-    pairs = [(f.rate, w.rate), (f.context, w.context), (f.sentiment, w.sentiment),
-             (f.interruption, w.interruption)]
-    if combine == "product":
-        out = 1.0
-        for value, weight in pairs:
-            out *= value ** weight if weight else 1.0
-        return out
-    if combine == "sum":
-        total = sum(weight for _, weight in pairs)
-        if total == 0:
-            raise ValueError("weighted sum needs at least one weight > 0")
-        return sum(value * weight for value, weight in pairs) / total
-    raise ValueError(f"combine must be 'product' or 'sum', got {combine!r}")
+def combine_confidence(f: Factors, w: ConstraintArm, combine: str = "product") -> float:
+    """Weighted geometric product (default) or weighted arithmetic mean of the factors;
+    the weights are a ``frozen_model_rl.ConstraintArm`` (the bandit's arm)."""
+    factors = np.array([f.rate, f.context, f.sentiment, f.interruption], dtype=np.float64)
+    return float(_combine(factors, w.as_array(), mode=combine))

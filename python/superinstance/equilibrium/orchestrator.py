@@ -45,7 +45,7 @@ class EquilibriumResult:
     rate_target: float
     attention_reset: bool
     suggested_path: Optional[Tuple[str, ...]]
-    weights: conf.Weights
+    weights: conf.ConstraintArm
     factors: conf.Factors
     timings: Dict[str, int]          # ns per stage, and "total"
     decision_id: int
@@ -159,8 +159,7 @@ class EquilibriumOrchestrator:
                           context_confidence=conf.context_factor(similarity), valence=vad[0], arousal=vad[1],
                           dominance=vad[2], interruption=bool(interrupted))
         decision = self.policy.select(x)
-        arm = self.arms[decision.arm]
-        weights = conf.Weights(arm.rate, arm.context, arm.sentiment, arm.interruption)
+        weights = self.arms[decision.arm]
         t.append(time.perf_counter_ns())
         factors = conf.Factors(conf.rate_factor(measured, self.target_rate_hz), conf.context_factor(similarity),
                                conf.sentiment_factor(*vad), conf.interruption_factor(interrupted))
