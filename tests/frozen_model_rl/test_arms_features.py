@@ -84,3 +84,23 @@ def test_hybrid_uses_constraint_arm_weights():
     d = p.select(fx(measured_rate=2, target_rate=2, context_confidence=0.5, valence=0, arousal=0.5,
                     dominance=0.5, interruption=False))
     assert isinstance(p.arms[d.arm], type(arms[0]))
+
+
+def test_scalar_combine_equals_the_vectorised_one():
+    from superinstance.frozen_model_rl.arms import combine_confidence as vec
+    from superinstance.frozen_model_rl.arms import combine_confidence_one as one
+
+    rng = np.random.default_rng(9)
+    c = rng.uniform(0, 1, (500, 4))
+    w = rng.uniform(0, 3, (500, 4))
+    c[::7, 1] = 0.0          # zero factors
+    w[::5, 1] = 0.0          # ... with and without a zero weight
+    for mode in ("product", "sum"):
+        expected = vec(c, w, mode)
+        got = np.array([one(ci, wi, mode) for ci, wi in zip(c, w)])
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-300)
+    for bad in ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5, 1.5], [0.5, 0.5, 0.5, float("nan")]):
+        with pytest.raises(ValueError):
+            one(bad, [1, 1, 1, 1])
+    with pytest.raises(ValueError):
+        one([0.5] * 4, [1, 1, 1, -1])

