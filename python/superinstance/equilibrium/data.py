@@ -84,7 +84,7 @@ def default_corpus(per_subtopic: int = 200, dim: int = DIM, seed: int = 0, now: 
             center = _unit(topic_dir + 0.8 * rng.standard_normal(dim))
             path = ("conversation", topic, sub)
             centers[path] = center
-            noise = rng.standard_normal((per_subtopic, dim)) * (0.9 / np.sqrt(dim)) * 1.0
+            noise = rng.standard_normal((per_subtopic, dim)) * (0.9 / np.sqrt(dim))
             embeddings.append(_unit(center + noise))
             mood = np.array(SUBTOPIC_MOOD[sub])
             v = np.clip(mood + rng.normal(0, 0.08, (per_subtopic, 3)), [-1, 0, 0], [1, 1, 1])

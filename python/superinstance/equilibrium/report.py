@@ -21,13 +21,6 @@ from . import svgplot
 __all__ = ["write_report"]
 
 
-def _percentiles(values: List[float]) -> Dict[str, float]:
-    if not values:
-        return {}
-    a = np.asarray(values, dtype=np.float64)
-    return {"p50": float(np.percentile(a, 50)), "p99": float(np.percentile(a, 99)), "max": float(a.max())}
-
-
 def charts(record: Dict[str, Any]) -> List[str]:
     ticks = record["ticks"]
     idx = [t["index"] for t in ticks]

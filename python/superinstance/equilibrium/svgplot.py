@@ -40,7 +40,8 @@ def _fmt(v: float) -> str:
 
 
 class _Frame:
-    def __init__(self, title: str, xlabel: str, ylabel: str, xr: Tuple[float, float], yr: Tuple[float, float]):
+    def __init__(self, title: str, xlabel: str, ylabel: str, xr: Tuple[float, float], yr: Tuple[float, float],
+                 numeric_x: bool = True):
         self.xt = _nice_ticks(*xr)
         self.yt = _nice_ticks(*yr)
         self.x0, self.x1 = self.xt[0], self.xt[-1]
@@ -58,7 +59,7 @@ class _Frame:
             y = self.py(t)
             self.parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{W - RIGHT}" y2="{y:.1f}" stroke="#e5e5e5"/>')
             self.parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(t)}</text>')
-        for t in self.xt:
+        for t in self.xt if numeric_x else []:
             x = self.px(t)
             self.parts.append(f'<line x1="{x:.1f}" y1="{H - BOTTOM}" x2="{x:.1f}" y2="{H - BOTTOM + 4}" stroke="black"/>')
             self.parts.append(f'<text x="{x:.1f}" y="{H - BOTTOM + 16}" text-anchor="middle">{_fmt(t)}</text>')
@@ -109,9 +110,7 @@ def bar_chart(title: str, xlabel: str, ylabel: str, labels: Sequence[str],
               groups: Sequence[Tuple[str, Sequence[float]]]) -> str:
     """Grouped bars: one group per label, one bar per (name, values) entry."""
     ys = [v for _, vals in groups for v in vals] + [0.0]
-    f = _Frame(title, xlabel, ylabel, (0, 1), _range(ys))
-    f.parts = [p for p in f.parts if 'y2="%d"' % (H - BOTTOM + 4) not in p]  # drop numeric x ticks
-    f.parts = [p for p in f.parts if not (p.startswith("<text") and f'y="{H - BOTTOM + 16}"' in p)]
+    f = _Frame(title, xlabel, ylabel, (0, 1), _range(ys), numeric_x=False)
     n, k = len(labels), max(1, len(groups))
     slot = (W - LEFT - RIGHT) / max(1, n)
     bw = slot * 0.8 / k
