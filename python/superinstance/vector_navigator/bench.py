@@ -252,6 +252,49 @@ def run_payload_and_quantized(n: int, dim: int, k: int, repeat: int) -> Dict[str
     return out
 
 
+def _at_recall(sweep: List[Dict[str, Any]], target: float = 0.95) -> Optional[Dict[str, Any]]:
+    """The fastest sweep point that reaches ``target`` recall@k (sweeps go by increasing ef)."""
+    return next((pt for pt in sweep if pt["recall"] >= target), None)
+
+
+def ratio_table(out: Dict[str, Any]) -> str:
+    """Markdown table of ratios: peer time / our time (> 1: we are faster) and our QPS / peer QPS."""
+    rows = ["| test | peer | peer | ours | ratio (>1: ours faster) |", "|---|---|---|---|---|"]
+    flat = out.get("flat")
+    if flat:
+        ours = flat["single"]["superinstance"]["p50_ms"]
+        for lib, v in flat["single"].items():
+            if lib != "superinstance":
+                rows.append(f"| flat single-query P50, {flat['n']}x{flat['dim']} | {lib} | {v['p50_ms']:.3f} ms | "
+                            f"{ours:.3f} ms | {v['p50_ms'] / ours:.2f}x |")
+        ours = flat["batch_qps"]["superinstance"]["qps"]
+        for lib, v in flat["batch_qps"].items():
+            if lib != "superinstance":
+                rows.append(f"| flat batch of {flat['batch']} | {lib} | {v['qps']:.0f} QPS | {ours:.0f} QPS | "
+                            f"{ours / v['qps']:.2f}x |")
+    hnsw = out.get("hnsw")
+    if hnsw:
+        libs = hnsw["libs"]
+        mine = libs.get("superinstance", {})
+        ours_pt = _at_recall(mine.get("sweep", []))
+        for lib, v in libs.items():
+            if lib == "superinstance" or "sweep" not in v:
+                continue
+            pt = _at_recall(v["sweep"])
+            if ours_pt and pt:
+                rows.append(f"| HNSW P50 at recall@{hnsw.get('k', 10)} >= 0.95, {hnsw['n']} vectors | {lib} | "
+                            f"{pt['p50_ms']:.3f} ms (ef {pt['ef']}, recall {pt['recall']:.3f}) | "
+                            f"{ours_pt['p50_ms']:.3f} ms (ef {ours_pt['ef']}, recall {ours_pt['recall']:.3f}) | "
+                            f"{pt['p50_ms'] / ours_pt['p50_ms']:.2f}x |")
+            if "build_vps" in v and "build_vps" in mine:
+                rows.append(f"| HNSW build, {hnsw['threads']} thread(s) | {lib} | {v['build_vps']:.0f} vec/s | "
+                            f"{mine['build_vps']:.0f} vec/s | {mine['build_vps'] / v['build_vps']:.2f}x |")
+        for lib, v in libs.items():
+            if "sweep" not in v:
+                rows.append(f"| HNSW | {lib} | skipped: {v} | | |")
+    return "\n".join(rows)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000)
@@ -281,6 +324,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if a.payload:
         out["payload_quantized"] = run_payload_and_quantized(a.n, a.dim, a.k, a.repeat)
         print(json.dumps(out["payload_quantized"], indent=1), flush=True)
+    print(ratio_table(out))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)
