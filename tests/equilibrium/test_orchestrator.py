@@ -110,3 +110,16 @@ def test_demo_writes_a_report(tmp_path):
         assert title in html
     data = json.loads((tmp_path / "report.json").read_text())
     assert data["summary"]["ticks"] == len(data["ticks"]) > 0
+
+
+def test_set_rate_while_running_retimes_the_loop():
+    b = build_default(50.0, per_subtopic=10, kind="flat", seed=2)
+    orch = b["orchestrator"]
+
+    def status(row):
+        if row["index"] == 9:
+            orch.set_rate(100.0)  # after 0.2 s at 50 Hz, 0.8 s at 100 Hz remain
+
+    record = run_loop(orch, 1.0, ConversationStream(b["corpus"], seed=3), status=status)
+    total = len(record["ticks"]) + record["timer"]["missed_ticks"]
+    assert 85 <= total <= 95, total

@@ -62,6 +62,8 @@ def run_loop(orch: EquilibriumOrchestrator, seconds: float, source: Conversation
                 tk = timer.tick()
                 if tk.deadline_ns >= end_ns:
                     break
+                if timer.rate_hz != orch.target_rate_hz:  # orch.set_rate() while running
+                    timer.set_rate(orch.target_rate_hz)
                 missed += int(tk.missed)
                 orch.observe_wake(tk.woke_ns)
                 inputs = next(source)
