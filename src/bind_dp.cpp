@@ -9,6 +9,7 @@
 #include <string>
 
 #include "bindings.hpp"
+#include "dp_bind_shapes.hpp"
 #include "common/cpu_features.hpp"
 #include "gpu_accelerator/dp/dp_align.hpp"
 #include "gpu_accelerator/dp/dp_misc.hpp"
@@ -27,8 +28,11 @@ Level dp_level_arg(const std::optional<std::string>& name) {
   return *level;
 }
 
-template <class T>
-using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+using dp_shapes::CArray;
+
+void check_threads(int threads) {
+  if (threads < 0) throw py::value_error("threads must be >= 0 (0 = all cores)");
+}
 
 py::tuple align_scores(const CArray<std::uint8_t>& query, const CArray<std::uint8_t>& targets,
                        const CArray<std::int64_t>& offsets, const CArray<std::int16_t>& code_of,
@@ -44,7 +48,7 @@ py::tuple align_scores(const CArray<std::uint8_t>& query, const CArray<std::uint
     throw py::value_error("gap penalties must be >= 0 (they are subtracted), got gap_open=" + std::to_string(gap_open) +
                           ", gap_extend=" + std::to_string(gap_extend));
   if (gap_open > (1 << 24) || gap_extend > (1 << 24)) throw py::value_error("gap penalties must be <= 2**24");
-  if (threads < 0) throw py::value_error("threads must be >= 0 (0 = all cores)");
+  check_threads(threads);
   const auto n = static_cast<std::size_t>(offsets.shape(0) - 1);
   const std::int64_t* off = offsets.data();
   if (off[0] < 0 || off[n] > targets.shape(0)) throw py::value_error("offsets out of range of targets");
@@ -71,74 +75,34 @@ py::tuple align_scores(const CArray<std::uint8_t>& query, const CArray<std::uint
   return py::make_tuple(out, info);
 }
 
-std::vector<py::ssize_t> shape_of(const py::array& a) { return {a.shape(), a.shape() + a.ndim()}; }
-
-// (batch, rows, cols) of a 3-D cost array.
 template <class T, class Acc>
-py::tuple optimal_path(const CArray<T>& cost, int threads, void (*fn)(const T*, std::size_t, std::size_t, std::size_t,
-                                                                       Acc*, std::int32_t*, int)) {
-  if (cost.ndim() != 3) throw py::value_error("optimal path: cost must be 3-D (batch, rows, cols)");
-  if (threads < 0) throw py::value_error("threads must be >= 0 (0 = all cores)");
-  const auto B = static_cast<std::size_t>(cost.shape(0)), R = static_cast<std::size_t>(cost.shape(1)),
-             C = static_cast<std::size_t>(cost.shape(2));
-  if (R == 0) throw py::value_error("optimal path: the cost matrix has zero rows");
-  if (C == 0) throw py::value_error("optimal path: the cost matrix has zero columns");
-  py::array_t<Acc> total(static_cast<py::ssize_t>(B));
-  py::array_t<std::int32_t> path({static_cast<py::ssize_t>(B), static_cast<py::ssize_t>(C)});
-  Acc* t = total.mutable_data();
-  std::int32_t* p = path.mutable_data();
-  {
-    py::gil_scoped_release release;
-    fn(cost.data(), B, R, C, t, p, threads);
-  }
-  return py::make_tuple(total, path);
+py::tuple optimal_path(const CArray<T>& cost, int threads,
+                       void (*fn)(const T*, std::size_t, std::size_t, std::size_t, Acc*, std::int32_t*, int)) {
+  check_threads(threads);
+  return dp_shapes::optimal_path<T, Acc>(cost, [&](const T* c, std::size_t B, std::size_t R, std::size_t C, Acc* t,
+                                                   std::int32_t* p) { fn(c, B, R, C, t, p, threads); });
 }
 
 py::array_t<std::int32_t> floyd_warshall(const CArray<std::int32_t>& w, int threads,
                                          const std::optional<std::string>& level) {
-  if (threads < 0) throw py::value_error("threads must be >= 0 (0 = all cores)");
+  check_threads(threads);
   const Level lvl = dp_level_arg(level);
-  if (w.ndim() != 2 || w.shape(0) != w.shape(1)) throw py::value_error("floyd_warshall: weights must be square (n, n)");
-  const auto n = static_cast<std::size_t>(w.shape(0));
-  py::array_t<std::int32_t> d({w.shape(0), w.shape(1)});
-  std::copy(w.data(), w.data() + n * n, d.mutable_data());
-  std::int32_t* p = d.mutable_data();
-  {
-    py::gil_scoped_release release;
-    dp::floyd_warshall_i32(p, n, threads, lvl);
-  }
-  return d;
+  return dp_shapes::floyd_warshall(w, [&](std::int32_t* d, std::size_t n) { dp::floyd_warshall_i32(d, n, threads, lvl); });
 }
 
 template <class T>
 py::array_t<T> rolling(const CArray<T>& x, std::int64_t window, bool want_max, int threads,
                        void (*fn)(const T*, std::size_t, std::size_t, std::size_t, bool, T*, int)) {
-  if (x.ndim() != 2) throw py::value_error("rolling min/max: series must be 2-D (batch, n)");
-  const auto B = static_cast<std::size_t>(x.shape(0)), n = static_cast<std::size_t>(x.shape(1));
-  if (window < 1 || static_cast<std::size_t>(window) > n)
-    throw py::value_error("rolling window must be in 1..len(series)=" + std::to_string(n) + ", got " + std::to_string(window));
-  if (threads < 0) throw py::value_error("threads must be >= 0 (0 = all cores)");
-  py::array_t<T> out({static_cast<py::ssize_t>(B), static_cast<py::ssize_t>(n - window + 1)});
-  T* o = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    fn(x.data(), B, n, static_cast<std::size_t>(window), want_max, o, threads);
-  }
-  return out;
+  check_threads(threads);
+  return dp_shapes::rolling<T>(x, window, [&](const T* in, std::size_t B, std::size_t n, std::size_t win, T* out) {
+    fn(in, B, n, win, want_max, out, threads);
+  });
 }
 
 py::array_t<double> dtw(const CArray<float>& a, const CArray<float>& b, long band, int threads) {
-  if (a.ndim() != 2 || b.ndim() != 2) throw py::value_error("dtw: a and b must be 2-D (batch, length)");
-  if (a.shape(0) != b.shape(0)) throw py::value_error("dtw: a and b must have the same batch size");
-  if (threads < 0) throw py::value_error("threads must be >= 0 (0 = all cores)");
-  py::array_t<double> out(a.shape(0));
-  double* o = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    dp::dtw_f32(a.data(), b.data(), static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1)),
-                static_cast<std::size_t>(b.shape(1)), band, o, threads);
-  }
-  return out;
+  check_threads(threads);
+  return dp_shapes::dtw(a, b, [&](const float* pa, const float* pb, std::size_t B, std::size_t la, std::size_t lb,
+                                  double* out) { dp::dtw_f32(pa, pb, B, la, lb, band, out, threads); });
 }
 
 }  // namespace

@@ -9,14 +9,14 @@
 #include <string>
 
 #include "bindings.hpp"
+#include "dp_bind_shapes.hpp"
 #include "gpu_accelerator/dp/dp_cuda.hpp"
 
 namespace py = pybind11;
 
 namespace {
 
-template <class T>
-using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+using si::py_bind::dp_shapes::CArray;
 
 si::dp::gpu::Precision precision_arg(const std::string& s) {
   if (s == "auto") return si::dp::gpu::Precision::automatic;
@@ -64,62 +64,31 @@ py::tuple align(const CArray<std::uint8_t>& query, const CArray<std::uint8_t>& t
 template <class T, class Tot>
 py::tuple path(const CArray<T>& cost, bool device,
                void (*fn)(const T*, std::size_t, std::size_t, std::size_t, Tot*, std::int32_t*, bool)) {
-  if (cost.ndim() != 3) throw py::value_error("optimal path: cost must be 3-D (batch, rows, cols)");
-  const auto B = static_cast<std::size_t>(cost.shape(0)), R = static_cast<std::size_t>(cost.shape(1)),
-             C = static_cast<std::size_t>(cost.shape(2));
-  if (R == 0) throw py::value_error("optimal path: the cost matrix has zero rows");
-  if (C == 0) throw py::value_error("optimal path: the cost matrix has zero columns");
-  py::array_t<Tot> total(static_cast<py::ssize_t>(B));
-  py::array_t<std::int32_t> p({static_cast<py::ssize_t>(B), static_cast<py::ssize_t>(C)});
-  Tot* t = total.mutable_data();
-  std::int32_t* pp = p.mutable_data();
-  {
-    py::gil_scoped_release release;
-    fn(cost.data(), B, R, C, t, pp, device);
-  }
-  return py::make_tuple(total, p);
+  return si::py_bind::dp_shapes::optimal_path<T, Tot>(
+      cost, [&](const T* c, std::size_t B, std::size_t R, std::size_t C, Tot* t, std::int32_t* p) {
+        fn(c, B, R, C, t, p, device);
+      });
 }
 
 py::array_t<std::int32_t> fw(const CArray<std::int32_t>& w, bool device) {
-  if (w.ndim() != 2 || w.shape(0) != w.shape(1)) throw py::value_error("floyd_warshall: weights must be square (n, n)");
-  const auto n = static_cast<std::size_t>(w.shape(0));
-  py::array_t<std::int32_t> d({w.shape(0), w.shape(1)});
-  std::copy(w.data(), w.data() + n * n, d.mutable_data());
-  std::int32_t* p = d.mutable_data();
-  {
-    py::gil_scoped_release release;
-    si::dp::gpu::floyd_warshall_i32(p, n, device);
-  }
-  return d;
+  return si::py_bind::dp_shapes::floyd_warshall(
+      w, [&](std::int32_t* d, std::size_t n) { si::dp::gpu::floyd_warshall_i32(d, n, device); });
 }
 
 template <class T>
 py::array_t<T> roll(const CArray<T>& x, std::int64_t window, bool want_max, bool device,
                     void (*fn)(const T*, std::size_t, std::size_t, std::size_t, bool, T*, bool)) {
-  if (x.ndim() != 2) throw py::value_error("rolling min/max: series must be 2-D (batch, n)");
-  const auto B = static_cast<std::size_t>(x.shape(0)), n = static_cast<std::size_t>(x.shape(1));
-  if (window < 1 || static_cast<std::size_t>(window) > n)
-    throw py::value_error("rolling window must be in 1..len(series)=" + std::to_string(n));
-  py::array_t<T> out({static_cast<py::ssize_t>(B), static_cast<py::ssize_t>(n - window + 1)});
-  T* o = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    fn(x.data(), B, n, static_cast<std::size_t>(window), want_max, o, device);
-  }
-  return out;
+  return si::py_bind::dp_shapes::rolling<T>(
+      x, window, [&](const T* in, std::size_t B, std::size_t n, std::size_t win, T* out) {
+        fn(in, B, n, win, want_max, out, device);
+      });
 }
 
 py::array_t<double> dtw(const CArray<float>& a, const CArray<float>& b, long band, bool device) {
-  if (a.ndim() != 2 || b.ndim() != 2) throw py::value_error("dtw: a and b must be 2-D (batch, length)");
-  if (a.shape(0) != b.shape(0)) throw py::value_error("dtw: a and b must have the same batch size");
-  py::array_t<double> out(a.shape(0));
-  double* o = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    si::dp::gpu::dtw_f32(a.data(), b.data(), static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1)),
-                         static_cast<std::size_t>(b.shape(1)), band, o, device);
-  }
-  return out;
+  return si::py_bind::dp_shapes::dtw(
+      a, b, [&](const float* pa, const float* pb, std::size_t B, std::size_t la, std::size_t lb, double* out) {
+        si::dp::gpu::dtw_f32(pa, pb, B, la, lb, band, out, device);
+      });
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "common/atomic_file.hpp"
 #include "common/errors.hpp"
+#include "frozen_model_rl/bandit_kernels.hpp"
 
 namespace si::bandit {
 
@@ -24,19 +25,10 @@ std::uint64_t splitmix64(std::uint64_t& x) {
 
 inline std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-// Four independent accumulators: breaks the add-latency chain and lets the
-// compiler vectorise without reassociating a single sum.
+// Paths that do not go through the dispatched table (means, hybrid and
+// Thompson terms) use the scalar table's kernel.
 inline double dot(const double* a, const double* b, std::size_t n) {
-  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-  std::size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += a[i] * b[i];
-    s1 += a[i + 1] * b[i + 1];
-    s2 += a[i + 2] * b[i + 2];
-    s3 += a[i + 3] * b[i + 3];
-  }
-  for (; i < n; ++i) s0 += a[i] * b[i];
-  return (s0 + s2) + (s1 + s3);
+  return detail::kBanditKernelsScalar.dot(a, b, n);
 }
 
 // y = M x, M n x n row-major.

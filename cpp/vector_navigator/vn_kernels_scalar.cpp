@@ -1,27 +1,15 @@
 // Baseline kernels (no ISA flags): the reference the SIMD levels are tested against.
+#include "common/vector_kernels.hpp"
 #include "vector_navigator/vn_kernels.hpp"
 
 namespace si::vn::detail {
 namespace {
 
-float dot1(const float* a, const float* b, std::size_t n) {
-  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  std::size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += a[i] * b[i];
-    s1 += a[i + 1] * b[i + 1];
-    s2 += a[i + 2] * b[i + 2];
-    s3 += a[i + 3] * b[i + 3];
-  }
-  for (; i < n; ++i) s0 += a[i] * b[i];
-  return (s0 + s1) + (s2 + s3);
-}
-
 void dot_tile(const float* q, std::size_t nq, const float* rows, std::size_t nr, std::size_t dim,
               float* out, std::size_t out_stride) {
   for (std::size_t r = 0; r < nr; ++r)
     for (std::size_t qi = 0; qi < nq; ++qi)
-      out[qi * out_stride + r] = dot1(q + qi * dim, rows + r * dim, dim);
+      out[qi * out_stride + r] = simd::detail::kVectorKernelsScalar.dot(q + qi * dim, rows + r * dim, dim);
 }
 
 void dot_f16_rows(const float* q, const std::uint16_t* rows, std::size_t nr, std::size_t dim,
