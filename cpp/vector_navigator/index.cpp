@@ -174,14 +174,20 @@ std::vector<std::size_t> Index::graph_stats() const {
   return {static_cast<std::size_t>(hnsw_->max_level() + 1), hnsw_->link_count0()};
 }
 
-void Index::get(const std::uint64_t* ids, std::size_t n, float* out) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+std::vector<std::uint32_t> Index::slots_of(const std::uint64_t* ids, std::size_t n, const char* what) const {
   std::vector<std::uint32_t> slots(n);
   for (std::size_t i = 0; i < n; ++i) {
     auto it = slot_of_.find(ids[i]);
-    if (it == slot_of_.end()) throw UnknownId("unknown id " + idstr(ids[i]));
+    if (it == slot_of_.end())
+      throw UnknownId(std::string(what) + "unknown id " + idstr(ids[i]) + " (nothing was changed)");
     slots[i] = it->second;
   }
+  return slots;
+}
+
+void Index::get(const std::uint64_t* ids, std::size_t n, float* out) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  const std::vector<std::uint32_t> slots = slots_of(ids, n, "");
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t s = slots[i];
     const float scale = metric_ == Metric::cosine ? norm_[s] : 1.0f;
@@ -201,12 +207,7 @@ void Index::get(const std::uint64_t* ids, std::size_t n, float* out) const {
 void Index::get_payload(const std::uint64_t* ids, std::size_t n, float* vad, std::uint8_t* has_vad,
                         double* ts, std::int64_t* labels) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  std::vector<std::uint32_t> slots(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    auto it = slot_of_.find(ids[i]);
-    if (it == slot_of_.end()) throw UnknownId("unknown id " + idstr(ids[i]));
-    slots[i] = it->second;
-  }
+  const std::vector<std::uint32_t> slots = slots_of(ids, n, "");
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t s = slots[i];
     for (int j = 0; j < 3; ++j) vad[i * 3 + j] = vad_[s * 3 + j];
@@ -445,12 +446,7 @@ void Index::rebuild_graph_locked(std::size_t, int threads) {
 void Index::set_labels(const std::uint64_t* ids, const std::int64_t* labels, std::size_t n) {
   std::unique_lock<std::shared_mutex> lock(mu_);
   require_writable("set_labels");
-  std::vector<std::uint32_t> slots(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    auto it = slot_of_.find(ids[i]);
-    if (it == slot_of_.end()) throw UnknownId("set_labels: unknown id " + idstr(ids[i]) + " (nothing was changed)");
-    slots[i] = it->second;
-  }
+  const std::vector<std::uint32_t> slots = slots_of(ids, n, "set_labels: ");
   for (std::size_t i = 0; i < n; ++i) label_[slots[i]] = labels[i];
 }
 

@@ -123,6 +123,9 @@ class Index {
   static std::unique_ptr<Index> load(const std::string& path, bool mmap, CustomFn fn);
 
  private:
+  // Slots of ids, all looked up before any is used; UnknownId names the first missing one.
+  // Callers hold mu_.
+  std::vector<std::uint32_t> slots_of(const std::uint64_t* ids, std::size_t n, const char* what) const;
   friend class Hnsw;
   Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp, CustomFn fn, DType dtype, bool keep_f32,
         std::size_t rerank, bool);
