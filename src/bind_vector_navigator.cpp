@@ -4,15 +4,18 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "bindings.hpp"
 #include "common/cpu_features.hpp"
 #include "vector_navigator/index.hpp"
+#include "vector_navigator/flat_scan.hpp"
 #include "vector_navigator/vn_kernels.hpp"
 
 namespace py = pybind11;
@@ -244,23 +247,43 @@ void bind_kernels(py::module_& m) {
         k.dot_tile(q.data(), nq, rows.data(), nr, q.shape(1), o, nr);
         return out;
       }, py::arg("queries"), py::arg("rows"), py::arg("level") = py::none());
-  m.def("vn_dot_panel32", [](const F32& q, const F32& rows, const std::optional<std::string>& level) {
-        if (q.ndim() != 2 || rows.ndim() != 2 || q.shape(1) != rows.shape(1) || rows.shape(0) > 32)
-          throw py::value_error("queries (nq, dim) and rows (<= 32, dim) must be 2-D with the same dim");
+  m.def("vn_panel_scores", [](const F32& q, const F32& rows, const F32& thr, const std::optional<std::string>& level) {
+        if (q.ndim() != 2 || rows.ndim() != 2 || q.shape(1) != rows.shape(1) || thr.ndim() != 1 ||
+            thr.shape(0) != q.shape(0))
+          throw py::value_error("queries (nq, dim), rows (nr, dim) and thresholds (nq,) are required");
         const auto& k = vn::vn_kernels(level_arg(level));
-        if (!k.dot_panel32) return py::object(py::none());  // this level has no panel kernel
-        const auto nq = q.shape(0), nr = rows.shape(0), dim = q.shape(1);
-        py::array_t<float> out({nq, py::ssize_t{32}});
+        const std::size_t nq = q.shape(0), nr = rows.shape(0), dim = q.shape(1);
+        const std::size_t PR = k.panel_rows, PQ = k.panel_queries;
+        py::array_t<float> out({nq, nr});
+        py::array_t<bool> flagged(nq);
         float* o = out.mutable_data();
+        bool* f = flagged.mutable_data();
         {
           py::gil_scoped_release release;
-          std::vector<float> panel(32 * static_cast<std::size_t>(dim));
-          vn::pack_rows32(rows.data(), nr, dim, panel.data());
-          k.dot_panel32(q.data(), nq, panel.data(), dim, o, 32);
+          // Every query group against every row panel, as the batch scan does.
+          const vn::AlignedFloats groups = vn::pack_query_groups(q.data(), nq, dim, PQ);
+          vn::AlignedFloats panel(PR * dim);
+          std::vector<float> tile(PQ * PR);
+          std::fill(f, f + nq, false);
+          for (std::size_t p0 = 0; p0 < nr; p0 += PR) {
+            const std::size_t pn = std::min(PR, nr - p0);
+            vn::pack_columns(rows.data() + p0 * dim, pn, dim, PR, panel.data());
+            for (std::size_t g0 = 0; g0 < nq; g0 += PQ) {
+              const std::size_t gq = std::min(PQ, nq - g0);
+              const std::uint32_t mask =
+                  k.panel_tile(groups.data() + g0 * dim, gq, panel.data(), dim, thr.data() + g0, tile.data());
+              for (std::size_t a = 0; a < gq; ++a) {
+                if (mask >> a & 1u) f[g0 + a] = true;
+                for (std::size_t j = 0; j < pn; ++j) o[(g0 + a) * nr + p0 + j] = tile[a * PR + j];
+              }
+            }
+          }
         }
-        return py::object(out[py::make_tuple(py::slice(0, nq, 1), py::slice(0, nr, 1))]);
-      }, py::arg("queries"), py::arg("rows"), py::arg("level") = py::none(),
-      "Packed-panel batch kernel (None where the level has none); for tests.");
+        return py::make_tuple(out, flagged, py::make_tuple(PR, PQ));
+      }, py::arg("queries"), py::arg("rows"), py::arg("thresholds"), py::arg("level") = py::none(),
+      "Batch (panel) kernel over all query groups and row panels: (scores (nq, nr), flagged (nq,) where some "
+      "score of the query's tiles, zero padding rows included, reached its threshold, (panel_rows, panel_queries)); "
+      "for tests.");
   m.def("vn_dot_f16_rows", [](const F32& q, const U16& rows, const std::optional<std::string>& level) {
         if (q.ndim() != 1 || rows.ndim() != 2 || q.shape(0) != rows.shape(1))
           throw py::value_error("query (dim,) and rows (n, dim) of uint16 half bits are required");

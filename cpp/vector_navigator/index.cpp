@@ -12,7 +12,9 @@
 #include "common/errors.hpp"
 #include "common/vector_kernels.hpp"
 #include "vector_navigator/hnsw.hpp"
+#include "vector_navigator/flat_scan.hpp"
 #include "vector_navigator/parallel.hpp"
+#include "vector_navigator/topk.hpp"
 #include "vector_navigator/vn_kernels.hpp"
 
 namespace si::vn {
@@ -22,32 +24,6 @@ constexpr std::uint8_t kHasVad = 1, kHasTs = 2, kDeleted = 4;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 std::string idstr(std::uint64_t id) { return std::to_string(id); }
-
-// Bounded selection of the k best (highest score) rows: a min-heap.
-struct TopK {
-  std::size_t k = 0;
-  std::vector<std::pair<float, std::uint32_t>> h;
-  static bool cmp(const std::pair<float, std::uint32_t>& a, const std::pair<float, std::uint32_t>& b) {
-    return a.first > b.first || (a.first == b.first && a.second < b.second);
-  }
-  void reset(std::size_t kk) {
-    k = kk;
-    h.clear();
-    h.reserve(kk);
-  }
-  float threshold() const { return h.size() < k ? kNegInf : h.front().first; }
-  void push(float s, std::uint32_t slot) {
-    if (std::isnan(s)) return;
-    if (h.size() < k) {
-      h.emplace_back(s, slot);
-      std::push_heap(h.begin(), h.end(), cmp);
-    } else if (cmp({s, slot}, h.front())) {
-      std::pop_heap(h.begin(), h.end(), cmp);
-      h.back() = {s, slot};
-      std::push_heap(h.begin(), h.end(), cmp);
-    }
-  }
-};
 
 }  // namespace
 
@@ -522,22 +498,22 @@ void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt
   const bool plain = !opt.use_sentiment && !opt.use_decay;
   const auto& vk = vn_kernels();
   const auto& ck = simd::vector_kernels();
-  // Blocking: a task owns QC queries (kept hot in L2) and streams its rows in
-  // blocks of RB (about 32 KiB, L1) through the register-tiled kernel, so each
-  // row is read from memory once per QC queries.
-  // QC: the batch shared out evenly over the threads, in [16, 512] queries
-  // (512 x 384 floats = 768 KiB stay in a 1 MiB L2; each packed row panel
-  // then serves up to 512 queries).
   const int T = resolve_threads(opt.threads);
+  // Batches of 8 or more queries on f32 rows (ip, cosine): the GEMM-style
+  // panel scan (flat_scan.hpp), all queries of a chunk against a row range.
+  const bool panels = tiled && nq >= 8;
+  // Other scans: a task owns QC queries (kept hot in L2) and streams its rows
+  // in blocks of RB (about 32 KiB, L1), so each row is read from memory once
+  // per QC queries. QC: the batch shared out evenly over the threads, in
+  // [16, 512] queries. Panel scans keep up to 3072 queries per chunk (a
+  // multiple of the kernel's query group; they stream from L3).
   const std::size_t per_thread = (nq + static_cast<std::size_t>(T) - 1) / static_cast<std::size_t>(T);
-  const std::size_t QC = std::min<std::size_t>(512, std::max<std::size_t>(16, (per_thread + 15) / 16 * 16));
+  const std::size_t PQ = vk.panel_queries;
+  const std::size_t QC = panels ? (std::min<std::size_t>(nq, 3072) + PQ - 1) / PQ * PQ
+                                : std::min<std::size_t>(512, std::max<std::size_t>(16, (per_thread + 15) / 16 * 16));
   // One or two queries reuse nothing: bigger blocks, less loop overhead.
-  // Batches with the panel kernel: whole 32-row panels (the buffer has room
-  // for the last, partly filled one).
-  const bool panels = tiled && vk.dot_panel32 != nullptr && nq >= 8;
   const std::size_t RB = nq <= 2 ? 256
-                         : panels ? 32
-                                  : std::max<std::size_t>(8, std::min<std::size_t>(256, (32 * 1024) / (dim_ * 4) / 4 * 4));
+                                 : std::max<std::size_t>(8, std::min<std::size_t>(256, (32 * 1024) / (dim_ * 4) / 4 * 4));
   const std::size_t nchunks = (nq + QC - 1) / QC;
   // Split the rows too when there are fewer query chunks than threads.
   std::size_t nranges = 1;
@@ -547,15 +523,21 @@ void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt
   }
   const std::size_t range_len = (nslots_ + nranges - 1) / nranges;
   std::vector<TopK> partial(nchunks * nranges * QC);
+  const AlignedFloats groups = panels ? pack_query_groups(q, nq, dim_, PQ) : AlignedFloats(0);
   parallel_for(nchunks * nranges, opt.threads, [&](std::size_t task, std::size_t) {
     const std::size_t c = task / nranges, rg = task % nranges;
     const std::size_t q0 = c * QC, qn = std::min(QC, nq - q0);
     const std::size_t r0 = rg * range_len, r1 = std::min(nslots_, r0 + range_len);
     TopK* tops = &partial[task * QC];
     for (std::size_t i = 0; i < qn; ++i) tops[i].reset(kk);
+    if (panels) {
+      const std::uint8_t* const fl = flags_.data();
+      auto keep = [&](std::size_t s) { return !((check_deleted && (fl[s] & kDeleted)) || (allow && !allow[s])); };
+      auto score = [&](float v, std::size_t s) { return plain ? v : sc.finish(v, s); };
+      panel_scan_range(vk, groups.data(), q0, qn, vdata_, r0, r1, dim_, plain, keep, score, tops);
+      return;
+    }
     std::vector<float> buf(QC * RB);
-    const bool panel = tiled && vk.dot_panel32 != nullptr && qn >= 8;  // broadcast kernel for batches
-    std::vector<float> pbuf(panel ? 32 * dim_ : 0);
     const float* qs = q + q0 * dim_;
     float qsq[512];  // QC <= 512
     if (quant && metric_ == Metric::l2)
@@ -571,11 +553,6 @@ void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt
             vk.dot_i8_rows(qs + i * dim_, cdata_ + b0 * dim_, qscale_.data() + b0, bn, dim_, bi);
           if (metric_ == Metric::l2)
             for (std::size_t r = 0; r < bn; ++r) bi[r] = -std::max(0.0f, qsq[i] + qsq_[b0 + r] - 2 * bi[r]);
-        }
-      } else if (panel) {
-        for (std::size_t p0 = 0; p0 < bn; p0 += 32) {
-          pack_rows32(row(b0 + p0), std::min<std::size_t>(32, bn - p0), dim_, pbuf.data());
-          vk.dot_panel32(qs, qn, pbuf.data(), dim_, buf.data() + p0, RB);
         }
       } else if (tiled) {
         vk.dot_tile(qs, qn, row(b0), bn, dim_, buf.data(), RB);

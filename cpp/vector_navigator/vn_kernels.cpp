@@ -19,26 +19,21 @@ const simd::KernelSet<VnKernels>& vn_kernel_set() {
   return set;
 }
 
-void pack_rows32(const float* rows, std::size_t nr, std::size_t dim, float* panel) {
-  // 4 x 4 blocks: four rows read sequentially, written as four 16-float lines.
-  for (std::size_t h = 0; h < 2; ++h) {
-    float* out = panel + h * dim * 16;
-    for (std::size_t j0 = 0; j0 < 16; j0 += 4) {
-      const float* src[4];
-      bool live[4];
-      for (std::size_t u = 0; u < 4; ++u) {
-        const std::size_t r = h * 16 + j0 + u;
-        live[u] = r < nr;
-        src[u] = live[u] ? rows + r * dim : nullptr;
-      }
-      for (std::size_t d = 0; d < dim; ++d) {
-        float* o = out + d * 16 + j0;
-        o[0] = live[0] ? src[0][d] : 0.0f;
-        o[1] = live[1] ? src[1][d] : 0.0f;
-        o[2] = live[2] ? src[2][d] : 0.0f;
-        o[3] = live[3] ? src[3][d] : 0.0f;
-      }
+void pack_columns(const float* rows, std::size_t nr, std::size_t dim, std::size_t width, float* out) {
+  // Groups of 8 vectors: 8 sequential read streams, and each d writes 8
+  // adjacent floats (the output stays in cache; the rows may come from memory).
+  std::size_t j0 = 0;
+  for (; j0 + 8 <= nr; j0 += 8) {
+    const float* src = rows + j0 * dim;
+    for (std::size_t d = 0; d < dim; ++d) {
+      float* o = out + d * width + j0;
+      for (std::size_t u = 0; u < 8; ++u) o[u] = src[u * dim + d];
     }
+  }
+  for (std::size_t d = 0; d < dim; ++d) {
+    float* o = out + d * width;
+    for (std::size_t j = j0; j < nr; ++j) o[j] = rows[j * dim + d];
+    for (std::size_t j = nr; j < width; ++j) o[j] = 0.0f;
   }
 }
 

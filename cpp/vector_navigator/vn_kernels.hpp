@@ -1,7 +1,10 @@
 // vector_navigator's own SIMD kernel family (see common/dispatch.hpp):
 //  - dot_tile: a blocked many-queries x many-rows dot product (register tiles
 //    of queries x rows, each row chunk loaded once for several queries). Used by
-//    the flat scan for one query (1 x 4 row tiles) and for batches.
+//    the flat scan for one query (1 x 4 row tiles) and small batches.
+//  - panel_tile: the GEMM-style micro-kernel of the batch scan, on packed
+//    operands (see pack_columns), with the first step of the top-k selection
+//    (a compare against each query's current k-th score) fused in.
 //  - f16 / i8 storage: dot of an f32 query against rows stored as IEEE half or
 //    as int8 with a per-row scale.
 #pragma once
@@ -18,11 +21,18 @@ struct VnKernels {
   // out[qi * out_stride + r] = dot(q + qi * dim, rows + r * dim), qi < nq, r < nr.
   void (*dot_tile)(const float* q, std::size_t nq, const float* rows, std::size_t nr,
                    std::size_t dim, float* out, std::size_t out_stride);
-  // Batch kernel on a packed panel of 32 rows (see pack_rows32): out[qi *
-  // out_stride + r] = dot(q + qi * dim, row r), r < 32, qi < nq. Broadcast
-  // form (no horizontal sums); null where a level has none.
-  void (*dot_panel32)(const float* q, std::size_t nq, const float* panel, std::size_t dim, float* out,
-                      std::size_t out_stride);
+  // Register tile of the batch kernel: panel_rows rows (a packed row panel)
+  // by up to panel_queries queries (a packed query group).
+  std::size_t panel_rows;
+  std::size_t panel_queries;
+  // tile[a * panel_rows + j] = dot(query a, row j) for a < nq <= panel_queries
+  // and j < panel_rows, where group = pack_columns(queries, nq, dim,
+  // panel_queries) and panel = pack_columns(rows, <= panel_rows, dim,
+  // panel_rows). Returns a bit mask with bit a set when tile[a * panel_rows +
+  // j] >= thr[a] for some j (padding rows included), so that the caller looks
+  // only at the queries whose top-k the tile can change.
+  std::uint32_t (*panel_tile)(const float* group, std::size_t nq, const float* panel, std::size_t dim,
+                              const float* thr, float* tile);
   // out[r] = dot(q, half(rows + r * dim)) for r < nr.
   void (*dot_f16_rows)(const float* q, const std::uint16_t* rows, std::size_t nr,
                        std::size_t dim, float* out);
@@ -35,9 +45,10 @@ const simd::KernelSet<VnKernels>& vn_kernel_set();
 inline const VnKernels& vn_kernels() { return vn_kernel_set().active(); }
 inline const VnKernels& vn_kernels(simd::Level l) { return vn_kernel_set().at(l); }
 
-// Packs nr <= 32 rows (dim each) into the panel layout of dot_panel32:
-// panel[h * dim * 16 + d * 16 + j] = rows[(h * 16 + j) * dim + d], zeros past nr.
-void pack_rows32(const float* rows, std::size_t nr, std::size_t dim, float* panel);
+// Packs nr <= width vectors (dim each, row-major) column by column, the
+// operand layout of panel_tile: out[d * width + j] = rows[j * dim + d], zeros
+// for j >= nr.
+void pack_columns(const float* rows, std::size_t nr, std::size_t dim, std::size_t width, float* out);
 
 // Scalar conversions (baseline code, used for storage and tests).
 std::uint16_t f32_to_f16(float f);

@@ -2,6 +2,7 @@
 #include <immintrin.h>
 
 #include "vector_navigator/vn_kernels.hpp"
+#include "vector_navigator/vn_panel_tile.hpp"
 
 namespace si::vn::detail {
 namespace {
@@ -83,6 +84,26 @@ void dot_tile(const float* q, std::size_t nq, const float* rows, std::size_t nr,
   for (; qi < nq; ++qi) row_loop<1>(q + qi * dim, rows, nr, dim, out + qi * out_stride, out_stride);
 }
 
+// Vector operations of the batch micro-kernel (vn_panel_tile.hpp): 16-row
+// panels, query groups of 6 (12 accumulators of the 16 registers).
+struct V8 {
+  using reg = __m256;
+  static constexpr std::size_t width = 8;
+  static reg zero() { return _mm256_setzero_ps(); }
+  static reg load(const float* p) { return _mm256_loadu_ps(p); }
+  static reg bcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static reg fma(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
+  static void store(float* p, reg v) { _mm256_storeu_ps(p, v); }
+  static bool any_ge(reg v, float t) { return _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(t), _CMP_GE_OQ)) != 0; }
+};
+constexpr std::size_t kPanelRows = 2 * V8::width, kPanelQueries = 6;
+
+std::uint32_t panel_tile(const float* group, std::size_t nq, const float* panel, std::size_t dim, const float* thr,
+                         float* tile) {
+  if (nq > 3) return panel_micro<V8, kPanelQueries, 6>(group, nq, panel, dim, thr, tile);
+  return panel_micro<V8, kPanelQueries, 3>(group, nq, panel, dim, thr, tile);
+}
+
 void dot_f16_rows(const float* q, const std::uint16_t* rows, std::size_t nr, std::size_t dim,
                   float* out) {
   for (std::size_t r = 0; r < nr; ++r) {
@@ -117,6 +138,7 @@ void dot_i8_rows(const float* q, const std::int8_t* rows, const float* scale, st
 
 }  // namespace
 
-const VnKernels kVnKernelsAvx2{simd::Level::avx2, dot_tile, nullptr, dot_f16_rows, dot_i8_rows};
+const VnKernels kVnKernelsAvx2{simd::Level::avx2, dot_tile,     kPanelRows,  kPanelQueries,
+                               panel_tile,        dot_f16_rows, dot_i8_rows};
 
 }  // namespace si::vn::detail

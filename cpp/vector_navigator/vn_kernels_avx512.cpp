@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "vector_navigator/vn_kernels.hpp"
+#include "vector_navigator/vn_panel_tile.hpp"
 
 namespace si::vn::detail {
 namespace {
@@ -81,34 +82,25 @@ void dot_tile(const float* q, std::size_t nq, const float* rows, std::size_t nr,
   for (; qi < nq; ++qi) row_loop<1>(q + qi * dim, rows, nr, dim, out + qi * out_stride, out_stride);
 }
 
-template <int QB>
-inline void panel_micro(const float* q, std::size_t dim, const float* panel, float* out, std::size_t out_stride) {
-  __m512 a0[QB], a1[QB];
-#pragma GCC unroll 12
-  for (int a = 0; a < QB; ++a) a0[a] = a1[a] = _mm512_setzero_ps();
-  const float* p1 = panel + dim * 16;
-  for (std::size_t d = 0; d < dim; ++d) {
-    const __m512 r0 = _mm512_loadu_ps(panel + d * 16), r1 = _mm512_loadu_ps(p1 + d * 16);
-#pragma GCC unroll 12
-    for (int a = 0; a < QB; ++a) {
-      const __m512 b = _mm512_set1_ps(q[a * dim + d]);
-      a0[a] = _mm512_fmadd_ps(b, r0, a0[a]);
-      a1[a] = _mm512_fmadd_ps(b, r1, a1[a]);
-    }
-  }
-#pragma GCC unroll 12
-  for (int a = 0; a < QB; ++a) {
-    _mm512_storeu_ps(out + a * out_stride, a0[a]);
-    _mm512_storeu_ps(out + a * out_stride + 16, a1[a]);
-  }
-}
+// Vector operations of the batch micro-kernel (vn_panel_tile.hpp): 32-row
+// panels, query groups of 12 (24 accumulators of the 32 registers).
+struct V16 {
+  using reg = __m512;
+  static constexpr std::size_t width = 16;
+  static reg zero() { return _mm512_setzero_ps(); }
+  static reg load(const float* p) { return _mm512_loadu_ps(p); }
+  static reg bcast(const float* p) { return _mm512_set1_ps(*p); }
+  static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static void store(float* p, reg v) { _mm512_storeu_ps(p, v); }
+  static bool any_ge(reg v, float t) { return _mm512_cmp_ps_mask(v, _mm512_set1_ps(t), _CMP_GE_OQ) != 0; }
+};
+constexpr std::size_t kPanelRows = 2 * V16::width, kPanelQueries = 12;
 
-void dot_panel32(const float* q, std::size_t nq, const float* panel, std::size_t dim, float* out,
-                 std::size_t out_stride) {
-  std::size_t qi = 0;
-  for (; qi + 12 <= nq; qi += 12) panel_micro<12>(q + qi * dim, dim, panel, out + qi * out_stride, out_stride);
-  for (; qi + 4 <= nq; qi += 4) panel_micro<4>(q + qi * dim, dim, panel, out + qi * out_stride, out_stride);
-  for (; qi < nq; ++qi) panel_micro<1>(q + qi * dim, dim, panel, out + qi * out_stride, out_stride);
+std::uint32_t panel_tile(const float* group, std::size_t nq, const float* panel, std::size_t dim, const float* thr,
+                         float* tile) {
+  if (nq > 8) return panel_micro<V16, kPanelQueries, 12>(group, nq, panel, dim, thr, tile);
+  if (nq > 4) return panel_micro<V16, kPanelQueries, 8>(group, nq, panel, dim, thr, tile);
+  return panel_micro<V16, kPanelQueries, 4>(group, nq, panel, dim, thr, tile);
 }
 
 void dot_f16_rows(const float* q, const std::uint16_t* rows, std::size_t nr, std::size_t dim,
@@ -157,6 +149,7 @@ void dot_i8_rows(const float* q, const std::int8_t* rows, const float* scale, st
 
 }  // namespace
 
-const VnKernels kVnKernelsAvx512{simd::Level::avx512, dot_tile, dot_panel32, dot_f16_rows, dot_i8_rows};
+const VnKernels kVnKernelsAvx512{simd::Level::avx512, dot_tile,     kPanelRows,  kPanelQueries,
+                                 panel_tile,          dot_f16_rows, dot_i8_rows};
 
 }  // namespace si::vn::detail

@@ -12,6 +12,22 @@ void dot_tile(const float* q, std::size_t nq, const float* rows, std::size_t nr,
       out[qi * out_stride + r] = simd::detail::kVectorKernelsScalar.dot(q + qi * dim, rows + r * dim, dim);
 }
 
+constexpr std::size_t kPanelRows = 8, kPanelQueries = 4;
+
+std::uint32_t panel_tile(const float* group, std::size_t nq, const float* panel, std::size_t dim, const float* thr,
+                         float* tile) {
+  std::uint32_t mask = 0;
+  for (std::size_t a = 0; a < nq; ++a) {
+    for (std::size_t j = 0; j < kPanelRows; ++j) {
+      float s = 0;
+      for (std::size_t d = 0; d < dim; ++d) s += group[d * kPanelQueries + a] * panel[d * kPanelRows + j];
+      tile[a * kPanelRows + j] = s;
+      if (s >= thr[a]) mask |= 1u << a;
+    }
+  }
+  return mask;
+}
+
 void dot_f16_rows(const float* q, const std::uint16_t* rows, std::size_t nr, std::size_t dim,
                   float* out) {
   for (std::size_t r = 0; r < nr; ++r) {
@@ -34,6 +50,7 @@ void dot_i8_rows(const float* q, const std::int8_t* rows, const float* scale, st
 
 }  // namespace
 
-const VnKernels kVnKernelsScalar{simd::Level::scalar, dot_tile, nullptr, dot_f16_rows, dot_i8_rows};
+const VnKernels kVnKernelsScalar{simd::Level::scalar, dot_tile,     kPanelRows,  kPanelQueries,
+                                 panel_tile,          dot_f16_rows, dot_i8_rows};
 
 }  // namespace si::vn::detail

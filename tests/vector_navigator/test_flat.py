@@ -193,3 +193,88 @@ def test_progress_callback_and_chunked_add_is_all_or_nothing(rng):
     with pytest.raises(ValueError, match="already in the index"):
         ix.add(x, ids=np.arange(2400, 4900), progress=lambda d, t: None, chunk=1000)
     assert len(ix) == 2500
+
+
+# The batch scan (GEMM-style panel kernel, 8 or more queries) on integer-valued
+# data: every score is exact in float32 on every path, so ties are everywhere
+# and the expected ids are fully determined (best score first, then the lower
+# row). Odd sizes: rows not a multiple of the panel or of the packed block, dim
+# not a multiple of the vector width, k larger than a panel, queries not a
+# multiple of the query group; deleted rows, a label filter and sentiment
+# weighting (the path that scores every row) on the same data.
+_TIES_SCRIPT = r"""
+import json, sys
+import numpy as np
+from superinstance.vector_navigator import Index
+r = np.random.default_rng(8)
+n, dim, nq = 7013, 37, 29
+x = r.integers(-2, 3, (n, dim)).astype(np.float32)
+x[100:200] = x[:100]  # exact duplicates
+q = r.integers(-2, 3, (nq, dim)).astype(np.float32)
+labels = r.integers(0, 4, n)
+vad = np.stack([r.uniform(-1, 1, n), r.uniform(0, 1, n), r.uniform(0, 1, n)], 1).astype(np.float32)
+ix = Index(dim, metric="ip")
+ix.add(x, payload={"labels": labels, "sentiment": vad})
+out = {}
+for threads in (1, 2):
+    for k in (1, 10, 45):
+        out[f"plain {threads} {k}"] = ix.search(q, k, threads=threads)[0].tolist()
+    out[f"labels {threads}"] = ix.search(q, 12, filter={"labels": [1, 3]}, threads=threads)[0].tolist()
+    out[f"sent {threads}"] = ix.search(q, 12, sentiment=(0.5, 0.5, 0.5), sentiment_weight=0.25,
+                                       threads=threads)[0].tolist()
+ix.remove(np.arange(0, n, 3, dtype=np.uint64))
+out["removed"] = ix.search(q, 10, threads=2)[0].tolist()
+print(json.dumps(out))
+"""
+
+
+def _expected_ties():
+    r = np.random.default_rng(8)
+    n, dim, nq = 7013, 37, 29
+    x = r.integers(-2, 3, (n, dim)).astype(np.float64)
+    x[100:200] = x[:100]
+    q = r.integers(-2, 3, (nq, dim)).astype(np.float64)
+    labels = r.integers(0, 4, n)
+    vad = np.stack([r.uniform(-1, 1, n), r.uniform(0, 1, n), r.uniform(0, 1, n)], 1).astype(np.float32)
+    s = q @ x.T
+    rows = np.arange(n)
+
+    def top(scores, keep, k):
+        res = []
+        for qi in range(nq):
+            cand = rows[keep]
+            order = np.lexsort((cand, -scores[qi][keep]))[:k]
+            res.append(cand[order].tolist())
+        return res
+
+    everyone = np.ones(n, bool)
+    exp = {}
+    for threads in (1, 2):
+        for k in (1, 10, 45):
+            exp[f"plain {threads} {k}"] = top(s, everyone, k)
+        exp[f"labels {threads}"] = top(s, np.isin(labels, [1, 3]), 12)
+    d = (vad.astype(np.float64) - 0.5) * np.array([0.5, 1.0, 1.0])
+    ss = 1 - np.sqrt((d ** 2).sum(-1) / 3)
+    return exp, s, 0.75 * s + 0.25 * ss[None, :]
+
+
+def test_batch_panel_scan_exact_on_ties_every_level():
+    import json, os, subprocess, sys
+    exp, ip_ref, sent_ref = _expected_ties()
+    kept = np.arange(ip_ref.shape[1]) % 3 != 0
+    for level in superinstance.capabilities()["simd_available"]:
+        env = dict(os.environ, SUPERINSTANCE_SIMD=level)
+        res = subprocess.run([sys.executable, "-c", _TIES_SCRIPT], env=env, capture_output=True, text=True,
+                             check=True)
+        got = json.loads(res.stdout)
+        for key, ids in exp.items():
+            assert got[key] == ids, (level, key)
+        for threads in (1, 2):  # sentiment scores are not exact in float32: compare scores
+            ids = np.array(got[f"sent {threads}"])
+            best = -np.sort(-sent_ref, axis=1)[:, :12]
+            np.testing.assert_allclose(np.take_along_axis(sent_ref, ids, 1), best, atol=1e-5)
+        # removal moves the last rows into the holes (ties then break by new slot): compare scores
+        ids = np.array(got["removed"])
+        assert kept[ids].all(), level
+        best = -np.sort(-ip_ref[:, kept], axis=1)[:, :10]
+        np.testing.assert_array_equal(np.take_along_axis(ip_ref, ids, 1), best)

@@ -57,17 +57,32 @@ def test_sentiment_similarity_formula():
 
 
 @pytest.mark.parametrize("level", LEVELS)
-@pytest.mark.parametrize("nq,nr,dim", [(1, 1, 1), (3, 32, 7), (12, 32, 384), (17, 20, 33), (29, 5, 100)])
-def test_packed_panel_kernel_matches_float64(level, nq, nr, dim):
+@pytest.mark.parametrize("nq,nr,dim", [(1, 1, 1), (3, 32, 7), (12, 32, 384), (17, 20, 33), (29, 5, 100),
+                                       (13, 65, 17), (25, 97, 385)])
+def test_panel_kernel_matches_float64_and_flags_queries(level, nq, nr, dim):
     rng = np.random.default_rng(nq + nr + dim)
     q = rng.standard_normal((nq, dim)).astype(np.float32)
     r = rng.standard_normal((nr, dim)).astype(np.float32)
-    got = _core.vn_dot_panel32(q, r, level)
-    if level != "avx512":
-        assert got is None  # only AVX-512 has the broadcast panel kernel; others use dot_tile
-        return
-    np.testing.assert_allclose(got, q.astype(np.float64) @ r.astype(np.float64).T,
-                               atol=1e-4 * np.sqrt(dim), rtol=1e-5)
+    ref = q.astype(np.float64) @ r.astype(np.float64).T
+    # thresholds: half the queries at their best score (flagged), the rest above it (not flagged)
+    thr = np.where(np.arange(nq) % 2 == 0, ref.max(axis=1) - 0.1, ref.max(axis=1) + 1.0).astype(np.float32)
+    got, flagged, (panel_rows, _) = _core.vn_panel_scores(q, r, thr, level)
+    np.testing.assert_allclose(got, ref, atol=1e-4 * np.sqrt(dim), rtol=1e-5)
+    padded = nr % panel_rows != 0  # zero rows pad the last panel; they count in the flag
+    expect = (ref.max(axis=1) >= thr) | (padded & (thr <= 0))
+    np.testing.assert_array_equal(flagged, expect)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_panel_kernel_same_scores_as_scalar(level):
+    rng = np.random.default_rng(11)
+    q = rng.standard_normal((30, 61)).astype(np.float32)
+    r = rng.standard_normal((45, 61)).astype(np.float32)
+    thr = np.full(30, -np.inf, dtype=np.float32)
+    got, flagged, _ = _core.vn_panel_scores(q, r, thr, level)
+    ref, _, _ = _core.vn_panel_scores(q, r, thr, "scalar")
+    np.testing.assert_allclose(got, ref, atol=1e-4, rtol=1e-5)
+    assert flagged.all()
 
 
 def test_batch_scan_paths_agree(rng=np.random.default_rng(3)):

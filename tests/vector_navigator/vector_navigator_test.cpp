@@ -43,7 +43,7 @@ TEST(VnKernels, EveryLevelMatchesDoubleReference) {
     const auto& k = vn_kernels(level);
     EXPECT_EQ(k.level, level);
     for (std::size_t dim : {1u, 7u, 16u, 17u, 64u, 100u, 384u}) {
-      const std::size_t nq = 9, nr = 37;
+      const std::size_t nq = 13, nr = 37;
       auto q = randn(nq * dim, 1 + dim), r = randn(nr * dim, 2 + dim);
       std::vector<float> out(nq * nr);
       k.dot_tile(q.data(), nq, r.data(), nr, dim, out.data(), nr);
@@ -51,13 +51,20 @@ TEST(VnKernels, EveryLevelMatchesDoubleReference) {
       for (std::size_t a = 0; a < nq; ++a)
         for (std::size_t b = 0; b < nr; ++b)
           ASSERT_NEAR(out[a * nr + b], ref_dot(&q[a * dim], &r[b * dim], dim), tol) << simd::level_name(level);
-      if (k.dot_panel32) {
-        std::vector<float> panel(32 * dim), po(nq * 32);
-        pack_rows32(r.data(), 32, dim, panel.data());
-        k.dot_panel32(q.data(), nq, panel.data(), dim, po.data(), 32);
-        for (std::size_t a = 0; a < nq; ++a)
-          for (std::size_t b = 0; b < 32; ++b)
-            ASSERT_NEAR(po[a * 32 + b], ref_dot(&q[a * dim], &r[b * dim], dim), tol);
+      // Batch kernel: one packed query group against one packed row panel
+      // (the last rows zero), thresholds that some queries' tiles pass.
+      const std::size_t PR = k.panel_rows, PQ = k.panel_queries, pn = PR - 3;
+      std::vector<float> group(PQ * dim), panel(PR * dim), tile(PQ * PR), thr(PQ);
+      pack_columns(q.data(), PQ, dim, PQ, group.data());
+      pack_columns(r.data(), pn, dim, PR, panel.data());
+      for (std::size_t a = 0; a < PQ; ++a) thr[a] = a % 2 ? 1e30f : static_cast<float>(ref_dot(&q[a * dim], r.data(), dim));
+      const std::uint32_t mask = k.panel_tile(group.data(), PQ, panel.data(), dim, thr.data(), tile.data());
+      for (std::size_t a = 0; a < PQ; ++a) {
+        for (std::size_t b = 0; b < PR; ++b)
+          ASSERT_NEAR(tile[a * PR + b], b < pn ? ref_dot(&q[a * dim], &r[b * dim], dim) : 0.0, tol);
+        bool any = false;
+        for (std::size_t b = 0; b < PR; ++b) any = any || tile[a * PR + b] >= thr[a];
+        EXPECT_EQ((mask >> a) & 1u, any ? 1u : 0u) << simd::level_name(level) << " query " << a;
       }
       std::vector<std::uint16_t> h(nr * dim);
       std::vector<float> hf(nr * dim), o16(nr);
