@@ -30,7 +30,7 @@ class FlatSearch:
     timeout = 300
 
     def setup(self, n, threads):
-        self.x, self.q = _data(n, 384, 256)
+        self.x, self.q = _data(n, 384, 1000)
         self.ix = Index(384, metric="ip", threads=threads)
         self.ix.add(self.x)
 
@@ -38,6 +38,9 @@ class FlatSearch:
         self.ix.search(self.q[0], 10)
 
     def time_batch_256_k10(self, n, threads):
+        self.ix.search(self.q[:256], 10)
+
+    def time_batch_1000_k10(self, n, threads):
         self.ix.search(self.q, 10)
 
 
@@ -75,6 +78,9 @@ class Quantized:
 
     def time_single_query(self, dtype):
         self.ix.search(self.q[0], 10)
+
+    def time_batch_64_k10(self, dtype):
+        self.ix.search(self.q, 10)
 
     def track_vector_bytes(self, dtype):
         return self.ix.vector_bytes

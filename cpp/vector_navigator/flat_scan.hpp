@@ -60,12 +60,14 @@ inline std::size_t panel_block_rows(std::size_t dim, std::size_t panel_rows) {
 
 // Top-k of queries [q0, q0 + qn) over rows [r0, r1) into tops[0, qn). q0 is a
 // multiple of vk.panel_queries; groups = pack_query_groups(all queries).
+// pack(s0, nr, panel): packs rows [s0, s0 + nr) (nr <= vk.panel_rows) as
+// pack_columns does, widened to float32 where they are stored quantized.
 // keep(slot): whether the row may be returned (deleted rows, filters).
 // score(raw, slot): the final score of a row from its dot product.
 // score_is_raw: score(raw, s) == raw, so that the kernel's compare against
 // the k-th raw score may skip rows; otherwise every row is scored.
-template <class Keep, class Score>
-void panel_scan_range(const VnKernels& vk, const float* groups, std::size_t q0, std::size_t qn, const float* rows,
+template <class Pack, class Keep, class Score>
+void panel_scan_range(const VnKernels& vk, const float* groups, std::size_t q0, std::size_t qn, Pack&& pack,
                       std::size_t r0, std::size_t r1, std::size_t dim, bool score_is_raw, Keep&& keep, Score&& score,
                       TopK* tops) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -78,7 +80,7 @@ void panel_scan_range(const VnKernels& vk, const float* groups, std::size_t q0, 
     const std::size_t bn = std::min(block_rows, r1 - b0);
     const std::size_t npanels = (bn + PR - 1) / PR;
     for (std::size_t p = 0; p < npanels; ++p)
-      pack_columns(rows + (b0 + p * PR) * dim, std::min(PR, bn - p * PR), dim, PR, block.data() + p * PR * dim);
+      pack(b0 + p * PR, std::min(PR, bn - p * PR), block.data() + p * PR * dim);
     for (std::size_t g0 = 0; g0 < qn; g0 += PQ) {
       const std::size_t gq = std::min(PQ, qn - g0);
       const float* group = groups + (q0 + g0) * dim;

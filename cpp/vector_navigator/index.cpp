@@ -499,9 +499,10 @@ void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt
   const auto& vk = vn_kernels();
   const auto& ck = simd::vector_kernels();
   const int T = resolve_threads(opt.threads);
-  // Batches of 8 or more queries on f32 rows (ip, cosine): the GEMM-style
-  // panel scan (flat_scan.hpp), all queries of a chunk against a row range.
-  const bool panels = tiled && nq >= 8;
+  // Batches on f32 rows (8 queries or more) or on f16 / i8 rows (32 or more:
+  // widening them costs more), ip or cosine: the GEMM-style panel scan
+  // (flat_scan.hpp), all queries of a chunk against a row range.
+  const bool panels = tiled ? nq >= 8 : quant && metric_ != Metric::l2 && nq >= 32;
   // Other scans: a task owns QC queries (kept hot in L2) and streams its rows
   // in blocks of RB (about 32 KiB, L1), so each row is read from memory once
   // per QC queries. QC: the batch shared out evenly over the threads, in
@@ -534,7 +535,17 @@ void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt
       const std::uint8_t* const fl = flags_.data();
       auto keep = [&](std::size_t s) { return !((check_deleted && (fl[s] & kDeleted)) || (allow && !allow[s])); };
       auto score = [&](float v, std::size_t s) { return plain ? v : sc.finish(v, s); };
-      panel_scan_range(vk, groups.data(), q0, qn, vdata_, r0, r1, dim_, plain, keep, score, tops);
+      std::vector<float> wide(quant ? vk.panel_rows * dim_ : 0);
+      auto pack = [&](std::size_t s0, std::size_t nr, float* panel) {
+        if (dtype_ == DType::f16) {
+          vk.widen_f16(hdata_ + s0 * dim_, nr * dim_, wide.data());
+        } else if (dtype_ == DType::i8) {
+          for (std::size_t j = 0; j < nr; ++j)
+            vk.widen_i8(cdata_ + (s0 + j) * dim_, dim_, qscale_[s0 + j], wide.data() + j * dim_);
+        }
+        pack_columns(quant ? wide.data() : row(s0), nr, dim_, vk.panel_rows, panel);
+      };
+      panel_scan_range(vk, groups.data(), q0, qn, pack, r0, r1, dim_, plain, keep, score, tops);
       return;
     }
     std::vector<float> buf(QC * RB);

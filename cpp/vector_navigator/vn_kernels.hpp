@@ -33,6 +33,10 @@ struct VnKernels {
   // only at the queries whose top-k the tile can change.
   std::uint32_t (*panel_tile)(const float* group, std::size_t nq, const float* panel, std::size_t dim,
                               const float* thr, float* tile);
+  // Widening of stored rows to float32 (the batch scan packs quantized rows
+  // this way): out[i] = half(in[i]), and out[i] = scale * in[i] for int8.
+  void (*widen_f16)(const std::uint16_t* in, std::size_t n, float* out);
+  void (*widen_i8)(const std::int8_t* in, std::size_t n, float scale, float* out);
   // out[r] = dot(q, half(rows + r * dim)) for r < nr.
   void (*dot_f16_rows)(const float* q, const std::uint16_t* rows, std::size_t nr,
                        std::size_t dim, float* out);

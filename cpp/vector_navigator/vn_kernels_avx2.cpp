@@ -104,6 +104,23 @@ std::uint32_t panel_tile(const float* group, std::size_t nq, const float* panel,
   return panel_micro<V8, kPanelQueries, 3>(group, nq, panel, dim, thr, tile);
 }
 
+void widen_f16(const std::uint16_t* in, std::size_t n, float* out) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i))));
+  for (; i < n; ++i) out[i] = f16_to_f32(in[i]);
+}
+
+void widen_i8(const std::int8_t* in, std::size_t n, float scale, float* out) {
+  const __m256 s = _mm256_set1_ps(scale);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + i));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), s));
+  }
+  for (; i < n; ++i) out[i] = static_cast<float>(in[i]) * scale;
+}
+
 void dot_f16_rows(const float* q, const std::uint16_t* rows, std::size_t nr, std::size_t dim,
                   float* out) {
   for (std::size_t r = 0; r < nr; ++r) {
@@ -139,6 +156,7 @@ void dot_i8_rows(const float* q, const std::int8_t* rows, const float* scale, st
 }  // namespace
 
 const VnKernels kVnKernelsAvx2{simd::Level::avx2, dot_tile,     kPanelRows,  kPanelQueries,
-                               panel_tile,        dot_f16_rows, dot_i8_rows};
+                               panel_tile,        widen_f16,    widen_i8,
+                               dot_f16_rows,      dot_i8_rows};
 
 }  // namespace si::vn::detail

@@ -103,6 +103,30 @@ std::uint32_t panel_tile(const float* group, std::size_t nq, const float* panel,
   return panel_micro<V16, kPanelQueries, 4>(group, nq, panel, dim, thr, tile);
 }
 
+void widen_f16(const std::uint16_t* in, std::size_t n, float* out) {
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + i))));
+  if (i < n) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(out + i, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, in + i)));
+  }
+}
+
+void widen_i8(const std::int8_t* in, std::size_t n, float scale, float* out) {
+  const __m512 s = _mm512_set1_ps(scale);
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
+    _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)), s));
+  }
+  if (i < n) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, in + i)));
+    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(v, s));
+  }
+}
+
 void dot_f16_rows(const float* q, const std::uint16_t* rows, std::size_t nr, std::size_t dim,
                   float* out) {
   for (std::size_t r = 0; r < nr; ++r) {
@@ -150,6 +174,7 @@ void dot_i8_rows(const float* q, const std::int8_t* rows, const float* scale, st
 }  // namespace
 
 const VnKernels kVnKernelsAvx512{simd::Level::avx512, dot_tile,     kPanelRows,  kPanelQueries,
-                                 panel_tile,          dot_f16_rows, dot_i8_rows};
+                                 panel_tile,          widen_f16,    widen_i8,
+                                 dot_f16_rows,        dot_i8_rows};
 
 }  // namespace si::vn::detail

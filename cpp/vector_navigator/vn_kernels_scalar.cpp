@@ -28,6 +28,14 @@ std::uint32_t panel_tile(const float* group, std::size_t nq, const float* panel,
   return mask;
 }
 
+void widen_f16(const std::uint16_t* in, std::size_t n, float* out) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = f16_to_f32(in[i]);
+}
+
+void widen_i8(const std::int8_t* in, std::size_t n, float scale, float* out) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>(in[i]) * scale;
+}
+
 void dot_f16_rows(const float* q, const std::uint16_t* rows, std::size_t nr, std::size_t dim,
                   float* out) {
   for (std::size_t r = 0; r < nr; ++r) {
@@ -51,6 +59,7 @@ void dot_i8_rows(const float* q, const std::int8_t* rows, const float* scale, st
 }  // namespace
 
 const VnKernels kVnKernelsScalar{simd::Level::scalar, dot_tile,     kPanelRows,  kPanelQueries,
-                                 panel_tile,          dot_f16_rows, dot_i8_rows};
+                                 panel_tile,          widen_f16,    widen_i8,
+                                 dot_f16_rows,        dot_i8_rows};
 
 }  // namespace si::vn::detail

@@ -222,10 +222,28 @@ for threads in (1, 2):
     out[f"labels {threads}"] = ix.search(q, 12, filter={"labels": [1, 3]}, threads=threads)[0].tolist()
     out[f"sent {threads}"] = ix.search(q, 12, sentiment=(0.5, 0.5, 0.5), sentiment_weight=0.25,
                                        threads=threads)[0].tolist()
+for dtype in ("f16", "i8"):  # batch scan on widened panels (f16 holds these integers exactly)
+    qx = Index(dim, metric="ip", dtype=dtype)
+    qx.add(x)
+    ids, scores = qx.search(q, 10, threads=2)
+    out[dtype] = [ids.tolist(), scores.tolist()]
 ix.remove(np.arange(0, n, 3, dtype=np.uint64))
 out["removed"] = ix.search(q, 10, threads=2)[0].tolist()
 print(json.dumps(out))
 """
+
+
+def _ties_rows():
+    r = np.random.default_rng(8)
+    x = r.integers(-2, 3, (7013, 37)).astype(np.float64)
+    x[100:200] = x[:100]
+    return x
+
+
+def _ties_queries():
+    r = np.random.default_rng(8)
+    r.integers(-2, 3, (7013, 37))
+    return r.integers(-2, 3, (29, 37)).astype(np.float64)
 
 
 def _expected_ties():
@@ -273,6 +291,15 @@ def test_batch_panel_scan_exact_on_ties_every_level():
             ids = np.array(got[f"sent {threads}"])
             best = -np.sort(-sent_ref, axis=1)[:, :12]
             np.testing.assert_allclose(np.take_along_axis(sent_ref, ids, 1), best, atol=1e-5)
+        assert got["f16"][0] == exp["plain 2 10"], level
+        # i8: scores against the dequantized rows (scale = max|x| / 127 per row)
+        x8 = _ties_rows().astype(np.float32)
+        scale = np.abs(x8).max(1, keepdims=True) / np.float32(127)
+        deq = np.clip(np.rint(x8 / scale), -127, 127) * scale.astype(np.float64)
+        ref8 = _ties_queries() @ deq.T
+        ids8, scores8 = (np.array(v) for v in got["i8"])
+        np.testing.assert_allclose(scores8, -np.sort(-ref8, axis=1)[:, :10], atol=1e-4)
+        np.testing.assert_allclose(np.take_along_axis(ref8, ids8, 1), scores8, atol=1e-4)
         # removal moves the last rows into the holes (ties then break by new slot): compare scores
         ids = np.array(got["removed"])
         assert kept[ids].all(), level

@@ -66,6 +66,19 @@ TEST(VnKernels, EveryLevelMatchesDoubleReference) {
         for (std::size_t b = 0; b < PR; ++b) any = any || tile[a * PR + b] >= thr[a];
         EXPECT_EQ((mask >> a) & 1u, any ? 1u : 0u) << simd::level_name(level) << " query " << a;
       }
+      // Widening of quantized rows: exact against the scalar conversions.
+      std::vector<std::uint16_t> hw(dim);
+      std::vector<std::int8_t> cw(dim);
+      std::vector<float> wide(dim);
+      for (std::size_t i = 0; i < dim; ++i) {
+        hw[i] = f32_to_f16(q[i] * 3.0f);
+        cw[i] = static_cast<std::int8_t>(static_cast<int>(i * 37 % 255) - 127);
+      }
+      k.widen_f16(hw.data(), dim, wide.data());
+      for (std::size_t i = 0; i < dim; ++i) ASSERT_EQ(wide[i], f16_to_f32(hw[i])) << simd::level_name(level);
+      k.widen_i8(cw.data(), dim, 0.0371f, wide.data());
+      for (std::size_t i = 0; i < dim; ++i)
+        ASSERT_EQ(wide[i], static_cast<float>(cw[i]) * 0.0371f) << simd::level_name(level);
       std::vector<std::uint16_t> h(nr * dim);
       std::vector<float> hf(nr * dim), o16(nr);
       for (std::size_t i = 0; i < h.size(); ++i) hf[i] = f16_to_f32(h[i] = f32_to_f16(r[i]));
