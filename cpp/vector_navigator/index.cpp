@@ -12,6 +12,7 @@
 #include "common/errors.hpp"
 #include "common/vector_kernels.hpp"
 #include "vector_navigator/hnsw.hpp"
+#include "vector_navigator/huge_pages.hpp"
 #include "vector_navigator/flat_scan.hpp"
 #include "vector_navigator/parallel.hpp"
 #include "vector_navigator/topk.hpp"
@@ -318,6 +319,9 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
   vdata_ = has_f32_ ? vec_.data() : nullptr;
   hdata_ = h16_.data();
   cdata_ = q8_.data();
+  advise_huge_pages(vec_.data(), vec_.size() * sizeof(float));  // rows the scans stream through
+  advise_huge_pages(h16_.data(), h16_.size() * sizeof(std::uint16_t));
+  advise_huge_pages(q8_.data(), q8_.size());
   nslots_ = total;
   if (hnsw_) {
     hnsw_->resize(total);

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <set>
@@ -14,6 +16,7 @@
 
 #include "common/cpu_features.hpp"
 #include "common/errors.hpp"
+#include "vector_navigator/huge_pages.hpp"
 #include "vector_navigator/index.hpp"
 #include "vector_navigator/vn_kernels.hpp"
 
@@ -164,4 +167,32 @@ TEST(Index, HnswRecallAndPersistence) {
     EXPECT_EQ(bs, os);
   }
   std::remove(path.c_str());
+}
+
+// Huge pages for scanned rows: where the kernel collapses a range, that range
+// is backed by huge pages (AnonHugePages in /proc/self/smaps) and keeps its data.
+TEST(HugePages, CollapsedRangeIsBackedByHugePagesAndKeepsItsData) {
+  std::vector<float> buf(6u << 20);  // 24 MiB: several whole 2 MiB pages inside
+  for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<float>(i % 1013);
+  const std::size_t done = advise_huge_pages(buf.data(), buf.size() * sizeof(float));
+  for (std::size_t i = 0; i < buf.size(); ++i) ASSERT_EQ(buf[i], static_cast<float>(i % 1013));
+  if (done == 0) GTEST_SKIP() << "no transparent huge pages here (THP off, kernel < 6.1 or none free)";
+  EXPECT_GE(done, 16u << 20);
+  std::FILE* f = std::fopen("/proc/self/smaps", "r");
+  ASSERT_NE(f, nullptr);
+  char line[512];
+  const auto at = reinterpret_cast<std::uintptr_t>(buf.data());
+  bool inside = false;
+  std::size_t huge_kb = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    unsigned long lo = 0, hi = 0;
+    if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && std::strchr(line, '-') < std::strchr(line, ' ')) {
+      inside = lo < at + buf.size() * sizeof(float) && hi > at;
+      continue;
+    }
+    unsigned long kb = 0;
+    if (inside && std::sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) huge_kb += kb;
+  }
+  std::fclose(f);
+  EXPECT_GE(huge_kb * 1024, done);
 }
