@@ -77,6 +77,12 @@ inline void row_loop(const float* q, const float* rows, std::size_t nr, std::siz
 
 void dot_tile(const float* q, std::size_t nq, const float* rows, std::size_t nr, std::size_t dim,
               float* out, std::size_t out_stride) {
+  if (nq == 1) {
+    // One query streams rows from memory: one row at a time measured 3-5%
+    // faster than 4-row tiles (interleaved A/B, 100k x 384), 2-row tiles 2-3% slower.
+    for (std::size_t r = 0; r < nr; ++r) micro<1, 1>(q, rows + r * dim, dim, out + r, out_stride);
+    return;
+  }
   std::size_t qi = 0;
   for (; qi + 4 <= nq; qi += 4) row_loop<4>(q + qi * dim, rows, nr, dim, out + qi * out_stride, out_stride);
   for (; qi < nq; ++qi) row_loop<1>(q + qi * dim, rows, nr, dim, out + qi * out_stride, out_stride);
