@@ -1,7 +1,7 @@
 """Side-by-side search benchmark against peers, in one process on the same data.
 
     python -m superinstance.vector_navigator.bench [--n 100000] [--dim 384] [--threads 1]
-           [--hnsw-n 50000] [--skip-hnsw] [--json out.json]
+           [--batch 1000] [--rounds 5] [--block 20] [--hnsw-n 50000] [--skip-hnsw] [--json out.json]
 
 Peers are used when importable: numpy, faiss-cpu (IndexFlatIP, IndexHNSWFlat),
 hnswlib, usearch. Thread counts are set explicitly for every library (faiss via
@@ -91,13 +91,16 @@ def interleaved(fns: Dict[str, Callable[[np.ndarray], Any]], q: np.ndarray, repe
     """Per-call latencies, the libraries taking turns in blocks of ``block``
     queries, so that they share the machine's (noisy) conditions while a
     library's spinning worker threads (OpenMP, OpenBLAS) do not steal the
-    next library's cores."""
+    next library's cores. Each block starts with an untimed warm-up call;
+    ``block=1``: every timed call follows another library's call, without
+    warm-up (caches hold the previous library's data)."""
     for f in fns.values():
         f(q[0])
     out: Dict[str, List[float]] = {name: [] for name in fns}
     for b0 in range(0, repeat, block):
         for name, f in fns.items():
-            f(q[b0 % len(q)])  # warm-up after the switch, not timed
+            if block > 1:
+                f(q[b0 % len(q)])  # warm-up after the switch, not timed
             for i in range(b0, min(repeat, b0 + block)):
                 v = q[i % len(q)]
                 t = time.perf_counter()
@@ -106,7 +109,8 @@ def interleaved(fns: Dict[str, Callable[[np.ndarray], Any]], q: np.ndarray, repe
     return {name: np.array(v) for name, v in out.items()}
 
 
-def run_flat(n: int, dim: int, k: int, threads: int, nq_batch: int, repeat: int, rounds: int = 5) -> Dict[str, Any]:
+def run_flat(n: int, dim: int, k: int, threads: int, nq_batch: int, repeat: int, rounds: int = 5,
+             block: int = 20) -> Dict[str, Any]:
     x, q = make_data(n, dim, max(nq_batch, 200))
     res: Dict[str, Any] = {"n": n, "dim": dim, "k": k, "threads": threads, "batch": nq_batch}
     res["mem_read_GBps_numpy_sum"] = memory_bandwidth(threads) / 1e9
@@ -142,7 +146,8 @@ def run_flat(n: int, dim: int, k: int, threads: int, nq_batch: int, repeat: int,
         batch_fns["usearch_exact"] = lambda: usearch_search(x, qb, k, metric="ip", exact=True, threads=threads)
     except ImportError:
         pass
-    lat = interleaved(single_fns, q, repeat)
+    lat = interleaved(single_fns, q, repeat, block)
+    res["single_block"] = block
     res["single"] = {name: stats(v) for name, v in lat.items()}
     scan = x.nbytes / np.median(lat["superinstance"])
     res["single"]["superinstance"]["scan_GBps"] = scan / 1e9
@@ -328,6 +333,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5, help="batch: rounds of the libraries taking turns")
+    ap.add_argument("--block", type=int, default=20,
+                    help="single queries: the libraries take turns every BLOCK queries (1: every query)")
     ap.add_argument("--hnsw-n", type=int, default=50_000)
     ap.add_argument("--M", type=int, default=16)
     ap.add_argument("--ef-construction", type=int, default=100)
@@ -341,7 +348,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus",
                            "blas_limited": limiter is not None}
     if not a.skip_flat:
-        out["flat"] = run_flat(a.n, a.dim, a.k, a.threads, a.batch, a.repeat, a.rounds)
+        out["flat"] = run_flat(a.n, a.dim, a.k, a.threads, a.batch, a.repeat, a.rounds, a.block)
         print(json.dumps(out["flat"], indent=1), flush=True)
     if not a.skip_hnsw:
         out["hnsw"] = run_hnsw(a.hnsw_n, a.dim, a.k, a.threads, a.M, a.ef_construction, 300)
