@@ -11,7 +11,10 @@ absolute deadline) and the mean period of:
 * an ``asyncio.sleep(next - now)`` loop and our ``Timer.aiter()``;
 * ``cyclictest`` from rt-tests when installed (the C reference);
 * the cost of delivering a tick to a Python callback on a RealtimeExecutor
-  (C++ wake-up to the first line of the callback: GIL acquire, Tick, call).
+  (the loop's wake-up to the first line of the callback: GIL acquire, Tick,
+  call), with the default ``python_lead_ns`` (the GIL is taken and the call
+  path warmed before the deadline) and without it (``no lead``); each also as
+  the lateness of the callback's first line against the deadline.
 
 Mean period: per chunk, the change of the median lateness (against an ideal
 grid built from the first deadline and the target period) between the chunk's
@@ -31,6 +34,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -120,22 +124,26 @@ def _aiter_chunk(rate: int, seconds: float) -> Chunk:
     return asyncio.run(run())
 
 
-def _callback_chunk(rate: int, seconds: float, policy: str) -> np.ndarray:
-    """Delivery cost (ns): from the executor's wake-up to the first line of the Python callback."""
+def _callback_chunk(rate: int, seconds: float, policy: str, lead: Optional[int] = None) -> np.ndarray:
+    """Row 0: delivery cost (ns), from the loop's wake-up to the first line of the Python callback;
+    row 1: that first line's lateness against the deadline. ``lead``: python_lead_ns (None: default)."""
     n = max(2, int(seconds * rate))
-    out = np.zeros(n, np.int64)
+    out = np.zeros((2, n), np.int64)
     pos = [0]
 
     def cb(tick: Any) -> None:
         now = monotonic_ns()
         i = pos[0]
         if i < n:
-            out[i] = now - tick.woke_ns
+            out[0, i] = now - tick.woke_ns
+            out[1, i] = now - tick.deadline_ns
             pos[0] = i + 1
 
     kw: Dict[str, Any] = {"policy": policy, "lock_memory": False}
     if policy == "fifo":
         kw["priority"] = 80
+    if lead is not None:
+        kw["python_lead_ns"] = lead
     ex = RealtimeExecutor(**kw)
     try:
         ex.every(cb, rate_hz=rate)
@@ -185,6 +193,31 @@ class _Fifo:
     def __exit__(self, *exc: Any) -> None:
         if self.enabled:
             os.sched_setscheduler(0, self.old[0], self.old[1])
+
+
+def _on_fresh_thread(fn: Callable[[int, float], Any], rate: int, seconds: float, fifo: bool) -> Any:
+    """Runs one chunk on a new thread (under SCHED_FIFO if asked) and returns its result.
+
+    cyclictest starts as a fresh process for every chunk; the kernel's fair scheduler
+    (EEVDF) remembers how much CPU a thread used, and this process's main thread has
+    just done all the bookkeeping of the other methods, so its wake-ups would lose to
+    other tasks more often. A fresh thread per chunk gives every method the same start.
+    """
+    box: Dict[str, Any] = {}
+
+    def body() -> None:
+        try:
+            with _Fifo(fifo):
+                box["result"] = fn(rate, seconds)
+        except BaseException as e:  # noqa: BLE001 - re-raised on the calling thread
+            box["error"] = e
+
+    t = threading.Thread(target=body, name="timer-bench-chunk")
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
 
 
 def _fifo_permitted() -> bool:
@@ -271,6 +304,7 @@ def _run(rates: List[int], seconds: float, chunk: float, include_fifo: bool,
             methods.append(("Timer.aiter()", pol, _aiter_chunk))
         methods.append(("cyclictest", pol, lambda r, s, pol=pol: _cyclictest_chunk(r, s, pol)))
         methods.append(("callback delivery", pol, lambda r, s, pol=pol: _callback_chunk(r, s, pol)))
+        methods.append(("callback delivery, no lead", pol, lambda r, s, pol=pol: _callback_chunk(r, s, pol, 0)))
     results: Dict[str, Any] = {}
     for rate in rates:
         period = 10**9 // rate
@@ -280,10 +314,11 @@ def _run(rates: List[int], seconds: float, chunk: float, include_fifo: bool,
         acc: Dict[Tuple[str, str], List[Any]] = {(m, p): [] for m, p, _ in methods}
         for rnd in range(rounds):
             for name, pol, fn in methods:
-                # cyclictest and the executor set their own policy; the rest run on this thread.
-                own = name in ("cyclictest", "callback delivery")
-                with _Fifo(pol == "fifo" and not own):
+                # cyclictest and the executor run on threads of their own; the rest on a fresh one.
+                if name == "cyclictest" or name.startswith("callback delivery"):
                     acc[(name, pol)].append(fn(rate, ch))
+                else:
+                    acc[(name, pol)].append(_on_fresh_thread(fn, rate, ch, pol == "fifo"))
             log(f"  {rate} Hz: round {rnd + 1}/{rounds} done")
         for (name, pol), parts in acc.items():
             parts = [p for p in parts if p is not None]
@@ -294,6 +329,12 @@ def _run(rates: List[int], seconds: float, chunk: float, include_fifo: bool,
                 s = _summary(lat, parts if name != "time.sleep(period)" else parts, period)
                 if name == "time.sleep(period)":
                     s["note"] = "relative sleeps: lateness vs the intended grid grows without bound"
+            elif parts[0].ndim == 2:  # callback delivery: cost, and lateness vs the deadline
+                both = np.concatenate(parts, axis=1)
+                for row, label in ((0, name), (1, name + ": deadline to callback")):
+                    results[f"{rate}Hz {label} [{pol}]"] = dict(_summary(both[row], None, period), rate_hz=rate,
+                                                                 method=label, policy=pol, seconds=rounds * ch)
+                continue
             else:
                 s = _summary(np.concatenate(parts), None, period)
             results[f"{rate}Hz {name} [{pol}]"] = dict(s, rate_hz=rate, method=name, policy=pol,
