@@ -2,6 +2,9 @@
 
 import math
 
+import numpy as np
+import pytest
+
 from superinstance.realtime_core import platform_report
 from superinstance.realtime_core import bench
 
@@ -16,7 +19,8 @@ def test_platform_report_lists_backends_and_permissions():
 
 
 def test_bench_smoke_run_reports_every_method():
-    rep = bench.run([1000], seconds=0.1, chunk=0.1, include_fifo=False, log=lambda s: None, cpu_dma_latency=None)
+    rep = bench.run([1000], seconds=0.1, chunk=0.1, include_fifo=False, log=lambda s: None, cpu_dma_latency=None,
+                    drift_seconds=0.1)
     res = rep["results"]
     names = {v["method"] for v in res.values()}
     assert {"Timer[clock_nanosleep]", "time.sleep(next-now)", "time.sleep(period)", "asyncio.sleep(next-now)",
@@ -26,5 +30,27 @@ def test_bench_smoke_run_reports_every_method():
         assert v["count"] > 0 and v["p50_us"] <= v["p99_us"] <= v["max_us"] + 1e-9
     ours = res["1000Hz Timer[clock_nanosleep] [other]"]
     assert not math.isnan(ours["period_error_ppm"])
+    assert not math.isnan(ours["continuous_period_error_ppm"])
     table = bench.format_table(rep)
     assert table.count("\n") == len(res) + 1
+
+
+def _synthetic_chunk(rng, n, period, drift_ppm, start):
+    idx = np.arange(n, dtype=np.int64)
+    dl = start + idx * period
+    ideal_wake = start + idx * period * (1 + drift_ppm * 1e-6)
+    noise = rng.normal(30_000, 8_000, n)  # 30 us lateness, 8 us jitter
+    stalls = rng.random(n) < 0.03  # one-sided multi-millisecond stalls
+    noise[stalls] += rng.uniform(1e6, 5e6, int(stalls.sum()))
+    return idx, dl, (ideal_wake + noise).astype(np.int64)
+
+
+@pytest.mark.parametrize("drift_ppm", [0.0, 25.0, -120.0, 20000.0])
+def test_period_estimate_recovers_a_known_drift_through_stalls(drift_ppm):
+    rng = np.random.default_rng(7)
+    period = 1_000_000
+    chunks = [_synthetic_chunk(rng, 1000, period, drift_ppm, 10**9 * (k + 1)) for k in range(10)]
+    mean_period, se_ppm = bench._period_estimate(chunks, period)
+    err_ppm = (mean_period - period) / period * 1e6
+    assert abs(err_ppm - drift_ppm) < max(3.0, 0.02 * abs(drift_ppm))
+    assert 0 < se_ppm < 5
