@@ -54,3 +54,20 @@ def test_period_estimate_recovers_a_known_drift_through_stalls(drift_ppm):
     err_ppm = (mean_period - period) / period * 1e6
     assert abs(err_ppm - drift_ppm) < max(3.0, 0.02 * abs(drift_ppm))
     assert 0 < se_ppm < 5
+
+
+def test_paired_p99_compares_round_by_round():
+    # A burst that hits cyclictest in one round and ours in another must not decide the ratio.
+    quiet, burst = np.full(100, 50_000, np.int64), np.full(100, 5_000_000, np.int64)
+    dl = np.arange(100, dtype=np.int64) * 1_000_000
+
+    def chunk(lat):
+        return (np.arange(100), dl, dl + lat)
+
+    acc = {("Timer[x]", "other"): [chunk(quiet), chunk(burst), chunk(quiet)],
+           ("cyclictest", "other"): [burst, quiet // 2, quiet // 2]}
+    results = {"1000Hz Timer[x] [other]": {}, "1000Hz cyclictest [other]": {}}
+    bench._paired_vs_cyclictest(results, acc, 1000)
+    assert results["1000Hz Timer[x] [other]"]["p99_vs_cyclictest_paired"] == pytest.approx(2.0)
+    assert results["1000Hz Timer[x] [other]"]["p99_round_median_us"] == pytest.approx(50.0)
+    assert results["1000Hz cyclictest [other]"]["p99_round_median_us"] == pytest.approx(25.0)
