@@ -3,6 +3,7 @@ mabwiser LinUCB and Vowpal Wabbit (--cb_explore_adf), in one process, on the
 same synthetic linear environment.
 
     python -m superinstance.frozen_model_rl.bench [--quick] [--json out.json]
+    python -m superinstance.frozen_model_rl.bench --scenarios [--quick]   (abrupt change, delays)
 
 Peers that are not installed are reported as unavailable (pip install mabwiser
 vowpalwabbit). Per-call latencies are medians of per-round perf_counter_ns
@@ -23,7 +24,8 @@ import numpy as np
 from .policies import DiscountedLinUCB, LinUCB, SlidingWindowLinUCB
 from .simulation import DriftingEnvironment, LinearEnvironment, simulate
 
-__all__ = ["NumpyLinUCB", "run", "scenarios", "main"]
+__all__ = ["NumpyLinUCB", "RestartedLinUCB", "abrupt_change", "delayed_rewards", "drift_parameters", "run",
+           "scenarios", "main"]
 
 
 class NumpyLinUCB:
@@ -224,15 +226,72 @@ def run(quick: bool = False, seed: int = 0, alpha: float = 0.5) -> Dict[str, Any
     return results
 
 
-def scenarios(seeds=(0, 1, 2)) -> Dict[str, Any]:
-    """Regret after an abrupt change (D-LinUCB, SW-LinUCB vs LinUCB) and with
-    rewards delayed by 1000 rounds, d=16, K=8 (the table in docs/benchmarks.md)."""
-    out: Dict[str, Any] = {}
+def drift_parameters(change_period: int) -> Dict[str, float]:
+    """Discount and window of the non-stationary policies from the expected
+    number of rounds between changes (the rule in docs/frozen_model_rl.md).
+
+    Memory tau = change_period / 10 rounds: D-LinUCB's gamma = 1 - 1/tau (the
+    weights gamma^k have mean age about tau), the sliding window 2 tau (a
+    window of w rounds has mean age w/2, so both forget at the same pace).
+    """
+    if change_period < 20:
+        raise ValueError("change_period must be >= 20 rounds")
+    memory = change_period / 10.0
+    return {"memory": memory, "gamma": 1.0 - 1.0 / memory, "window": int(round(2 * memory))}
+
+
+class RestartedLinUCB:
+    """LinUCB that starts afresh at a known round: the yardstick that knows
+    when the change happens (no forgetting policy can expect to beat it)."""
+
+    def __init__(self, n_arms: int, dim: int, restart_at: int, alpha: float) -> None:
+        self.n_arms, self.dim, self.restart_at, self.alpha = n_arms, dim, restart_at, alpha
+        self._policy, self._round = LinUCB(n_arms, dim, alpha=alpha), 0
+
+    def select(self, x: np.ndarray):
+        if self._round == self.restart_at:
+            self._policy = LinUCB(self.n_arms, self.dim, alpha=self.alpha)
+        self._round += 1
+        return self._policy.select(x)
+
+    def update(self, decision, reward: float) -> None:
+        self._policy.update(decision, reward)
+
+
+def abrupt_change(seeds=tuple(range(8)), *, change_at: int = 5000, horizon: int = 15000, n_arms: int = 8,
+                  dim: int = 16, alpha: float = 0.5, noise: float = 0.1) -> Dict[str, Any]:
+    """Regret after one abrupt change (every arm's parameters redrawn at
+    ``change_at``), per seed and as median / worst ratio to plain LinUCB.
+
+    All policies use the same alpha (LinUCB's 0.5) and lam 1; gamma and the
+    window come from ``drift_parameters(change_at)``. Regret is counted in
+    rounds [change_at, horizon).
+    """
+    params = drift_parameters(change_at)
+    runs = []
     for seed in seeds:
-        env = DriftingEnvironment(8, 16, kind="abrupt", change_points=[5000], seed=seed, noise=0.1)
-        pols = {"linucb": LinUCB(8, 16, alpha=0.5), "dlinucb_g0.998": DiscountedLinUCB(8, 16, gamma=0.998, alpha=0.5),
-                "sw_linucb_w1000": SlidingWindowLinUCB(8, 16, window=1000, alpha=0.5)}
-        out[f"abrupt_change_seed{seed}"] = simulate(pols, env, 15000, seed=seed).regret_between(5000, 15000)
+        env = DriftingEnvironment(n_arms, dim, kind="abrupt", change_points=[change_at], seed=seed, noise=noise)
+        pols = {"linucb": LinUCB(n_arms, dim, alpha=alpha),
+                "dlinucb": DiscountedLinUCB(n_arms, dim, gamma=params["gamma"], alpha=alpha),
+                "sw_linucb": SlidingWindowLinUCB(n_arms, dim, window=params["window"], alpha=alpha),
+                "linucb_restarted_at_change": RestartedLinUCB(n_arms, dim, change_at, alpha)}
+        res = simulate(pols, env, horizon, seed=seed)
+        after = res.regret_between(change_at, horizon)
+        runs.append({"seed": int(seed), "optimum_changed": env.optimum_change(change_at, seed=seed),
+                     "regret_before": res.regret_between(0, change_at), "regret_after": after,
+                     "ratio": {n: after[n] / after["linucb"] for n in pols if n != "linucb"}})
+    summary = {}
+    for name in runs[0]["ratio"]:
+        r = np.array([run["ratio"][name] for run in runs])
+        summary[name] = {"median": float(np.median(r)), "worst": float(r.max())}
+    return {"change_at": change_at, "horizon": horizon, "n_arms": n_arms, "dim": dim, "alpha": alpha,
+            "noise": noise, "parameters": params, "runs": runs, "summary": summary}
+
+
+def delayed_rewards(seeds=(0, 1, 2)) -> Dict[str, Any]:
+    """LinUCB regret in rounds 4000-12000 with rewards delayed by 1000 rounds
+    versus undelayed, d=16, K=8."""
+    out: Dict[str, Any] = {}
     for seed in seeds:
         env = LinearEnvironment(8, 16, seed=seed)
         res = {}
@@ -242,6 +301,38 @@ def scenarios(seeds=(0, 1, 2)) -> Dict[str, Any]:
             res[name] = r.regret_between(4000, 12000)["p"]
         out[f"delay_seed{seed}"] = res
     return out
+
+
+def scenarios(quick: bool = False) -> Dict[str, Any]:
+    """The non-stationary and delayed-reward scenarios (the tables in docs/benchmarks.md)."""
+    seeds = tuple(range(5 if quick else 8))
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "abrupt_change": abrupt_change(seeds), "delayed": delayed_rewards((0, 1, 2))}
+
+
+def _fmt_scenarios(sc: Dict[str, Any]) -> str:
+    ab = sc["abrupt_change"]
+    p = ab["parameters"]
+    lines = [f"# abrupt change at round {ab['change_at']} of {ab['horizon']}, K={ab['n_arms']}, d={ab['dim']}, "
+             f"noise {ab['noise']}, alpha {ab['alpha']} for every policy; D-LinUCB gamma {p['gamma']:.4f}, "
+             f"SW window {p['window']} (memory {p['memory']:.0f} rounds = change period / 10)",
+             "| seed | optimum changed (share of contexts) | LinUCB regret after | D-LinUCB | SW-LinUCB "
+             "| LinUCB restarted at the change | D / LinUCB | SW / LinUCB | restarted / LinUCB |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for run in ab["runs"]:
+        a, r = run["regret_after"], run["ratio"]
+        lines.append(f"| {run['seed']} | {run['optimum_changed']:.2f} | {a['linucb']:.1f} | {a['dlinucb']:.1f} | "
+                     f"{a['sw_linucb']:.1f} | {a['linucb_restarted_at_change']:.1f} | {r['dlinucb']:.3f} | "
+                     f"{r['sw_linucb']:.3f} | {r['linucb_restarted_at_change']:.3f} |")
+    s = ab["summary"]
+    lines.append("| median / worst | | | | | | " + " | ".join(
+        f"{s[n]['median']:.3f} / {s[n]['worst']:.3f}" for n in ("dlinucb", "sw_linucb", "linucb_restarted_at_change"))
+        + " |")
+    lines.append("")
+    lines.append("# LinUCB regret in rounds 4000-12000, rewards delayed by 1000 rounds")
+    for k, v in sc["delayed"].items():
+        lines.append(f"{k} " + ", ".join(f"{n} {x:.1f}" for n, x in v.items()))
+    return "\n".join(lines)
 
 
 def _fmt(results: Dict[str, Any]) -> str:
@@ -279,9 +370,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="instead: regret after an abrupt change and with delayed rewards")
     args = ap.parse_args(argv)
     if args.scenarios:
-        sc = scenarios()
-        for k, v in sc.items():
-            print(k, {n: round(x, 1) for n, x in v.items()})
+        sc = scenarios(quick=args.quick)
+        print(f"# bandit scenarios, {sc['date']}")
+        print(_fmt_scenarios(sc))
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(sc, f, indent=1)
