@@ -496,6 +496,7 @@ void bind_executor(py::module_& m) {
         d["memory_locked"] = o.memory_locked;
         d["stack_prefaulted"] = o.stack_prefaulted;
         d["tid"] = o.tid;
+        d["slice_ns"] = o.fair_slice_ns;
         d["refused"] = o.refused;
         d["backend"] = h.ex->backend();
         return d;

@@ -2,6 +2,8 @@
 // policies, rate changes, the hybrid margin tuner and the EDF scheduler, all
 // on a virtual clock (no sleeping).
 #include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdint>
@@ -389,4 +391,25 @@ TEST(Scheduler, VirtualClockIgnoresThePrelude) {
   s.run_until(*w, 10'000'000);
   EXPECT_EQ(calls, 10);
   EXPECT_EQ(enters, 0);
+}
+
+// The guard asks for the shortest fair slice while it lives and gives the old
+// request back; where the kernel has no custom slices it does nothing.
+TEST(WakeupSliceGuard, ShortensTheSliceWhileItLivesAndRestoresIt) {
+  std::thread([] {
+    auto runtime_now = [] {
+      SchedAttr a{};
+      EXPECT_EQ(::syscall(SYS_sched_getattr, 0, &a, sizeof a, 0), 0);
+      return a.sched_runtime;
+    };
+    const std::uint64_t before = runtime_now();
+    {
+      WakeupSliceGuard g;
+      if (!g.active()) GTEST_SKIP() << "this kernel does not take a custom fair slice";
+      EXPECT_EQ(runtime_now(), WakeupSliceGuard::kShortestSliceNs);
+      WakeupSliceGuard nested;  // already short: no second request
+      EXPECT_FALSE(nested.active());
+    }
+    EXPECT_EQ(runtime_now(), before);
+  }).join();
 }

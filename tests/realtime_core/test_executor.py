@@ -40,6 +40,12 @@ def test_fifo_executor_obtains_what_it_asked_for():
 def test_rr_and_other_policies():
     with RealtimeExecutor("other", lock_memory=False) as ex:
         assert ex.obtained["policy"] == "other" and not ex.obtained["memory_locked"]
+        # A SCHED_OTHER loop asks for the shortest fair slice (0 where the kernel has none).
+        slice_ns = ex.obtained["slice_ns"]
+        assert slice_ns in (0, 100_000)
+        if slice_ns:
+            with open(f"/proc/self/task/{ex.obtained['tid']}/sched") as f:
+                assert any(line.split()[:1] == ["se.slice"] and line.split()[-1] == "100000" for line in f)
     if FIFO_OK:
         with RealtimeExecutor("rr", priority=5) as ex:
             assert ex.submit(lambda: os.sched_getscheduler(0)).result(5) == os.SCHED_RR
@@ -378,5 +384,7 @@ def test_warmed_tasks_share_the_gil_with_a_busy_main_thread():
         while time.monotonic() < end:
             spins += 1
     assert spins > 10_000  # the main thread ran too
-    assert len(seen) >= 50
+    # Each tick waits for the busy main thread to hand over the GIL (switch interval 5 ms):
+    # ticks must keep flowing, not at full rate.
+    assert len(seen) >= 20
     assert all(b > a for a, b in zip(seen, seen[1:]))  # each tick once, in order
