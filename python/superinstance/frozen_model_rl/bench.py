@@ -233,11 +233,21 @@ def drift_parameters(change_period: int) -> Dict[str, float]:
     Memory tau = change_period / 10 rounds: D-LinUCB's gamma = 1 - 1/tau (the
     weights gamma^k have mean age about tau), the sliding window 2 tau (a
     window of w rounds has mean age w/2, so both forget at the same pace).
+    With clock="update" the same gamma and window are given (the policies
+    derive their per-arm values from them and the number of arms).
+
+    Staleness of arms that are no longer played (clock="update" only): idle
+    memory = the change period itself, so an unplayed arm's estimate is
+    trusted for about one change period: ``idle_gamma = 1 - 1/change_period``
+    (two-rate D-LinUCB) and ``max_age = 2 change_period`` rounds (sliding
+    window; same mean-age rule as above).
     """
     if change_period < 20:
         raise ValueError("change_period must be >= 20 rounds")
     memory = change_period / 10.0
-    return {"memory": memory, "gamma": 1.0 - 1.0 / memory, "window": int(round(2 * memory))}
+    return {"memory": memory, "gamma": 1.0 - 1.0 / memory, "window": int(round(2 * memory)),
+            "idle_memory": float(change_period), "idle_gamma": 1.0 - 1.0 / change_period,
+            "max_age": int(2 * change_period)}
 
 
 class RestartedLinUCB:
@@ -258,23 +268,44 @@ class RestartedLinUCB:
         self._policy.update(decision, reward)
 
 
+ABRUPT_POLICIES = ("dlinucb", "sw_linucb", "dlinucb_update", "sw_linucb_update", "dlinucb_two_rate",
+                   "sw_linucb_update_max_age", "linucb_restarted_at_change")
+
+
+def _abrupt_policies(n_arms: int, dim: int, alpha: float, change_at: int, params: Dict[str, float],
+                     names=ABRUPT_POLICIES) -> Dict[str, Any]:
+    g, w = params["gamma"], params["window"]
+    make = {
+        "linucb": lambda: LinUCB(n_arms, dim, alpha=alpha),
+        "dlinucb": lambda: DiscountedLinUCB(n_arms, dim, gamma=g, alpha=alpha),
+        "sw_linucb": lambda: SlidingWindowLinUCB(n_arms, dim, window=w, alpha=alpha),
+        "dlinucb_update": lambda: DiscountedLinUCB(n_arms, dim, gamma=g, alpha=alpha, clock="update"),
+        "sw_linucb_update": lambda: SlidingWindowLinUCB(n_arms, dim, window=w, alpha=alpha, clock="update"),
+        "dlinucb_two_rate": lambda: DiscountedLinUCB(n_arms, dim, gamma=g, alpha=alpha, clock="update",
+                                                     idle_gamma=params["idle_gamma"]),
+        "sw_linucb_update_max_age": lambda: SlidingWindowLinUCB(n_arms, dim, window=w, alpha=alpha, clock="update",
+                                                                max_age=params["max_age"]),
+        "linucb_restarted_at_change": lambda: RestartedLinUCB(n_arms, dim, change_at, alpha),
+    }
+    return {name: make[name]() for name in ("linucb",) + tuple(names)}
+
+
 def abrupt_change(seeds=tuple(range(8)), *, change_at: int = 5000, horizon: int = 15000, n_arms: int = 8,
-                  dim: int = 16, alpha: float = 0.5, noise: float = 0.1) -> Dict[str, Any]:
+                  dim: int = 16, alpha: float = 0.5, noise: float = 0.1,
+                  policies=ABRUPT_POLICIES) -> Dict[str, Any]:
     """Regret after one abrupt change (every arm's parameters redrawn at
     ``change_at``), per seed and as median / worst ratio to plain LinUCB.
 
-    All policies use the same alpha (LinUCB's 0.5) and lam 1; gamma and the
-    window come from ``drift_parameters(change_at)``. Regret is counted in
-    rounds [change_at, horizon).
+    All policies use the same alpha (LinUCB's 0.5) and lam 1; gamma, the
+    window and the staleness bounds come from ``drift_parameters(change_at)``.
+    Regret is counted in rounds [change_at, horizon) (``regret_before``: the
+    stationary stretch [0, change_at)).
     """
     params = drift_parameters(change_at)
     runs = []
     for seed in seeds:
         env = DriftingEnvironment(n_arms, dim, kind="abrupt", change_points=[change_at], seed=seed, noise=noise)
-        pols = {"linucb": LinUCB(n_arms, dim, alpha=alpha),
-                "dlinucb": DiscountedLinUCB(n_arms, dim, gamma=params["gamma"], alpha=alpha),
-                "sw_linucb": SlidingWindowLinUCB(n_arms, dim, window=params["window"], alpha=alpha),
-                "linucb_restarted_at_change": RestartedLinUCB(n_arms, dim, change_at, alpha)}
+        pols = _abrupt_policies(n_arms, dim, alpha, change_at, params, policies)
         res = simulate(pols, env, horizon, seed=seed)
         after = res.regret_between(change_at, horizon)
         runs.append({"seed": int(seed), "optimum_changed": env.optimum_change(change_at, seed=seed),
@@ -283,7 +314,11 @@ def abrupt_change(seeds=tuple(range(8)), *, change_at: int = 5000, horizon: int 
     summary = {}
     for name in runs[0]["ratio"]:
         r = np.array([run["ratio"][name] for run in runs])
-        summary[name] = {"median": float(np.median(r)), "worst": float(r.max())}
+        before = np.array([run["regret_before"][name] for run in runs])
+        summary[name] = {"median": float(np.median(r)), "worst": float(r.max()),
+                         "regret_before_median": float(np.median(before))}
+    before = np.array([run["regret_before"]["linucb"] for run in runs])
+    summary["linucb"] = {"regret_before_median": float(np.median(before))}
     return {"change_at": change_at, "horizon": horizon, "n_arms": n_arms, "dim": dim, "alpha": alpha,
             "noise": noise, "parameters": params, "runs": runs, "summary": summary}
 
@@ -313,21 +348,22 @@ def scenarios(quick: bool = False) -> Dict[str, Any]:
 def _fmt_scenarios(sc: Dict[str, Any]) -> str:
     ab = sc["abrupt_change"]
     p = ab["parameters"]
+    names = list(ab["runs"][0]["ratio"])
     lines = [f"# abrupt change at round {ab['change_at']} of {ab['horizon']}, K={ab['n_arms']}, d={ab['dim']}, "
-             f"noise {ab['noise']}, alpha {ab['alpha']} for every policy; D-LinUCB gamma {p['gamma']:.4f}, "
-             f"SW window {p['window']} (memory {p['memory']:.0f} rounds = change period / 10)",
-             "| seed | optimum changed (share of contexts) | LinUCB regret after | D-LinUCB | SW-LinUCB "
-             "| LinUCB restarted at the change | D / LinUCB | SW / LinUCB | restarted / LinUCB |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"noise {ab['noise']}, alpha {ab['alpha']} for every policy; gamma {p['gamma']:.4f}, "
+             f"window {p['window']} (memory {p['memory']:.0f} rounds = change period / 10); "
+             f"idle_gamma {p['idle_gamma']:.5f}, max_age {p['max_age']} (idle memory = change period)",
+             "# regret after the change / LinUCB's",
+             "| seed | optimum changed | LinUCB regret after | " + " | ".join(names) + " |",
+             "|---|---|---|" + "---|" * len(names)]
     for run in ab["runs"]:
-        a, r = run["regret_after"], run["ratio"]
-        lines.append(f"| {run['seed']} | {run['optimum_changed']:.2f} | {a['linucb']:.1f} | {a['dlinucb']:.1f} | "
-                     f"{a['sw_linucb']:.1f} | {a['linucb_restarted_at_change']:.1f} | {r['dlinucb']:.3f} | "
-                     f"{r['sw_linucb']:.3f} | {r['linucb_restarted_at_change']:.3f} |")
+        lines.append(f"| {run['seed']} | {run['optimum_changed']:.2f} | {run['regret_after']['linucb']:.1f} | "
+                     + " | ".join(f"{run['ratio'][n]:.3f}" for n in names) + " |")
     s = ab["summary"]
-    lines.append("| median / worst | | | | | | " + " | ".join(
-        f"{s[n]['median']:.3f} / {s[n]['worst']:.3f}" for n in ("dlinucb", "sw_linucb", "linucb_restarted_at_change"))
-        + " |")
+    lines.append("| median / worst | | | " + " | ".join(f"{s[n]['median']:.3f} / {s[n]['worst']:.3f}" for n in names)
+                 + " |")
+    lines.append(f"| regret before the change (median) | | {s['linucb']['regret_before_median']:.1f} | "
+                 + " | ".join(f"{s[n]['regret_before_median']:.1f}" for n in names) + " |")
     lines.append("")
     lines.append("# LinUCB regret in rounds 4000-12000, rewards delayed by 1000 rounds")
     for k, v in sc["delayed"].items():
