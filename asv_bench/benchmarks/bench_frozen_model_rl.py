@@ -11,7 +11,8 @@ import numpy as np
 
 from superinstance.frozen_model_rl import (DiscountedLinUCB, EpsilonGreedy, LinearEnvironment, LinearThompsonSampling,
                                            LinUCB, LoggedData, SlidingWindowLinUCB, doubly_robust, ips, simulate)
-from superinstance.frozen_model_rl.bench import NumpyLinUCB, _Mabwiser, _peer_available, _VW, abrupt_change
+from superinstance.frozen_model_rl.bench import (ABRUPT_POLICIES, NumpyLinUCB, _Mabwiser, _peer_available, _VW,
+                                                 abrupt_change)
 
 _CLASSES = {"linucb": LinUCB, "lints": LinearThompsonSampling, "epsilon_greedy": EpsilonGreedy,
             "sw_linucb": SlidingWindowLinUCB, "dlinucb": DiscountedLinUCB}
@@ -113,9 +114,11 @@ class AbruptChange:
     """Regret after an abrupt change relative to plain LinUCB (track_): the
     scenario of ``python -m superinstance.frozen_model_rl.bench --scenarios``
     (d=16, K=8, change at round 5000 of 15000, alpha 0.5 for every policy,
-    gamma and window from the change period), median and worst over seeds 0-4."""
+    gamma, window and staleness bounds from the change period), median and worst
+    over seeds 0-4, for every policy of ``bench.ABRUPT_POLICIES`` (round and
+    update clocks)."""
 
-    params = [["dlinucb", "sw_linucb", "linucb_restarted_at_change"]]
+    params = [list(ABRUPT_POLICIES)]
     param_names = ["policy"]
     timeout = 600
 
