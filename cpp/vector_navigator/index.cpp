@@ -291,6 +291,10 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
       if (!std::isfinite(v[j]))
         throw std::invalid_argument("add: vector " + std::to_string(i) + " has a NaN or infinite value at position " +
                                     std::to_string(j));
+      // f16 codes hold |x| <= 65504 (cosine rows are unit length, always in range)
+      if (dtype_ == DType::f16 && metric_ != Metric::cosine && std::fabs(v[j]) > 65504.0f)
+        throw std::invalid_argument("add: vector " + std::to_string(i) + " has a value beyond the f16 range (|x| > 65504) at position " +
+                                    std::to_string(j));
       s += static_cast<double>(v[j]) * v[j];
     }
     norms[i] = static_cast<float>(std::sqrt(s));

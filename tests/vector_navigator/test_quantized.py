@@ -104,6 +104,17 @@ def test_quantized_persistence_and_remove(kind, dtype, rerank, mmap, tmp_path, r
     assert_topk(got, scores, ref, ids[keep], 6, atol=3e-4 * float(np.abs(ref).max()))
 
 
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_f16_rejects_values_beyond_its_range(kind):
+    ix = Index(4, metric="ip", kind=kind, dtype="f16")
+    with pytest.raises(ValueError, match="f16 range"):
+        ix.add(np.array([[1, 2, 3, 4], [1e5, 0, 0, 0]], np.float32))
+    assert len(ix) == 0  # nothing stored
+    cos = Index(4, kind=kind, dtype="f16")  # cosine stores unit rows: any finite vector fits
+    cos.add(np.array([[1e30, 0, 0, 0], [1, 2, 3, 4]], np.float32))
+    np.testing.assert_array_equal(cos.search(np.array([1, 0, 0, 0], np.float32), 1)[0], [0])
+
+
 def test_quantized_restrictions():
     with pytest.raises(ValueError, match="dtype"):
         Index(8, dtype="bf16")
