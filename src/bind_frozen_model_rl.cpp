@@ -72,6 +72,11 @@ py::dict config_dict(const bandit::Config& c) {
   d["epsilon"] = c.epsilon;
   d["gamma"] = c.gamma;
   d["window"] = c.window;
+  d["clock"] = bandit::clock_name(c.clock);
+  d["idle_gamma"] = c.idle_gamma;
+  d["max_age"] = c.max_age;
+  d["arm_gamma"] = c.arm_gamma();
+  d["arm_window"] = c.arm_window();
   d["seed"] = c.seed;
   d["reinvert_every"] = c.reinvert_every;
   d["ts_propensity_draws"] = c.ts_propensity_draws;
@@ -125,7 +130,8 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
                        std::int64_t ts_propensity_draws, const py::object& arm_features,
                        std::int64_t max_pending, std::int64_t ttl,
                        std::optional<double> default_reward, bool pending_in_design,
-                       const std::optional<std::string>& simd) {
+                       const std::optional<std::string>& simd, const std::string& clock,
+                       double idle_gamma, std::int64_t max_age) {
              Config c;
              c.algo = si::bandit::parse_algo(algo);
              if (n_arms < 1) throw py::value_error("bandit: the arm set is empty (n_arms must be >= 1)");
@@ -138,6 +144,7 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
                throw py::value_error("bandit: ts_propensity_draws must be in [0, 1e6]");
              if (max_pending < 1) throw py::value_error("bandit: max_pending must be >= 1");
              if (ttl < 0) throw py::value_error("bandit: ttl must be >= 0 (0: no time-to-live)");
+             if (max_age < 0) throw py::value_error("bandit: max_age must be >= 0 (0: none)");
              c.n_arms = static_cast<std::uint32_t>(n_arms);
              c.dim = static_cast<std::uint32_t>(dim);
              c.alpha = alpha;
@@ -161,6 +168,9 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
              c.default_reward = default_reward.value_or(0.0);
              c.pending_in_design = pending_in_design;
              c.simd_level = simd_arg(simd);
+             c.clock = si::bandit::parse_clock(clock);
+             c.idle_gamma = idle_gamma;
+             c.max_age = static_cast<std::uint64_t>(max_age);
              return std::make_unique<Bandit>(std::move(c));
            }),
            py::arg("algo"), py::arg("n_arms"), py::arg("dim"), py::arg("alpha") = 1.0,
@@ -169,7 +179,8 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
            py::arg("ts_propensity_draws") = 48, py::arg("arm_features") = py::none(),
            py::arg("max_pending") = 100000, py::arg("ttl") = 0,
            py::arg("default_reward") = py::none(), py::arg("pending_in_design") = true,
-           py::arg("simd") = py::none())
+           py::arg("simd") = py::none(), py::arg("clock") = "round", py::arg("idle_gamma") = 1.0,
+           py::arg("max_age") = 0)
       .def_property_readonly("n_arms", &Bandit::n_arms)
       .def_property_readonly("dim", &Bandit::dim)
       .def_property_readonly("algo", [](const Bandit& b) { return std::string(si::bandit::algo_name(b.config().algo)); })
@@ -331,12 +342,13 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
              return py::bytes(s);
            })
       .def_static("from_state_bytes",
-                  [](const py::bytes& data) {
+                  [](const py::bytes& data, std::uint32_t version) {
                     std::string s = data;
                     py::gil_scoped_release rel;
-                    return Bandit::deserialize(reinterpret_cast<const unsigned char*>(s.data()), s.size());
+                    return Bandit::deserialize(reinterpret_cast<const unsigned char*>(s.data()), s.size(),
+                                               version);
                   },
-                  py::arg("data"))
+                  py::arg("data"), py::arg("version") = Bandit::kFormatVersion)
       .def("load_state_bytes",
            [](Bandit& b, const py::bytes& data) {
              std::string s = data;

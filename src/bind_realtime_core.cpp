@@ -3,6 +3,7 @@
 // Rt/realtime_ prefix in _core; python/superinstance/realtime_core is the
 // public facade.
 #include <pybind11/pybind11.h>
+#include <pybind11/eval.h>
 #include <pybind11/stl.h>
 
 #include <cmath>
@@ -129,6 +130,7 @@ py::dict task_stats_dict(const TaskStats& s) {
   d["overruns"] = s.overruns;  // calls longer than one period
   d["late_starts"] = s.timer.overruns;  // calls started at or after the next deadline
   d["errors"] = s.errors;
+  d["lead_ns"] = s.lead_ns;  // how early the loop takes the GIL for this task (0: it does not)
   const auto r = s.runtime.percentiles({50, 99});
   d["runtime_p50_ns"] = r[0];
   d["runtime_p99_ns"] = r[1];
@@ -291,6 +293,28 @@ TaskBody python_body(py::function fn, py::object sink, std::string name) {
   };
 }
 
+// Takes the GIL a little before each deadline and runs the call path once
+// (a throw-away Tick), so that the callback itself starts warm; see TaskPrelude.
+TaskPrelude python_prelude(std::int64_t max_lead_ns) {
+  TaskPrelude p;
+  p.max_lead_ns = max_lead_ns;
+  p.enter = [] {
+    if (!Py_IsInitialized() || py_finalizing()) return false;
+    PyThreadState* ts = PyGILState_GetThisThreadState();
+    if (ts == nullptr) return false;  // not a thread the executor prepared
+    PyEval_RestoreThread(ts);
+    // Same steps as the real call: build a Tick, call a Python function with it.
+    static py::object* noop = new py::object(py::eval("lambda tick: None"));  // leaked: lives until exit
+    try {
+      (*noop)(Tick{});
+    } catch (py::error_already_set&) {
+    }
+    return true;
+  };
+  p.leave = [] { PyEval_SaveThread(); };
+  return p;
+}
+
 using NativeFn = void (*)(void*, std::uint64_t, std::int64_t);
 
 TaskBody native_body(std::uintptr_t address, std::uintptr_t user_data) {
@@ -325,7 +349,8 @@ void bind_task_methods(Cls& cls) {
           const Period p = period_arg(rate_hz, period_ns);
           const MissedPolicy mp = parse_missed_policy(missed);
           const std::int64_t s = start_arg(start_ns, p, h.now());
-          return h.core().add(name, p, s, mp, python_body(std::move(fn), h.sink, name));
+          return h.core().add(name, p, s, mp, python_body(std::move(fn), h.sink, name),
+                              python_prelude(h.python_lead_ns));
         }, py::arg("fn"), py::arg("rate_hz") = py::none(), py::arg("period_ns") = py::none(), py::arg("name") = "",
         py::arg("missed") = "skip", py::arg("start_ns") = py::none())
       .def("add_native_task", [](Holder& h, std::uintptr_t address, std::uintptr_t user_data, const py::object& rate_hz,
@@ -353,6 +378,7 @@ struct PyScheduler {  // virtual clock, run synchronously by run_until
   SchedulerCore sched;
   py::object sink;
   bool closed = false;
+  std::int64_t python_lead_ns = 0;  // virtual clock: no prelude
   PyScheduler(std::shared_ptr<VirtualClock> c, ErrorPolicy e, py::object s)
       : clock(std::move(c)), waiter(make_virtual_waiter(clock)), sched(e), sink(std::move(s)) {}
   SchedulerCore& core() { return sched; }
@@ -365,6 +391,7 @@ struct PyScheduler {  // virtual clock, run synchronously by run_until
 struct PyExecutor {
   std::unique_ptr<Executor> ex;
   py::object sink;
+  std::int64_t python_lead_ns = 0;  // upper bound of the Python tasks' prelude lead
   ~PyExecutor() { close(); }
   SchedulerCore& core() { return ex->scheduler(); }
   std::int64_t now() { return ex->now_ns(); }
@@ -414,7 +441,8 @@ void bind_executor(py::module_& m) {
   ex.def(py::init([](const std::string& policy, int priority, std::vector<int> cpus, bool lock_memory,
                      std::int64_t runtime_ns, std::int64_t deadline_ns, std::int64_t period_ns,
                      std::size_t prefault_stack_bytes, const std::string& backend, const std::string& on_error,
-                     py::object sink) {
+                     py::object sink, std::int64_t python_lead_ns) {
+             if (python_lead_ns < 0) throw py::value_error("python_lead_ns must be >= 0");
              ExecutorConfig c;
              c.policy = policy;
              c.priority = priority;
@@ -442,6 +470,7 @@ void bind_executor(py::module_& m) {
              };
              auto h = std::make_unique<PyExecutor>();
              h->sink = std::move(sink);
+             h->python_lead_ns = python_lead_ns;
              {
                py::gil_scoped_release r;  // the new thread takes the GIL once at start
                h->ex = std::make_unique<Executor>(c, start, stop, ep);
@@ -451,7 +480,7 @@ void bind_executor(py::module_& m) {
            py::arg("policy") = "other", py::arg("priority") = 0, py::arg("cpus") = std::vector<int>{},
            py::arg("lock_memory") = true, py::arg("runtime_ns") = 0, py::arg("deadline_ns") = 0,
            py::arg("period_ns") = 0, py::arg("prefault_stack_bytes") = 256 * 1024, py::arg("backend") = "timerfd",
-           py::arg("on_error") = "continue", py::arg("error_sink") = py::none())
+           py::arg("on_error") = "continue", py::arg("error_sink") = py::none(), py::arg("python_lead_ns") = 0)
       .def_property_readonly("obtained", [](PyExecutor& h) {
         if (!h.ex) throw Closed("executor is closed");
         const Obtained& o = h.ex->obtained();
@@ -467,6 +496,7 @@ void bind_executor(py::module_& m) {
         d["memory_locked"] = o.memory_locked;
         d["stack_prefaulted"] = o.stack_prefaulted;
         d["tid"] = o.tid;
+        d["slice_ns"] = o.fair_slice_ns;
         d["refused"] = o.refused;
         d["backend"] = h.ex->backend();
         return d;

@@ -209,10 +209,14 @@ void bind_index(py::module_& m) {
              auto v = ix.ids();
              return py::array_t<std::uint64_t>(static_cast<py::ssize_t>(v.size()), v.data());
            })
-      .def("save", [](const Index& ix, const std::string& path) {
+      .def("save", [](const Index& ix, const std::string& path, const std::optional<py::bytes>& attachment) {
+             // None keeps the attachment the index was loaded with.
+             std::optional<std::string> att;
+             if (attachment) att = std::string(*attachment);
              py::gil_scoped_release release;
-             ix.save(path);
-           }, py::arg("path"))
+             ix.save(path, att ? &*att : nullptr);
+           }, py::arg("path"), py::arg("attachment") = py::none())
+      .def_property_readonly("attachment", [](const Index& ix) { return py::bytes(ix.attachment()); })
       .def_static("load", [](const std::string& path, bool mmap, std::uintptr_t fn) {
              py::gil_scoped_release release;
              return Index::load(path, mmap, fn ? fn_from(fn) : nullptr);

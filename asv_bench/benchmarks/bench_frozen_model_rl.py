@@ -11,7 +11,8 @@ import numpy as np
 
 from superinstance.frozen_model_rl import (DiscountedLinUCB, EpsilonGreedy, LinearEnvironment, LinearThompsonSampling,
                                            LinUCB, LoggedData, SlidingWindowLinUCB, doubly_robust, ips, simulate)
-from superinstance.frozen_model_rl.bench import NumpyLinUCB, _Mabwiser, _peer_available, _VW
+from superinstance.frozen_model_rl.bench import (ABRUPT_POLICIES, NumpyLinUCB, _Mabwiser, _peer_available, _VW,
+                                                 abrupt_change)
 
 _CLASSES = {"linucb": LinUCB, "lints": LinearThompsonSampling, "epsilon_greedy": EpsilonGreedy,
             "sw_linucb": SlidingWindowLinUCB, "dlinucb": DiscountedLinUCB}
@@ -107,3 +108,28 @@ class Regret:
         return float(res.cumulative_regret[0, -1])
 
     track_regret_5000_rounds.unit = "regret"
+
+
+class AbruptChange:
+    """Regret after an abrupt change relative to plain LinUCB (track_): the
+    scenario of ``python -m superinstance.frozen_model_rl.bench --scenarios``
+    (d=16, K=8, change at round 5000 of 15000, alpha 0.5 for every policy,
+    gamma, window and staleness bounds from the change period), median and worst
+    over seeds 0-4, for every policy of ``bench.ABRUPT_POLICIES`` (round and
+    update clocks)."""
+
+    params = [list(ABRUPT_POLICIES)]
+    param_names = ["policy"]
+    timeout = 600
+
+    def setup_cache(self):
+        return abrupt_change(seeds=tuple(range(5)))["summary"]
+
+    def track_median_ratio_to_linucb(self, summary, policy):
+        return summary[policy]["median"]
+
+    def track_worst_ratio_to_linucb(self, summary, policy):
+        return summary[policy]["worst"]
+
+    track_median_ratio_to_linucb.unit = "ratio"
+    track_worst_ratio_to_linucb.unit = "ratio"

@@ -24,6 +24,10 @@ def _data(n, dim, nq, seed=42):
     return x, q
 
 
+def _dtype_kwargs(dtype):
+    return {"dtype": "i8", "rerank": 4} if dtype == "i8+rerank" else {"dtype": dtype}
+
+
 class FlatSearch:
     params = ([10_000, 100_000], [1, 2])
     param_names = ["n", "threads"]
@@ -72,8 +76,7 @@ class Quantized:
 
     def setup(self, dtype):
         self.x, self.q = _data(50_000, 384, 64)
-        kw = {"dtype": "i8", "rerank": 4} if dtype == "i8+rerank" else {"dtype": dtype}
-        self.ix = Index(384, threads=1, **kw)
+        self.ix = Index(384, threads=1, **_dtype_kwargs(dtype))
         self.ix.add(self.x)
 
     def time_single_query(self, dtype):
@@ -87,27 +90,33 @@ class Quantized:
 
 
 class Hnsw:
-    params = [32, 128]
-    param_names = ["ef"]
+    """HNSW on float32 rows and on f16 / i8 codes (the graph is built and
+    walked on the codes; i8+rerank re-scores from a kept f32 copy)."""
+
+    params = ([32, 128], ["f32", "f16", "i8", "i8+rerank"])
+    param_names = ["ef", "dtype"]
     timeout = 300
 
-    def setup(self, ef):
+    def setup(self, ef, dtype):
         self.x, self.q = _data(10_000, 128, 200, seed=3)
-        self.ix = Index(128, metric="ip", kind="hnsw", M=16, ef_construction=100, threads=2)
+        self.ix = Index(128, metric="ip", kind="hnsw", M=16, ef_construction=100, threads=2, **_dtype_kwargs(dtype))
         self.ix.add(self.x)
         self.ix.ef_search = ef
         exact = np.argsort(-(self.q @ self.x.T), axis=1)[:, :10]
         got = self.ix.search(self.q, 10)[0]
         self._recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got.tolist(), exact.tolist())]))
 
-    def time_single_query(self, ef):
+    def time_single_query(self, ef, dtype):
         self.ix.search(self.q[0], 10, threads=1)
 
-    def track_recall_at_10(self, ef):
+    def track_recall_at_10(self, ef, dtype):
         return self._recall
 
-    def time_build_2000(self, ef):
-        ix = Index(128, metric="ip", kind="hnsw", M=16, ef_construction=100, threads=2)
+    def track_memory_bytes(self, ef, dtype):
+        return self.ix.memory_bytes
+
+    def time_build_2000(self, ef, dtype):
+        ix = Index(128, metric="ip", kind="hnsw", M=16, ef_construction=100, threads=2, **_dtype_kwargs(dtype))
         ix.add(self.x[:2000])
 
 

@@ -238,11 +238,49 @@ const char* algo_name(Algo a) {
   return "?";
 }
 
+const char* clock_name(Clock c) {
+  switch (c) {
+    case Clock::Round: return "round";
+    case Clock::Update: return "update";
+  }
+  return "?";
+}
+
+Clock parse_clock(const std::string& name) {
+  if (name == "round") return Clock::Round;
+  if (name == "update") return Clock::Update;
+  throw std::invalid_argument("unknown forgetting clock '" + name + "': use round or update");
+}
+
+double Config::arm_gamma() const { return std::pow(gamma, static_cast<double>(n_arms)); }
+
+std::uint64_t Config::arm_window() const {
+  const auto w = static_cast<std::uint64_t>(std::llround(static_cast<double>(window) / n_arms));
+  return std::max<std::uint64_t>(w, 1);
+}
+
 Algo parse_algo(const std::string& name) {
   for (std::uint32_t i = 0; i <= 5; ++i)
     if (name == algo_name(static_cast<Algo>(i))) return static_cast<Algo>(i);
   throw std::invalid_argument("unknown bandit algorithm '" + name +
                               "': use linucb, hybrid_linucb, lints, epsilon_greedy, dlinucb or sw_linucb");
+}
+
+void Config::validate_clock() const {
+  if (static_cast<std::uint32_t>(clock) > 1) throw std::invalid_argument("bandit: unknown forgetting clock");
+  const bool forgets = algo == Algo::DLinUCB || algo == Algo::SWLinUCB;
+  if (clock != Clock::Round && !forgets)
+    throw std::invalid_argument("bandit: clock applies to dlinucb and sw_linucb only");
+  if (!(idle_gamma > 0 && idle_gamma <= 1))
+    throw std::invalid_argument("bandit: idle_gamma must be in (0, 1], got " + num(idle_gamma));
+  if (idle_gamma != 1.0 && !(algo == Algo::DLinUCB && clock == Clock::Update))
+    throw std::invalid_argument(
+        "bandit: idle_gamma applies to dlinucb with clock='update' (with clock='round' gamma "
+        "already decays every arm every round)");
+  if (max_age != 0 && !(algo == Algo::SWLinUCB && clock == Clock::Update))
+    throw std::invalid_argument(
+        "bandit: max_age applies to sw_linucb with clock='update' (with clock='round' the "
+        "window is already in rounds)");
 }
 
 void Config::validate() const {
@@ -261,6 +299,7 @@ void Config::validate() const {
   if (!(gamma > 0 && gamma <= 1))
     throw std::invalid_argument("bandit: gamma (discount) must be in (0, 1], got " + num(gamma));
   if (window == 0) throw std::invalid_argument("bandit: window must be >= 1 round");
+  validate_clock();
   if (simd_level < -1 || simd_level > 2) throw std::invalid_argument("bandit: bad simd_level");
   if (max_pending == 0) throw std::invalid_argument("bandit: max_pending must be >= 1");
   if (has_default_reward && !std::isfinite(default_reward))
@@ -317,6 +356,7 @@ void Bandit::copy_state_from(const Bandit& o) {
   beta_ = o.beta_;
   B_ = o.B_;
   window_ = o.window_;
+  arm_window_ = o.arm_window_;
   pending_ = o.pending_;
   rewarded_q_ = o.rewarded_q_;
   expired_q_ = o.expired_q_;
@@ -334,6 +374,8 @@ void Bandit::init_models() {
   b0_.clear();
   beta_.clear();
   window_.clear();
+  arm_window_.clear();
+  if (cfg_.algo == Algo::SWLinUCB && cfg_.clock == Clock::Update) arm_window_.resize(K);
   k_ = 0;
   if (cfg_.algo == Algo::DLinUCB) {
     disc_.resize(K);
@@ -405,6 +447,17 @@ double Bandit::normal() {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
 }
 
+double Bandit::idle_decay(const Discounted& m) const {
+  const double per_round = cfg_.clock == Clock::Round ? cfg_.gamma : cfg_.idle_gamma;
+  if (per_round == 1.0) return 1.0;
+  return std::pow(per_round, static_cast<double>(t_ - m.t_last));
+}
+
+double Bandit::update_decay(const Discounted& m) const {
+  const double idle = idle_decay(m);
+  return cfg_.clock == Clock::Round ? idle : idle * cfg_.arm_gamma();
+}
+
 void Bandit::check_x(const double* x, const char* what) const {
   for (std::size_t i = 0; i < cfg_.dim; ++i)
     if (!std::isfinite(x[i]))
@@ -421,7 +474,7 @@ void Bandit::mean_locked(const double* x, double* out) const {
     std::vector<double> y(d);
     for (std::size_t a = 0; a < cfg_.n_arms; ++a) {
       const auto& m = disc_[a];
-      const double g = std::pow(cfg_.gamma, static_cast<double>(t_ - m.t_last));
+      const double g = idle_decay(m);
       const double c = (1.0 - g) * cfg_.lam;
       double mean = 0.0;
       for (std::size_t i = 0; i < d; ++i) {
@@ -473,7 +526,7 @@ void Bandit::score_locked(const double* x, double* out, bool with_width) const {
       std::vector<double> z(d);
       for (std::size_t a = 0; a < K; ++a) {
         const auto& m = disc_[a];
-        const double g = std::pow(cfg_.gamma, static_cast<double>(t_ - m.t_last));
+        const double g = idle_decay(m);
         const double c = (1.0 - g) * cfg_.lam;
         double mean = 0.0, zz = 0.0;
         for (std::size_t i = 0; i < d; ++i) {
@@ -684,25 +737,21 @@ void Bandit::apply(std::uint32_t arm, const double* x, double reward, std::uint6
     case Algo::EpsGreedy:
       stats_.reinversions += ridge_add(ridge_[arm], x, reward, 1.0, d, cfg_.reinvert_every, *kern_);
       break;
-    case Algo::SWLinUCB: {
+    case Algo::SWLinUCB:
       stats_.reinversions += ridge_add(ridge_[arm], x, reward, 1.0, d, cfg_.reinvert_every, *kern_);
-      WindowEntry e;
-      e.time = t_;
-      e.arm = arm;
-      e.reward = reward;
-      e.x.assign(x, x + d);
-      window_.push_back(std::move(e));
+      push_window(arm, x, reward);
       evict_window_locked();
       break;
-    }
     case Algo::DLinUCB: {
       auto& m = disc_[arm];
       const double lam = cfg_.lam, gam = cfg_.gamma;
-      const double g = std::pow(gam, static_cast<double>(t_ - m.t_last));
+      const double g = update_decay(m);
       const double c1 = (1.0 - g) * lam, c2 = (1.0 - g * g) * lam;
-      // Weight of an observation decided `age` rounds before the current time.
+      // Weight of an observation decided `age` rounds before the current time
+      // (round clock); on the update clock an arm's time is its own updates, and
+      // a late reward counts from its arrival.
       const std::uint64_t now = t_ == 0 ? 0 : t_ - 1;
-      const double w = decided_at == UINT64_MAX || decided_at >= now
+      const double w = cfg_.clock == Clock::Update || decided_at == UINT64_MAX || decided_at >= now
                            ? 1.0
                            : std::pow(gam, static_cast<double>(now - decided_at));
       // Explicit statistics (kept for exact refreshes and saving).
@@ -863,12 +912,34 @@ void Bandit::resolve(const Pending& p, double reward) {
   ++stats_.updates;
 }
 
+void Bandit::push_window(std::uint32_t arm, const double* x, double reward) {
+  WindowEntry e;
+  e.time = t_;
+  e.arm = arm;
+  e.reward = reward;
+  e.x.assign(x, x + cfg_.dim);
+  (cfg_.clock == Clock::Round ? window_ : arm_window_[arm]).push_back(std::move(e));
+}
+
+// Takes the oldest observation of q out of its arm's model.
+void Bandit::downdate_front(std::deque<WindowEntry>& q) {
+  const auto& e = q.front();
+  stats_.reinversions +=
+      ridge_add(ridge_[e.arm], e.x.data(), e.reward, -1.0, cfg_.dim, cfg_.reinvert_every, *kern_);
+  q.pop_front();
+}
+
 void Bandit::evict_window_locked() {
-  const std::size_t d = cfg_.dim;
-  while (!window_.empty() && t_ - window_.front().time >= cfg_.window) {
-    const auto& e = window_.front();
-    stats_.reinversions += ridge_add(ridge_[e.arm], e.x.data(), e.reward, -1.0, d, cfg_.reinvert_every, *kern_);
-    window_.pop_front();
+  if (cfg_.clock == Clock::Round) {
+    while (!window_.empty() && t_ - window_.front().time >= cfg_.window) downdate_front(window_);
+    return;
+  }
+  // Update clock: each arm keeps its last arm_window() observations, none older
+  // than max_age rounds (if set).
+  const std::uint64_t keep = cfg_.arm_window();
+  for (auto& q : arm_window_) {
+    while (q.size() > keep) downdate_front(q);
+    while (cfg_.max_age && !q.empty() && t_ - q.front().time >= cfg_.max_age) downdate_front(q);
   }
 }
 
@@ -1018,7 +1089,7 @@ std::vector<double> Bandit::theta(std::uint32_t arm) const {
   std::vector<double> th(d, 0.0);
   if (cfg_.algo == Algo::DLinUCB) {
     const auto& m = disc_[arm];
-    const double g = std::pow(cfg_.gamma, static_cast<double>(t_ - m.t_last));
+    const double g = idle_decay(m);
     const double c = (1.0 - g) * cfg_.lam;
     for (std::size_t i = 0; i < d; ++i)
       for (std::size_t k = 0; k < d; ++k) th[k] += m.Q[k * d + i] * g * m.Qb[i] / (g * m.evals[i] + c);
@@ -1041,7 +1112,7 @@ std::vector<double> Bandit::a_inv(std::uint32_t arm) const {
   const std::size_t d = cfg_.dim;
   if (cfg_.algo == Algo::DLinUCB) {
     const auto& m = disc_[arm];
-    const double g = std::pow(cfg_.gamma, static_cast<double>(t_ - m.t_last));
+    const double g = idle_decay(m);
     const double c = (1.0 - g) * cfg_.lam;
     std::vector<double> out(d * d, 0.0);
     for (std::size_t i = 0; i < d; ++i)
@@ -1077,6 +1148,9 @@ std::string Bandit::serialize() const {
   w.put<std::uint64_t>(cfg_.ttl);
   w.put<std::uint8_t>(cfg_.has_default_reward ? 1 : 0);
   w.put<double>(cfg_.default_reward);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(cfg_.clock));  // version 2
+  w.put<double>(cfg_.idle_gamma);
+  w.put<std::uint64_t>(cfg_.max_age);
 
   w.put<std::uint64_t>(t_);
   w.put<std::uint64_t>(next_id_);
@@ -1113,13 +1187,21 @@ std::string Bandit::serialize() const {
     w.vec(beta_);
     for (const auto& B : B_) w.vec(B);
   }
-  w.put<std::uint64_t>(window_.size());
-  for (const auto& e : window_) {
-    w.put<std::uint64_t>(e.time);
-    w.put<std::uint32_t>(e.arm);
-    w.put<double>(e.reward);
-    w.vec(e.x);
-  }
+  // Window entries: the round clock's one queue, or the update clock's per-arm
+  // queues one after the other (each oldest first).
+  std::vector<const std::deque<WindowEntry>*> queues;
+  if (cfg_.clock == Clock::Round) queues.push_back(&window_);
+  for (const auto& q : arm_window_) queues.push_back(&q);
+  std::uint64_t n_window = 0;
+  for (const auto* q : queues) n_window += q->size();
+  w.put<std::uint64_t>(n_window);
+  for (const auto* q : queues)
+    for (const auto& e : *q) {
+      w.put<std::uint64_t>(e.time);
+      w.put<std::uint32_t>(e.arm);
+      w.put<double>(e.reward);
+      w.vec(e.x);
+    }
   w.put<std::uint64_t>(pending_.size());
   for (const auto& kv : pending_) {
     w.put<std::uint64_t>(kv.first);
@@ -1137,7 +1219,11 @@ std::string Bandit::serialize() const {
   return std::move(w.out);
 }
 
-std::unique_ptr<Bandit> Bandit::deserialize(const unsigned char* data, std::size_t n) {
+std::unique_ptr<Bandit> Bandit::deserialize(const unsigned char* data, std::size_t n,
+                                            std::uint32_t version) {
+  if (version < 1 || version > kFormatVersion)
+    throw UnsupportedVersion("bandit state: format version " + std::to_string(version) +
+                             " (this build reads 1 to " + std::to_string(kFormatVersion) + ")");
   Reader rd(data, n);
   Config c;
   c.algo = static_cast<Algo>(rd.get<std::uint32_t>());
@@ -1158,6 +1244,11 @@ std::unique_ptr<Bandit> Bandit::deserialize(const unsigned char* data, std::size
   c.ttl = rd.get<std::uint64_t>();
   c.has_default_reward = rd.get<std::uint8_t>() != 0;
   c.default_reward = rd.get<double>();
+  if (version >= 2) {  // version 1 had only the round clock
+    c.clock = static_cast<Clock>(rd.get<std::uint32_t>());
+    c.idle_gamma = rd.get<double>();
+    c.max_age = rd.get<std::uint64_t>();
+  }
   std::unique_ptr<Bandit> b;
   try {
     b = std::make_unique<Bandit>(c);
@@ -1202,7 +1293,7 @@ std::unique_ptr<Bandit> Bandit::deserialize(const unsigned char* data, std::size
     for (auto& B : b->B_) B = rd.vec(d * k, "B");
   }
   const auto nw = rd.get<std::uint64_t>();
-  if (nw > n) throw CorruptFile("bandit state: bad window size");
+  if (nw > n || (nw && c.algo != Algo::SWLinUCB)) throw CorruptFile("bandit state: bad window size");
   for (std::uint64_t i = 0; i < nw; ++i) {
     WindowEntry e;
     e.time = rd.get<std::uint64_t>();
@@ -1211,8 +1302,12 @@ std::unique_ptr<Bandit> Bandit::deserialize(const unsigned char* data, std::size
     e.x = rd.vec(d, "window x");
     if (e.arm >= K || e.time > b->t_ || !std::isfinite(e.reward))
       throw CorruptFile("bandit state: bad window entry");
-    b->window_.push_back(std::move(e));
+    auto& q = c.clock == Clock::Round ? b->window_ : b->arm_window_[e.arm];
+    if (!q.empty() && e.time < q.back().time) throw CorruptFile("bandit state: window out of order");
+    q.push_back(std::move(e));
   }
+  for (const auto& q : b->arm_window_)
+    if (q.size() > c.arm_window()) throw CorruptFile("bandit state: an arm's window is over-full");
   const auto np = rd.get<std::uint64_t>();
   if (np > n) throw CorruptFile("bandit state: bad pending count");
   for (std::uint64_t i = 0; i < np; ++i) {
@@ -1247,7 +1342,7 @@ void Bandit::save(const std::string& path) const {
 
 std::unique_ptr<Bandit> Bandit::load(const std::string& path) {
   io::LoadedFile f = io::read_file(path, kFileKind, kFormatVersion);
-  return deserialize(f.payload.data(), f.payload.size());
+  return deserialize(f.payload.data(), f.payload.size(), f.header.version);
 }
 
 }  // namespace si::bandit

@@ -21,6 +21,15 @@
 //                 diagonal plus rank one; a fresh decomposition every reinvert_every).
 //   SWLinUCB      LinUCB over the observations of the last `window` rounds
 //                 (rank-1 downdates when they leave the window).
+// Forgetting clock of DLinUCB and SWLinUCB (Config::clock):
+//   Round   the papers' clock: every arm forgets every round, so an arm that is
+//           not played regains its prior uncertainty and is re-explored.
+//   Update  each arm forgets on its own updates only: DLinUCB discounts an arm by
+//           gamma^n_arms per update of that arm (an arm played in 1/n_arms of the
+//           rounds forgets at the round clock's pace), SWLinUCB keeps each arm's
+//           last round(window / n_arms) observations. Optional per-round forgetting
+//           on top (DLinUCB idle_gamma, SWLinUCB max_age) bounds how stale an
+//           arm that is no longer played can get.
 // Ties are broken towards the lowest arm index. Randomness comes from a
 // xoshiro256** generator seeded from `seed` (saved with the state), so runs
 // reproduce across machines.
@@ -55,7 +64,16 @@ enum class Algo : std::uint32_t {
   SWLinUCB = 5,
 };
 
+// What time forgetting counts in (DLinUCB, SWLinUCB); see the top of this file.
+enum class Clock : std::uint32_t {
+  Round = 0,
+  Update = 1,
+};
+
 const char* algo_name(Algo a);
+const char* clock_name(Clock c);
+// Throws std::invalid_argument for an unknown name.
+Clock parse_clock(const std::string& name);
 // Throws std::invalid_argument for an unknown name.
 Algo parse_algo(const std::string& name);
 
@@ -68,6 +86,13 @@ struct Config {
   double epsilon = 0.1;  // EpsGreedy
   double gamma = 0.99;   // DLinUCB discount, in (0, 1]
   std::uint64_t window = 1000;  // SWLinUCB, in rounds
+  Clock clock = Clock::Round;   // DLinUCB, SWLinUCB: forget per round or per own update
+  // DLinUCB with Clock::Update: per-round discount of every arm on top of the
+  // per-update one (two-rate forgetting; 1: none).
+  double idle_gamma = 1.0;
+  // SWLinUCB with Clock::Update: observations older than this many rounds also
+  // leave the window (0: none).
+  std::uint64_t max_age = 0;
   std::uint64_t seed = 0;
   std::uint32_t reinvert_every = 64;  // exact re-inversion period (0: never)
   std::uint32_t ts_propensity_draws = 48;  // quadrature nodes of the TS propensity (0: NaN)
@@ -90,6 +115,11 @@ struct Config {
 
   // Throws std::invalid_argument naming the first bad field.
   void validate() const;
+  void validate_clock() const;
+  // DLinUCB Clock::Update: an arm's discount per update of that arm (gamma^n_arms).
+  double arm_gamma() const;
+  // SWLinUCB Clock::Update: observations kept per arm (round(window / n_arms), >= 1).
+  std::uint64_t arm_window() const;
 };
 
 struct Decision {
@@ -143,7 +173,9 @@ struct WindowEntry {
 class Bandit {
  public:
   static constexpr const char* kFileKind = "si.bandit";
-  static constexpr std::uint32_t kFormatVersion = 1;
+  // Version 2 added clock, idle_gamma and max_age; version 1 files still load
+  // (as Clock::Round).
+  static constexpr std::uint32_t kFormatVersion = 2;
 
   explicit Bandit(Config config);
   Bandit(const Bandit& other);             // deep copy (takes other's lock)
@@ -187,8 +219,10 @@ class Bandit {
   std::vector<double> a_inv(std::uint32_t arm) const;
 
   std::string serialize() const;
-  // Throws si::CorruptFile on any inconsistency.
-  static std::unique_ptr<Bandit> deserialize(const unsigned char* data, std::size_t n);
+  // Throws si::CorruptFile on any inconsistency; `version` is the payload's
+  // format version (1 .. kFormatVersion).
+  static std::unique_ptr<Bandit> deserialize(const unsigned char* data, std::size_t n,
+                                             std::uint32_t version = kFormatVersion);
   void save(const std::string& path) const;
   static std::unique_ptr<Bandit> load(const std::string& path);
 
@@ -206,6 +240,12 @@ class Bandit {
   bool hallucinates() const;
   void expire_locked();
   void evict_window_locked();
+  void push_window(std::uint32_t arm, const double* x, double reward);
+  void downdate_front(std::deque<WindowEntry>& q);
+  // DLinUCB: decay of an arm's statistics since its last update (idle: per round)
+  // and the decay its next update applies.
+  double idle_decay(const Discounted& m) const;
+  double update_decay(const Discounted& m) const;
   void resolve_expired(std::map<std::uint64_t, Pending>::iterator it, bool evicted);
   void remember(std::deque<std::uint64_t>& q, std::unordered_set<std::uint64_t>& s,
                 std::uint64_t id);
@@ -225,7 +265,8 @@ class Bandit {
   std::uint32_t k_ = 0;               // shared dim = arm_feature_dim * dim
   std::vector<double> A0_, A0inv_, b0_, beta_;
   std::vector<std::vector<double>> B_;  // per arm, dim x k_ row-major
-  std::deque<WindowEntry> window_;
+  std::deque<WindowEntry> window_;   // SWLinUCB Clock::Round: all arms, oldest first
+  std::vector<std::deque<WindowEntry>> arm_window_;  // SWLinUCB Clock::Update: per arm
   std::vector<double> scratch_;  // per-arm scores of select (guarded by mu_)
 
   std::map<std::uint64_t, Pending> pending_;

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "common/errors.hpp"
+#include "realtime_core/sched_attr.hpp"
 
 #if defined(__linux__)
 #include <pthread.h>
@@ -33,18 +34,6 @@ namespace {
 #define SYS_sched_setattr 274
 #define SYS_sched_getattr 275
 #endif
-
-// struct sched_attr of sched_setattr(2), declared here to avoid header clashes.
-struct SchedAttr {
-  std::uint32_t size;
-  std::uint32_t sched_policy;
-  std::uint64_t sched_flags;
-  std::int32_t sched_nice;
-  std::uint32_t sched_priority;
-  std::uint64_t sched_runtime;
-  std::uint64_t sched_deadline;
-  std::uint64_t sched_period;
-};
 
 std::mutex& mlock_mutex() {
   static std::mutex m;
@@ -165,6 +154,7 @@ void Executor::apply_attributes() {
     obtained_.refused.push_back("sched_setattr(SCHED_DEADLINE): not available in this build");
 #endif
   }
+  if (p == "other") obtained_.fair_slice_ns = request_short_slice();  // see WakeupSliceGuard
   // Report what the thread actually has.
   SchedAttr got{};
 #if defined(SYS_sched_getattr)

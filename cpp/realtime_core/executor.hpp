@@ -42,6 +42,7 @@ struct Obtained {
   bool memory_locked = false;
   std::size_t stack_prefaulted = 0;
   int tid = 0;
+  std::uint64_t fair_slice_ns = 0;  // short EEVDF slice of a SCHED_OTHER thread (0: none)
   std::vector<std::string> refused;  // one line per refused request
 };
 

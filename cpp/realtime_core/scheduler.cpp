@@ -1,19 +1,28 @@
 #include "realtime_core/scheduler.hpp"
 
+#include <algorithm>
+
 #include "common/errors.hpp"
 
 namespace si::rt {
 
 std::uint64_t SchedulerCore::add(std::string name, Period period, std::int64_t start_ns, MissedPolicy missed,
-                                 TaskBody body) {
+                                 TaskBody body, TaskPrelude prelude) {
   if (!body) throw std::invalid_argument("task body is empty");
+  std::unique_ptr<MarginTuner> lead;
+  if (prelude) {
+    const std::int64_t quarter = std::max<std::int64_t>(1, period.rounded_ns() / 4);
+    const std::int64_t hi = std::min(prelude.max_lead_ns, quarter);
+    const std::int64_t lo = std::min(prelude.min_lead_ns, hi);
+    lead = std::make_unique<MarginTuner>(hi, lo, hi);  // start wide, tighten from measurements
+  }
   std::uint64_t id;
   {
     std::lock_guard<std::mutex> g(mu_);
     id = next_id_++;
     auto t = std::make_shared<Task>(Task{id, name.empty() ? "task-" + std::to_string(id) : std::move(name),
-                                         TimerCore(period, start_ns, missed), std::move(body), LatencyHistogram(), 0, 0,
-                                         false});
+                                         TimerCore(period, start_ns, missed), std::move(body), std::move(prelude),
+                                         std::move(lead), LatencyHistogram(), 0, 0, false});
     tasks_.emplace(id, std::move(t));
   }
   notify();
@@ -56,6 +65,7 @@ TaskStats SchedulerCore::stats(std::uint64_t id) const {
   s.runtime = t.runtime;
   s.overruns = t.overruns;
   s.errors = t.errors;
+  s.lead_ns = t.lead ? t.lead->margin() : 0;
   return s;
 }
 
@@ -108,7 +118,15 @@ bool SchedulerCore::step(Waiter& w, std::int64_t horizon_ns) {
     }
     return false;
   }
-  if (!w.wait_until(deadline)) return false;
+  bool entered = false;
+  struct Leave {  // leave() on every path once enter() ran
+    const bool& entered;
+    Task& task;
+    ~Leave() {
+      if (entered) task.prelude.leave();
+    }
+  } leave_guard{entered, *task};
+  if (!wait_for(w, *task, deadline, entered)) return false;
   Tick tick;
   {
     std::lock_guard<std::mutex> g(mu_);
@@ -123,6 +141,10 @@ bool SchedulerCore::step(Waiter& w, std::int64_t horizon_ns) {
     std::lock_guard<std::mutex> g(mu_);
     if (exceptions_.size() < 16) exceptions_.push_back(std::current_exception());
   }
+  if (entered) {  // give the GIL back before the bookkeeping
+    entered = false;
+    task->prelude.leave();
+  }
   const std::int64_t end = w.now_ns();
   {
     std::lock_guard<std::mutex> g(mu_);
@@ -135,6 +157,29 @@ bool SchedulerCore::step(Waiter& w, std::int64_t horizon_ns) {
   if (!ok) {
     total_errors_.fetch_add(1);
     if (error_policy_ == ErrorPolicy::Stop) stop();
+  }
+  return true;
+}
+
+bool SchedulerCore::wait_for(Waiter& w, Task& task, std::int64_t deadline, bool& entered) {
+  if (!task.lead || !w.real_time()) return w.wait_until(deadline);
+  std::int64_t target;
+  {
+    std::lock_guard<std::mutex> g(mu_);  // stats() reads the tuner from other threads
+    target = deadline - task.lead->margin();
+  }
+  if (!w.wait_until(target)) return false;
+  entered = task.prelude.enter();
+  std::int64_t now = w.now_ns();
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    task.lead->add(now - target);  // wake-up lateness + the cost of enter()
+  }
+  while (now < deadline) {  // at most one lead: spin, the call path stays warm
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    now = w.now_ns();
   }
   return true;
 }

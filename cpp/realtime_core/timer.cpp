@@ -103,11 +103,15 @@ Tick Timer::tick() {
     std::lock_guard<std::mutex> g(state_mu_);
     deadline = core_.next_deadline();
   }
-  // A set_period() during the wait keeps this deadline (it is the anchor).
-  while (!waiter_->wait_until(deadline)) {
-    check_open();  // interrupted by close(), or spuriously: wait again
+  std::int64_t woke;
+  {
+    WakeupSliceGuard slice;  // wake up ahead of CPU-bound tasks (SCHED_OTHER)
+    // A set_period() during the wait keeps this deadline (it is the anchor).
+    while (!waiter_->wait_until(deadline)) {
+      check_open();  // interrupted by close(), or spuriously: wait again
+    }
+    woke = waiter_->now_ns();
   }
-  const std::int64_t woke = waiter_->now_ns();
   std::lock_guard<std::mutex> g(state_mu_);
   return core_.complete(woke);
 }
@@ -128,8 +132,12 @@ std::optional<Tick> Timer::tick_slice(std::int64_t max_block_ns, std::int64_t sl
       return std::nullopt;
     }
   }
-  while (!waiter_->wait_until(deadline)) check_open();
-  const std::int64_t woke = waiter_->now_ns();
+  std::int64_t woke;
+  {
+    WakeupSliceGuard slice;
+    while (!waiter_->wait_until(deadline)) check_open();
+    woke = waiter_->now_ns();
+  }
   std::lock_guard<std::mutex> g(state_mu_);
   return core_.complete(woke);
 }

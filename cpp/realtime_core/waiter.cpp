@@ -8,10 +8,12 @@
 
 #include "common/errors.hpp"
 #include "realtime_core/io_uring_abi.hpp"
+#include "realtime_core/sched_attr.hpp"
 
 #if defined(__linux__)
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -533,6 +535,53 @@ TimerSlackGuard::~TimerSlackGuard() {
 #if defined(__linux__)
   if (old_ >= 0) ::prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(old_), 0, 0, 0);
 #endif
+}
+
+// ------------------------------------------------------------ WakeupSliceGuard
+namespace {
+constexpr std::uint64_t kResetOnFork = 0x01;  // SCHED_FLAG_RESET_ON_FORK
+
+// The calling thread's attributes, if it runs under a fair policy.
+bool fair_attr(SchedAttr& a) {
+#if defined(__linux__) && defined(SYS_sched_getattr)
+  a = SchedAttr{};
+  if (::syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) != 0) return false;
+  return a.sched_policy == SCHED_OTHER || a.sched_policy == SCHED_BATCH;
+#else
+  (void)a;
+  return false;
+#endif
+}
+
+bool set_runtime(SchedAttr a, std::uint64_t runtime_ns) {
+#if defined(__linux__) && defined(SYS_sched_setattr)
+  a.size = sizeof a;
+  a.sched_flags &= kResetOnFork;  // keep only what getattr reported that setattr takes back as is
+  a.sched_runtime = runtime_ns;
+  return ::syscall(SYS_sched_setattr, 0, &a, 0) == 0;
+#else
+  (void)a;
+  (void)runtime_ns;
+  return false;
+#endif
+}
+}  // namespace
+
+WakeupSliceGuard::WakeupSliceGuard(std::uint64_t slice_ns) {
+  if (!fair_attr(saved_) || (saved_.sched_runtime != 0 && saved_.sched_runtime <= slice_ns)) return;
+  active_ = set_runtime(saved_, slice_ns);
+}
+
+WakeupSliceGuard::~WakeupSliceGuard() {
+  if (active_) set_runtime(saved_, saved_.sched_runtime);  // no second sched_getattr on the hot path
+}
+
+std::uint64_t request_short_slice(std::uint64_t slice_ns) {
+  SchedAttr a;
+  if (!fair_attr(a)) return 0;
+  if (a.sched_runtime != 0 && a.sched_runtime <= slice_ns) return a.sched_runtime;
+  if (!set_runtime(a, slice_ns)) return 0;
+  return fair_attr(a) ? a.sched_runtime : 0;
 }
 
 }  // namespace si::rt

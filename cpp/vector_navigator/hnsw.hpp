@@ -32,6 +32,7 @@ class Hnsw {
   std::size_t size() const { return levels_.size(); }
   int max_level() const { return max_level_; }
   std::size_t link_count0() const;
+  std::size_t memory_bytes() const;  // levels, links and locks, as allocated
 
   // Serialisation (see Index::save): flat arrays.
   void serialize(std::vector<unsigned char>& out) const;
@@ -39,24 +40,28 @@ class Hnsw {
   std::size_t deserialize(const unsigned char* p, const unsigned char* end, std::size_t nodes);
 
  private:
+  // Per-worker state: visited marks, and buffers for rows decoded from
+  // f16 / i8 codes when a stored row plays the query (insertion).
   struct Visited {
     std::vector<std::uint32_t> tag;
     std::uint32_t epoch = 0;
+    std::vector<float> node_vec, nb_vec, cand_vec;
     void prepare(std::size_t n);
   };
   using Cand = std::pair<float, std::uint32_t>;
 
-  float dist(const float* q, std::uint32_t node) const;
+  // -similarity of q to the node's walked row (qsq = |q|^2, used by quantized l2).
+  float dist(const float* q, float qsq, std::uint32_t node) const;
   const std::uint32_t* links(std::uint32_t node, int level) const;
   std::uint32_t* links(std::uint32_t node, int level);
   std::size_t cap(int level) const { return level == 0 ? M0_ : M_; }
   int random_level(std::uint32_t node) const;
   void insert(std::uint32_t node, std::size_t efc, Visited& vis);
   // ef nearest at one level from the entry points, best first (locks when `locking`).
-  void search_layer(const float* q, std::uint32_t ep, std::size_t ef, int level, Visited& vis,
+  void search_layer(const float* q, float qsq, std::uint32_t ep, std::size_t ef, int level, Visited& vis,
                     std::vector<Cand>& result, bool locking, const std::uint8_t* allowed,
                     bool filter_results) const;
-  void select_neighbors(std::vector<Cand>& cands, std::size_t m) const;
+  void select_neighbors(std::vector<Cand>& cands, std::size_t m, std::vector<float>& buf) const;
   std::mutex& lock_of(std::uint32_t node) const { return stripes_[node & (kStripes - 1)]; }
 
   static constexpr std::size_t kStripes = 4096;

@@ -54,8 +54,9 @@ Index::Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp, CustomFn 
       has_f32_(dtype == DType::f32 || keep_f32), rerank_(rerank) {
   dot_ = simd::vector_kernels().dot;
   l2sq_ = simd::vector_kernels().l2sq;
+  dot_f16_ = vn_kernels().dot_f16_rows;
+  dot_i8_ = vn_kernels().dot_i8_rows;
   if (dtype != DType::f32) {
-    if (kind != Kind::flat) throw std::invalid_argument("dtype f16 / i8 is available for kind 'flat' only");
     if (metric == Metric::custom) throw std::invalid_argument("dtype f16 / i8 needs a built-in metric");
     if (rerank < 1 || rerank > 1000) throw std::invalid_argument("rerank factor must be in [1, 1000]");
   }
@@ -75,16 +76,63 @@ void Index::require_writable(const char* op) const {
 }
 
 float Index::quant_sim(const float* q, float qsq, std::size_t slot) const {
-  const auto& k = vn_kernels();
   float d = 0;
   if (dtype_ == DType::f16) {
-    k.dot_f16_rows(q, hdata_ + slot * dim_, 1, dim_, &d);
+    dot_f16_(q, hdata_ + slot * dim_, 1, dim_, &d);
   } else if (dtype_ == DType::i8) {
-    k.dot_i8_rows(q, cdata_ + slot * dim_, qscale_.data() + slot, 1, dim_, &d);
+    dot_i8_(q, cdata_ + slot * dim_, qscale_.data() + slot, 1, dim_, &d);
   } else {
     return pair_sim(q, slot);
   }
   return metric_ == Metric::l2 ? -std::max(0.0f, qsq + qsq_[slot] - 2 * d) : d;
+}
+
+const void* Index::walk_row(std::size_t slot) const {
+  if (dtype_ == DType::f16) return hdata_ + slot * dim_;
+  if (dtype_ == DType::i8) return cdata_ + slot * dim_;
+  return row(slot);
+}
+
+const float* Index::walk_vector(std::size_t slot, std::vector<float>& buf, float& sq) const {
+  if (!walks_codes()) {
+    sq = 0;  // pair_sim does not use it
+    return row(slot);
+  }
+  buf.resize(dim_);
+  if (dtype_ == DType::f16) {
+    // A table of all 65536 halves: HNSW insertion decodes a row per candidate,
+    // and the bit-by-bit f16_to_f32 made f16 builds twice as slow as f32 ones.
+    static const std::vector<float> table = [] {
+      std::vector<float> t(65536);
+      for (std::uint32_t h = 0; h < 65536; ++h) t[h] = f16_to_f32(static_cast<std::uint16_t>(h));
+      return t;
+    }();
+    const std::uint16_t* h = hdata_ + slot * dim_;
+    for (std::size_t j = 0; j < dim_; ++j) buf[j] = table[h[j]];
+  } else {
+    const std::int8_t* c = cdata_ + slot * dim_;
+    const float scale = qscale_[slot];
+    for (std::size_t j = 0; j < dim_; ++j) buf[j] = static_cast<float>(c[j]) * scale;
+  }
+  sq = qsq_[slot];
+  return buf.data();
+}
+
+void Index::move_slot(std::size_t from, std::size_t to) {
+  if (has_f32_) std::memmove(vec_.data() + to * dim_, vec_.data() + from * dim_, dim_ * sizeof(float));
+  if (dtype_ == DType::f16) std::memmove(&h16_[to * dim_], &h16_[from * dim_], dim_ * 2);
+  if (dtype_ == DType::i8) {
+    std::memmove(&q8_[to * dim_], &q8_[from * dim_], dim_);
+    qscale_[to] = qscale_[from];
+  }
+  if (dtype_ != DType::f32) qsq_[to] = qsq_[from];
+  norm_[to] = norm_[from];
+  ids_[to] = ids_[from];
+  std::memcpy(&vad_[to * 3], &vad_[from * 3], 3 * sizeof(float));
+  ts_[to] = ts_[from];
+  label_[to] = label_[from];
+  flags_[to] = flags_[from];
+  slot_of_[ids_[to]] = static_cast<std::uint32_t>(to);
 }
 
 std::size_t Index::vector_bytes() const {
@@ -136,12 +184,22 @@ void Index::set_ef_search(std::size_t ef) {
   hp_.ef_search = ef;
 }
 
+namespace {
+template <class T>
+std::size_t held(const std::vector<T>& v) {
+  return v.capacity() * sizeof(T);
+}
+}  // namespace
+
 std::size_t Index::memory_bytes() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  std::size_t b = nslots_ * (4 + 8 + 12 + 8 + 8 + 1) + slot_of_.size() * 32;
-  b += (has_f32_ ? nslots_ * dim_ * 4 : 0) + (dtype_ == DType::f16 ? nslots_ * dim_ * 2 : 0) +
-       (dtype_ == DType::i8 ? nslots_ * (dim_ + 8) : 0);
-  if (hnsw_) b += hnsw_->size() * ((2 * hp_.M + 1) * 4 + 1 + 24) + hnsw_->size() / 16 * (hp_.M + 1) * 4;
+  // Vectors by count (a mapped index holds them in its file's pages), the
+  // rest by what the containers hold, the id map by its buckets and nodes.
+  std::size_t b = (has_f32_ ? nslots_ * dim_ * 4 : 0) + (dtype_ == DType::f16 ? nslots_ * dim_ * 2 : 0) +
+                  (dtype_ == DType::i8 ? nslots_ * dim_ : 0);
+  b += held(qscale_) + held(qsq_) + held(norm_) + held(ids_) + held(vad_) + held(ts_) + held(label_) + held(flags_);
+  b += slot_of_.bucket_count() * sizeof(void*) + slot_of_.size() * 32;
+  if (hnsw_) b += hnsw_->memory_bytes();
   return b;
 }
 
@@ -210,6 +268,10 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
       if (!std::isfinite(v[j]))
         throw std::invalid_argument("add: vector " + std::to_string(i) + " has a NaN or infinite value at position " +
                                     std::to_string(j));
+      // f16 codes hold |x| <= 65504 (cosine rows are unit length, always in range)
+      if (dtype_ == DType::f16 && metric_ != Metric::cosine && std::fabs(v[j]) > 65504.0f)
+        throw std::invalid_argument("add: vector " + std::to_string(i) + " has a value beyond the f16 range (|x| > 65504) at position " +
+                                    std::to_string(j));
       s += static_cast<double>(v[j]) * v[j];
     }
     norms[i] = static_cast<float>(std::sqrt(s));
@@ -250,20 +312,8 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
 
   // Store.
   const std::size_t old = nslots_, total = old + n;
-  if (has_f32_) vec_.resize(total * dim_);
-  if (dtype_ == DType::f16) h16_.resize(total * dim_);
-  if (dtype_ == DType::i8) {
-    q8_.resize(total * dim_);
-    qscale_.resize(total);
-  }
-  if (dtype_ != DType::f32) qsq_.resize(total);
+  resize_slots_locked(total);
   std::vector<float> tmp(dim_);
-  norm_.resize(total);
-  ids_.resize(total);
-  vad_.resize(total * 3, 0.0f);
-  ts_.resize(total, 0.0);
-  label_.resize(total, -1);
-  flags_.resize(total, 0);
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t s = old + i;
     const float* v = vectors + i * dim_;
@@ -316,9 +366,6 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
     slot_of_[new_ids[i]] = static_cast<std::uint32_t>(s);
     if (new_ids[i] >= next_id_) next_id_ = new_ids[i] + 1;
   }
-  vdata_ = has_f32_ ? vec_.data() : nullptr;
-  hdata_ = h16_.data();
-  cdata_ = q8_.data();
   advise_huge_pages(vec_.data(), vec_.size() * sizeof(float));  // rows the scans stream through
   advise_huge_pages(h16_.data(), h16_.size() * sizeof(std::uint16_t));
   advise_huge_pages(q8_.data(), q8_.size());
@@ -348,72 +395,45 @@ void Index::remove(const std::uint64_t* ids, std::size_t n) {
       continue;
     }
     const std::size_t last = nslots_ - 1;  // flat: move the last row into the hole
-    if (s != last) {
-      if (has_f32_) std::memcpy(vec_.data() + s * dim_, vec_.data() + last * dim_, dim_ * sizeof(float));
-      if (dtype_ == DType::f16) std::memcpy(&h16_[s * dim_], &h16_[last * dim_], dim_ * 2);
-      if (dtype_ == DType::i8) {
-        std::memcpy(&q8_[s * dim_], &q8_[last * dim_], dim_);
-        qscale_[s] = qscale_[last];
-      }
-      if (dtype_ != DType::f32) qsq_[s] = qsq_[last];
-      norm_[s] = norm_[last];
-      ids_[s] = ids_[last];
-      std::memcpy(&vad_[s * 3], &vad_[last * 3], 3 * sizeof(float));
-      ts_[s] = ts_[last];
-      label_[s] = label_[last];
-      flags_[s] = flags_[last];
-      slot_of_[ids_[s]] = s;
-    }
+    if (s != last) move_slot(last, s);
     --nslots_;
   }
   if (kind_ == Kind::flat) {
-    if (has_f32_) vec_.resize(nslots_ * dim_);
-    if (dtype_ == DType::f16) h16_.resize(nslots_ * dim_);
-    if (dtype_ == DType::i8) {
-      q8_.resize(nslots_ * dim_);
-      qscale_.resize(nslots_);
-    }
-    if (dtype_ != DType::f32) qsq_.resize(nslots_);
-    hdata_ = h16_.data();
-    cdata_ = q8_.data();
-    norm_.resize(nslots_);
-    ids_.resize(nslots_);
-    vad_.resize(nslots_ * 3);
-    ts_.resize(nslots_);
-    label_.resize(nslots_);
-    flags_.resize(nslots_);
-    vdata_ = has_f32_ ? vec_.data() : nullptr;
+    resize_slots_locked(nslots_);
   } else if (deleted_ > 0 && deleted_ * 2 > nslots_) {
     compact_locked(0);
   }
+}
+
+void Index::resize_slots_locked(std::size_t n) {
+  if (has_f32_) vec_.resize(n * dim_);
+  if (dtype_ == DType::f16) h16_.resize(n * dim_);
+  if (dtype_ == DType::i8) {
+    q8_.resize(n * dim_);
+    qscale_.resize(n);
+  }
+  if (dtype_ != DType::f32) qsq_.resize(n);
+  hdata_ = h16_.data();
+  cdata_ = q8_.data();
+  norm_.resize(n);
+  ids_.resize(n);
+  vad_.resize(n * 3, 0.0f);
+  ts_.resize(n, 0.0);
+  label_.resize(n, -1);
+  flags_.resize(n, 0);
+  vdata_ = has_f32_ ? vec_.data() : nullptr;
 }
 
 void Index::compact_locked(int threads) {
   std::size_t w = 0;
   for (std::size_t s = 0; s < nslots_; ++s) {
     if (flags_[s] & kDeleted) continue;
-    if (w != s) {
-      std::memmove(vec_.data() + w * dim_, vec_.data() + s * dim_, dim_ * sizeof(float));
-      norm_[w] = norm_[s];
-      ids_[w] = ids_[s];
-      std::memcpy(&vad_[w * 3], &vad_[s * 3], 3 * sizeof(float));
-      ts_[w] = ts_[s];
-      label_[w] = label_[s];
-      flags_[w] = flags_[s];
-      slot_of_[ids_[w]] = static_cast<std::uint32_t>(w);
-    }
+    if (w != s) move_slot(s, w);
     ++w;
   }
-  nslots_ = w;
   deleted_ = 0;
-  vec_.resize(w * dim_);
-  norm_.resize(w);
-  ids_.resize(w);
-  vad_.resize(w * 3);
-  ts_.resize(w);
-  label_.resize(w);
-  flags_.resize(w);
-  vdata_ = vec_.data();
+  nslots_ = w;
+  resize_slots_locked(w);
   rebuild_graph_locked(0, threads);
 }
 
@@ -696,7 +716,9 @@ void Index::search(const float* queries, std::size_t nq, const SearchOptions& op
     scan_locked(q.data(), nq, opt, allow, nullptr, out_ids, out_scores);
     return;
   }
-  const std::size_t ef = std::max(opt.ef ? opt.ef : hp_.ef_search, opt.k);
+  // A quantized walk with f32 kept re-scores its candidates exactly: at least rerank * k of them.
+  const bool rerank = walks_codes() && has_f32_;
+  const std::size_t ef = std::max({opt.ef ? opt.ef : hp_.ef_search, opt.k, rerank ? rerank_ * opt.k : 0});
   const Scorer sc{opt, vad_.data(), ts_.data(), flags_.data(), 1.0f - opt.sentiment_weight, opt.sentiment_weight};
   const std::size_t want = std::min(opt.k, allowed_live);
   parallel_for(nq, opt.threads, [&](std::size_t qi, std::size_t) {
@@ -711,7 +733,7 @@ void Index::search(const float* queries, std::size_t nq, const SearchOptions& op
     }
     TopK t;
     t.reset(opt.k);
-    for (const auto& c : cands) t.push(sc.finish(-c.first, c.second), c.second);
+    for (const auto& c : cands) t.push(sc.finish(rerank ? pair_sim(qq, c.second) : -c.first, c.second), c.second);
     write_out(t, opt.k, ids_, out_ids + qi * opt.k, out_scores + qi * opt.k);
   });
 }
@@ -741,8 +763,9 @@ void take(const unsigned char*& p, const unsigned char* end, std::vector<T>& v, 
 
 }  // namespace
 
-void Index::save(const std::string& path) const {
+void Index::save(const std::string& path, const std::string* attachment) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
+  const std::string& att = attachment ? *attachment : attachment_;
   Meta m{};
   m.dim = dim_;
   m.metric = static_cast<std::uint64_t>(metric_);
@@ -765,6 +788,11 @@ void Index::save(const std::string& path) const {
   append(tail, label_);
   append(tail, flags_);
   if (hnsw_) hnsw_->serialize(tail);
+  // Version 2: the attachment's length (u64) and bytes end the payload.
+  const std::uint64_t att_len = att.size();
+  const auto* lp = reinterpret_cast<const unsigned char*>(&att_len);
+  tail.insert(tail.end(), lp, lp + sizeof att_len);
+  tail.insert(tail.end(), att.begin(), att.end());
   io::AtomicFileWriter w(path, kFileKind, kFormatVersion);
   w.write(&m, sizeof m);
   if (has_f32_) w.write(vdata_, nslots_ * dim_ * sizeof(float));
@@ -788,14 +816,17 @@ std::unique_ptr<Index> Index::load(const std::string& path, bool mmap, CustomFn 
   io::LoadedFile loaded;
   const unsigned char* p;
   const unsigned char* end;
+  std::uint32_t version;
   if (mmap) {
     mapped = std::make_unique<io::MappedFile>(path, kFileKind, kFormatVersion, true);
     p = mapped->payload();
     end = p + mapped->payload_size();
+    version = mapped->header().version;
   } else {
     loaded = io::read_file(path, kFileKind, kFormatVersion);
     p = loaded.payload.data();
     end = p + loaded.payload.size();
+    version = loaded.header.version;
   }
   Meta m;
   if (static_cast<std::size_t>(end - p) < sizeof m) throw CorruptFile("vector index file is truncated: " + path);
@@ -803,7 +834,7 @@ std::unique_ptr<Index> Index::load(const std::string& path, bool mmap, CustomFn 
   p += sizeof m;
   if (m.dim == 0 || m.dim > 65536 || m.metric > 3 || m.kind > 1 || m.deleted > m.nslots || m.M < 2 || m.M > 512 ||
       m.nslots > 0xfffffff0ull || m.reserved[0] > 2 || m.reserved[1] > 1 || m.reserved[2] > 1000 ||
-      (m.reserved[0] != 0 && (m.kind != 0 || m.metric == 3)) || (m.reserved[0] == 0 && m.reserved[1] != 1))
+      (m.reserved[0] != 0 && m.metric == 3) || (m.reserved[0] == 0 && m.reserved[1] != 1))
     throw CorruptFile("vector index file has an invalid header: " + path);
   const auto metric = static_cast<Metric>(m.metric);
   if (metric == Metric::custom && !fn)
@@ -873,6 +904,15 @@ std::unique_ptr<Index> Index::load(const std::string& path, bool mmap, CustomFn 
     throw CorruptFile("vector index file: deleted count mismatch: " + path);
   ix->deleted_ = deleted;
   if (ix->hnsw_) p += ix->hnsw_->deserialize(p, end, n);
+  if (version >= 2) {  // version 1 files end here: no attachment
+    std::uint64_t att_len;
+    if (static_cast<std::size_t>(end - p) < sizeof att_len) throw CorruptFile("vector index file is truncated: " + path);
+    std::memcpy(&att_len, p, sizeof att_len);
+    p += sizeof att_len;
+    if (static_cast<std::uint64_t>(end - p) < att_len) throw CorruptFile("vector index file is truncated: " + path);
+    ix->attachment_.assign(reinterpret_cast<const char*>(p), static_cast<std::size_t>(att_len));
+    p += att_len;
+  }
   if (p != end) throw CorruptFile("vector index file has trailing bytes: " + path);
   ix->mapped_ = std::move(mapped);
   return ix;

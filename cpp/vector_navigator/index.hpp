@@ -18,6 +18,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "vector_navigator/vn_kernels.hpp"
+
 namespace si::io {
 class MappedFile;
 }
@@ -26,15 +28,17 @@ namespace si::vn {
 
 enum class Metric : std::uint32_t { cosine = 0, ip = 1, l2 = 2, custom = 3 };
 enum class Kind : std::uint32_t { flat = 0, hnsw = 1 };
-// Storage of the vectors scanned by flat search: float32, IEEE half, or int8
-// with one float scale per vector (symmetric, scale = max|x| / 127).
+// Storage of the vectors that flat scans and HNSW walks read: float32, IEEE
+// half, or int8 with one float scale per vector (symmetric, scale = max|x| / 127).
 enum class DType : std::uint32_t { f32 = 0, f16 = 1, i8 = 2 };
 
 // A user similarity (higher = more similar), called without the GIL.
 using CustomFn = float (*)(const float*, const float*, std::size_t);
 
 inline constexpr std::uint64_t kNoId = ~std::uint64_t{0};
-inline constexpr std::uint32_t kFormatVersion = 1;
+// Version 2 added the attachment (an opaque byte string, the Navigator's
+// basins); version-1 files still load, with an empty attachment.
+inline constexpr std::uint32_t kFormatVersion = 2;
 inline constexpr const char* kFileKind = "vecnav-index";
 
 struct HnswParams {
@@ -75,8 +79,9 @@ class Hnsw;
 
 class Index {
  public:
-  // dtype f16 / i8: flat only, built-in metrics only. keep_f32 also keeps the
-  // float32 vectors, used to re-rank the quantized candidates exactly.
+  // dtype f16 / i8: built-in metrics only; flat scans and HNSW walks read the
+  // codes. keep_f32 also keeps the float32 vectors, used to re-rank the
+  // quantized candidates exactly.
   Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp = {}, CustomFn fn = nullptr,
         DType dtype = DType::f32, bool keep_f32 = false, std::size_t rerank = 4);
   ~Index();
@@ -119,7 +124,9 @@ class Index {
   // HNSW graph statistics (for tests): max level, number of level-0 links.
   std::vector<std::size_t> graph_stats() const;
 
-  void save(const std::string& path) const;
+  // Writes the index and `attachment` (nullptr: the attachment it was loaded with).
+  void save(const std::string& path, const std::string* attachment = nullptr) const;
+  const std::string& attachment() const { return attachment_; }
   static std::unique_ptr<Index> load(const std::string& path, bool mmap, CustomFn fn);
 
  private:
@@ -136,6 +143,20 @@ class Index {
   float best_sim(const float* q, float qsq, std::size_t slot) const {
     return has_f32_ ? pair_sim(q, slot) : quant_sim(q, qsq, slot);
   }
+  // What the HNSW graph is built and walked on: the codes when the index is
+  // quantized (f32 rows, if kept, only re-rank the walk's candidates).
+  bool walks_codes() const { return dtype_ != DType::f32; }
+  float walk_sim(const float* q, float qsq, std::size_t slot) const {
+    return walks_codes() ? quant_sim(q, qsq, slot) : pair_sim(q, slot);
+  }
+  const void* walk_row(std::size_t slot) const;  // address of the row walk_sim reads (prefetch)
+  // The row walk_sim reads, as floats (f32: the row itself, else decoded into
+  // buf), and its squared norm.
+  const float* walk_vector(std::size_t slot, std::vector<float>& buf, float& sq) const;
+  void move_slot(std::size_t from, std::size_t to);  // copies every per-slot array
+  // Resizes every per-slot array to n slots (new ones: no payload, label -1)
+  // and refreshes the row pointers; nslots_ is the caller's.
+  void resize_slots_locked(std::size_t n);
   void require_writable(const char* op) const;
   void compact_locked(int threads);
   void rebuild_graph_locked(std::size_t from, int threads);
@@ -150,6 +171,8 @@ class Index {
   CustomFn fn_;
   float (*dot_)(const float*, const float*, std::size_t) = nullptr;   // active SIMD level,
   float (*l2sq_)(const float*, const float*, std::size_t) = nullptr;  // looked up once
+  decltype(VnKernels::dot_f16_rows) dot_f16_ = nullptr;
+  decltype(VnKernels::dot_i8_rows) dot_i8_ = nullptr;
 
   DType dtype_ = DType::f32;
   bool has_f32_ = true;
@@ -174,6 +197,7 @@ class Index {
   std::uint64_t next_id_ = 0;
   std::unique_ptr<Hnsw> hnsw_;
   std::unique_ptr<io::MappedFile> mapped_;
+  std::string attachment_;  // saved with the index, opaque here (the Navigator's basins)
   mutable std::shared_mutex mu_;
 };
 

@@ -178,3 +178,39 @@ TEST(Bandit, PendingErrorsAndSerialisation) {
   neg.alpha = -1;
   EXPECT_THROW(Bandit{neg}, std::invalid_argument);
 }
+
+TEST(Bandit, UpdateClockStateRoundTripsAndVersionsAreChecked) {
+  for (Algo algo : {Algo::DLinUCB, Algo::SWLinUCB}) {
+    Config c;
+    c.algo = algo;
+    c.n_arms = 3;
+    c.dim = 2;
+    c.window = 12;  // SW: 4 observations per arm
+    c.clock = Clock::Update;
+    if (algo == Algo::DLinUCB) c.idle_gamma = 0.999;
+    else c.max_age = 30;
+    Bandit b(c);
+    std::mt19937_64 g(7);
+    for (int i = 0; i < 40; ++i) {
+      const auto x = randn(g, 2);
+      const Decision d = b.select(x.data());
+      b.update(d.id, x[0]);
+    }
+    const std::string blob = b.serialize();
+    const auto* p = reinterpret_cast<const unsigned char*>(blob.data());
+    auto copy = Bandit::deserialize(p, blob.size());
+    EXPECT_EQ(copy->serialize(), blob);
+    EXPECT_EQ(copy->config().clock, Clock::Update);
+    // Read as version 1 (no clock fields) the payload does not parse.
+    EXPECT_THROW(Bandit::deserialize(p, blob.size(), 1), si::CorruptFile);
+    EXPECT_THROW(Bandit::deserialize(p, blob.size(), Bandit::kFormatVersion + 1), si::UnsupportedVersion);
+    EXPECT_THROW(Bandit::deserialize(p, blob.size(), 0), si::UnsupportedVersion);
+  }
+  Config lin;
+  lin.n_arms = 2;
+  lin.dim = 2;
+  lin.clock = Clock::Update;  // only the forgetting policies have a clock
+  EXPECT_THROW(Bandit{lin}, std::invalid_argument);
+  EXPECT_EQ(parse_clock("update"), Clock::Update);
+  EXPECT_THROW(parse_clock("hour"), std::invalid_argument);
+}

@@ -1,5 +1,6 @@
 """Delayed rewards, the pending table, bad input, and saved state."""
 
+import functools
 import numpy as np
 import pytest
 
@@ -16,7 +17,13 @@ def _fresh(kind):
     return kind(4, 3, **kw)
 
 
-ALL = [LinUCB, HybridLinUCB, LinearThompsonSampling, EpsilonGreedy, DiscountedLinUCB, SlidingWindowLinUCB]
+ALL = [LinUCB, HybridLinUCB, LinearThompsonSampling, EpsilonGreedy, DiscountedLinUCB, SlidingWindowLinUCB,
+       functools.partial(DiscountedLinUCB, clock="update", idle_gamma=0.999),
+       functools.partial(SlidingWindowLinUCB, clock="update", window=20, max_age=40)]
+
+
+def _kind_id(kind):
+    return f"{kind.func.__name__}-update-clock" if isinstance(kind, functools.partial) else kind.__name__
 
 
 def test_out_of_order_rewards_give_the_same_model():
@@ -84,7 +91,7 @@ def test_unknown_and_duplicate_ids():
     assert p.pending_count == 1
 
 
-@pytest.mark.parametrize("kind", ALL)
+@pytest.mark.parametrize("kind", ALL, ids=_kind_id)
 def test_bad_input_leaves_state_unchanged(kind):
     p = _fresh(kind)
     rng = np.random.default_rng(1)
@@ -144,7 +151,7 @@ def test_bad_constructor_arguments():
         LinUCB(3, 2, default_reward=float("nan"))
 
 
-@pytest.mark.parametrize("kind", ALL)
+@pytest.mark.parametrize("kind", ALL, ids=_kind_id)
 def test_save_load_roundtrip_continues_identically(kind, tmp_path):
     rng = np.random.default_rng(2)
     p = _fresh(kind)
@@ -159,7 +166,8 @@ def test_save_load_roundtrip_continues_identically(kind, tmp_path):
     path = tmp_path / "policy.si"
     p.save(path)
     q = load_policy(path)
-    assert type(q) is kind and q.stats == p.stats
+    assert type(q) is getattr(kind, "func", kind) and q.stats == p.stats
+    assert q.config["clock"] == p.config["clock"] and q.config["arm_gamma"] == p.config["arm_gamma"]
     r = policy_from_state_dict(p.state_dict())
     for x in X[60:]:
         a, b, c = p.select(x), q.select(x), r.select(x)

@@ -2,6 +2,8 @@
 // policies, rate changes, the hybrid margin tuner and the EDF scheduler, all
 // on a virtual clock (no sleeping).
 #include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdint>
@@ -301,4 +303,113 @@ TEST(Executor, RunsTasksAndStops) {
   EXPECT_GE(ex.scheduler().stats(id).timer.count, 20u);
   ex.stop();
   EXPECT_FALSE(ex.running());
+}
+
+// The prelude runs before the deadline, the body at or after it, and leave()
+// once per entered call; the lead stays within [min, period / 4].
+TEST(Scheduler, PreludeEntersBeforeTheDeadlineAndLeavesAfterTheBody) {
+  SchedulerCore s;
+  auto w = make_waiter("timerfd");
+  constexpr int kCalls = 40;
+  std::vector<std::int64_t> entered_at, called_at, deadlines;
+  int leaves = 0;
+  bool inside = false;
+  TaskPrelude p;
+  p.max_lead_ns = 300'000;
+  p.enter = [&] {
+    entered_at.push_back(monotonic_ns());
+    inside = true;
+    return true;
+  };
+  p.leave = [&] {
+    EXPECT_TRUE(inside);
+    inside = false;
+    ++leaves;
+  };
+  const std::int64_t period = 1'000'000;
+  const auto id = s.add("warm", Period::from_ns(period), monotonic_ns() + period, MissedPolicy::Skip,
+                        [&](const Tick& t) {
+                          called_at.push_back(monotonic_ns());
+                          deadlines.push_back(t.deadline_ns);
+                          EXPECT_TRUE(inside);
+                          return true;
+                        },
+                        p);
+  while (called_at.size() < kCalls) s.step(*w);
+  EXPECT_EQ(leaves, kCalls);
+  EXPECT_FALSE(inside);
+  ASSERT_EQ(entered_at.size(), called_at.size());
+  for (std::size_t i = 0; i < called_at.size(); ++i) {
+    EXPECT_GE(called_at[i], deadlines[i]) << "a warmed call must never start early (call " << i << ")";
+    EXPECT_LE(entered_at[i], called_at[i]);
+  }
+  const std::int64_t lead = s.stats(id).lead_ns;
+  EXPECT_GE(lead, 5'000);
+  EXPECT_LE(lead, period / 4);
+}
+
+TEST(Scheduler, PreludeIsLeftWhenTheTaskIsRemovedMeanwhile) {
+  SchedulerCore s;
+  auto w = make_waiter("timerfd");
+  int enters = 0, leaves = 0, calls = 0;
+  std::uint64_t id = 0;
+  TaskPrelude p;
+  p.max_lead_ns = 200'000;
+  p.enter = [&] {
+    ++enters;
+    s.remove(id);  // removed between the wake-up and the call
+    return true;
+  };
+  p.leave = [&] { ++leaves; };
+  id = s.add("gone", Period::from_ns(1'000'000), monotonic_ns() + 1'000'000, MissedPolicy::Skip,
+             [&](const Tick&) {
+               ++calls;
+               return true;
+             },
+             p);
+  EXPECT_TRUE(s.step(*w));
+  EXPECT_EQ(enters, 1);
+  EXPECT_EQ(leaves, 1);
+  EXPECT_EQ(calls, 0);
+}
+
+TEST(Scheduler, VirtualClockIgnoresThePrelude) {
+  auto clock = std::make_shared<VirtualClock>(0);
+  auto w = make_virtual_waiter(clock);
+  SchedulerCore s;
+  int enters = 0, calls = 0;
+  TaskPrelude p;
+  p.max_lead_ns = 100'000;
+  p.enter = [&] { return ++enters > 0; };
+  p.leave = [] {};
+  s.add("v", Period::from_ns(1'000'000), 1'000'000, MissedPolicy::Skip,
+        [&](const Tick&) {
+          ++calls;
+          return true;
+        },
+        p);
+  s.run_until(*w, 10'000'000);
+  EXPECT_EQ(calls, 10);
+  EXPECT_EQ(enters, 0);
+}
+
+// The guard asks for the shortest fair slice while it lives and gives the old
+// request back; where the kernel has no custom slices it does nothing.
+TEST(WakeupSliceGuard, ShortensTheSliceWhileItLivesAndRestoresIt) {
+  std::thread([] {
+    auto runtime_now = [] {
+      SchedAttr a{};
+      EXPECT_EQ(::syscall(SYS_sched_getattr, 0, &a, sizeof a, 0), 0);
+      return a.sched_runtime;
+    };
+    const std::uint64_t before = runtime_now();
+    {
+      WakeupSliceGuard g;
+      if (!g.active()) GTEST_SKIP() << "this kernel does not take a custom fair slice";
+      EXPECT_EQ(runtime_now(), WakeupSliceGuard::kShortestSliceNs);
+      WakeupSliceGuard nested;  // already short: no second request
+      EXPECT_FALSE(nested.active());
+    }
+    EXPECT_EQ(runtime_now(), before);
+  }).join();
 }

@@ -181,3 +181,15 @@ def test_signals_interrupt_a_long_tick(backend):
         t.close()
     finally:
         signal.signal(signal.SIGUSR1, old)
+
+
+def test_monotonic_ns_is_the_clock_of_the_deadlines():
+    # The facade's clock must be the native loop's clock: read them interleaved.
+    from superinstance import _core
+    from superinstance.realtime_core import monotonic_ns
+
+    for _ in range(100):
+        a = monotonic_ns()
+        b = _core.realtime_monotonic_ns()
+        c = monotonic_ns()
+        assert a <= b <= c

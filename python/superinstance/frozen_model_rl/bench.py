@@ -3,6 +3,7 @@ mabwiser LinUCB and Vowpal Wabbit (--cb_explore_adf), in one process, on the
 same synthetic linear environment.
 
     python -m superinstance.frozen_model_rl.bench [--quick] [--json out.json]
+    python -m superinstance.frozen_model_rl.bench --scenarios [--quick]   (abrupt change, delays)
 
 Peers that are not installed are reported as unavailable (pip install mabwiser
 vowpalwabbit). Per-call latencies are medians of per-round perf_counter_ns
@@ -16,6 +17,7 @@ import json
 import platform
 import sys
 import time
+from collections import deque
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -23,7 +25,8 @@ import numpy as np
 from .policies import DiscountedLinUCB, LinUCB, SlidingWindowLinUCB
 from .simulation import DriftingEnvironment, LinearEnvironment, simulate
 
-__all__ = ["NumpyLinUCB", "run", "scenarios", "main"]
+__all__ = ["ABRUPT_POLICIES", "ChangeDetectingLinUCB", "NumpyLinUCB", "RestartedLinUCB", "abrupt_change", "delayed_rewards", "drift_parameters", "run",
+           "scenarios", "main"]
 
 
 class NumpyLinUCB:
@@ -224,15 +227,163 @@ def run(quick: bool = False, seed: int = 0, alpha: float = 0.5) -> Dict[str, Any
     return results
 
 
-def scenarios(seeds=(0, 1, 2)) -> Dict[str, Any]:
-    """Regret after an abrupt change (D-LinUCB, SW-LinUCB vs LinUCB) and with
-    rewards delayed by 1000 rounds, d=16, K=8 (the table in docs/benchmarks.md)."""
-    out: Dict[str, Any] = {}
+def drift_parameters(change_period: int) -> Dict[str, float]:
+    """Discount and window of the non-stationary policies from the expected
+    number of rounds between changes (the rule in docs/frozen_model_rl.md).
+
+    Memory tau = change_period / 10 rounds: D-LinUCB's gamma = 1 - 1/tau (the
+    weights gamma^k have mean age about tau), the sliding window 2 tau (a
+    window of w rounds has mean age w/2, so both forget at the same pace).
+    With clock="update" the same gamma and window are given (the policies
+    derive their per-arm values from them and the number of arms).
+
+    Staleness of arms that are no longer played (clock="update" only): idle
+    memory = the change period itself, so an unplayed arm's estimate is
+    trusted for about one change period: ``idle_gamma = 1 - 1/change_period``
+    (two-rate D-LinUCB) and ``max_age = 2 change_period`` rounds (sliding
+    window; same mean-age rule as above).
+    """
+    if change_period < 20:
+        raise ValueError("change_period must be >= 20 rounds")
+    memory = change_period / 10.0
+    return {"memory": memory, "gamma": 1.0 - 1.0 / memory, "window": int(round(2 * memory)),
+            "idle_memory": float(change_period), "idle_gamma": 1.0 - 1.0 / change_period,
+            "max_age": int(2 * change_period)}
+
+
+class RestartedLinUCB:
+    """LinUCB that starts afresh at a known round: the yardstick that knows
+    when the change happens (no forgetting policy can expect to beat it)."""
+
+    def __init__(self, n_arms: int, dim: int, restart_at: int, alpha: float) -> None:
+        self.n_arms, self.dim, self.restart_at, self.alpha = n_arms, dim, restart_at, alpha
+        self._policy, self._round = LinUCB(n_arms, dim, alpha=alpha), 0
+
+    def select(self, x: np.ndarray):
+        if self._round == self.restart_at:
+            self._policy = LinUCB(self.n_arms, self.dim, alpha=self.alpha)
+        self._round += 1
+        return self._policy.select(x)
+
+    def update(self, decision, reward: float) -> None:
+        self._policy.update(decision, reward)
+
+
+class ChangeDetectingLinUCB:
+    """Prototype (Python over the C++ LinUCB, not a library policy yet): LinUCB
+    that starts afresh when a change is detected in its own prediction errors.
+
+    For each arm, the last ``window`` residuals ``r - theta_a.x`` (theta_a as
+    at the decision) are summed; under no change they have mean about 0, so
+    the alarm is ``|sum| > c sigma sqrt(window)`` with sigma the RMS residual
+    since the last restart and ``c = sqrt(2 ln(2 K horizon / delta))``, a
+    union bound over arms and rounds at level delta. The test starts once the
+    policy has had ``4 K d`` rewards since its last restart (the residuals of a
+    barely fitted ridge model are biased). Constants: window = 2 d, delta = 0.05;
+    none is fitted to the benchmark's seeds.
+    """
+
+    def __init__(self, n_arms: int, dim: int, alpha: float, horizon: int, delta: float = 0.05,
+                 window: Optional[int] = None) -> None:
+        self.n_arms, self.dim, self.alpha = n_arms, dim, alpha
+        self.window = window or 2 * dim
+        self.threshold = float(np.sqrt(2.0 * np.log(2.0 * n_arms * horizon / delta)))
+        self.restarts: List[int] = []
+        self._round = 0
+        self._start()
+
+    def _start(self) -> None:
+        self._policy = LinUCB(self.n_arms, self.dim, alpha=self.alpha)
+        self._residuals = [deque(maxlen=self.window) for _ in range(self.n_arms)]
+        self._n, self._sum_sq = 0, 0.0
+        self._predicted: Dict[int, float] = {}
+
+    @property
+    def stats(self) -> Dict[str, Any]:
+        return {"restarts": list(self.restarts)}
+
+    def select(self, x: np.ndarray):
+        d = self._policy.select(x)
+        self._predicted[d.id] = float(self._policy.theta(d.arm) @ x)
+        self._round += 1
+        return d
+
+    def update(self, decision, reward: float) -> None:
+        if decision.id not in self._predicted:  # decided before the last restart
+            return
+        e = reward - self._predicted.pop(decision.id)
+        self._policy.update(decision, reward)
+        q = self._residuals[decision.arm]
+        q.append(e)
+        self._n += 1
+        self._sum_sq += e * e
+        if len(q) == self.window and self._n > 4 * self.n_arms * self.dim:
+            sigma = np.sqrt(self._sum_sq / self._n)
+            if abs(sum(q)) > self.threshold * sigma * np.sqrt(self.window):
+                self.restarts.append(self._round)
+                self._start()
+
+
+ABRUPT_POLICIES = ("dlinucb", "sw_linucb", "dlinucb_update", "sw_linucb_update", "dlinucb_two_rate",
+                   "sw_linucb_update_max_age", "linucb_change_detection", "linucb_restarted_at_change")
+
+
+def _abrupt_policies(n_arms: int, dim: int, alpha: float, change_at: int, params: Dict[str, float],
+                     names=ABRUPT_POLICIES, horizon: int = 15000) -> Dict[str, Any]:
+    g, w = params["gamma"], params["window"]
+    make = {
+        "linucb": lambda: LinUCB(n_arms, dim, alpha=alpha),
+        "dlinucb": lambda: DiscountedLinUCB(n_arms, dim, gamma=g, alpha=alpha),
+        "sw_linucb": lambda: SlidingWindowLinUCB(n_arms, dim, window=w, alpha=alpha),
+        "dlinucb_update": lambda: DiscountedLinUCB(n_arms, dim, gamma=g, alpha=alpha, clock="update"),
+        "sw_linucb_update": lambda: SlidingWindowLinUCB(n_arms, dim, window=w, alpha=alpha, clock="update"),
+        "dlinucb_two_rate": lambda: DiscountedLinUCB(n_arms, dim, gamma=g, alpha=alpha, clock="update",
+                                                     idle_gamma=params["idle_gamma"]),
+        "sw_linucb_update_max_age": lambda: SlidingWindowLinUCB(n_arms, dim, window=w, alpha=alpha, clock="update",
+                                                                max_age=params["max_age"]),
+        "linucb_change_detection": lambda: ChangeDetectingLinUCB(n_arms, dim, alpha, horizon),
+        "linucb_restarted_at_change": lambda: RestartedLinUCB(n_arms, dim, change_at, alpha),
+    }
+    return {name: make[name]() for name in ("linucb",) + tuple(names)}
+
+
+def abrupt_change(seeds=tuple(range(8)), *, change_at: int = 5000, horizon: int = 15000, n_arms: int = 8,
+                  dim: int = 16, alpha: float = 0.5, noise: float = 0.1,
+                  policies=ABRUPT_POLICIES) -> Dict[str, Any]:
+    """Regret after one abrupt change (every arm's parameters redrawn at
+    ``change_at``), per seed and as median / worst ratio to plain LinUCB.
+
+    All policies use the same alpha (LinUCB's 0.5) and lam 1; gamma, the
+    window and the staleness bounds come from ``drift_parameters(change_at)``.
+    Regret is counted in rounds [change_at, horizon) (``regret_before``: the
+    stationary stretch [0, change_at)).
+    """
+    params = drift_parameters(change_at)
+    runs = []
     for seed in seeds:
-        env = DriftingEnvironment(8, 16, kind="abrupt", change_points=[5000], seed=seed, noise=0.1)
-        pols = {"linucb": LinUCB(8, 16, alpha=0.5), "dlinucb_g0.998": DiscountedLinUCB(8, 16, gamma=0.998, alpha=0.5),
-                "sw_linucb_w1000": SlidingWindowLinUCB(8, 16, window=1000, alpha=0.5)}
-        out[f"abrupt_change_seed{seed}"] = simulate(pols, env, 15000, seed=seed).regret_between(5000, 15000)
+        env = DriftingEnvironment(n_arms, dim, kind="abrupt", change_points=[change_at], seed=seed, noise=noise)
+        pols = _abrupt_policies(n_arms, dim, alpha, change_at, params, policies, horizon)
+        res = simulate(pols, env, horizon, seed=seed)
+        after = res.regret_between(change_at, horizon)
+        runs.append({"seed": int(seed), "optimum_changed": env.optimum_change(change_at, seed=seed),
+                     "regret_before": res.regret_between(0, change_at), "regret_after": after,
+                     "ratio": {n: after[n] / after["linucb"] for n in pols if n != "linucb"}})
+    summary = {}
+    for name in runs[0]["ratio"]:
+        r = np.array([run["ratio"][name] for run in runs])
+        before = np.array([run["regret_before"][name] for run in runs])
+        summary[name] = {"median": float(np.median(r)), "worst": float(r.max()),
+                         "regret_before_median": float(np.median(before))}
+    before = np.array([run["regret_before"]["linucb"] for run in runs])
+    summary["linucb"] = {"regret_before_median": float(np.median(before))}
+    return {"change_at": change_at, "horizon": horizon, "n_arms": n_arms, "dim": dim, "alpha": alpha,
+            "noise": noise, "parameters": params, "runs": runs, "summary": summary}
+
+
+def delayed_rewards(seeds=(0, 1, 2)) -> Dict[str, Any]:
+    """LinUCB regret in rounds 4000-12000 with rewards delayed by 1000 rounds
+    versus undelayed, d=16, K=8."""
+    out: Dict[str, Any] = {}
     for seed in seeds:
         env = LinearEnvironment(8, 16, seed=seed)
         res = {}
@@ -242,6 +393,39 @@ def scenarios(seeds=(0, 1, 2)) -> Dict[str, Any]:
             res[name] = r.regret_between(4000, 12000)["p"]
         out[f"delay_seed{seed}"] = res
     return out
+
+
+def scenarios(quick: bool = False) -> Dict[str, Any]:
+    """The non-stationary and delayed-reward scenarios (the tables in docs/benchmarks.md)."""
+    seeds = tuple(range(5 if quick else 8))
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "abrupt_change": abrupt_change(seeds), "delayed": delayed_rewards((0, 1, 2))}
+
+
+def _fmt_scenarios(sc: Dict[str, Any]) -> str:
+    ab = sc["abrupt_change"]
+    p = ab["parameters"]
+    names = list(ab["runs"][0]["ratio"])
+    lines = [f"# abrupt change at round {ab['change_at']} of {ab['horizon']}, K={ab['n_arms']}, d={ab['dim']}, "
+             f"noise {ab['noise']}, alpha {ab['alpha']} for every policy; gamma {p['gamma']:.4f}, "
+             f"window {p['window']} (memory {p['memory']:.0f} rounds = change period / 10); "
+             f"idle_gamma {p['idle_gamma']:.5f}, max_age {p['max_age']} (idle memory = change period)",
+             "# regret after the change / LinUCB's",
+             "| seed | optimum changed | LinUCB regret after | " + " | ".join(names) + " |",
+             "|---|---|---|" + "---|" * len(names)]
+    for run in ab["runs"]:
+        lines.append(f"| {run['seed']} | {run['optimum_changed']:.2f} | {run['regret_after']['linucb']:.1f} | "
+                     + " | ".join(f"{run['ratio'][n]:.3f}" for n in names) + " |")
+    s = ab["summary"]
+    lines.append("| median / worst | | | " + " | ".join(f"{s[n]['median']:.3f} / {s[n]['worst']:.3f}" for n in names)
+                 + " |")
+    lines.append(f"| regret before the change (median) | | {s['linucb']['regret_before_median']:.1f} | "
+                 + " | ".join(f"{s[n]['regret_before_median']:.1f}" for n in names) + " |")
+    lines.append("")
+    lines.append("# LinUCB regret in rounds 4000-12000, rewards delayed by 1000 rounds")
+    for k, v in sc["delayed"].items():
+        lines.append(f"{k} " + ", ".join(f"{n} {x:.1f}" for n, x in v.items()))
+    return "\n".join(lines)
 
 
 def _fmt(results: Dict[str, Any]) -> str:
@@ -279,9 +463,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="instead: regret after an abrupt change and with delayed rewards")
     args = ap.parse_args(argv)
     if args.scenarios:
-        sc = scenarios()
-        for k, v in sc.items():
-            print(k, {n: round(x, 1) for n, x in v.items()})
+        sc = scenarios(quick=args.quick)
+        print(f"# bandit scenarios, {sc['date']}")
+        print(_fmt_scenarios(sc))
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(sc, f, indent=1)

@@ -257,7 +257,7 @@ class Policy:
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Replace this policy's state; on a bad state nothing changes."""
         blob = _check_state(state)
-        core = _core.BanditCore.from_state_bytes(blob)
+        core = _core.BanditCore.from_state_bytes(blob, _state_version(state))
         if core.algo != self.algo:
             raise ValueError(f"state is for a {core.algo} policy, this is {self.algo}")
         if core.n_arms != self.n_arms:
@@ -295,13 +295,21 @@ def _check_state(state: Dict[str, Any]) -> bytes:
     return bytes(blob)
 
 
+def _state_version(state: Dict[str, Any]) -> int:
+    """The state_dict's format version (older versions still load)."""
+    version = state.get("version")
+    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
+        raise CorruptFileError(f"policy state_dict has a bad version {version!r}")
+    return int(version)
+
+
 def load_policy(path: Union[str, os.PathLike], arms: Optional[Sequence[Any]] = None) -> Policy:
     """Load any saved policy; returns an instance of the right class."""
     return Policy._wrap(_core.BanditCore.load(os.fspath(path)), arms)
 
 
 def policy_from_state_dict(state: Dict[str, Any], arms: Optional[Sequence[Any]] = None) -> Policy:
-    return Policy._wrap(_core.BanditCore.from_state_bytes(_check_state(state)), arms)
+    return Policy._wrap(_core.BanditCore.from_state_bytes(_check_state(state), _state_version(state)), arms)
 
 
 class LinUCB(Policy):
@@ -368,27 +376,49 @@ class EpsilonGreedy(Policy):
 
 
 class DiscountedLinUCB(Policy):
-    """D-LinUCB (Russac, Vernade & Cappe, NeurIPS 2019) per arm: every round
-    the statistics decay by ``gamma`` towards the prior, so drifting
-    preferences are tracked and unplayed arms regain uncertainty.
-    Decisions cost O(K d^2); updates O(d^3) (an eigen-decomposition)."""
+    """D-LinUCB (Russac, Vernade & Cappe, NeurIPS 2019) per arm: statistics
+    decay towards the prior (``V <- g V + (1 - g) lam I``, ``b <- g b``), so
+    drifting preferences are tracked. Decisions cost O(K d^2); updates O(d^3)
+    (an eigen-decomposition).
+
+    clock: what time the decay counts.
+      "round" (default, the paper): every arm decays by ``gamma`` every round,
+        so an arm that is not played regains its prior uncertainty and is
+        re-explored (K d coefficients re-measured every 1/(1 - gamma) rounds).
+      "update": an arm decays only on its own updates, by ``gamma ** n_arms``
+        per update (an arm played in 1/K of the rounds forgets at the round
+        clock's pace; ``config["arm_gamma"]``). No re-exploration of unplayed
+        arms, at the price of not noticing that an arm no longer played has
+        improved; a late reward counts from its arrival.
+    idle_gamma: with clock="update", a further per-round decay of every arm
+      (two-rate forgetting; 1 = none) that bounds how stale an unplayed arm's
+      estimate gets, e.g. ``1 - 1/change_period``.
+    """
 
     _algo = "dlinucb"
 
     def __init__(self, arms: Union[int, Sequence[Any]], dim: int, *, gamma: float = 0.99,
-                 alpha: float = 1.0, **kw: Any) -> None:
-        super().__init__(arms, dim, alpha=alpha, gamma=gamma, **kw)
+                 alpha: float = 1.0, clock: str = "round", idle_gamma: float = 1.0, **kw: Any) -> None:
+        super().__init__(arms, dim, alpha=alpha, gamma=gamma, clock=clock, idle_gamma=float(idle_gamma), **kw)
 
 
 class SlidingWindowLinUCB(Policy):
-    """LinUCB over the observations of the last ``window`` rounds (older ones
-    are removed by rank-1 downdates)."""
+    """LinUCB over a window of recent observations (older ones are removed by
+    rank-1 downdates).
+
+    clock: "round" (default): the observations of the last ``window`` rounds.
+      "update": each arm's own last ``round(window / n_arms)`` observations
+      (``config["arm_window"]``), so an unplayed arm keeps its estimate.
+    max_age: with clock="update", observations older than this many rounds
+      also leave the window (bounds an unplayed arm's staleness; None = none).
+    """
 
     _algo = "sw_linucb"
 
     def __init__(self, arms: Union[int, Sequence[Any]], dim: int, *, window: int = 1000,
-                 alpha: float = 1.0, **kw: Any) -> None:
-        super().__init__(arms, dim, alpha=alpha, window=window, **kw)
+                 alpha: float = 1.0, clock: str = "round", max_age: Optional[int] = None, **kw: Any) -> None:
+        super().__init__(arms, dim, alpha=alpha, window=window, clock=clock,
+                         max_age=0 if max_age is None else int(max_age), **kw)
 
 
 _ALGO_CLASSES = {

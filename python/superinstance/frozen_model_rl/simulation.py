@@ -96,6 +96,17 @@ class DriftingEnvironment(LinearEnvironment):
         f = frac / self.period
         return (1 - f) * self.thetas[seg] + f * self.thetas[seg + 1]
 
+    def optimum_change(self, t: int, n_contexts: int = 10000, seed: int = 0) -> float:
+        """Share of contexts whose optimal arm at round ``t`` differs from the one
+        at round ``t - 1`` (how real a change at ``t`` is), over ``n_contexts``
+        contexts drawn like the environment's."""
+        if t < 1 or n_contexts < 1:
+            raise ValueError("t and n_contexts must be >= 1")
+        X = self.contexts(n_contexts, np.random.default_rng(seed))
+        before = np.argmax(X @ self.theta_at(t - 1).T, axis=1)
+        after = np.argmax(X @ self.theta_at(t).T, axis=1)
+        return float(np.mean(before != after))
+
     def expected(self, X: np.ndarray, t0: int = 0) -> np.ndarray:
         out = np.empty((X.shape[0], self.n_arms))
         if self.kind == "abrupt":

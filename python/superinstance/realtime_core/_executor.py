@@ -78,14 +78,25 @@ class RealtimeExecutor:
     What the platform refuses is skipped with ONE :class:`RealtimeFallbackWarning`
     (or :class:`~superinstance.errors.RealtimePermissionError` when
     ``strict=True``); :attr:`obtained` says exactly what the thread got.
-    Python callbacks take the GIL only while they run. See the module docstring
-    for the error policy.
+    Python callbacks take the GIL only around their call. See the module
+    docstring for the error policy.
+
+    ``python_lead_ns`` (default 200 us; 0 turns it off): a thread that slept a
+    whole period wakes with cold caches, and taking the GIL and entering a
+    Python callback then costs tens of microseconds after the deadline. With a
+    lead the loop wakes early, takes the GIL, runs the call path once on a
+    throw-away Tick, spins to the deadline and calls the callback warm. The
+    lead adapts to the measured wake-up overshoot (``task_stats(id).extra
+    ["lead_ns"]``) within [5 us, min(python_lead_ns, period / 4)]; the price is
+    that spin (the GIL is held during it) on every call. Callbacks never start
+    before their deadline. Native tasks never take the GIL and get no lead.
     """
 
     def __init__(self, policy: str = "other", priority: Optional[int] = None, cpus: Optional[Sequence[int]] = None,
                  lock_memory: bool = True, *, runtime_ns: Optional[int] = None, deadline_ns: Optional[int] = None,
                  period_ns: Optional[int] = None, strict: bool = False, on_error: str = "continue",
-                 backend: str = "timerfd", prefault_stack_bytes: int = 256 * 1024):
+                 backend: str = "timerfd", prefault_stack_bytes: int = 256 * 1024,
+                 python_lead_ns: int = 200_000):
         if policy not in ("fifo", "rr", "deadline", "other"):
             raise ValueError(f"unknown scheduling policy {policy!r}: use fifo, rr, deadline or other")
         if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
@@ -98,6 +109,8 @@ class RealtimeExecutor:
             raise ValueError(f"policy {policy!r} takes no priority (got {priority}); use fifo or rr")
         if on_error not in ("continue", "stop"):
             raise ValueError(f"on_error must be 'continue' or 'stop', got {on_error!r}")
+        if isinstance(python_lead_ns, bool) or not isinstance(python_lead_ns, int) or python_lead_ns < 0:
+            raise ValueError(f"python_lead_ns must be an int >= 0, got {python_lead_ns!r}")
         cpu_list = [int(c) for c in cpus] if cpus is not None else []
         if cpus is not None and not cpu_list:
             raise ValueError("cpus must name at least one CPU (or be None)")
@@ -107,7 +120,8 @@ class RealtimeExecutor:
         self._ex = _core.RtExecutor(policy=policy, priority=priority or 0, cpus=cpu_list, lock_memory=bool(lock_memory),
                                     runtime_ns=runtime_ns or 0, deadline_ns=deadline_ns or 0,
                                     period_ns=period_ns or 0, prefault_stack_bytes=prefault_stack_bytes,
-                                    backend=backend, on_error=on_error, error_sink=self._errors.sink)
+                                    backend=backend, on_error=on_error, error_sink=self._errors.sink,
+                                    python_lead_ns=python_lead_ns)
         self.requested = {"policy": policy, "priority": priority or 0, "cpus": cpu_list,
                           "lock_memory": bool(lock_memory), "runtime_ns": runtime_ns, "deadline_ns": deadline_ns,
                           "period_ns": period_ns}
@@ -210,7 +224,7 @@ class RealtimeExecutor:
 
     def task_stats(self, task_id: int) -> LatencyStats:
         """Lateness of each call's start, plus in ``extra``: name, errors, runtime_p50_ns/p99/max,
-        late_starts; ``overruns`` counts calls that ran longer than one period."""
+        late_starts, lead_ns (the current lead of a Python task, see the class doc); ``overruns`` counts calls that ran longer than one period."""
         return _stats(self._ex.task_stats(task_id))
 
     # ---- lifetime

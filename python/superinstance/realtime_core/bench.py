@@ -11,12 +11,18 @@ absolute deadline) and the mean period of:
 * an ``asyncio.sleep(next - now)`` loop and our ``Timer.aiter()``;
 * ``cyclictest`` from rt-tests when installed (the C reference);
 * the cost of delivering a tick to a Python callback on a RealtimeExecutor
-  (C++ wake-up to the first line of the callback: GIL acquire, Tick, call).
+  (the loop's wake-up to the first line of the callback: GIL acquire, Tick,
+  call), with the default ``python_lead_ns`` (the GIL is taken and the call
+  path warmed before the deadline) and without it (``no lead``); each also as
+  the lateness of the callback's first line against the deadline.
 
-Mean period: per chunk, the change of the median lateness (against an ideal
-grid built from the first deadline and the target period) between the chunk's
-halves, over their index distance; pooled over chunks and reported as the
-error from the target in ppm. Medians make it robust to the VM's stalls.
+Mean period: the least-squares trend of lateness against an ideal grid (first
+deadline + k * target period) within each chunk, samples above the chunk's P90
+dropped (the VM's stalls are one-sided), pooled over chunks; reported as the
+error from the target in ppm with a standard error from the spread between
+chunks. Within a 1 s chunk, lateness wanders by tens of microseconds with the
+load, which is tens of ppm of one chunk: ``--drift-seconds S`` adds one
+continuous S-second run per timer of ours, whose estimate is S times tighter.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -120,22 +127,26 @@ def _aiter_chunk(rate: int, seconds: float) -> Chunk:
     return asyncio.run(run())
 
 
-def _callback_chunk(rate: int, seconds: float, policy: str) -> np.ndarray:
-    """Delivery cost (ns): from the executor's wake-up to the first line of the Python callback."""
+def _callback_chunk(rate: int, seconds: float, policy: str, lead: Optional[int] = None) -> np.ndarray:
+    """Row 0: delivery cost (ns), from the loop's wake-up to the first line of the Python callback;
+    row 1: that first line's lateness against the deadline. ``lead``: python_lead_ns (None: default)."""
     n = max(2, int(seconds * rate))
-    out = np.zeros(n, np.int64)
+    out = np.zeros((2, n), np.int64)
     pos = [0]
 
     def cb(tick: Any) -> None:
         now = monotonic_ns()
         i = pos[0]
         if i < n:
-            out[i] = now - tick.woke_ns
+            out[0, i] = now - tick.woke_ns
+            out[1, i] = now - tick.deadline_ns
             pos[0] = i + 1
 
     kw: Dict[str, Any] = {"policy": policy, "lock_memory": False}
     if policy == "fifo":
         kw["priority"] = 80
+    if lead is not None:
+        kw["python_lead_ns"] = lead
     ex = RealtimeExecutor(**kw)
     try:
         ex.every(cb, rate_hz=rate)
@@ -187,6 +198,31 @@ class _Fifo:
             os.sched_setscheduler(0, self.old[0], self.old[1])
 
 
+def _on_fresh_thread(fn: Callable[[int, float], Any], rate: int, seconds: float, fifo: bool) -> Any:
+    """Runs one chunk on a new thread (under SCHED_FIFO if asked) and returns its result.
+
+    cyclictest starts as a fresh process for every chunk; the kernel's fair scheduler
+    (EEVDF) remembers how much CPU a thread used, and this process's main thread has
+    just done all the bookkeeping of the other methods, so its wake-ups would lose to
+    other tasks more often. A fresh thread per chunk gives every method the same start.
+    """
+    box: Dict[str, Any] = {}
+
+    def body() -> None:
+        try:
+            with _Fifo(fifo):
+                box["result"] = fn(rate, seconds)
+        except BaseException as e:  # noqa: BLE001 - re-raised on the calling thread
+            box["error"] = e
+
+    t = threading.Thread(target=body, name="timer-bench-chunk")
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
 def _fifo_permitted() -> bool:
     try:
         with _Fifo(True, 1):
@@ -195,20 +231,43 @@ def _fifo_permitted() -> bool:
         return False
 
 
-def _robust_period(chunks: List[Chunk], period: int) -> float:
-    """Mean period from wake-up times, robust to stalls: per chunk, the median lateness against an
-    independent ideal grid (first deadline + k * target period) in the second half minus that in the
-    first half, over the index distance between the halves; pooled over chunks."""
-    num = den = 0.0
-    for idx, dl, wk in chunks:
-        if idx.size < 4:
-            continue
-        ideal = dl[0] + (idx - idx[0]) * period
-        lat = (wk - ideal).astype(np.float64)
-        h = idx.size // 2
-        num += float(np.median(lat[h:]) - np.median(lat[:h]))
-        den += float(np.median(idx[h:]) - np.median(idx[:h]))
-    return period + num / den if den else float("nan")
+def _chunk_trend(chunk: Chunk, period: int) -> Optional[Tuple[float, float, float]]:
+    """Least-squares trend of one chunk's lateness against an ideal grid (first deadline + k *
+    target period): (sum t*l, sum t*t) over centred tick index t and lateness l, and the slope.
+
+    The VM's stalls are one-sided and would dominate a plain fit, so samples whose residual
+    from a first robust line (medians of the two halves) is above the 90th percentile are
+    dropped; trimming the raw lateness instead would drop the late end of a drifting chunk."""
+    idx, dl, wk = chunk
+    if idx.size < 8:
+        return None
+    t_all = idx.astype(np.float64) - float(idx[0])
+    lat = (wk - (dl[0] + (idx - idx[0]) * period)).astype(np.float64)
+    h = idx.size // 2
+    span = float(np.median(t_all[h:]) - np.median(t_all[:h]))
+    slope0 = float(np.median(lat[h:]) - np.median(lat[:h])) / span if span > 0 else 0.0
+    resid = lat - slope0 * t_all
+    keep = resid <= np.percentile(resid, 90)
+    t = t_all[keep] - t_all[keep].mean()
+    lk = lat[keep] - lat[keep].mean()
+    tt = float(t @ t)
+    return (float(t @ lk), tt, float(t @ lk) / tt) if tt > 0 else None
+
+
+def _period_estimate(chunks: List[Chunk], period: int) -> Tuple[float, float]:
+    """Mean period (ns) pooled over the chunks' trends, and its standard error in ppm from the
+    spread of the per-chunk slopes (nan with one chunk). A timer that drifts shows a slope within
+    every chunk; one on an exact grid only shows the noise of its lateness over the chunk."""
+    trends = [tr for tr in (_chunk_trend(c, period) for c in chunks) if tr is not None]
+    if not trends:
+        return float("nan"), float("nan")
+    tl, tt = sum(tr[0] for tr in trends), sum(tr[1] for tr in trends)
+    slope = tl / tt
+    se = float("nan")
+    if len(trends) > 1:
+        var = sum(tr[1] * (tr[2] - slope) ** 2 for tr in trends) / ((len(trends) - 1) * tt)
+        se = var ** 0.5 / period * 1e6
+    return period + slope, se
 
 
 def _summary(lat_ns: np.ndarray, chunks: Optional[List[Chunk]], period: int) -> Dict[str, Any]:
@@ -217,9 +276,10 @@ def _summary(lat_ns: np.ndarray, chunks: Optional[List[Chunk]], period: int) -> 
     d: Dict[str, Any] = {"count": int(lat.size), "p50_us": p[0] / 1e3, "p99_us": p[1] / 1e3,
                          "p99.9_us": p[2] / 1e3, "max_us": float(lat.max()) / 1e3 if lat.size else np.nan}
     if chunks:
-        slope = _robust_period(chunks, period)
-        d["mean_period_ns"] = slope
-        d["period_error_ppm"] = (slope - period) / period * 1e6
+        mean_period, se_ppm = _period_estimate(chunks, period)
+        d["mean_period_ns"] = mean_period
+        d["period_error_ppm"] = (mean_period - period) / period * 1e6
+        d["period_error_se_ppm"] = se_ppm
         d["missed"] = int(sum(int(np.sum(np.diff(c[0]) - 1)) for c in chunks))
     return d
 
@@ -249,15 +309,16 @@ class _CpuDmaLatency:
 
 
 def run(rates: List[int], seconds: float, chunk: float, include_fifo: bool = True,
-        log: Callable[[str], None] = print, cpu_dma_latency: Optional[int] = 0) -> Dict[str, Any]:
+        log: Callable[[str], None] = print, cpu_dma_latency: Optional[int] = 0,
+        drift_seconds: float = 0.0) -> Dict[str, Any]:
     with _CpuDmaLatency(cpu_dma_latency) as dma:
-        rep = _run(rates, seconds, chunk, include_fifo, log)
+        rep = _run(rates, seconds, chunk, include_fifo, log, drift_seconds)
     rep["cpu_dma_latency_held"] = cpu_dma_latency if dma.held else None
     return rep
 
 
 def _run(rates: List[int], seconds: float, chunk: float, include_fifo: bool,
-         log: Callable[[str], None]) -> Dict[str, Any]:
+         log: Callable[[str], None], drift_seconds: float = 0.0) -> Dict[str, Any]:
     working = [b["name"] for b in backends() if b["ok"]]
     fifo = include_fifo and _fifo_permitted()
     methods: List[Tuple[str, str, Callable[[int, float], Any]]] = []
@@ -271,6 +332,7 @@ def _run(rates: List[int], seconds: float, chunk: float, include_fifo: bool,
             methods.append(("Timer.aiter()", pol, _aiter_chunk))
         methods.append(("cyclictest", pol, lambda r, s, pol=pol: _cyclictest_chunk(r, s, pol)))
         methods.append(("callback delivery", pol, lambda r, s, pol=pol: _callback_chunk(r, s, pol)))
+        methods.append(("callback delivery, no lead", pol, lambda r, s, pol=pol: _callback_chunk(r, s, pol, 0)))
     results: Dict[str, Any] = {}
     for rate in rates:
         period = 10**9 // rate
@@ -280,10 +342,11 @@ def _run(rates: List[int], seconds: float, chunk: float, include_fifo: bool,
         acc: Dict[Tuple[str, str], List[Any]] = {(m, p): [] for m, p, _ in methods}
         for rnd in range(rounds):
             for name, pol, fn in methods:
-                # cyclictest and the executor set their own policy; the rest run on this thread.
-                own = name in ("cyclictest", "callback delivery")
-                with _Fifo(pol == "fifo" and not own):
+                # cyclictest and the executor run on threads of their own; the rest on a fresh one.
+                if name == "cyclictest" or name.startswith("callback delivery"):
                     acc[(name, pol)].append(fn(rate, ch))
+                else:
+                    acc[(name, pol)].append(_on_fresh_thread(fn, rate, ch, pol == "fifo"))
             log(f"  {rate} Hz: round {rnd + 1}/{rounds} done")
         for (name, pol), parts in acc.items():
             parts = [p for p in parts if p is not None]
@@ -291,17 +354,75 @@ def _run(rates: List[int], seconds: float, chunk: float, include_fifo: bool,
                 continue
             if isinstance(parts[0], tuple):
                 lat = np.concatenate([wk - dl for _, dl, wk in parts])
-                s = _summary(lat, parts if name != "time.sleep(period)" else parts, period)
+                s = _summary(lat, parts, period)
                 if name == "time.sleep(period)":
                     s["note"] = "relative sleeps: lateness vs the intended grid grows without bound"
+            elif parts[0].ndim == 2:  # callback delivery: cost, and lateness vs the deadline
+                both = np.concatenate(parts, axis=1)
+                for row, label in ((0, name), (1, name + ": deadline to callback")):
+                    results[f"{rate}Hz {label} [{pol}]"] = dict(_summary(both[row], None, period), rate_hz=rate,
+                                                                 method=label, policy=pol, seconds=rounds * ch)
+                continue
             else:
                 s = _summary(np.concatenate(parts), None, period)
             results[f"{rate}Hz {name} [{pol}]"] = dict(s, rate_hz=rate, method=name, policy=pol,
                                                         seconds=rounds * ch)
+        _paired_vs_cyclictest(results, acc, rate)
+        if drift_seconds > 0:
+            _continuous_runs(results, methods, rate, drift_seconds, log)
     return {"results": results, "machine": _machine(), "fifo": fifo, "backends": working,
             "cyclictest": shutil.which("cyclictest") is not None,
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "command": "python -m superinstance.realtime_core.bench " + " ".join(sys.argv[1:])}
+
+
+def _round_p99_us(parts: List[Any]) -> List[Optional[float]]:
+    """P99 lateness (us) of each round's chunk (None where the method did not run)."""
+    out: List[Optional[float]] = []
+    for p in parts:
+        if p is None:
+            out.append(None)
+            continue
+        lat = p[2] - p[1] if isinstance(p, tuple) else p
+        out.append(float(np.percentile(np.maximum(lat, 0), 99)) / 1e3)
+    return out
+
+
+def _paired_vs_cyclictest(results: Dict[str, Any], acc: Dict[Tuple[str, str], List[Any]], rate: int) -> None:
+    """Per round, the P99 of each timer of ours over cyclictest's P99 in the same round and policy;
+    the median over rounds. On a loaded machine a burst of load hits one method's chunk at random
+    and decides a pooled P99; pairing by round keeps it from deciding the comparison."""
+    for pol in sorted({p for _, p in acc}):
+        cyc = acc.get(("cyclictest", pol))
+        if not cyc or all(c is None for c in cyc):
+            continue
+        cyc_p99 = _round_p99_us(cyc)
+        for (name, p), parts in acc.items():
+            if p != pol or not (name.startswith("Timer[") or name == "cyclictest"):
+                continue
+            ours = _round_p99_us(parts)
+            r = results.get(f"{rate}Hz {name} [{pol}]")
+            if r is None:
+                continue
+            r["p99_round_median_us"] = float(np.median([a for a in ours if a is not None]))
+            ratios = [a / b for a, b in zip(ours, cyc_p99) if a is not None and b]
+            if ratios and name != "cyclictest":
+                r["p99_vs_cyclictest_paired"] = float(np.median(ratios))
+
+
+def _continuous_runs(results: Dict[str, Any], methods: List[Tuple[str, str, Callable[[int, float], Any]]],
+                     rate: int, seconds: float, log: Callable[[str], None]) -> None:
+    """One continuous run per timer of ours (SCHED_OTHER): its mean period over `seconds`."""
+    period = 10**9 // rate
+    for name, pol, fn in methods:
+        if pol != "other" or not (name.startswith("Timer") or name == "time.sleep(next-now)"):
+            continue
+        mean_period, _ = _period_estimate([_on_fresh_thread(fn, rate, seconds, False)], period)
+        r = results.get(f"{rate}Hz {name} [{pol}]")
+        if r is not None:
+            r["continuous_s"] = seconds
+            r["continuous_period_error_ppm"] = (mean_period - period) / period * 1e6
+        log(f"  {rate} Hz: {seconds:g} s continuous run of {name} done")
 
 
 def _machine() -> str:
@@ -318,13 +439,21 @@ def _machine() -> str:
 
 
 def format_table(report: Dict[str, Any]) -> str:
-    rows = ["| rate | method | policy | P50 us | P99 us | P99.9 us | max us | period error ppm | missed |",
-            "|---|---|---|---:|---:|---:|---:|---:|---:|"]
-    for key, r in report["results"].items():
-        ppm = r.get("period_error_ppm")
-        ppm_s = "n/a" if ppm is None else f"{ppm:+.1f}"
+    rows = ["| rate | method | policy | P50 us | P99 us | P99.9 us | max us | P99 per round, median us "
+            "| P99 / cyclictest, paired | period error ppm (+- s.e.) | continuous run ppm | missed |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in report["results"].values():
+        ppm, se = r.get("period_error_ppm"), r.get("period_error_se_ppm")
+        ppm_s = "n/a" if ppm is None else f"{ppm:+.1f}" + ("" if se is None or se != se else f" +- {se:.1f}")
+        cont = r.get("continuous_period_error_ppm")
+        cont_s = "" if cont is None else f"{cont:+.2f} ({r['continuous_s']:g} s)"
+        rnd = r.get("p99_round_median_us")
+        rnd_s = "" if rnd is None else f"{rnd:.1f}"
+        pair = r.get("p99_vs_cyclictest_paired")
+        pair_s = "" if pair is None else f"{pair:.2f}x"
         rows.append(f"| {r['rate_hz']} Hz | {r['method']} | {r['policy']} | {r['p50_us']:.1f} | {r['p99_us']:.1f} | "
-                    f"{r['p99.9_us']:.1f} | {r['max_us']:.0f} | {ppm_s} | {r.get('missed', '')} |")
+                    f"{r['p99.9_us']:.1f} | {r['max_us']:.0f} | {rnd_s} | {pair_s} | {ppm_s} | {cont_s} | "
+                    f"{r.get('missed', '')} |")
     return "\n".join(rows)
 
 
@@ -334,6 +463,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="seconds per method and rate (default 10)")
     ap.add_argument("--chunk", type=float, default=1.0, help="seconds per interleaved chunk (default 1)")
     ap.add_argument("--no-fifo", action="store_true", help="skip the SCHED_FIFO runs")
+    ap.add_argument("--drift-seconds", type=float, default=0.0,
+                    help="also run each timer of ours once for this many seconds without a break, for a "
+                         "tighter mean-period estimate (default 0: off)")
     ap.add_argument("--json", help="write the full report here")
     ap.add_argument("--cpu-dma-latency", type=int, default=0,
                     help="hold /dev/cpu_dma_latency at this many us for the whole run, for every method "
@@ -341,7 +473,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     a = ap.parse_args(argv)
     rep = run([int(r) for r in a.rates.split(",")], a.seconds, a.chunk, not a.no_fifo,
               log=lambda s: print(s, file=sys.stderr),
-              cpu_dma_latency=None if a.cpu_dma_latency < 0 else a.cpu_dma_latency)
+              cpu_dma_latency=None if a.cpu_dma_latency < 0 else a.cpu_dma_latency,
+              drift_seconds=a.drift_seconds)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rep, f, indent=1, default=float)

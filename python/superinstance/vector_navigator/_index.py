@@ -11,6 +11,8 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Unio
 import numpy as np
 
 from .. import _core
+from ..errors import CorruptFileError
+from . import _basin_state
 
 __all__ = ["Index", "NO_ID", "sentiment_similarity"]
 
@@ -98,11 +100,13 @@ class Index:
         ctypes function of the same C signature (higher = more similar). It is
         called from C++ without the GIL, from several threads.
     kind: "flat" (exact scan) or "hnsw" (approximate graph search).
-    dtype: storage of the scanned vectors: "f32", "f16" (IEEE half: half the
-        memory) or "i8" (int8 with one float scale per vector: a quarter).
-        f16 / i8 work with kind="flat" and the built-in metrics.
+    dtype: storage of the vectors that searches read: "f32", "f16" (IEEE
+        half: half the memory) or "i8" (int8 with one float scale per vector:
+        a quarter). f16 / i8 work with both kinds (the HNSW graph is built and
+        walked on the codes) and the built-in metrics.
     rerank: with f16 / i8, also keep the float32 vectors and re-score the best
-        ``rerank * k`` quantized candidates exactly (None = keep no f32 copy).
+        ``rerank * k`` quantized candidates exactly (None = keep no f32 copy;
+        then the vector memory is only the codes).
     M, ef_construction, ef_search: HNSW parameters.
     threads: default number of threads for add/search (None = all cores).
     """
@@ -111,6 +115,7 @@ class Index:
                  rerank: Optional[int] = None, M: int = 16, ef_construction: int = 200, ef_search: int = 64, seed: int = 0x5EED,
                  threads: Optional[int] = None, _core_index: Any = None) -> None:
         self._metric_obj = None
+        self._navigator = None  # the Navigator whose basins save() writes (set by Navigator)
         if _core_index is not None:
             self._ix = _core_index
         else:
@@ -418,8 +423,15 @@ class Index:
 
     # ------------------------------------------------------------ persistence
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
-        """Write the index atomically (versioned, CRC-32C checksummed)."""
-        self._ix.save(os.fspath(path))
+        """Write the index atomically (versioned, CRC-32C checksummed), with the
+        basins of the Navigator made on it (or the basins it was loaded with)."""
+        self._ix.save(os.fspath(path), self._basins_bytes())
+
+    def _basins_bytes(self) -> bytes:
+        """The basin map to save: the attached Navigator's, else the one loaded."""
+        if self._navigator is not None:
+            return self._navigator._state_bytes()
+        return bytes(self._ix.attachment)
 
     @classmethod
     def load(cls, path: Union[str, "os.PathLike[str]"], mmap: bool = False, *, metric: Any = None,
@@ -433,6 +445,12 @@ class Index:
             fn = _custom_address(metric)
             obj = metric
         core = _core.VectorIndex.load(os.fspath(path), bool(mmap), fn)
+        saved = bytes(core.attachment)
+        if saved:  # damaged basins fail here, with the file's name, not later in Navigator()
+            try:
+                _basin_state.decode(saved, int(core.dim))
+            except CorruptFileError as e:
+                raise CorruptFileError(f"{e}: {os.fspath(path)}") from None
         ix = cls(core.dim, _core_index=core, threads=threads)
         ix._metric_obj = obj
         return ix

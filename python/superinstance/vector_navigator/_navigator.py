@@ -5,6 +5,10 @@ integer label in the index; a basin search is a label-filtered search over the
 basin and its descendants down to a depth, so it runs inside the C++ loop like
 any other filter. build_basins() creates the paths itself by hierarchical
 k-means over the stored vectors, and route() walks the centroids.
+
+The basin map (paths, labels, sentiments, centroids) is saved inside the index
+file by Index.save (see _basin_state.py) and picked up by Navigator(index) on a
+loaded index, so one atomic file holds both.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from . import _basin_state
 from ._index import Index, _as_f32_rows
 
 Path = Tuple[str, ...]
@@ -69,19 +74,45 @@ def _kmeans_once(x: np.ndarray, k: int, rng: np.random.Generator, iters: int) ->
 
 
 class Navigator:
-    """Basins over an Index: ``nav = Navigator(index)``."""
+    """Basins over an Index: ``nav = Navigator(index)``.
+
+    The index saves the basins of the last Navigator made on it; a Navigator
+    made on an index starts from the basins the index holds (those loaded with
+    it, or a copy of the previous Navigator's)."""
 
     def __init__(self, index: Index) -> None:
         if not isinstance(index, Index):
             raise TypeError("Navigator needs a superinstance.vector_navigator.Index")
         self.index = index
         self._label: Dict[Path, int] = {}
+        self._next_label = _LABEL_BASE  # never reused, so rebuilt basins cannot take a live label
         self._sentiment: Dict[Path, Optional[Tuple[float, float, float]]] = {}
         self._centroid: Dict[Path, np.ndarray] = {}
         self._sums: Dict[Path, Tuple[Any, int]] = {}  # vector sum and count per hand-made basin
         self._centroid_updates = 0  # bumped whenever a centroid moves: invalidates _route_cache
         self._route_cache: Dict[Path, Any] = {}
         self._route_cache_version = -1
+        saved = index._basins_bytes()
+        if saved:
+            st = _basin_state.decode(saved, index.dim)
+            self._next_label, self._label, self._sentiment = st.next_label, st.label, st.sentiment
+            self._centroid, self._sums = st.centroid, st.sums
+        index._navigator = self
+
+    def _state_bytes(self) -> bytes:
+        """The basin map as saved inside the index file."""
+        return _basin_state.encode(_basin_state.state_from(self), self.index.dim)
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path: Any) -> None:
+        """Save the index with these basins (one atomic file): same as ``index.save``."""
+        self.index.save(path)
+
+    @classmethod
+    def load(cls, path: Any, mmap: bool = False, **kwargs: Any) -> "Navigator":
+        """Load an index file and its basins (an index saved without basins gives
+        a Navigator without basins). Keyword arguments go to Index.load."""
+        return cls(Index.load(path, mmap, **kwargs))
 
     # ------------------------------------------------------------ basins
     def create_basin(self, path: Any, sentiment: Optional[Sequence[float]] = None) -> Path:
@@ -97,7 +128,8 @@ class Navigator:
         for i in range(1, len(p) + 1):
             sub = p[:i]
             if sub not in self._label:
-                self._label[sub] = _LABEL_BASE + len(self._label)
+                self._label[sub] = self._next_label
+                self._next_label += 1
                 self._sentiment[sub] = None
         if s is not None:
             self._sentiment[p] = s

@@ -2,6 +2,8 @@
 
     python -m superinstance.vector_navigator.bench [--n 100000] [--dim 384] [--threads 1]
            [--batch 1000] [--rounds 5] [--block 20] [--hnsw-n 50000] [--skip-hnsw] [--json out.json]
+           [--hnsw-dtypes f32,f16,i8,i8+rerank4] [--hnsw-peers hnswlib,faiss,usearch]
+           [--hnsw-nq 300] [--hnsw-efs 16,32,64,128,256]
 
 Peers are used when importable: numpy, faiss-cpu (IndexFlatIP, IndexHNSWFlat),
 hnswlib, usearch. Thread counts are set explicitly for every library (faiss via
@@ -18,7 +20,7 @@ import json
 import os
 import platform
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -170,25 +172,71 @@ def run_flat(n: int, dim: int, k: int, threads: int, nq_batch: int, repeat: int,
     return res
 
 
-def run_hnsw(n: int, dim: int, k: int, threads: int, M: int, efc: int, nq: int) -> Dict[str, Any]:
+def exact_topk(x: np.ndarray, q: np.ndarray, k: int, block: int = 65536) -> np.ndarray:
+    """Row numbers of the k largest inner products per query (float64 scores,
+    rows taken in blocks so that 1M-row data needs no (nq, n) matrix)."""
+    best_s = np.full((len(q), 0), -np.inf)
+    best_i = np.zeros((len(q), 0), dtype=np.int64)
+    q64 = q.astype(np.float64)
+    for b0 in range(0, len(x), block):
+        s = q64 @ x[b0:b0 + block].astype(np.float64).T
+        top = np.argpartition(-s, min(k, s.shape[1] - 1), axis=1)[:, :k]
+        best_s = np.concatenate([best_s, np.take_along_axis(s, top, 1)], 1)
+        best_i = np.concatenate([best_i, top + b0], 1)
+        keep = np.argsort(-best_s, axis=1, kind="stable")[:, :k]
+        best_s, best_i = np.take_along_axis(best_s, keep, 1), np.take_along_axis(best_i, keep, 1)
+    return best_i
+
+
+def _rss_bytes() -> int:
+    """Resident memory of this process (Linux /proc), 0 where unknown."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def run_hnsw(n: int, dim: int, k: int, threads: int, M: int, efc: int, nq: int,
+             dtypes: Sequence[str] = ("f32",), peers: Optional[Sequence[str]] = None,
+             efs: Sequence[int] = (16, 32, 64, 128, 256)) -> Dict[str, Any]:
+    """Build time, recall@k against exact float64 search and single-query
+    latency per ef. dtypes: our index's storages ("f32", "f16", "i8",
+    "i8+rerank4"); peers: which of hnswlib, faiss, usearch to run (None = all
+    that import). Memory: our indexes' memory_bytes, and for every library
+    the growth of this process's RSS over its build (a rough figure: the
+    allocator keeps freed pages)."""
     x, q = make_data(n, dim, nq, seed=7)
-    ref = np.argsort(-(q @ x.T), axis=1)[:, :k]
-    res: Dict[str, Any] = {"n": n, "dim": dim, "M": M, "ef_construction": efc, "threads": threads}
+    ref = exact_topk(x, q, k)
+    res: Dict[str, Any] = {"n": n, "dim": dim, "M": M, "ef_construction": efc, "threads": threads, "k": k}
     libs: Dict[str, Dict[str, Any]] = {}
-    efs = [16, 32, 64, 128, 256]
     entries: Dict[str, Any] = {}  # name -> (set_ef, search_one, search_batch)
 
     def build(name, fn, set_ef, one, batch):
+        rss = _rss_bytes()
         t = time.perf_counter()
         fn()
         bt = time.perf_counter() - t
-        libs[name] = {"build_s": bt, "build_vps": n / bt, "sweep": []}
+        libs[name] = {"build_s": bt, "build_vps": n / bt, "rss_growth_bytes": _rss_bytes() - rss, "sweep": []}
         entries[name] = (set_ef, one, batch)
+        print(f"# built {name}: {bt:.1f} s ({n / bt:.0f} vectors/s)", flush=True)
 
-    ours = Index(dim, metric="ip", kind="hnsw", M=M, ef_construction=efc, threads=threads)
-    build("superinstance", lambda: ours.add(x, threads=threads), lambda ef: setattr(ours, "ef_search", ef),
-          lambda v: ours.search(v, k, threads=1), lambda Q: ours.search(Q, k)[0])
+    def want(peer):
+        return peers is None or peer in peers
+
+    for dt in dtypes:
+        kw: Dict[str, Any] = {"dtype": dt.split("+")[0]}
+        if "+rerank" in dt:
+            kw["rerank"] = int(dt.split("+rerank")[1])
+        ours = Index(dim, metric="ip", kind="hnsw", M=M, ef_construction=efc, threads=threads, **kw)
+        name = "superinstance" if dt == "f32" else f"superinstance_{dt}"
+        build(name, (lambda o: lambda: o.add(x, threads=threads))(ours),
+              (lambda o: lambda ef: setattr(o, "ef_search", ef))(ours),
+              (lambda o: lambda v: o.search(v, k, threads=1))(ours), (lambda o: lambda Q: o.search(Q, k)[0])(ours))
+        libs[name].update(memory_bytes=ours.memory_bytes, vector_bytes=ours.vector_bytes)
     try:
+        if not want("hnswlib"):
+            raise ImportError
         import hnswlib
 
         h = hnswlib.Index(space="ip", dim=dim)
@@ -203,6 +251,8 @@ def run_hnsw(n: int, dim: int, k: int, threads: int, M: int, efc: int, nq: int) 
     except ImportError:
         pass
     try:
+        if not want("faiss"):
+            raise ImportError
         import faiss
 
         faiss.omp_set_num_threads(threads)
@@ -217,6 +267,8 @@ def run_hnsw(n: int, dim: int, k: int, threads: int, M: int, efc: int, nq: int) 
     except ImportError:
         pass
     try:
+        if not want("usearch"):
+            raise ImportError
         from usearch.index import Index as UIndex
 
         u = UIndex(ndim=dim, metric="ip", dtype="f32", connectivity=M, expansion_add=efc)
@@ -341,6 +393,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--skip-flat", action="store_true")
     ap.add_argument("--skip-hnsw", action="store_true")
     ap.add_argument("--payload", action="store_true", help="also measure payload scoring and f16/i8 storage")
+    ap.add_argument("--hnsw-dtypes", default="f32",
+                    help="our HNSW storages, comma-separated: f32, f16, i8, i8+rerank4")
+    ap.add_argument("--hnsw-peers", default=None, help="comma-separated subset of hnswlib,faiss,usearch")
+    ap.add_argument("--hnsw-nq", type=int, default=300, help="HNSW queries (recall and latency)")
+    ap.add_argument("--hnsw-efs", default="16,32,64,128,256")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     limiter = _limit_threads(a.threads)
@@ -351,7 +408,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         out["flat"] = run_flat(a.n, a.dim, a.k, a.threads, a.batch, a.repeat, a.rounds, a.block)
         print(json.dumps(out["flat"], indent=1), flush=True)
     if not a.skip_hnsw:
-        out["hnsw"] = run_hnsw(a.hnsw_n, a.dim, a.k, a.threads, a.M, a.ef_construction, 300)
+        out["hnsw"] = run_hnsw(a.hnsw_n, a.dim, a.k, a.threads, a.M, a.ef_construction, a.hnsw_nq,
+                               dtypes=a.hnsw_dtypes.split(","),
+                               peers=None if a.hnsw_peers is None else a.hnsw_peers.split(","),
+                               efs=[int(e) for e in a.hnsw_efs.split(",")])
         print(json.dumps(out["hnsw"], indent=1), flush=True)
     if a.payload:
         out["payload_quantized"] = run_payload_and_quantized(a.n, a.dim, a.k, a.repeat)
