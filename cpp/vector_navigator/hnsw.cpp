@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <queue>
+#include <limits>
 
 #include "common/errors.hpp"
 #include "vector_navigator/index.hpp"
@@ -36,6 +36,11 @@ Hnsw::Hnsw(const Index& index, std::size_t M, std::uint64_t seed)
     : index_(index), M_(M), M0_(2 * M), level_mult_(1.0 / std::log(static_cast<double>(M))),
       seed_(seed), stripes_(new std::mutex[kStripes]) {
   if (M < 2 || M > 512) throw std::invalid_argument("hnsw: M must be in [2, 512], got " + std::to_string(M));
+  if (!index.walks_codes() && index.metric_ != Metric::custom) {
+    const bool l2 = index.metric_ == Metric::l2;
+    f32_kernel_ = l2 ? index.l2sq_ : index.dot_;
+    f32_sign_ = l2 ? 1.0f : -1.0f;  // -(-l2sq) and -dot, bit for bit what walk_sim gives
+  }
 }
 
 void Hnsw::Visited::prepare(std::size_t n) {
@@ -72,7 +77,10 @@ void Hnsw::resize(std::size_t n) {
   }
 }
 
-float Hnsw::dist(const float* q, float qsq, std::uint32_t node) const { return -index_.walk_sim(q, qsq, node); }
+float Hnsw::dist(const float* q, float qsq, std::uint32_t node) const {
+  if (f32_kernel_) return f32_sign_ * f32_kernel_(q, index_.vdata_ + static_cast<std::size_t>(node) * index_.dim_, index_.dim_);
+  return -index_.walk_sim(q, qsq, node);
+}
 
 const std::uint32_t* Hnsw::links(std::uint32_t node, int level) const {
   if (level == 0) return l0_.data() + static_cast<std::size_t>(node) * (M0_ + 1);
@@ -105,67 +113,82 @@ void Hnsw::search_layer(const float* q, float qsq, std::uint32_t ep, std::size_t
     return allowed == nullptr || allowed[n] != 0;
   };
   vis.prepare(levels_.size());
-  std::priority_queue<Cand, std::vector<Cand>, Closer> top;
-  std::priority_queue<Cand, std::vector<Cand>, Farther> cand;
+  // The heaps are std::priority_queue's layout (push_heap / pop_heap with the
+  // same comparators) on the worker's reused vectors: the same visiting order
+  // as before, without allocating per call.
+  std::vector<Cand>& top = vis.top;    // worst on top (Closer)
+  std::vector<Cand>& cand = vis.cand;  // best on top (Farther)
+  top.clear();
+  cand.clear();
+  std::uint16_t* tag = vis.tag.data();
+  const std::uint16_t epoch = vis.epoch;
+  auto push = [](std::vector<Cand>& h, Cand c, auto cmp) {
+    h.push_back(c);
+    std::push_heap(h.begin(), h.end(), cmp);
+  };
+  auto pop = [](std::vector<Cand>& h, auto cmp) {
+    std::pop_heap(h.begin(), h.end(), cmp);
+    h.pop_back();
+  };
   const float d0 = dist(q, qsq, ep);
-  vis.tag[ep] = vis.epoch;
-  cand.emplace(d0, ep);
+  tag[ep] = epoch;
+  push(cand, {d0, ep}, Farther{});
   float lower = std::numeric_limits<float>::infinity();
   if (admitted(ep)) {
-    top.emplace(d0, ep);
+    push(top, {d0, ep}, Closer{});
     lower = d0;
   }
-  std::vector<std::uint32_t> buf(std::max(M0_, M_) + 1);
+  vis.links.resize(std::max(M0_, M_) + 1);
   while (!cand.empty()) {
-    const Cand c = cand.top();
+    const Cand c = cand.front();
     if (c.first > lower && top.size() >= ef) break;
-    cand.pop();
+    pop(cand, Farther{});
+    const std::uint32_t* l = links(c.second, level);
     std::size_t cnt;
-    {
-      const std::uint32_t* l = links(c.second, level);
-      if (locking) {
-        std::lock_guard<std::mutex> g(lock_of(c.second));
-        cnt = l[0];
-        std::memcpy(buf.data(), l + 1, cnt * sizeof(std::uint32_t));
-      } else {
-        cnt = l[0];
-        std::memcpy(buf.data(), l + 1, cnt * sizeof(std::uint32_t));
-      }
+    const std::uint32_t* nbs;
+    if (locking) {  // insertion: other workers may be rewriting this list
+      std::lock_guard<std::mutex> g(lock_of(c.second));
+      cnt = l[0];
+      std::memcpy(vis.links.data(), l + 1, cnt * sizeof(std::uint32_t));
+      nbs = vis.links.data();
+    } else {  // a finished graph: read it in place
+      cnt = l[0];
+      nbs = l + 1;
     }
     for (std::size_t j = 0; j < cnt; ++j) {  // start fetching the neighbours' rows
-      if (vis.tag[buf[j]] != vis.epoch) {
-        const char* r = static_cast<const char*>(index_.walk_row(buf[j]));
+      if (tag[nbs[j]] != epoch) {
+        const char* r = static_cast<const char*>(index_.walk_row(nbs[j]));
         __builtin_prefetch(r);
         __builtin_prefetch(r + 64);
       }
     }
     for (std::size_t j = 0; j < cnt; ++j) {
-      const std::uint32_t nb = buf[j];
-      if (vis.tag[nb] == vis.epoch) continue;
-      vis.tag[nb] = vis.epoch;
+      const std::uint32_t nb = nbs[j];
+      if (tag[nb] == epoch) continue;
+      tag[nb] = epoch;
       const float d = dist(q, qsq, nb);
       if (top.size() < ef || d < lower) {
-        cand.emplace(d, nb);
+        push(cand, {d, nb}, Farther{});
         if (admitted(nb)) {
-          top.emplace(d, nb);
-          if (top.size() > ef) top.pop();
-          lower = top.top().first;
+          push(top, {d, nb}, Closer{});
+          if (top.size() > ef) pop(top, Closer{});
+          lower = top.front().first;
         }
       }
     }
+    if (!cand.empty()) __builtin_prefetch(links(cand.front().second, level));  // the next expansion's list
   }
-  result.resize(top.size());
-  for (std::size_t i = top.size(); i-- > 0;) {
-    result[i] = top.top();
-    top.pop();
-  }
+  // sort_heap pops the worst to the back one at a time: best first, ties in
+  // the order the former pop loop gave them.
+  std::sort_heap(top.begin(), top.end(), Closer{});
+  result.assign(top.begin(), top.end());
 }
 
-void Hnsw::select_neighbors(std::vector<Cand>& cands, std::size_t m, std::vector<float>& buf) const {
+void Hnsw::select_neighbors(std::vector<Cand>& cands, std::size_t m, Visited& vis, std::vector<float>& buf) const {
   if (cands.size() <= m) return;
   std::sort(cands.begin(), cands.end());
-  std::vector<Cand> chosen;
-  chosen.reserve(m);
+  std::vector<Cand>& chosen = vis.chosen;
+  chosen.clear();
   for (const Cand& c : cands) {
     if (chosen.size() >= m) break;
     bool good = true;
@@ -179,7 +202,7 @@ void Hnsw::select_neighbors(std::vector<Cand>& cands, std::size_t m, std::vector
     }
     if (good) chosen.push_back(c);
   }
-  cands.swap(chosen);
+  cands.assign(chosen.begin(), chosen.end());
 }
 
 void Hnsw::insert(std::uint32_t node, std::size_t efc, Visited& vis) {
@@ -213,15 +236,15 @@ void Hnsw::insert(std::uint32_t node, std::size_t efc, Visited& vis) {
       }
     }
   }
-  std::vector<Cand> res;
-  std::vector<Cand> nbc;
+  std::vector<Cand>& res = vis.res;
+  std::vector<Cand>& nbc = vis.nbc;
   for (int l = std::min(level, maxl); l >= 0; --l) {
     search_layer(q, qsq, cur, efc, l, vis, res, true, nullptr, false);
     res.erase(std::remove_if(res.begin(), res.end(), [&](const Cand& c) { return c.second == node; }),
               res.end());
     if (res.empty()) continue;
     cur = res.front().second;
-    select_neighbors(res, M_, vis.cand_vec);
+    select_neighbors(res, M_, vis, vis.cand_vec);
     {
       std::lock_guard<std::mutex> g(lock_of(node));
       std::uint32_t* ln = links(node, l);
@@ -245,7 +268,7 @@ void Hnsw::insert(std::uint32_t node, std::size_t efc, Visited& vis) {
       nbc.clear();
       nbc.emplace_back(c.first, node);
       for (std::uint32_t j = 1; j <= ln[0]; ++j) nbc.emplace_back(dist(nv, nsq, ln[j]), ln[j]);
-      select_neighbors(nbc, capl, vis.cand_vec);
+      select_neighbors(nbc, capl, vis, vis.cand_vec);
       ln[0] = static_cast<std::uint32_t>(nbc.size());
       for (std::size_t j = 0; j < nbc.size(); ++j) ln[j + 1] = nbc[j].second;
     }

@@ -40,18 +40,28 @@ class Hnsw {
   std::size_t deserialize(const unsigned char* p, const unsigned char* end, std::size_t nodes);
 
  private:
-  // Per-worker state: visited marks, and buffers for rows decoded from
-  // f16 / i8 codes when a stored row plays the query (insertion).
+  using Cand = std::pair<float, std::uint32_t>;
+  // Per-worker state, reused across searches so that a search allocates
+  // nothing: visited marks (16-bit epochs, as hnswlib: half the cache
+  // footprint of 32-bit ones; cleared every 65535 searches), the two heaps,
+  // the copied link list, and buffers for rows decoded from f16 / i8 codes
+  // when a stored row plays the query (insertion).
   struct Visited {
-    std::vector<std::uint32_t> tag;
-    std::uint32_t epoch = 0;
+    std::vector<std::uint16_t> tag;
+    std::uint16_t epoch = 0;
+    std::vector<Cand> top, cand, chosen, res, nbc;
+    std::vector<std::uint32_t> links;
     std::vector<float> node_vec, nb_vec, cand_vec;
     void prepare(std::size_t n);
   };
-  using Cand = std::pair<float, std::uint32_t>;
 
   // -similarity of q to the node's walked row (qsq = |q|^2, used by quantized l2).
   float dist(const float* q, float qsq, std::uint32_t node) const;
+  // f32 rows with a built-in metric: dist = sign * kernel(q, row), the SIMD
+  // kernel fetched once (a 384-d dot is ~30 ns, so the per-call dtype and
+  // metric dispatch of Index::walk_sim was a visible share); else nullptr.
+  float (*f32_kernel_)(const float*, const float*, std::size_t) = nullptr;
+  float f32_sign_ = -1.0f;
   const std::uint32_t* links(std::uint32_t node, int level) const;
   std::uint32_t* links(std::uint32_t node, int level);
   std::size_t cap(int level) const { return level == 0 ? M0_ : M_; }
@@ -61,7 +71,7 @@ class Hnsw {
   void search_layer(const float* q, float qsq, std::uint32_t ep, std::size_t ef, int level, Visited& vis,
                     std::vector<Cand>& result, bool locking, const std::uint8_t* allowed,
                     bool filter_results) const;
-  void select_neighbors(std::vector<Cand>& cands, std::size_t m, std::vector<float>& buf) const;
+  void select_neighbors(std::vector<Cand>& cands, std::size_t m, Visited& vis, std::vector<float>& buf) const;
   std::mutex& lock_of(std::uint32_t node) const { return stripes_[node & (kStripes - 1)]; }
 
   static constexpr std::size_t kStripes = 4096;
