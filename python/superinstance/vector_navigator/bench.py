@@ -4,6 +4,7 @@
            [--batch 1000] [--rounds 5] [--block 20] [--hnsw-n 50000] [--skip-hnsw] [--json out.json]
            [--hnsw-dtypes f32,f16,i8,i8+rerank4] [--hnsw-peers hnswlib,faiss,usearch]
            [--hnsw-nq 300] [--hnsw-efs 16,32,64,128,256]
+           [--hnsw-vs-hnswlib-rounds R]
 
 Peers are used when importable: numpy, faiss-cpu (IndexFlatIP, IndexHNSWFlat),
 hnswlib, usearch. Thread counts are set explicitly for every library (faiss via
@@ -292,6 +293,69 @@ def run_hnsw(n: int, dim: int, k: int, threads: int, M: int, efc: int, nq: int,
     return res
 
 
+def run_hnsw_vs_hnswlib(n: int, dim: int, k: int, threads: int, M: int, efc: int, nq: int, rounds: int,
+                        efs: Sequence[int], block: int = 20) -> Dict[str, Any]:
+    """Our f32 HNSW against hnswlib, repeated in one process: each round builds
+    both (the order alternating between rounds, so that neither always runs
+    first), then per ef measures recall@k and single-query latency twice, the
+    two taking turns in blocks of ``block`` queries. Reports per-round build
+    rates and P50s and the medians of the per-round ratios ours / hnswlib."""
+    import hnswlib
+
+    x, q = make_data(n, dim, nq, seed=7)
+    ref = exact_topk(x, q, k)
+
+    def build_ours():
+        o = Index(dim, metric="ip", kind="hnsw", M=M, ef_construction=efc, threads=threads)
+        o.add(x, threads=threads)
+        return o
+
+    def build_hnswlib():
+        h = hnswlib.Index(space="ip", dim=dim)
+        h.init_index(max_elements=n, M=M, ef_construction=efc, random_seed=1)
+        h.set_num_threads(threads)
+        h.add_items(x)
+        return h
+
+    builders = {"superinstance": build_ours, "hnswlib": build_hnswlib}
+    vps: Dict[str, List[float]] = {name: [] for name in builders}
+    sweep: Dict[int, Dict[str, Any]] = {ef: {"recall": {name: [] for name in builders},
+                                             "p50_ms": {name: [] for name in builders}} for ef in efs}
+    loads = []
+    for r in range(rounds):
+        built = {}
+        for name in (list(builders) if r % 2 == 0 else list(builders)[::-1]):
+            t = time.perf_counter()
+            built[name] = builders[name]()
+            vps[name].append(n / (time.perf_counter() - t))
+        o, h = built["superinstance"], built["hnswlib"]
+        for ef in efs:
+            o.ef_search = ef
+            h.set_ef(ef)
+            rec = sweep[ef]["recall"]
+            rec["superinstance"].append(recall(np.asarray(o.search(q, k)[0]).astype(np.int64), ref))
+            rec["hnswlib"].append(recall(np.asarray(h.knn_query(q, k)[0]).astype(np.int64), ref))
+            for _ in range(2):
+                lat = interleaved({"superinstance": lambda v: o.search(v, k, threads=1),
+                                   "hnswlib": lambda v: h.knn_query(v[None], k, num_threads=1)}, q, len(q), block)
+                for name, v in lat.items():
+                    sweep[ef]["p50_ms"][name].append(float(np.median(v)) * 1e3)
+        loads.append(os.getloadavg()[0])
+        print(f"# round {r}: load {loads[-1]:.1f}, build vectors/s ours {vps['superinstance'][-1]:.0f}, "
+              f"hnswlib {vps['hnswlib'][-1]:.0f}", flush=True)
+    ours_vps, peer_vps = np.array(vps["superinstance"]), np.array(vps["hnswlib"])
+    res: Dict[str, Any] = {"n": n, "dim": dim, "M": M, "ef_construction": efc, "threads": threads, "k": k,
+                           "rounds": rounds, "load_1min": loads, "build_vps": vps,
+                           "build_ratio_median": float(np.median(ours_vps / peer_vps)), "sweep": {}}
+    for ef in efs:
+        p = sweep[ef]["p50_ms"]
+        a, b = np.array(p["superinstance"]), np.array(p["hnswlib"])
+        res["sweep"][ef] = {"recall_median": {name: float(np.median(v)) for name, v in sweep[ef]["recall"].items()},
+                            "p50_ms_median": {"superinstance": float(np.median(a)), "hnswlib": float(np.median(b))},
+                            "p50_ratio_median": float(np.median(a / b))}
+    return res
+
+
 def run_payload_and_quantized(n: int, dim: int, k: int, repeat: int) -> Dict[str, Any]:
     """Single-query cost of payload scoring and filters, and of f16 / i8
     storage, against plain f32 search on the same data (interleaved, 1 thread)."""
@@ -398,6 +462,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--hnsw-peers", default=None, help="comma-separated subset of hnswlib,faiss,usearch")
     ap.add_argument("--hnsw-nq", type=int, default=300, help="HNSW queries (recall and latency)")
     ap.add_argument("--hnsw-efs", default="16,32,64,128,256")
+    ap.add_argument("--hnsw-vs-hnswlib-rounds", type=int, default=0,
+                    help="instead of the HNSW sweep: ROUNDS of ours f32 against hnswlib (builds in alternating "
+                         "order, interleaved single queries), medians of the per-round ratios")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     limiter = _limit_threads(a.threads)
@@ -407,7 +474,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not a.skip_flat:
         out["flat"] = run_flat(a.n, a.dim, a.k, a.threads, a.batch, a.repeat, a.rounds, a.block)
         print(json.dumps(out["flat"], indent=1), flush=True)
-    if not a.skip_hnsw:
+    if a.hnsw_vs_hnswlib_rounds > 0:
+        out["hnsw_vs_hnswlib"] = run_hnsw_vs_hnswlib(a.hnsw_n, a.dim, a.k, a.threads, a.M, a.ef_construction,
+                                                     a.hnsw_nq, a.hnsw_vs_hnswlib_rounds,
+                                                     [int(e) for e in a.hnsw_efs.split(",")], a.block)
+        print(json.dumps(out["hnsw_vs_hnswlib"], indent=1), flush=True)
+    elif not a.skip_hnsw:
         out["hnsw"] = run_hnsw(a.hnsw_n, a.dim, a.k, a.threads, a.M, a.ef_construction, a.hnsw_nq,
                                dtypes=a.hnsw_dtypes.split(","),
                                peers=None if a.hnsw_peers is None else a.hnsw_peers.split(","),
