@@ -7,7 +7,10 @@ Smith-Waterman GCUPS (10,000 and 100,000 random protein targets of length 256
 against a 256 query, BLOSUM62, gap open 11 extend 1) for the GPU s32 and s16x2
 variants (kernel time from CUDA events, and end to end) and our CPU kernel
 (one thread, all threads); Floyd-Warshall n=2048 (GPU, our CPU) and n=512 numpy;
-DTW (1,024 pairs of length 256) GPU vs CPU. Prints a table; --json writes it.
+DTW (1,024 pairs of length 256) GPU vs CPU; and the per-call time of a DP
+launch replayed from a captured CUDA Graph vs the same launch made eagerly on a
+stream (Smith-Waterman plan on a small batch: 3 kernels; Floyd-Warshall n=256:
+26 kernels), measured in the same run. Prints a table last; --json writes it.
 """
 import argparse
 import json
@@ -30,6 +33,51 @@ def median_time(fn, repeats):
         fn()
         ts.append(time.perf_counter() - t0)
     return statistics.median(ts)
+
+
+def graph_vs_eager(add, rng, calls=200, rounds=7):
+    """Per-call time, eager launches vs graph replay, for two DP launchers (results checked first)."""
+    from superinstance.gpu_accelerator import BLOSUM62, NO_EDGE, DeviceArray, Graph, Stream
+    from superinstance.gpu_accelerator import dp_device as dd
+
+    alpha = np.frombuffer(b"ARNDCQEGHILKMFPSTWYV", np.uint8)
+    q = rng.choice(alpha, 64).tobytes()
+    targets = [rng.choice(alpha, 64).tobytes() for _ in range(256)]
+    plan = dd.sw_plan(q, [64] * 256, matrix=BLOSUM62)
+    dt, ds = DeviceArray.from_host(plan.pack(targets)), DeviceArray((256,), np.int32)
+    w = rng.integers(1, 100, (256, 256)).astype(np.int32)
+    w[rng.random((256, 256)) > 0.1] = NO_EDGE
+    dist = DeviceArray.from_host(w)
+    cases = [("SW plan 256 x 64 vs 64 (3 kernels)", lambda s: plan.launch(dt, ds, s),
+              lambda: (ds.to_host() == sw_scores(q, targets, backend="cpu")).all()),
+             ("Floyd-Warshall n=256 (26 kernels)", lambda s: dd.floyd_warshall_device(dist, s),
+              lambda: (dist.to_host() == floyd_warshall(w, backend="cpu")).all())]
+    with Stream() as s:
+        for name, launch, ok in cases:
+            g = Graph()
+            with g.capture(s):
+                launch(s)
+            g.instantiate()
+            g.upload(s)
+            g.launch(s)
+            s.synchronize()
+            assert ok(), f"graph replay of {name} disagrees with the CPU"
+            eager, graph = [], []
+            for _ in range(rounds):
+                for fn, out in ((lambda: launch(s), eager), (lambda: g.launch(s), graph)):
+                    t0 = time.perf_counter()
+                    for _ in range(calls):
+                        fn()
+                    s.synchronize()
+                    out.append((time.perf_counter() - t0) / calls * 1e6)
+            e, gr = statistics.median(eager), statistics.median(graph)
+            add(f"{name}: eager launches", e, "us/call")
+            add(f"{name}: graph replay", gr, "us/call")
+            add(f"{name}: eager / graph", e / gr, "x")
+            g.close()
+    for a in (dt, ds, dist):
+        a.close()
+    plan.close()
 
 
 def main():
@@ -160,9 +208,15 @@ def main():
         t = median_time(lambda: dtw(xa, xb, backend="cuda"), a.repeats)
         np.testing.assert_allclose(dtw(xa, xb, backend="cuda"), dtw(xa, xb, backend="cpu"), rtol=1e-5)
         add("GPU DTW 1024 pairs x 256 (end to end)", t * 1e3, "ms")
+    if use_gpu:
+        graph_vs_eager(add, rng)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)
+    print(f"\n{'kernel':<58} {'value':>12} unit   ({res.get('gpu', ['no GPU'])[0]}, {res['date']})")
+    for r in rows:
+        print(f"{r['kernel']:<58} {r['value']:12.2f} {r['unit']}")
+    if a.json:
         print("wrote", a.json)
 
 

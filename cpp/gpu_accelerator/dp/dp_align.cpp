@@ -123,9 +123,8 @@ void encode(const std::int16_t* code_of, const std::uint8_t* in, std::size_t n, 
 
 }  // namespace
 
-EncodedBatch encode_batch(const AlignParams& p, const std::int16_t* code_of, const std::uint8_t* query,
-                          std::size_t m, const std::uint8_t* targets, const std::int64_t* offsets,
-                          std::size_t n_targets) {
+std::size_t check_batch(const AlignParams& p, const std::int16_t* code_of, std::size_t m,
+                        const std::int64_t* offsets, std::size_t n_targets) {
   if (p.alphabet_size < 1 || p.alphabet_size > 256 || p.matrix == nullptr)
     throw std::invalid_argument("substitution matrix must be K x K with 1 <= K <= 256");
   if (p.gap_open < 0 || p.gap_extend < 0)
@@ -145,9 +144,22 @@ EncodedBatch encode_batch(const AlignParams& p, const std::int16_t* code_of, con
                             (static_cast<long double>(p.gap_open) + p.gap_extend + 128.0L);
   if (bound >= 1073741823.0L)  // below 2**30: the -inf sentinel stays below every real value
     throw std::invalid_argument("sequences and gap penalties too large for 32-bit scores");
+  return max_n;
+}
+
+std::vector<std::uint8_t> encode_sequence(const std::int16_t* code_of, const std::uint8_t* seq, std::size_t n,
+                                          const std::string& what) {
+  std::vector<std::uint8_t> out(n);
+  encode(code_of, seq, n, out.data(), what);
+  return out;
+}
+
+EncodedBatch encode_batch(const AlignParams& p, const std::int16_t* code_of, const std::uint8_t* query,
+                          std::size_t m, const std::uint8_t* targets, const std::int64_t* offsets,
+                          std::size_t n_targets) {
   EncodedBatch b;
-  b.query.resize(m);
-  encode(code_of, query, m, b.query.data(), "query");
+  b.max_length = check_batch(p, code_of, m, offsets, n_targets);
+  b.query = encode_sequence(code_of, query, m, "query");
   const std::int64_t base = n_targets ? offsets[0] : 0;
   b.offsets.resize(n_targets + 1);
   for (std::size_t i = 0; i <= n_targets; ++i) b.offsets[i] = offsets[i] - base;
@@ -155,7 +167,6 @@ EncodedBatch encode_batch(const AlignParams& p, const std::int16_t* code_of, con
   for (std::size_t i = 0; i < n_targets; ++i)
     encode(code_of, targets + offsets[i], static_cast<std::size_t>(offsets[i + 1] - offsets[i]),
            b.targets.data() + b.offsets[i], "target " + std::to_string(i));
-  b.max_length = max_n;
   return b;
 }
 

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "common/dispatch.hpp"
@@ -70,6 +71,16 @@ std::vector<std::int32_t> align_scores(const AlignParams& p, const std::int16_t*
                                        const std::uint8_t* targets, const std::int64_t* offsets,
                                        std::size_t n_targets, int threads, simd::Level level,
                                        AlignStats* stats = nullptr);
+
+// Checks the parameters, the alphabet map (256 entries, -1 = not in the
+// alphabet), the target offsets and that every score fits in int32 for these
+// lengths; returns the longest target. Throws std::invalid_argument.
+std::size_t check_batch(const AlignParams& p, const std::int16_t* code_of, std::size_t m,
+                        const std::int64_t* offsets, std::size_t n_targets);
+// Residue codes of one sequence; std::invalid_argument naming `what`, the byte
+// and its position when a byte is outside the alphabet.
+std::vector<std::uint8_t> encode_sequence(const std::int16_t* code_of, const std::uint8_t* seq, std::size_t n,
+                                          const std::string& what);
 
 // Validated, encoded input of a batch (shared by the CPU and GPU drivers).
 struct EncodedBatch {
