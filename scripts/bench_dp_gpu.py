@@ -37,6 +37,7 @@ def median_time(fn, repeats):
 
 def graph_vs_eager(add, rng, calls=200, rounds=7):
     """Per-call time, eager launches vs graph replay, for two DP launchers (results checked first)."""
+    from superinstance import _cuda
     from superinstance.gpu_accelerator import BLOSUM62, NO_EDGE, DeviceArray, Graph, Stream
     from superinstance.gpu_accelerator import dp_device as dd
 
@@ -48,6 +49,7 @@ def graph_vs_eager(add, rng, calls=200, rounds=7):
     w = rng.integers(1, 100, (256, 256)).astype(np.int32)
     w[rng.random((256, 256)) > 0.1] = NO_EDGE
     dist = DeviceArray.from_host(w)
+    _cuda.device_synchronize()  # the copies above ran on the legacy stream; the launches below do not wait for it
     cases = [("SW plan 256 x 64 vs 64 (3 kernels)", lambda s: plan.launch(dt, ds, s),
               lambda: (ds.to_host() == sw_scores(q, targets, backend="cpu")).all()),
              ("Floyd-Warshall n=256 (26 kernels)", lambda s: dd.floyd_warshall_device(dist, s),

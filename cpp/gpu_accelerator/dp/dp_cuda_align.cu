@@ -496,6 +496,9 @@ AlignPlan::AlignPlan(const AlignParams& p, const std::int16_t* code_of, const st
     require_device();
     si::gpu::cuda::use_device(device);
     I.dev = std::make_unique<PlanDevice>(I.h);
+    // A copy from pageable memory may still be in flight when cudaMemcpy returns, and
+    // launches on non-blocking streams do not wait for the legacy stream.
+    check(cudaDeviceSynchronize(), "alignment plan upload");
   }
 }
 
@@ -512,7 +515,7 @@ void AlignPlan::launch(const std::uint8_t* targets, std::int32_t* scores, void* 
                        int* status, StreamHandle stream) const {
   const Impl& I = *impl_;
   if (!I.dev) throw std::invalid_argument("this alignment plan was made for the host (device=False); it cannot launch");
-  need_workspace(workspace_bytes, I.ws_bytes, "alignment");
+  need_workspace(workspace, workspace_bytes, I.ws_bytes, "alignment");
   if (I.n == 0) return;
   const PlanTables t = tables_of(*I.dev);
   const PlanWork w = I.work_of(workspace);

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -87,7 +88,10 @@ inline unsigned grid_for(std::size_t work, unsigned threads, const char* what) {
   return static_cast<unsigned>(blocks);
 }
 
-inline void need_workspace(std::size_t have, std::size_t need, const char* what) {
+// A workspace of >= need bytes, 8-byte aligned (it holds int32 / int64 / float64 rows).
+inline void need_workspace(const void* ws, std::size_t have, std::size_t need, const char* what) {
+  if (need > 0 && reinterpret_cast<std::uintptr_t>(ws) % 8 != 0)
+    throw std::invalid_argument(std::string(what) + ": the workspace must be 8-byte aligned");
   if (have < need)
     throw std::invalid_argument(std::string(what) + ": workspace has " + std::to_string(have) + " bytes, needs " +
                                 std::to_string(need));

@@ -177,7 +177,7 @@ template <class T>
 void launch_path(const T* cost, std::size_t batch, std::size_t rows, std::size_t cols,
                  typename PathTypes<T>::Tot* total, std::int32_t* path, void* ws, std::size_t ws_bytes, int* status,
                  StreamHandle stream) {
-  need_workspace(ws_bytes, optimal_path_workspace_bytes(std::is_same<T, float>::value, batch, rows, cols),
+  need_workspace(ws, ws_bytes, optimal_path_workspace_bytes(std::is_same<T, float>::value, batch, rows, cols),
                  "optimal path");
   if (batch == 0) return;
   const PathWork<T> w(ws, batch, rows);
@@ -664,7 +664,7 @@ std::size_t dtw_workspace_bytes(std::size_t batch, std::size_t lb) {
 void launch_dtw_f32(const float* a, const float* b, std::size_t batch, std::size_t la, std::size_t lb, long band,
                     double* out, void* workspace, std::size_t workspace_bytes, int* status, StreamHandle stream) {
   check_dtw_dims(batch, la, lb);
-  need_workspace(workspace_bytes, dtw_workspace_bytes(batch, lb), "dtw");
+  need_workspace(workspace, workspace_bytes, dtw_workspace_bytes(batch, lb), "dtw");
   if (batch == 0) return;
   dtw_kernel<<<grid_for(batch, 128, "dtw"), 128, 0, stream>>>(a, b, long(batch), long(la), long(lb), band,
                                                               static_cast<double*>(workspace), out, status);

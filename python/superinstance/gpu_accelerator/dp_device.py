@@ -160,7 +160,9 @@ class AlignPlan:
     any targets with these lengths: ``targets`` is a uint8 device array holding
     the targets back to back (:meth:`pack` builds it on the host), ``scores``
     an int32 device array of ``n_targets``. Same scores as
-    :func:`~superinstance.gpu_accelerator.sw_scores` / ``nw_scores``.
+    :func:`~superinstance.gpu_accelerator.sw_scores` / ``nw_scores``. A byte outside the
+    alphabet sets a :class:`DeviceStatus` bit (with an empty query no residue is read, so
+    none is checked: the scores depend on the lengths only). Make plans outside a capture.
     """
 
     def __init__(self, query: SeqLike, target_lengths: Sequence[int], *, global_: bool = False,
