@@ -83,3 +83,18 @@ def test_dp_check_script_parses_and_runs_the_graph_tests_and_benchmark():
     assert "scripts/bench_dp_gpu.py --json" in text and "timeout" in text
     compile(bench_dp_gpu.read_text(), str(bench_dp_gpu), "exec")
     assert "graph_vs_eager(add, rng)" in bench_dp_gpu.read_text()
+
+
+def test_asv_dp_graph_replay_skips_cleanly_without_a_gpu():
+    import importlib.util
+
+    path = ROOT / "asv_bench" / "benchmarks" / "bench_dp.py"
+    if not path.exists():
+        pytest.skip("source tree not available")
+    if ga.default_backend() == "cuda":
+        pytest.skip("a GPU is usable here; the class runs")
+    spec = importlib.util.spec_from_file_location("bench_dp_under_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with pytest.raises(NotImplementedError, match="no usable GPU"):
+        mod.GpuDpGraphReplay().setup()
