@@ -53,10 +53,6 @@ def fake(shape, dtype):
     return FakeDeviceArray(shape, dtype)
 
 
-def random_targets(rng, n, max_len):
-    return [rng.choice(PROTEIN, int(k)).tobytes() for k in rng.integers(0, max_len, n)]
-
-
 def host_plan(query, lengths, glob, matrix=BLOSUM62, go=11, ge=1, precision="auto"):
     offsets = np.zeros(len(lengths) + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])

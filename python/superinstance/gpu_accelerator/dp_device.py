@@ -82,10 +82,6 @@ def _status_ptr(status: Optional["DeviceStatus"]) -> int:
     return status.ptr
 
 
-def _stream(stream: Any) -> Any:
-    return stream_handle(stream)
-
-
 def _workspace(workspace: Any, need: int, name: str):
     w = as_device_array(workspace)
     if w.nbytes < need:
@@ -238,7 +234,7 @@ class AlignPlan:
         s = _device_array(scores, "scores", np.int32, 1)
         _expect_shape(s, "scores", (self.n_targets,))
         ws = self._ws if workspace is None else _workspace(workspace, self.workspace_bytes, "alignment")
-        self._live.launch(t.ptr, s.ptr, ws.ptr, ws.nbytes, _status_ptr(status), _stream(stream))
+        self._live.launch(t.ptr, s.ptr, ws.ptr, ws.nbytes, _status_ptr(status), stream_handle(stream))
 
     def close(self) -> None:
         """Free the plan's device constants and workspace. Idempotent."""
@@ -311,7 +307,7 @@ def optimal_path_device(cost: Any, total: Any, path: Any, workspace: Any, stream
     need = optimal_path_workspace_bytes(c.shape, c.dtype)
     w = _workspace(workspace, need, "optimal path")
     cuda_module().dp_launch_optimal_path(f32, c.ptr, b, r, cols, t.ptr, p.ptr, w.ptr, w.nbytes,
-                                         _status_ptr(status), _stream(stream))
+                                         _status_ptr(status), stream_handle(stream))
 
 
 # ------------------------------------------------------------------ Floyd-Warshall
@@ -322,7 +318,7 @@ def floyd_warshall_device(dist: Any, stream: Any = None, status: Optional[Device
     d = _device_array(dist, "dist", np.int32, 2)
     if d.shape[0] != d.shape[1]:
         raise ValueError(f"dist must be square (n, n), got shape {tuple(d.shape)}")
-    cuda_module().dp_launch_floyd_warshall_i32(d.ptr, d.shape[0], _status_ptr(status), _stream(stream))
+    cuda_module().dp_launch_floyd_warshall_i32(d.ptr, d.shape[0], _status_ptr(status), stream_handle(stream))
 
 
 # ------------------------------------------------------------------ rolling min / max
@@ -340,7 +336,7 @@ def _rolling_device(x: Any, window: int, out: Any, want_max: bool, stream: Any, 
     o = _device_array(out, "out", a.dtype, 2)
     _expect_shape(o, "out", (b, n - window + 1))
     cuda_module().dp_launch_rolling_minmax(a.dtype == np.float32, a.ptr, b, n, int(window), want_max, o.ptr,
-                                           _status_ptr(status), _stream(stream))
+                                           _status_ptr(status), stream_handle(stream))
 
 
 def rolling_min_device(x: Any, window: int, out: Any, stream: Any = None,
@@ -383,4 +379,4 @@ def dtw_device(a: Any, b: Any, out: Any, workspace: Any, band: Optional[int] = N
     _expect_shape(o, "out", (x.shape[0],))
     w = _workspace(workspace, dtw_workspace_bytes(x.shape[0], y.shape[1]), "dtw")
     cuda_module().dp_launch_dtw_f32(x.ptr, y.ptr, x.shape[0], x.shape[1], y.shape[1], -1 if band is None else int(band),
-                                    o.ptr, w.ptr, w.nbytes, _status_ptr(status), _stream(stream))
+                                    o.ptr, w.ptr, w.nbytes, _status_ptr(status), stream_handle(stream))
