@@ -112,11 +112,11 @@ class DeviceStatus:
         self._a.fill_zero(stream)
 
     def bits(self, stream: Any = None) -> int:
-        """The bits set so far, after the work queued on ``stream`` (a handle without
-        ``synchronize()``: after the whole device)."""
+        """The bits set so far, after the work queued on ``stream`` (None, or a handle
+        without ``synchronize()``: after all work on the device)."""
         if hasattr(stream, "synchronize"):
             stream.synchronize()
-        elif stream is not None:
+        else:
             cuda_module().device_synchronize()
         return int(self._a.to_host()[0])
 
