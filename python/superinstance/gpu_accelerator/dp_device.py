@@ -8,18 +8,17 @@ launch kernels on it: no allocation, no host copy, no synchronisation. So they
 can run inside ``with graph.capture(stream): ...``::
 
     plan = sw_plan(query, [len(t) for t in targets])     # layout + constants, once
-    dt = DeviceArray.from_host(plan.pack(targets))
+    stream, status, g = Stream(), DeviceStatus(), Graph()
+    dt = DeviceArray.from_host(plan.pack(targets), stream)  # order copies on the launches' stream
     ds = DeviceArray((plan.n_targets,), np.int32)
-    status = DeviceStatus()
-    g = Graph()
     with g.capture(stream):
         status.reset(stream)
         plan.launch(dt, ds, stream, status)
     g.instantiate()
-    dt.copy_from_host(plan.pack(new_targets_of_the_same_lengths))
+    dt.copy_from_host(plan.pack(new_targets_of_the_same_lengths), stream)
     g.launch(stream)
     status.check(stream)                                  # ValueError if a byte was not in the alphabet
-    scores = ds.to_host()
+    scores = ds.to_host()                                  # after check(stream) synchronised it
 
 Shapes, dtypes, sizes and scalar arguments are checked on the host before
 anything is launched (TypeError / ValueError). Values live on the device and are
