@@ -89,9 +89,11 @@ struct EncodedBatch {
   std::vector<std::int64_t> offsets;   // n + 1, starting at 0
   std::size_t max_length = 0;          // longest target
 };
+// Targets are encoded on `threads` threads (0 = all cores); a bad byte is named as in a
+// serial pass (the first bad target).
 EncodedBatch encode_batch(const AlignParams& p, const std::int16_t* code_of, const std::uint8_t* query,
                           std::size_t m, const std::uint8_t* targets, const std::int64_t* offsets,
-                          std::size_t n_targets);
+                          std::size_t n_targets, int threads = 1);
 
 // Runs fn(i) for i in [0, n) on up to `threads` threads (0 = hardware threads; at most
 // 4x the hardware threads).

@@ -21,7 +21,9 @@ import time
 
 import numpy as np
 
-from superinstance.gpu_accelerator import sw_scores
+from superinstance import _core
+from superinstance.gpu_accelerator import BLOSUM62, sw_scores
+from superinstance.gpu_accelerator._dp_common import pack_targets
 
 __all__ = ["main"]
 
@@ -35,19 +37,34 @@ def _thread_counts(cpus: int):
     return counts + [cpus]
 
 
-def _threads_row(t: int) -> str:
-    return f"superinstance sw_scores threads={t}"
+# Two families of thread-count rows: the Python API end to end (packing the target list and
+# encoding it are serial), and the native call on arrays packed once (encoding still serial).
+API, PACKED = "sw_scores", "_core.dp_align_scores on pre-packed arrays"
 
 
-def _scaling(times, thread_counts):
-    """Speed-up of each thread count over one thread, per round (the rounds are interleaved, so
-    a round's load hits both alike): {threads: (median, min, max)}."""
-    one = times[_threads_row(1)]
+def _threads_row(t: int, family: str = API) -> str:
+    return f"superinstance {family} threads={t}"
+
+
+def _scaling(times, cpu, thread_counts, family, gcells):
+    """Per thread count of one family: speed-up over one thread per round (the rounds are
+    interleaved, so a round's load hits both alike) as (median, min, max); cores obtained
+    (process CPU time / wall time, median); GCUPS per CPU-second. gcells: giga-cells per call."""
+    wall = {t: times[_threads_row(t, family)] for t in thread_counts}
     out = {}
-    for t in thread_counts[1:]:
-        r = [a / b for a, b in zip(one, times[_threads_row(t)])]
-        out[t] = (statistics.median(r), min(r), max(r))
+    for t in thread_counts:
+        r = [a / b for a, b in zip(wall[1], wall[t])]
+        cores = statistics.median(c / w for c, w in zip(cpu[_threads_row(t, family)], wall[t]))
+        out[t] = {"speedup": statistics.median(r), "range": (min(r), max(r)), "cores": cores,
+                  "gcups_per_cpu_second": gcells / statistics.median(cpu[_threads_row(t, family)])}
     return out
+
+
+def _print_scaling(family, sc):
+    for t, v in sc.items():
+        print(f"{family} threads={t}: speed-up over 1 thread {v['speedup']:.2f}x (per round, range "
+              f"{v['range'][0]:.2f}-{v['range'][1]:.2f}, ideal {t}x); cores obtained (CPU time / wall "
+              f"time) {v['cores']:.2f}; GCUPS per CPU-second {v['gcups_per_cpu_second']:.2f}")
 
 
 def main(argv=None) -> int:
@@ -91,6 +108,12 @@ def main(argv=None) -> int:
     thread_counts = _thread_counts(os.cpu_count() or 1)
     for t in thread_counts:
         jobs.append((_threads_row(t), *gcups(lambda t=t: sw_scores(q, targets, threads=t), a.targets)))
+    buf, offsets = pack_targets(targets)
+    qa = np.frombuffer(q, np.uint8)
+    for t in thread_counts:
+        jobs.append((_threads_row(t, PACKED), *gcups(
+            lambda t=t: _core.dp_align_scores(qa, buf, offsets, BLOSUM62.code_of, BLOSUM62.scores, 11, 1, False,
+                                              t, None), a.targets)))
     try:
         import parasail
     except ImportError:
@@ -135,26 +158,14 @@ def main(argv=None) -> int:
     ratios = {n: ours / g for n, g in rows if n.startswith("parasail")}
     for n, r in ratios.items():
         print(f"ours(best one-thread level) / {n}: {r:.2f}x")
-    scaling = _scaling(times, thread_counts)
-    for t, (med, lo, hi) in scaling.items():
-        print(f"scaling threads={t} / threads=1 (per round, default level): median {med:.2f}x "
-              f"(range {lo:.2f}-{hi:.2f}, ideal {t}x)")
-    # CPU seconds / wall seconds: how many cores a run really got (other processes take the rest).
-    busy = {t: statistics.median(c / w for c, w in zip(cpu[_threads_row(t)], times[_threads_row(t)]))
-            for t in thread_counts}
-    # Cells per CPU-second: equal for every thread count when threads add no overhead, so that
-    # wall-clock scaling is then limited only by the cores the machine lets the run have.
-    n_all = a.targets
-    per_cpu = {t: cells * n_all / statistics.median(cpu[_threads_row(t)]) / 1e9 for t in thread_counts}
-    for t in thread_counts:
-        print(f"threads={t}: cores used (process CPU time / wall time, median) {busy[t]:.2f}; "
-              f"GCUPS per CPU-second {per_cpu[t]:.2f}")
+    gcells = cells * a.targets / 1e9
+    scaling = {fam: _scaling(times, cpu, thread_counts, fam, gcells) for fam in (API, PACKED)}
+    for fam, sc in scaling.items():
+        _print_scaling(fam, sc)
     load = [load_before[0], os.getloadavg()[0]]
     print(f"load average (1 min) before / after: {load[0]:.2f} / {load[1]:.2f} on {os.cpu_count()} CPUs")
-    res = {"ratios": ratios, "scaling": {str(t): v[0] for t, v in scaling.items()},
-           "scaling_range": {str(t): v[1:] for t, v in scaling.items()},
-           "cores_used": {str(t): v for t, v in busy.items()},
-           "gcups_per_cpu_second": {str(t): v for t, v in per_cpu.items()}, "load_average_1min": load, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.processor() or platform.machine(),
+    res = {"ratios": ratios, "scaling": {fam: {str(t): v for t, v in sc.items()} for fam, sc in scaling.items()},
+           "load_average_1min": load, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.processor() or platform.machine(),
            "cpus": os.cpu_count(), "targets": a.targets, "length": a.length, "gcups": dict(rows)}
     if a.json:
         with open(a.json, "w") as f:
