@@ -6,8 +6,11 @@
 Smith-Waterman GCUPS (10,000 and 100,000 random protein targets of length 256
 against a 256 query, BLOSUM62, gap open 11 extend 1) for the GPU s32 and s16x2
 variants (kernel time from CUDA events, and end to end) and our CPU kernel
-(one thread, all threads); Floyd-Warshall n=2048 (GPU, our CPU) and n=512 numpy;
-DTW (1,024 pairs of length 256) GPU vs CPU. Prints a table; --json writes it.
+(1, 2, 4, ... all threads, with the speed-up over one thread); Floyd-Warshall n=2048 (GPU, our CPU) and n=512 numpy;
+DTW (1,024 pairs of length 256) GPU vs CPU; and the per-call time of a DP
+launch replayed from a captured CUDA Graph vs the same launch made eagerly on a
+stream (Smith-Waterman plan on a small batch: 3 kernels; Floyd-Warshall n=256:
+26 kernels), measured in the same run. Prints a table last; --json writes it.
 """
 import argparse
 import json
@@ -30,6 +33,75 @@ def median_time(fn, repeats):
         fn()
         ts.append(time.perf_counter() - t0)
     return statistics.median(ts)
+
+
+def cpu_sw_scaling(add, q, targets, repeats):
+    """Our CPU Smith-Waterman at 1, 2, 4, ... all threads, timed round-robin, and the speed-up
+    over one thread per round (a dedicated GPU host gives the cores a shared VM cannot)."""
+    from superinstance.gpu_accelerator.bench_dp import _thread_counts
+
+    counts = _thread_counts(os.cpu_count() or 1)
+    times = {t: [] for t in counts}
+    for t in counts:
+        sw_scores(q, targets, backend="cpu", threads=t)  # warm-up
+    for _ in range(max(repeats, 3)):
+        for t in counts:
+            t0 = time.perf_counter()
+            sw_scores(q, targets, backend="cpu", threads=t)
+            times[t].append(time.perf_counter() - t0)
+    cells = len(q) * sum(len(x) for x in targets)
+    for t in counts:
+        add(f"CPU SW threads={t}, {len(targets)} targets", cells / statistics.median(times[t]) / 1e9, "GCUPS")
+    for t in counts[1:]:
+        add(f"CPU SW speed-up threads={t} / threads=1 (ideal {t})",
+            statistics.median(a / b for a, b in zip(times[1], times[t])), "x")
+
+
+def graph_vs_eager(add, rng, calls=200, rounds=7):
+    """Per-call time, eager launches vs graph replay, for two DP launchers (results checked first)."""
+    from superinstance import _cuda
+    from superinstance.gpu_accelerator import BLOSUM62, NO_EDGE, DeviceArray, Graph, Stream
+    from superinstance.gpu_accelerator import dp_device as dd
+
+    alpha = np.frombuffer(b"ARNDCQEGHILKMFPSTWYV", np.uint8)
+    q = rng.choice(alpha, 64).tobytes()
+    targets = [rng.choice(alpha, 64).tobytes() for _ in range(256)]
+    plan = dd.sw_plan(q, [64] * 256, matrix=BLOSUM62)
+    dt, ds = DeviceArray.from_host(plan.pack(targets)), DeviceArray((256,), np.int32)
+    w = rng.integers(1, 100, (256, 256)).astype(np.int32)
+    w[rng.random((256, 256)) > 0.1] = NO_EDGE
+    dist = DeviceArray.from_host(w)
+    _cuda.device_synchronize()  # the copies above ran on the legacy stream; the launches below do not wait for it
+    cases = [("SW plan 256 x 64 vs 64 (3 kernels)", lambda s: plan.launch(dt, ds, s),
+              lambda: (ds.to_host() == sw_scores(q, targets, backend="cpu")).all()),
+             ("Floyd-Warshall n=256 (26 kernels)", lambda s: dd.floyd_warshall_device(dist, s),
+              lambda: (dist.to_host() == floyd_warshall(w, backend="cpu")).all())]
+    with Stream() as s:
+        for name, launch, ok in cases:
+            g = Graph()
+            with g.capture(s):
+                launch(s)
+            g.instantiate()
+            g.upload(s)
+            g.launch(s)
+            s.synchronize()
+            assert ok(), f"graph replay of {name} disagrees with the CPU"
+            eager, graph = [], []
+            for _ in range(rounds):
+                for fn, out in ((lambda: launch(s), eager), (lambda: g.launch(s), graph)):
+                    t0 = time.perf_counter()
+                    for _ in range(calls):
+                        fn()
+                    s.synchronize()
+                    out.append((time.perf_counter() - t0) / calls * 1e6)
+            e, gr = statistics.median(eager), statistics.median(graph)
+            add(f"{name}: eager launches", e, "us/call")
+            add(f"{name}: graph replay", gr, "us/call")
+            add(f"{name}: eager / graph", e / gr, "x")
+            g.close()
+    for a in (dt, ds, dist):
+        a.close()
+    plan.close()
 
 
 def main():
@@ -57,6 +129,9 @@ def main():
     def add(name, value, unit):
         rows.append({"kernel": name, "value": value, "unit": unit})
         print(f"{name:<58} {value:12.2f} {unit}", flush=True)
+        if a.json:  # rewritten after every row, so a run cut short by a time limit keeps its rows
+            with open(a.json, "w") as f:
+                json.dump(res, f, indent=1)
 
     for n in (10_000, 100_000):
         if n > len(big):
@@ -79,10 +154,7 @@ def main():
                 t = median_time(lambda: sw_scores(q, targets, backend="cuda", precision=prec), a.repeats)
                 add(f"GPU SW {prec} end to end (Python API), {n} targets", cells_per * n / t / 1e9, "GCUPS")
         if n == 10_000:
-            t = median_time(lambda: sw_scores(q, targets, backend="cpu", threads=1), a.repeats)
-            add(f"CPU SW threads=1, {n} targets", cells_per * n / t / 1e9, "GCUPS")
-            t = median_time(lambda: sw_scores(q, targets, backend="cpu", threads=0), a.repeats)
-            add(f"CPU SW threads=all({os.cpu_count()}), {n} targets", cells_per * n / t / 1e9, "GCUPS")
+            cpu_sw_scaling(add, q, targets, a.repeats)
 
     # Floyd-Warshall
     from superinstance.gpu_accelerator import NO_EDGE
@@ -136,7 +208,7 @@ def main():
         add(f"numba Floyd-Warshall n={fw_n} (one thread)", (time.perf_counter() - t0) * 1e3, "ms")
         wn[wn >= NO_EDGE // 2] = NO_EDGE
         assert (wn == d_cpu).all(), "numba Floyd-Warshall disagrees"
-    nn = 512
+    nn = min(512, fw_n)
     ws = w[:nn, :nn].astype(np.int64)
     ws[ws == NO_EDGE] = 1 << 40
     np.fill_diagonal(ws, np.minimum(np.diag(ws), 0))
@@ -160,11 +232,22 @@ def main():
         t = median_time(lambda: dtw(xa, xb, backend="cuda"), a.repeats)
         np.testing.assert_allclose(dtw(xa, xb, backend="cuda"), dtw(xa, xb, backend="cpu"), rtol=1e-5)
         add("GPU DTW 1024 pairs x 256 (end to end)", t * 1e3, "ms")
+    if use_gpu:
+        try:
+            graph_vs_eager(add, rng)
+        except Exception as e:  # keep the rows above and the table below
+            res["errors"] = [f"graph vs eager: {e!r}"]
+            print("graph vs eager failed:", repr(e))
+            if a.json:
+                with open(a.json, "w") as f:
+                    json.dump(res, f, indent=1)
+    print(f"\n{'kernel':<58} {'value':>12} unit   ({res.get('gpu', ['no GPU'])[0]}, {res['date']})")
+    for r in rows:
+        print(f"{r['kernel']:<58} {r['value']:12.2f} {r['unit']}")
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(res, f, indent=1)
         print("wrote", a.json)
+    return 1 if res.get("errors") else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

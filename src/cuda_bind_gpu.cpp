@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "cuda_bind_stream.hpp"
 #include "common/errors.hpp"
 #include "gpu_accelerator/cuda_runtime.hpp"
 #include "gpu_accelerator/dlpack_abi.hpp"
@@ -20,6 +21,7 @@
 namespace py = pybind11;
 namespace cu = si::gpu::cuda;
 namespace dl = si::gpu::dlpack;
+using si::py_bind::stream_arg;
 
 namespace {
 
@@ -34,20 +36,6 @@ struct PyDeviceBuffer {
     return *alloc;
   }
 };
-
-cudaStream_t stream_arg(const py::object& s) {
-  if (s.is_none()) return nullptr;
-  if (py::isinstance<cu::Stream>(s)) return s.cast<const cu::Stream&>().handle();
-  if (py::isinstance<py::int_>(s)) return reinterpret_cast<cudaStream_t>(s.cast<std::uintptr_t>());
-  // Objects of other libraries: CuPy/PyTorch streams expose the handle.
-  for (const char* attr : {"handle", "cuda_stream", "ptr"})
-    if (py::hasattr(s, attr)) {
-      py::object h = s.attr(attr);
-      if (py::isinstance<py::int_>(h)) return reinterpret_cast<cudaStream_t>(h.cast<std::uintptr_t>());
-    }
-  throw py::type_error("stream must be a Stream, an integer handle or None, got " +
-                       py::str(py::type::of(s)).cast<std::string>());
-}
 
 template <class T>
 T* ptr(std::uintptr_t p) {

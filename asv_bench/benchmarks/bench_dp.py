@@ -1,6 +1,7 @@
 """Benchmarks of the dynamic-programming kernels (superinstance.gpu_accelerator.dp),
 CPU backend: alignment scores per SIMD level and thread count, and the other DP
 kernels. parasail is compared side by side in superinstance.gpu_accelerator.bench_dp (superinstance bench gpu).
+GpuDpGraphReplay (GPU only; skipped without one): a DP launch replayed from a CUDA Graph vs eager.
 
 Run against the installed build: ``cd asv_bench && asv run --python=same --quick``.
 """
@@ -17,7 +18,7 @@ PROTEIN = np.frombuffer(b"ARNDCQEGHILKMFPSTWYV", np.uint8)
 class AlignScores:
     """1,000 targets of length 256 against a 256 query (BLOSUM62, 11/1)."""
 
-    params = ([lvl for lvl in LEVELS if lvl != "scalar"], [1, 0], ["sw", "nw"])
+    params = ([lvl for lvl in LEVELS if lvl != "scalar"], [1, 2, 0], ["sw", "nw"])
     param_names = ["level", "threads", "kind"]
 
     def setup(self, level, threads, kind):
@@ -97,3 +98,39 @@ class DTW:
 
     def time_dtw(self, band):
         dp.dtw(self.a, self.b, band=band, backend="cpu")
+
+
+class GpuDpGraphReplay:
+    """A Smith-Waterman plan (256 targets of 64 vs a 64 query: gather, DP and scatter kernels)
+    launched eagerly on a stream vs replayed from a captured Graph; one synchronised call."""
+
+    def setup(self):
+        import superinstance.gpu_accelerator as ga
+        from superinstance import _cuda
+
+        if ga.default_backend() != "cuda":
+            raise NotImplementedError(f"no usable GPU: {ga.backend_reason()}")
+        rng = np.random.default_rng(0)
+        q = rng.choice(PROTEIN, 64).tobytes()
+        self.plan = ga.sw_plan(q, [64] * 256)
+        self.dt = ga.DeviceArray.from_host(self.plan.pack([rng.choice(PROTEIN, 64).tobytes() for _ in range(256)]))
+        self.ds = ga.DeviceArray((256,), np.int32)
+        _cuda.device_synchronize()
+        self.s = ga.Stream()
+        self.g = ga.Graph()
+        with self.g.capture(self.s):
+            self.plan.launch(self.dt, self.ds, self.s)
+        self.g.instantiate()
+        self.g.upload(self.s)
+
+    def time_eager(self):
+        self.plan.launch(self.dt, self.ds, self.s)
+        self.s.synchronize()
+
+    def time_graph(self):
+        self.g.launch(self.s)
+        self.s.synchronize()
+
+    def teardown(self):
+        for obj in (self.g, self.s, self.dt, self.ds, self.plan):
+            obj.close()

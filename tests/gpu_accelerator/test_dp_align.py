@@ -184,6 +184,19 @@ def test_input_kinds_and_lowercase():
     assert sw_scores(q.lower(), ["PAWHEAE"])[0] == r[0]
 
 
+@pytest.mark.parametrize("threads", [1, 2, 0])
+def test_the_first_bad_target_is_named_whatever_the_threads(threads):
+    """Targets are encoded in blocks on threads; the error still names the first bad one."""
+    targets = ["ACDEFGHIK"] * 3000
+    for i, pos in ((2900, 1), (700, 4), (1500, 0), (701, 2)):
+        targets[i] = targets[i][:pos] + "J" + targets[i][pos + 1:]
+    with pytest.raises(ValueError, match=r"target 700: byte b?'?J'? .*position 4"):
+        sw_scores("ACD", targets, threads=threads, backend="cpu")
+    targets[700] = "ACDEFGHIK"
+    with pytest.raises(ValueError, match=r"target 701: byte b?'?J'? .*position 2"):
+        nw_scores("ACD", targets, threads=threads, backend="cpu")
+
+
 def test_bad_input_errors():
     with pytest.raises(ValueError, match=r"target 1: byte b?'?J'? .*position 2.*alphabet"):
         sw_scores("ACD", ["ACD", "ACJ"])

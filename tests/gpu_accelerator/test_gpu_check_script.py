@@ -70,3 +70,31 @@ def test_asv_benchmarks_import_and_gpu_classes_skip_cleanly():
     for cls, args in ((mod.GpuLaunchChain, (10,)), (mod.GpuCopyBandwidth, ())):
         with pytest.raises(NotImplementedError, match="no usable GPU"):
             cls().setup(*args)
+
+
+def test_dp_check_script_parses_and_runs_the_graph_tests_and_benchmark():
+    script = ROOT / "scripts" / "gpu_check_dp.sh"
+    bench_dp_gpu = ROOT / "scripts" / "bench_dp_gpu.py"
+    if not script.exists() or shutil.which("bash") is None:
+        pytest.skip("source tree or bash not available")
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    text = script.read_text()
+    assert "SUPERINSTANCE_CUDA=ON" in text and 'tests/gpu_accelerator -k "dp"' in text
+    assert "scripts/bench_dp_gpu.py --json" in text and "timeout" in text
+    compile(bench_dp_gpu.read_text(), str(bench_dp_gpu), "exec")
+    assert "graph_vs_eager(add, rng)" in bench_dp_gpu.read_text()
+
+
+def test_asv_dp_graph_replay_skips_cleanly_without_a_gpu():
+    import importlib.util
+
+    path = ROOT / "asv_bench" / "benchmarks" / "bench_dp.py"
+    if not path.exists():
+        pytest.skip("source tree not available")
+    if ga.default_backend() == "cuda":
+        pytest.skip("a GPU is usable here; the class runs")
+    spec = importlib.util.spec_from_file_location("bench_dp_under_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with pytest.raises(NotImplementedError, match="no usable GPU"):
+        mod.GpuDpGraphReplay().setup()

@@ -121,11 +121,22 @@ void encode(const std::int16_t* code_of, const std::uint8_t* in, std::size_t n, 
   }
 }
 
+// Codes of one sequence; false when a byte is outside the alphabet (no message: the
+// caller re-encodes that sequence with encode() to name it).
+bool encode_quiet(const std::int16_t* code_of, const std::uint8_t* in, std::size_t n, std::uint8_t* out) {
+  std::int16_t any_bad = 0;  // the OR of the codes is negative when one is -1
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int16_t c = code_of[in[i]];
+    any_bad |= c;
+    out[i] = static_cast<std::uint8_t>(c);
+  }
+  return any_bad >= 0;
+}
+
 }  // namespace
 
-EncodedBatch encode_batch(const AlignParams& p, const std::int16_t* code_of, const std::uint8_t* query,
-                          std::size_t m, const std::uint8_t* targets, const std::int64_t* offsets,
-                          std::size_t n_targets) {
+std::size_t check_batch(const AlignParams& p, const std::int16_t* code_of, std::size_t m,
+                        const std::int64_t* offsets, std::size_t n_targets) {
   if (p.alphabet_size < 1 || p.alphabet_size > 256 || p.matrix == nullptr)
     throw std::invalid_argument("substitution matrix must be K x K with 1 <= K <= 256");
   if (p.gap_open < 0 || p.gap_extend < 0)
@@ -145,17 +156,42 @@ EncodedBatch encode_batch(const AlignParams& p, const std::int16_t* code_of, con
                             (static_cast<long double>(p.gap_open) + p.gap_extend + 128.0L);
   if (bound >= 1073741823.0L)  // below 2**30: the -inf sentinel stays below every real value
     throw std::invalid_argument("sequences and gap penalties too large for 32-bit scores");
+  return max_n;
+}
+
+std::vector<std::uint8_t> encode_sequence(const std::int16_t* code_of, const std::uint8_t* seq, std::size_t n,
+                                          const std::string& what) {
+  std::vector<std::uint8_t> out(n);
+  encode(code_of, seq, n, out.data(), what);
+  return out;
+}
+
+EncodedBatch encode_batch(const AlignParams& p, const std::int16_t* code_of, const std::uint8_t* query,
+                          std::size_t m, const std::uint8_t* targets, const std::int64_t* offsets,
+                          std::size_t n_targets, int threads) {
   EncodedBatch b;
-  b.query.resize(m);
-  encode(code_of, query, m, b.query.data(), "query");
+  b.max_length = check_batch(p, code_of, m, offsets, n_targets);
+  b.query = encode_sequence(code_of, query, m, "query");
   const std::int64_t base = n_targets ? offsets[0] : 0;
   b.offsets.resize(n_targets + 1);
   for (std::size_t i = 0; i <= n_targets; ++i) b.offsets[i] = offsets[i] - base;
   b.targets.resize(n_targets ? static_cast<std::size_t>(b.offsets[n_targets]) : 0);
-  for (std::size_t i = 0; i < n_targets; ++i)
-    encode(code_of, targets + offsets[i], static_cast<std::size_t>(offsets[i + 1] - offsets[i]),
-           b.targets.data() + b.offsets[i], "target " + std::to_string(i));
-  b.max_length = max_n;
+  // Blocks of targets on threads; each block stops at its first bad target, so the smallest
+  // index reported is the first bad target overall, named as a serial loop would name it.
+  constexpr std::size_t kBlock = 256;
+  std::atomic<std::size_t> first_bad{n_targets};
+  auto tlen = [&](std::size_t i) { return static_cast<std::size_t>(offsets[i + 1] - offsets[i]); };
+  parallel_for((n_targets + kBlock - 1) / kBlock, threads, [&](std::size_t blk) {
+    for (std::size_t i = blk * kBlock; i < std::min(n_targets, (blk + 1) * kBlock); ++i)
+      if (!encode_quiet(code_of, targets + offsets[i], tlen(i), b.targets.data() + b.offsets[i])) {
+        std::size_t seen = first_bad.load();
+        while (i < seen && !first_bad.compare_exchange_weak(seen, i)) {
+        }
+        return;
+      }
+  });
+  if (const std::size_t i = first_bad.load(); i < n_targets)
+    encode(code_of, targets + offsets[i], tlen(i), b.targets.data() + b.offsets[i], "target " + std::to_string(i));
   return b;
 }
 
@@ -165,7 +201,7 @@ std::vector<std::int32_t> align_scores(const AlignParams& p, const std::int16_t*
                                        std::size_t n_targets, int threads, simd::Level level,
                                        AlignStats* stats) {
   const auto& kernels = align_kernel_set().at(level);
-  const EncodedBatch batch = encode_batch(p, code_of, query, m, targets, offsets, n_targets);
+  const EncodedBatch batch = encode_batch(p, code_of, query, m, targets, offsets, n_targets, threads);
   const std::vector<std::uint8_t>& q = batch.query;
   auto tptr = [&](std::size_t i) { return batch.targets.data() + batch.offsets[i]; };
   auto tlen = [&](std::size_t i) { return static_cast<std::size_t>(batch.offsets[i + 1] - batch.offsets[i]); };

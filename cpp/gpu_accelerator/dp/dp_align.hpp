@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "common/dispatch.hpp"
@@ -71,6 +72,16 @@ std::vector<std::int32_t> align_scores(const AlignParams& p, const std::int16_t*
                                        std::size_t n_targets, int threads, simd::Level level,
                                        AlignStats* stats = nullptr);
 
+// Checks the parameters, the alphabet map (256 entries, -1 = not in the
+// alphabet), the target offsets and that every score fits in int32 for these
+// lengths; returns the longest target. Throws std::invalid_argument.
+std::size_t check_batch(const AlignParams& p, const std::int16_t* code_of, std::size_t m,
+                        const std::int64_t* offsets, std::size_t n_targets);
+// Residue codes of one sequence; std::invalid_argument naming `what`, the byte
+// and its position when a byte is outside the alphabet.
+std::vector<std::uint8_t> encode_sequence(const std::int16_t* code_of, const std::uint8_t* seq, std::size_t n,
+                                          const std::string& what);
+
 // Validated, encoded input of a batch (shared by the CPU and GPU drivers).
 struct EncodedBatch {
   std::vector<std::uint8_t> query;     // residue codes
@@ -78,9 +89,11 @@ struct EncodedBatch {
   std::vector<std::int64_t> offsets;   // n + 1, starting at 0
   std::size_t max_length = 0;          // longest target
 };
+// Targets are encoded on `threads` threads (0 = all cores); a bad byte is named as in a
+// serial pass (the first bad target).
 EncodedBatch encode_batch(const AlignParams& p, const std::int16_t* code_of, const std::uint8_t* query,
                           std::size_t m, const std::uint8_t* targets, const std::int64_t* offsets,
-                          std::size_t n_targets);
+                          std::size_t n_targets, int threads = 1);
 
 // Runs fn(i) for i in [0, n) on up to `threads` threads (0 = hardware threads; at most
 // 4x the hardware threads).

@@ -3,7 +3,7 @@
 // __vimax3_s16x2_relu, __vimin3_s32, __viaddmin_s32, ...). CUDA 13 declares
 // them __host__ __device__: they are single instructions on sm_90 and emulated
 // on older GPUs and on the host. Every function here is __host__ __device__, so
-// the host twins in dp_cuda.cu run exactly the code the GPU runs.
+// the host twins in dp_cuda_align.cu / dp_cuda_misc.cu run exactly the code the GPU runs.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -9,6 +9,9 @@ Everything works without a GPU: ``backend="auto"`` falls back to the CPU and
 from .devices import Device, backend_reason, default_backend, devices, resolve_backend
 from .dp import (BLOSUM62, NO_EDGE, SubstitutionMatrix, dtw, floyd_warshall, nw_scores, optimal_path,
                  rolling_max, rolling_min, sw_scores)
+from .dp_device import (AlignPlan, DeviceStatus, dtw_device, dtw_workspace, floyd_warshall_device, nw_plan,
+                        optimal_path_device, optimal_path_workspace, rolling_max_device, rolling_min_device,
+                        sw_plan)
 from .graph import Graph
 from .memory import DeviceArray, Event, PinnedBuffer, Stream, as_device_array
 from .models import SentimentHead, cosine_device, cosine_similarity, default_weights
@@ -19,4 +22,6 @@ __all__ = [
     "SentimentHead", "default_weights", "cosine_similarity", "cosine_device",
     "BLOSUM62", "NO_EDGE", "SubstitutionMatrix", "dtw", "floyd_warshall", "nw_scores", "optimal_path",
     "rolling_max", "rolling_min", "sw_scores",
+    "AlignPlan", "DeviceStatus", "sw_plan", "nw_plan", "optimal_path_device", "optimal_path_workspace",
+    "floyd_warshall_device", "rolling_min_device", "rolling_max_device", "dtw_device", "dtw_workspace",
 ]

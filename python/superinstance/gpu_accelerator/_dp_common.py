@@ -78,8 +78,8 @@ def pack_targets(targets: Sequence[SeqLike]) -> Tuple[np.ndarray, np.ndarray]:
     """Concatenated target bytes (uint8) and int64 offsets (n + 1)."""
     if isinstance(targets, (str, bytes, bytearray, memoryview)):
         raise TypeError("targets must be a sequence of sequences; wrap a single target in a list")
-    try:
-        items = [as_bytes(t, f"target {i}") for i, t in enumerate(targets)]
+    try:  # bytes pass as they are (the common case; no per-target name is formatted for them)
+        items = [t if type(t) is bytes else as_bytes(t, f"target {i}") for i, t in enumerate(targets)]
     except TypeError as e:
         if "target" in str(e):
             raise
@@ -87,7 +87,7 @@ def pack_targets(targets: Sequence[SeqLike]) -> Tuple[np.ndarray, np.ndarray]:
     if not items:
         raise ValueError("targets is empty: give at least one target sequence")
     offsets = np.zeros(len(items) + 1, dtype=np.int64)
-    np.cumsum([len(t) for t in items], out=offsets[1:])
+    np.cumsum(np.fromiter(map(len, items), np.int64, count=len(items)), out=offsets[1:])
     buf = np.frombuffer(b"".join(items), dtype=np.uint8) if offsets[-1] else np.zeros(0, np.uint8)
     return buf, offsets
 

@@ -1,6 +1,8 @@
 """Side-by-side GCUPS of our Smith-Waterman scores and parasail's kernels, in one
 process run: 10,000 random protein targets of length 256 against a 256 query,
-BLOSUM62, gap open 11, extend 1. Prints a table and medians; --json writes them.
+BLOSUM62, gap open 11, extend 1. Prints a table and medians, and the thread
+scaling of our kernel (threads = 1, 2, 4, ... all CPUs; speed-up over one thread
+per round); --json writes them.
 
     python -m superinstance.gpu_accelerator.bench_dp [--repeats 5] [--targets 10000] [--quick]
 
@@ -19,9 +21,50 @@ import time
 
 import numpy as np
 
-from superinstance.gpu_accelerator import sw_scores
+from superinstance import _core
+from superinstance.gpu_accelerator import BLOSUM62, sw_scores
+from superinstance.gpu_accelerator._dp_common import pack_targets
 
 __all__ = ["main"]
+
+
+def _thread_counts(cpus: int):
+    """1, 2, 4, ... up to the number of CPUs, and the number of CPUs itself."""
+    counts, t = [], 1
+    while t < cpus:
+        counts.append(t)
+        t *= 2
+    return counts + [cpus]
+
+
+# Two families of thread-count rows: the Python API end to end (packing the target list and
+# encoding it are serial), and the native call on arrays packed once (encoding still serial).
+API, PACKED = "sw_scores", "_core.dp_align_scores on pre-packed arrays"
+
+
+def _threads_row(t: int, family: str = API) -> str:
+    return f"superinstance {family} threads={t}"
+
+
+def _scaling(times, cpu, thread_counts, family, gcells):
+    """Per thread count of one family: speed-up over one thread per round (the rounds are
+    interleaved, so a round's load hits both alike) as (median, min, max); cores obtained
+    (process CPU time / wall time, median); GCUPS per CPU-second. gcells: giga-cells per call."""
+    wall = {t: times[_threads_row(t, family)] for t in thread_counts}
+    out = {}
+    for t in thread_counts:
+        r = [a / b for a, b in zip(wall[1], wall[t])]
+        cores = statistics.median(c / w for c, w in zip(cpu[_threads_row(t, family)], wall[t]))
+        out[t] = {"speedup": statistics.median(r), "range": (min(r), max(r)), "cores": cores,
+                  "gcups_per_cpu_second": gcells / statistics.median(cpu[_threads_row(t, family)])}
+    return out
+
+
+def _print_scaling(family, sc):
+    for t, v in sc.items():
+        print(f"{family} threads={t}: speed-up over 1 thread {v['speedup']:.2f}x (per round, range "
+              f"{v['range'][0]:.2f}-{v['range'][1]:.2f}, ideal {t}x); cores obtained (CPU time / wall "
+              f"time) {v['cores']:.2f}; GCUPS per CPU-second {v['gcups_per_cpu_second']:.2f}")
 
 
 def main(argv=None) -> int:
@@ -32,6 +75,8 @@ def main(argv=None) -> int:
     ap.add_argument("--length", type=int, default=256)
     ap.add_argument("--json", default=None)
     ap.add_argument("--quick", action="store_true", help="1,000 targets, 3 repeats")
+    ap.add_argument("--scaling", action="store_true",
+                    help="only our kernel at 1, 2, 4, ... all threads (no SIMD levels, no parasail)")
     a = ap.parse_args(argv)
     if a.quick:
         a.targets, a.parasail_targets, a.repeats = min(a.targets, 1000), min(a.parasail_targets, 500), 3
@@ -50,7 +95,7 @@ def main(argv=None) -> int:
 
     rows = []
     ours_ref = None
-    for level in ("avx512", "avx2", "scalar"):
+    for level in () if a.scaling else ("avx512", "avx2", "scalar"):
         n = a.targets if level != "scalar" else min(a.targets, 500)
         try:
             ref = sw_scores(q, targets[:n], threads=1, level=level)
@@ -60,12 +105,22 @@ def main(argv=None) -> int:
         if ours_ref is None:
             ours_ref = ref
         jobs.append((f"superinstance sw_scores level={level} threads=1", *gcups(lambda n=n, level=level: sw_scores(q, targets[:n], threads=1, level=level), n)))
-    jobs.append((f"superinstance sw_scores threads=all({os.cpu_count()})", *gcups(lambda: sw_scores(q, targets, threads=0), a.targets)))
+    thread_counts = _thread_counts(os.cpu_count() or 1)
+    for t in thread_counts:
+        jobs.append((_threads_row(t), *gcups(lambda t=t: sw_scores(q, targets, threads=t), a.targets)))
+    buf, offsets = pack_targets(targets)
+    qa = np.frombuffer(q, np.uint8)
+    for t in thread_counts:
+        jobs.append((_threads_row(t, PACKED), *gcups(
+            lambda t=t: _core.dp_align_scores(qa, buf, offsets, BLOSUM62.code_of, BLOSUM62.scores, 11, 1, False,
+                                              t, None), a.targets)))
     try:
         import parasail
     except ImportError:
         parasail = None
         print("parasail not installed: pip install parasail")
+    if a.scaling:
+        parasail = None
     if parasail is not None:
         qs = q.decode()
         pt = [t.decode() for t in targets[: a.parasail_targets]]
@@ -84,23 +139,33 @@ def main(argv=None) -> int:
             assert got == ours_ref[:200].tolist(), f"{name} disagrees with ours"
             jobs.append((f"parasail {name} threads=1", *gcups(lambda call=call: [call(t) for t in pt], len(pt))))
     times = {name: [] for name, _, _ in jobs}
+    cpu = {name: [] for name, _, _ in jobs}  # process CPU seconds (all threads)
+    load_before = os.getloadavg()
     for name, fn, _ in jobs:
         fn()  # warm-up
     for _ in range(a.repeats):
         for name, fn, _ in jobs:
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
     rows = [(name, cells * n / statistics.median(times[name]) / 1e9) for name, _, n in jobs]
     w = max(len(r[0]) for r in rows)
     print(f"{'kernel':<{w}}  GCUPS (median of {a.repeats})")
     for name, g in rows:
         print(f"{name:<{w}}  {g:7.2f}")
-    ours = max(g for n, g in rows if "level=" in n and "scalar" not in n)
+    ours = max((g for n, g in rows if "level=" in n and "scalar" not in n), default=0.0)
     ratios = {n: ours / g for n, g in rows if n.startswith("parasail")}
     for n, r in ratios.items():
         print(f"ours(best one-thread level) / {n}: {r:.2f}x")
-    res = {"ratios": ratios, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.processor() or platform.machine(),
+    gcells = cells * a.targets / 1e9
+    scaling = {fam: _scaling(times, cpu, thread_counts, fam, gcells) for fam in (API, PACKED)}
+    for fam, sc in scaling.items():
+        _print_scaling(fam, sc)
+    load = [load_before[0], os.getloadavg()[0]]
+    print(f"load average (1 min) before / after: {load[0]:.2f} / {load[1]:.2f} on {os.cpu_count()} CPUs")
+    res = {"ratios": ratios, "scaling": {fam: {str(t): v for t, v in sc.items()} for fam, sc in scaling.items()},
+           "load_average_1min": load, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.processor() or platform.machine(),
            "cpus": os.cpu_count(), "targets": a.targets, "length": a.length, "gcups": dict(rows)}
     if a.json:
         with open(a.json, "w") as f:
