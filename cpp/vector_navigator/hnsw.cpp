@@ -184,6 +184,28 @@ void Hnsw::search_layer(const float* q, float qsq, std::uint32_t ep, std::size_t
   result.assign(top.begin(), top.end());
 }
 
+std::uint32_t Hnsw::greedy_descend(const float* q, float qsq, std::uint32_t cur, float& curd, int from_level,
+                                   int above_level, bool locking) const {
+  for (int l = from_level; l > above_level; --l) {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      std::unique_lock<std::mutex> g;  // insertion reads lists other inserts may be rewriting
+      if (locking) g = std::unique_lock<std::mutex>(lock_of(cur));
+      const std::uint32_t* ln = links(cur, l);
+      for (std::uint32_t j = 1; j <= ln[0]; ++j) {
+        const float d = dist(q, qsq, ln[j]);
+        if (d < curd) {
+          curd = d;
+          cur = ln[j];
+          changed = true;
+        }
+      }
+    }
+  }
+  return cur;
+}
+
 void Hnsw::select_neighbors(std::vector<Cand>& cands, std::size_t m, Visited& vis, std::vector<float>& buf) const {
   if (cands.size() <= m) return;
   std::sort(cands.begin(), cands.end());
@@ -220,22 +242,7 @@ void Hnsw::insert(std::uint32_t node, std::size_t efc, Visited& vis) {
   if (level <= maxl) glock.unlock();
 
   float curd = dist(q, qsq, cur);
-  for (int l = maxl; l > level; --l) {
-    bool changed = true;
-    while (changed) {
-      changed = false;
-      std::lock_guard<std::mutex> g(lock_of(cur));
-      const std::uint32_t* ln = links(cur, l);
-      for (std::uint32_t j = 1; j <= ln[0]; ++j) {
-        const float d = dist(q, qsq, ln[j]);
-        if (d < curd) {
-          curd = d;
-          cur = ln[j];
-          changed = true;
-        }
-      }
-    }
-  }
+  cur = greedy_descend(q, qsq, cur, curd, maxl, level, true);
   std::vector<Cand>& res = vis.res;
   std::vector<Cand>& nbc = vis.nbc;
   for (int l = std::min(level, maxl); l >= 0; --l) {
@@ -307,21 +314,7 @@ void Hnsw::search(const float* q, std::size_t ef, const std::uint8_t* allowed,
     for (std::size_t j = 0; j < index_.dim_; ++j) qsq += q[j] * q[j];
   std::uint32_t cur = entry_;
   float curd = dist(q, qsq, cur);
-  for (int l = max_level_; l > 0; --l) {
-    bool changed = true;
-    while (changed) {
-      changed = false;
-      const std::uint32_t* ln = links(cur, l);
-      for (std::uint32_t j = 1; j <= ln[0]; ++j) {
-        const float d = dist(q, qsq, ln[j]);
-        if (d < curd) {
-          curd = d;
-          cur = ln[j];
-          changed = true;
-        }
-      }
-    }
-  }
+  cur = greedy_descend(q, qsq, cur, curd, max_level_, 0, false);
   search_layer(q, qsq, cur, ef, 0, vis, out, false, allowed, true);
 }
 

@@ -67,6 +67,10 @@ class Hnsw {
   std::size_t cap(int level) const { return level == 0 ? M0_ : M_; }
   int random_level(std::uint32_t node) const;
   void insert(std::uint32_t node, std::size_t efc, Visited& vis);
+  // Greedy walk through levels from_level .. above_level + 1 towards q; returns the closest
+  // node found (its distance in curd). `locking`: take each node's lock (during inserts).
+  std::uint32_t greedy_descend(const float* q, float qsq, std::uint32_t cur, float& curd, int from_level,
+                               int above_level, bool locking) const;
   // ef nearest at one level from the entry points, best first (locks when `locking`).
   void search_layer(const float* q, float qsq, std::uint32_t ep, std::size_t ef, int level, Visited& vis,
                     std::vector<Cand>& result, bool locking, const std::uint8_t* allowed,
