@@ -2,27 +2,15 @@
 // dispatch table when the CPU and OS support both.
 #include <immintrin.h>
 
+#include "common/avx2_helpers.hpp"
 #include "common/vector_kernels.hpp"
 #include "common/vector_kernels_rows.hpp"
 
 namespace si::simd::detail {
 namespace {
 
-inline float hsum(__m256 v) {
-  __m128 lo = _mm256_castps256_ps128(v);
-  __m128 hi = _mm256_extractf128_ps(v, 1);
-  lo = _mm_add_ps(lo, hi);
-  __m128 sh = _mm_movehdup_ps(lo);
-  __m128 sums = _mm_add_ps(lo, sh);
-  sh = _mm_movehl_ps(sh, sums);
-  return _mm_cvtss_f32(_mm_add_ss(sums, sh));
-}
-
-// Lanes [0, n) set, for a masked load of the last partial vector.
-inline __m256i tail_mask(std::size_t n) {
-  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), idx);
-}
+using si::simd::avx2::hsum;
+using si::simd::avx2::tail_mask;
 
 float dot(const float* a, const float* b, std::size_t n) {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();

@@ -1,24 +1,15 @@
 // AVX2 + FMA + F16C kernels: 2-query x 4-row register tiles, masked tails.
 #include <immintrin.h>
 
+#include "common/avx2_helpers.hpp"
 #include "vector_navigator/vn_kernels.hpp"
 #include "vector_navigator/vn_panel_tile.hpp"
 
 namespace si::vn::detail {
 namespace {
 
-inline float hsum(__m256 v) {
-  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  __m128 sh = _mm_movehdup_ps(lo);
-  __m128 sums = _mm_add_ps(lo, sh);
-  sh = _mm_movehl_ps(sh, sums);
-  return _mm_cvtss_f32(_mm_add_ss(sums, sh));
-}
-
-inline __m256i tail_mask(std::size_t n) {
-  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), idx);
-}
+using si::simd::avx2::hsum;
+using si::simd::avx2::tail_mask;
 
 inline __m128 reduce4(__m256 v0, __m256 v1, __m256 v2, __m256 v3) {
   const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(v0, v1), _mm256_hadd_ps(v2, v3));
