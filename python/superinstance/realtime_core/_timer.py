@@ -134,6 +134,13 @@ class Timer:
     :class:`Tick`. Iterating yields ticks until the timer is closed;
     ``async for tick in timer.aiter()`` does the same in asyncio through a
     timerfd registered with ``loop.add_reader``.
+
+    Closed means closed: after :meth:`close`, every method and property raises
+    :class:`~superinstance.errors.ClosedError` (``iter()``, ``aiter()`` and
+    ``with`` included), except ``close()`` (idempotent), ``closed``,
+    ``__exit__`` and ``repr()``. One exception by design: ``next(timer)`` on a
+    closed timer raises StopIteration, because closing is how a ``for tick in
+    timer`` loop is ended from inside or from another thread.
     """
 
     def __init__(self, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, backend: str = "auto",
@@ -156,7 +163,12 @@ class Timer:
         return self._t.tick()
 
     def __iter__(self) -> Iterator[Tick]:
+        self._check_open()
         return self
+
+    def _check_open(self) -> None:
+        if self._t.closed:
+            raise ClosedError("Timer is closed")
 
     def __next__(self) -> Tick:
         try:
@@ -170,8 +182,9 @@ class Timer:
         A timerfd armed at each absolute deadline is registered with
         ``loop.add_reader``, so waits are not rounded to asyncio's 1 ms
         clock resolution. Ends when the timer is closed. On a virtual clock,
-        ticks come at once (simulated time).
+        ticks come at once (simulated time). ClosedError if the timer is closed already.
         """
+        self._check_open()
         if self._clock is not None:
             while not self._t.closed:
                 await asyncio.sleep(0)
@@ -251,6 +264,7 @@ class Timer:
                     pass
 
     def __enter__(self) -> "Timer":
+        self._check_open()
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -315,5 +329,7 @@ class Timer:
         return self._t.now_ns()
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else f"next={self.next_index}"
-        return f"Timer(period_ns={self.period_ns}, backend={self.backend!r}, missed={self.missed!r}, {state})"
+        if self.closed:
+            return "Timer(closed)"
+        return (f"Timer(period_ns={self.period_ns}, backend={self.backend!r}, missed={self.missed!r}, "
+                f"next={self.next_index})")
