@@ -195,14 +195,27 @@ bool SchedulerCore::wait_for(Waiter& w, Task& task, std::int64_t deadline, bool&
   return true;
 }
 
+bool SchedulerCore::due_by(std::int64_t t) const {
+  std::lock_guard<std::mutex> g(mu_);
+  if (!jobs_.empty()) return true;
+  for (const auto& kv : tasks_) {
+    const auto d = kv.second->core.next_deadline_if_representable();
+    if (d && *d <= t) return true;
+  }
+  return false;
+}
+
 bool SchedulerCore::run_until(Waiter& w, std::int64_t until_ns, std::uint64_t max_steps) {
-  for (std::uint64_t n = 0; !stopping() && w.now_ns() < until_ns; ++n) {
+  // Every step runs a job or a call due before until_ns (which moves that
+  // task's next deadline on), so the loop ends; max_steps bounds one go of it.
+  for (std::uint64_t n = 0; !stopping(); ++n) {
     if (n == max_steps) return false;
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      if (tasks_.empty() && jobs_.empty()) break;
+    if (w.now_ns() >= until_ns) break;  // here until_ns > now >= 0: until_ns - 1 is safe
+    if (!due_by(until_ns - 1)) {
+      w.wait_until(until_ns);
+      break;
     }
-    step(w, until_ns);
+    step(w, until_ns - 1);
   }
   return true;
 }

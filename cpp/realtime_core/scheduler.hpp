@@ -79,9 +79,11 @@ class SchedulerCore {
   // Returns false if the wait was interrupted (by add/remove/post/stop) or
   // there was nothing to run before `horizon_ns`.
   bool step(Waiter& w, std::int64_t horizon_ns = INT64_MAX);
-  // Runs steps until the waiter's clock passes until_ns, stop() is called or
-  // no task is left (true), or until max_steps steps ran (false: call again;
-  // the bindings look at signals in between).
+  // Runs, while the clock is before until_ns, the jobs and the calls due
+  // before until_ns (earliest deadline first), then lets the clock reach
+  // until_ns: a call due at until_ns or later never starts, one started
+  // before it may run past it. Returns true when done or stopped, false after
+  // max_steps steps (call again: the bindings look at signals in between).
   bool run_until(Waiter& w, std::int64_t until_ns, std::uint64_t max_steps = UINT64_MAX);
   // Drops every task and queued job (close: releases what their bodies hold).
   void clear();
@@ -114,6 +116,8 @@ class SchedulerCore {
   // Waits for `deadline`, through the task's prelude if it has one. Returns
   // false when the wait was interrupted; `entered` says whether leave() is due.
   bool wait_for(Waiter& w, Task& task, std::int64_t deadline, bool& entered);
+  // Whether a job is queued or a task is due at or before t.
+  bool due_by(std::int64_t t) const;
   void notify() {
     if (notify_) notify_();
   }

@@ -79,10 +79,12 @@ def test_scheduler_tasks_past_the_end_are_never_due():
     calls = []
     tid = s.add(lambda tk: calls.append(tk.deadline_ns), period_ns=1000, start_ns=END - 2000)
     s.run_until(END)
-    assert calls == [END - 2000, END - 1000, END] and clock.now_ns == END  # END itself is a deadline
-    assert s.stats(tid).count == 3
-    s.run_until(END)  # nothing left that can ever be due
-    assert len(calls) == 3
+    assert calls == [END - 2000, END - 1000] and clock.now_ns == END  # run_until runs calls due before END
+    assert s.stats(tid).count == 2
+    t = Timer(period_ns=1000, start_ns=END - 1000, clock=clock, missed="burst")  # the clock is at END already
+    assert [t.tick().deadline_ns for _ in range(2)] == [END - 1000, END]  # END itself is a deadline
+    with pytest.raises(OverflowError):
+        t.tick()
 
 
 # ---- waits that stay interruptible

@@ -385,8 +385,10 @@ class Scheduler:
         return list(self._errors.items)
 
     def run_until(self, t_ns: int) -> None:
-        """Virtual clock only: run tasks in simulated time until the clock reaches ``t_ns``
-        (or on_error='stop' stops it); then re-raise a kept callback exception."""
+        """Virtual clock only: run the calls due before ``t_ns`` in simulated time (earliest deadline first;
+        a call due at ``t_ns`` belongs to the next run) and leave the clock at ``t_ns``, or later if the last
+        call ran past it; on_error='stop' stops earlier. Then re-raise a kept callback exception.
+        Ctrl-C interrupts a long run."""
         self._check_open()
         if not self._virtual:
             raise RuntimeError("run_until/run_for need a Scheduler(clock=VirtualClock())")
