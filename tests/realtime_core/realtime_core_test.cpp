@@ -389,7 +389,7 @@ TEST(Scheduler, VirtualClockIgnoresThePrelude) {
         },
         p);
   s.run_until(*w, 10'000'000);
-  EXPECT_EQ(calls, 10);
+  EXPECT_EQ(calls, 9);  // deadlines 1..9 ms: run_until runs the calls due before its end
   EXPECT_EQ(enters, 0);
 }
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import math
 import numbers
 import sys
 import threading
@@ -396,8 +397,12 @@ class Scheduler:
         self._errors.raise_first()
 
     def run_for(self, duration_ns: int) -> None:
-        """Virtual clock only: :meth:`run_until` ``now + duration_ns`` (an int >= 0)."""
+        """Virtual clock only: :meth:`run_until` ``now + duration_ns`` (>= 0)."""
         self._check_open()
+        if isinstance(duration_ns, float):  # like every *_ns argument: a whole float is fine
+            if not (math.isfinite(duration_ns) and duration_ns.is_integer()):
+                raise ValueError(f"duration_ns must be a whole number of ns, got {duration_ns!r}")
+            duration_ns = int(duration_ns)
         if isinstance(duration_ns, bool) or not isinstance(duration_ns, numbers.Integral):
             raise TypeError(f"duration_ns must be an int, got {type(duration_ns).__name__}")
         if duration_ns < 0:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import numbers
 import sys
 import time
 from dataclasses import dataclass, field
@@ -79,12 +81,17 @@ class LatencyStats:
     def within(self, *, p50_ns: Optional[float] = None, p99_ns: Optional[float] = None,
                p999_ns: Optional[float] = None, max_ns: Optional[float] = None,
                missed: Optional[int] = None) -> bool:
-        """Budget check, e.g. ``stats.within(p99_ns=2e6)``: every given bound holds (and count > 0)."""
+        """Budget check, e.g. ``stats.within(p99_ns=2e6)``: every given bound holds (and count > 0).
+
+        Bounds are real numbers (inf allowed) or None; a NaN bound raises ValueError, other types TypeError."""
+        bounds = {"p50_ns": p50_ns, "p99_ns": p99_ns, "p999_ns": p999_ns, "max_ns": max_ns, "missed": missed}
+        for name, bound in bounds.items():
+            _check_bound(name, bound)
         if self.count == 0:
             return False
-        checks = [(p50_ns, self.p50_ns), (p99_ns, self.p99_ns), (p999_ns, self.p999_ns), (max_ns, self.max_ns),
-                  (missed, self.missed)]
-        return all(bound is None or value <= bound for bound, value in checks)
+        values = {"p50_ns": self.p50_ns, "p99_ns": self.p99_ns, "p999_ns": self.p999_ns, "max_ns": self.max_ns,
+                  "missed": self.missed}
+        return all(bound is None or values[name] <= bound for name, bound in bounds.items())
 
     def as_dict(self) -> Dict[str, Any]:
         d = {"count": self.count, "missed": self.missed, "overruns": self.overruns, "p50_ns": self.p50_ns,
@@ -92,6 +99,15 @@ class LatencyStats:
              "mean_ns": self.mean_ns}
         d.update({k: v for k, v in self.extra.items() if not k.endswith("histogram")})
         return d
+
+
+def _check_bound(name: str, bound: Any) -> None:
+    if bound is None:
+        return
+    if isinstance(bound, bool) or not isinstance(bound, numbers.Real):
+        raise TypeError(f"{name} must be a number or None, got {type(bound).__name__}")
+    if math.isnan(bound):
+        raise ValueError(f"{name} is NaN")
 
 
 class _Registration:
