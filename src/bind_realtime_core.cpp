@@ -505,6 +505,8 @@ struct PyExecutor {
   }
   // In slices of 100 ms, so that signals (Ctrl-C) are seen while waiting.
   bool wait_stopped(double timeout_s) {
+    if (ex->on_loop_thread())
+      throw py::value_error("join()/wait_stopped() from the executor's own callback would wait for itself forever");
     const bool forever = timeout_s < 0 || std::isinf(timeout_s) || timeout_s > 1e9;  // 1e9 s: 31 years
     const std::int64_t end = forever ? INT64_MAX : monotonic_ns() + static_cast<std::int64_t>(timeout_s * 1e9);
     for (;;) {

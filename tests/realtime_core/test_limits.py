@@ -123,6 +123,22 @@ def test_real_timer_wait_is_interruptible():
             t.tick()
 
 
+def test_join_from_its_own_callback_is_refused():
+    got = []
+
+    def cb(tick):
+        try:
+            ex.join(1)
+        except ValueError as e:
+            got.append(str(e))
+        ex.close()  # asks the loop to stop
+
+    with RealtimeExecutor(lock_memory=False) as ex:
+        ex.every(cb, period_ns=1000, start_ns=0)
+        assert ex.join(10)
+    assert got and "forever" in got[0]
+
+
 # ---- scalar arguments: a clear TypeError / ValueError, never a signature dump
 BAD_TIMER = [
     (dict(rate_hz="10"), TypeError, "rate_hz must be a number, got str"),
