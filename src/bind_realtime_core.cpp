@@ -11,7 +11,9 @@
 #include <optional>
 #include <string>
 
+#include "args.hpp"
 #include "bindings.hpp"
+#include "closable.hpp"
 #include "common/errors.hpp"
 #include "realtime_core/executor.hpp"
 #include "realtime_core/scheduler.hpp"
@@ -48,56 +50,79 @@ struct PyRef {
   }
 };
 
-// ---------------------------------------------------------------- periods
-std::int64_t int_arg(const py::handle& v, const char* name) {
-  if (py::isinstance<py::bool_>(v)) throw py::type_error(std::string(name) + " must be a number, got bool");
-  if (py::isinstance<py::int_>(v) || (!py::isinstance<py::float_>(v) && PyIndex_Check(v.ptr()))) {
-    try {  // int, or an integer type such as numpy.int64 (__index__)
-      return py::reinterpret_steal<py::int_>(PyNumber_Index(v.ptr())).cast<std::int64_t>();
-    } catch (const py::cast_error&) {
-      throw py::value_error(std::string(name) + " is out of range");
-    }
+// ---------------------------------------------------------------- arguments
+// Types and representable ranges are checked here (args.hpp), what a value
+// means in the core (period bounds, policies, cpus that exist).
+
+std::string str_arg(const py::handle& v, const char* name) {
+  if (!py::isinstance<py::str>(v)) throw py::type_error(std::string(name) + " must be a str, got " + py_type_name(v));
+  return v.cast<std::string>();
+}
+
+// Nanoseconds: an int (or numpy integer), or a float with a whole value such
+// as 1e6 (documented in docs/realtime_core.md), within [lo, hi].
+std::int64_t ns_arg(const py::handle& v, const char* name, std::int64_t lo = 0, std::int64_t hi = INT64_MAX) {
+  if (!py::isinstance<py::float_>(v)) return int_arg<std::int64_t>(v, name, lo, hi);
+  const double d = float_arg(v, name);
+  if (d != std::floor(d)) throw py::value_error(std::string(name) + " must be a whole number of ns, got " + py::repr(v).cast<std::string>());
+  if (d < static_cast<double>(lo) || d > static_cast<double>(hi) || d >= 9223372036854775808.0)
+    throw py::value_error(std::string(name) + " = " + py::repr(v).cast<std::string>() + " is out of range [" +
+                          std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return int_arg<std::int64_t>(py::int_(static_cast<long long>(d)), name, lo, hi);
+}
+
+// None or an object that can be called.
+py::object callable_arg(const py::object& v, const char* name, bool allow_none) {
+  if ((allow_none && v.is_none()) || PyCallable_Check(v.ptr())) return v;
+  throw py::type_error(std::string(name) + " must be callable" + (allow_none ? " or None" : "") + ", got " +
+                       py_type_name(v));
+}
+
+Period rate_arg(const py::handle& rate_hz) {
+  if (py::isinstance<py::bool_>(rate_hz)) throw py::type_error("rate_hz must be a number, got bool");
+  if (PyIndex_Check(rate_hz.ptr())) {  // int, numpy integer
+    const std::int64_t r = int_arg<std::int64_t>(rate_hz, "rate_hz");
+    if (r <= 0) throw py::value_error("rate_hz must be > 0, got " + std::to_string(r));
+    if (r > 1'000'000) throw py::value_error("rate_hz must be within [1e-6, 1e6], got " + std::to_string(r));
+    return Period::from_rate_fraction(r, 1);
   }
-  if (py::isinstance<py::float_>(v)) {
-    const double d = v.cast<double>();
-    if (std::isnan(d)) throw py::value_error(std::string(name) + " is NaN");
-    if (std::isinf(d) || std::fabs(d) > 9.2e18) throw py::value_error(std::string(name) + " is out of range");
-    if (d != std::floor(d)) throw py::value_error(std::string(name) + " must be a whole number of ns, got " + std::to_string(d));
-    return static_cast<std::int64_t>(d);
+  if (!py::isinstance<py::float_>(rate_hz) && py::hasattr(rate_hz, "numerator") &&
+      py::hasattr(rate_hz, "denominator") && PyNumber_Check(rate_hz.ptr())) {  // fractions.Fraction
+    const std::int64_t n = int_arg<std::int64_t>(rate_hz.attr("numerator"), "rate_hz numerator");
+    const std::int64_t d = int_arg<std::int64_t>(rate_hz.attr("denominator"), "rate_hz denominator", 1);
+    if (n <= 0) throw py::value_error("rate_hz must be > 0");
+    const double r = static_cast<double>(n) / static_cast<double>(d);
+    if (r < kMinRateHz || r > kMaxRateHz) throw py::value_error("rate_hz must be within [1e-6, 1e6]");
+    return Period::from_rate_fraction(n, d);
   }
-  throw py::type_error(std::string(name) + " must be an int, got " + py::str(py::type::of(v)).cast<std::string>());
+  return Period::from_rate_hz(float_arg(rate_hz, "rate_hz", /*allow_inf=*/true));  // the core names inf
 }
 
 Period period_arg(const py::object& rate_hz, const py::object& period_ns) {
   if (rate_hz.is_none() == period_ns.is_none())
     throw py::value_error("give exactly one of rate_hz and period_ns");
-  if (!period_ns.is_none()) return Period::from_ns(int_arg(period_ns, "period_ns"));
-  if (py::isinstance<py::bool_>(rate_hz)) throw py::type_error("rate_hz must be a number, got bool");
-  if (py::isinstance<py::int_>(rate_hz)) {
-    std::int64_t r;
-    try {
-      r = rate_hz.cast<std::int64_t>();
-    } catch (const py::cast_error&) {
-      throw py::value_error("rate_hz is out of range");
-    }
-    if (r <= 0) throw py::value_error("rate_hz must be > 0, got " + std::to_string(r));
-    if (r > 1'000'000) throw py::value_error("rate_hz must be within [1e-6, 1e6], got " + std::to_string(r));
-    return Period::from_rate_fraction(r, 1);
-  }
-  if (py::isinstance<py::float_>(rate_hz)) return Period::from_rate_hz(rate_hz.cast<double>());
-  if (py::hasattr(rate_hz, "numerator") && py::hasattr(rate_hz, "denominator")) {  // fractions.Fraction
-    const std::int64_t n = int_arg(rate_hz.attr("numerator"), "rate_hz numerator");
-    const std::int64_t d = int_arg(rate_hz.attr("denominator"), "rate_hz denominator");
-    if (n <= 0 || d <= 0) throw py::value_error("rate_hz must be > 0");
-    const double r = static_cast<double>(n) / static_cast<double>(d);
-    if (r < kMinRateHz || r > kMaxRateHz) throw py::value_error("rate_hz must be within [1e-6, 1e6]");
-    return Period::from_rate_fraction(n, d);
-  }
-  try {
-    return Period::from_rate_hz(py::float_(rate_hz).cast<double>());
-  } catch (const py::error_already_set&) {
-    throw py::type_error("rate_hz must be a number");
-  }
+  if (!period_ns.is_none()) return Period::from_ns(ns_arg(period_ns, "period_ns", INT64_MIN));
+  return rate_arg(rate_hz);
+}
+
+MissedPolicy missed_arg(const py::handle& v) { return parse_missed_policy(str_arg(v, "missed")); }
+
+std::vector<std::int64_t> latencies_arg(const py::handle& v) {
+  if (py::isinstance<py::str>(v) || py::isinstance<py::bytes>(v) || !py::isinstance<py::iterable>(v))
+    throw py::type_error("latencies_ns must be a sequence of ints, got " + py_type_name(v));
+  std::vector<std::int64_t> out;
+  for (const auto& x : py::reinterpret_borrow<py::iterable>(v)) out.push_back(ns_arg(x, "latencies_ns entry"));
+  return out;
+}
+
+std::vector<int> cpus_arg(const py::handle& v) {
+  if (v.is_none()) return {};
+  if (py::isinstance<py::str>(v) || py::isinstance<py::bytes>(v) || !py::isinstance<py::iterable>(v))
+    throw py::type_error("cpus must be a sequence of ints or None, got " + py_type_name(v));
+  std::vector<int> out;
+  for (const auto& x : py::reinterpret_borrow<py::iterable>(v)) out.push_back(int_arg<int>(x, "cpus entry", 0));
+  if (out.empty()) throw py::value_error("cpus must name at least one CPU (or be None)");
+  return out;
 }
 
 // ---------------------------------------------------------------- stats
@@ -142,6 +167,8 @@ py::dict task_stats_dict(const TaskStats& s) {
 // ---------------------------------------------------------------- timer
 std::unique_ptr<Waiter> make_backend(const std::string& backend, const py::object& clock, std::string& note) {
   if (!clock.is_none()) {
+    if (!py::isinstance<VirtualClock>(clock))
+      throw py::type_error("clock must be a superinstance.realtime_core.VirtualClock, got " + py_type_name(clock));
     auto vc = clock.cast<std::shared_ptr<VirtualClock>>();
     if (backend != "auto" && backend != "virtual")
       throw py::value_error("a timer on a virtual clock takes backend='auto' or 'virtual', got '" + backend + "'");
@@ -154,33 +181,53 @@ std::unique_ptr<Waiter> make_backend(const std::string& backend, const py::objec
   return make_waiter(backend);
 }
 
-std::unique_ptr<Timer> make_timer(const py::object& rate_hz, const py::object& period_ns, const std::string& backend,
-                                  const std::string& missed, const py::object& start_ns, const py::object& clock) {
+std::unique_ptr<Timer> make_timer(const py::object& rate_hz, const py::object& period_ns, const py::object& backend,
+                                  const py::object& missed, const py::object& start_ns, const py::object& clock) {
   const Period p = period_arg(rate_hz, period_ns);
-  const MissedPolicy policy = parse_missed_policy(missed);
+  const MissedPolicy policy = missed_arg(missed);
+  const std::string backend_name = str_arg(backend, "backend");
   std::optional<std::int64_t> start;
-  if (!start_ns.is_none()) {
-    start = int_arg(start_ns, "start_ns");
-    if (*start < 0) throw py::value_error("start_ns must be >= 0");
-  }
+  if (!start_ns.is_none()) start = ns_arg(start_ns, "start_ns");
   std::string note;
-  auto w = make_backend(backend, clock, note);
+  auto w = make_backend(backend_name, clock, note);
   return std::make_unique<Timer>(p, start, policy, std::move(w), note);
 }
 
-void bind_timer(py::module_& m) {
+Tick make_tick(const py::object& index, const py::object& deadline, const py::object& woke, const py::object& lateness,
+               const py::object& missed) {
+  return Tick{int_arg<std::uint64_t>(index, "index"), int_arg<std::int64_t>(deadline, "deadline_ns"),
+              int_arg<std::int64_t>(woke, "woke_ns"), int_arg<std::int64_t>(lateness, "lateness_ns"),
+              int_arg<std::uint64_t>(missed, "missed")};
+}
+
+// Waits for the next tick in slices, looking at signals (Ctrl-C) about every
+// 0.15 s; the last wait is one absolute wait for the deadline.
+Tick tick_interruptibly(Timer& t) {
+  for (;;) {
+    std::optional<Tick> r;
+    {
+      py::gil_scoped_release rel;
+      r = t.tick_slice(150'000'000, 100'000'000);
+    }
+    if (r) return *r;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+}
+
+void bind_tick_and_clock(py::module_& m) {
   py::class_<Tick>(m, "RtTick", "One timer tick: grid index, absolute deadline, wake-up time, lateness, dropped deadlines.")
-      .def(py::init([](std::uint64_t index, std::int64_t deadline, std::int64_t woke, std::int64_t lateness,
-                       std::uint64_t missed) { return Tick{index, deadline, woke, lateness, missed}; }),
-           py::arg("index"), py::arg("deadline_ns"), py::arg("woke_ns"), py::arg("lateness_ns"), py::arg("missed") = 0)
+      .def(py::init(&make_tick), py::arg("index"), py::arg("deadline_ns"), py::arg("woke_ns"), py::arg("lateness_ns"),
+           py::arg("missed") = 0)
       .def_readonly("index", &Tick::index)
       .def_readonly("deadline_ns", &Tick::deadline_ns)
       .def_readonly("woke_ns", &Tick::woke_ns)
       .def_readonly("lateness_ns", &Tick::lateness_ns)
       .def_readonly("missed", &Tick::missed)
-      .def("__eq__", [](const Tick& a, const Tick& b) {
-        return a.index == b.index && a.deadline_ns == b.deadline_ns && a.woke_ns == b.woke_ns &&
-               a.lateness_ns == b.lateness_ns && a.missed == b.missed;
+      .def("__eq__", [](const Tick& a, const py::object& other) -> py::object {
+        if (!py::isinstance<Tick>(other)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+        const Tick& b = other.cast<const Tick&>();
+        return py::bool_(a.index == b.index && a.deadline_ns == b.deadline_ns && a.woke_ns == b.woke_ns &&
+                         a.lateness_ns == b.lateness_ns && a.missed == b.missed);
       })
       .def("__repr__", [](const Tick& t) {
         return "Tick(index=" + std::to_string(t.index) + ", deadline_ns=" + std::to_string(t.deadline_ns) +
@@ -190,47 +237,41 @@ void bind_timer(py::module_& m) {
 
   py::class_<VirtualClock, std::shared_ptr<VirtualClock>>(m, "RtVirtualClock", R"doc(
 Simulated CLOCK_MONOTONIC for deterministic tests: a wait jumps to the deadline
-(plus a wake latency, constant or scripted); advance() simulates work.
+(plus a wake latency, constant or scripted); advance() simulates work. Time
+stays within [0, 2**63-1] ns: a move past the end raises OverflowError.
 )doc")
-      .def(py::init<std::int64_t>(), py::arg("start_ns") = 0)
+      .def(py::init([](const py::object& start_ns) { return std::make_shared<VirtualClock>(ns_arg(start_ns, "start_ns")); }),
+           py::arg("start_ns") = 0)
       .def_property_readonly("now_ns", &VirtualClock::now)
-      .def("advance", &VirtualClock::advance, py::arg("ns"))
-      .def("set", &VirtualClock::set, py::arg("t_ns"))
-      .def("set_wake_latency", &VirtualClock::set_wake_latency, py::arg("ns"))
-      .def("set_wake_script", &VirtualClock::set_wake_script, py::arg("latencies_ns"))
+      .def("advance", [](VirtualClock& c, const py::object& ns) { c.advance(ns_arg(ns, "ns")); }, py::arg("ns"))
+      .def("set", [](VirtualClock& c, const py::object& t) { c.set(ns_arg(t, "t_ns")); }, py::arg("t_ns"))
+      .def("set_wake_latency", [](VirtualClock& c, const py::object& ns) { c.set_wake_latency(ns_arg(ns, "ns")); },
+           py::arg("ns"))
+      .def("set_wake_script", [](VirtualClock& c, const py::object& l) { c.set_wake_script(latencies_arg(l)); },
+           py::arg("latencies_ns"))
       .def_property_readonly("waits", &VirtualClock::waits);
+}
 
-  py::class_<Timer>(m, "RtTimer")
-      .def(py::init(&make_timer), py::arg("rate_hz") = py::none(), py::arg("period_ns") = py::none(),
-           py::arg("backend") = "auto", py::arg("missed") = "skip", py::arg("start_ns") = py::none(),
-           py::arg("clock") = py::none())
-      .def("tick", [](Timer& t) {
-        // Long waits are cut into slices so that signals (Ctrl-C) are seen
-        // within ~0.15 s; the last wait is one absolute wait for the deadline.
-        for (;;) {
-          if (t.closed()) throw Closed("timer is closed");
-          std::optional<Tick> r;
-          {
-            py::gil_scoped_release rel;
-            r = t.tick_slice(150'000'000, 100'000'000);
-          }
-          if (r) return *r;
-          if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-        }
-      })
+void bind_timer(py::module_& m) {
+  bind_tick_and_clock(m);
+  closable_class<Timer>(m, "RtTimer", "Timer")
+      .def_init(py::init(&make_timer), py::arg("rate_hz") = py::none(), py::arg("period_ns") = py::none(),
+                py::arg("backend") = "auto", py::arg("missed") = "skip", py::arg("start_ns") = py::none(),
+                py::arg("clock") = py::none())
+      .def("tick", &tick_interruptibly)
       .def("set_rate", [](Timer& t, const py::object& rate_hz, const py::object& period_ns) {
         t.set_period(period_arg(rate_hz, period_ns));
       }, py::arg("rate_hz") = py::none(), py::arg("period_ns") = py::none())
-      .def("set_missed", [](Timer& t, const std::string& p) { t.set_policy(parse_missed_policy(p)); }, py::arg("missed"))
-      .def("close", [](Timer& t) {
+      .def("set_missed", [](Timer& t, const py::object& p) { t.set_policy(missed_arg(p)); }, py::arg("missed"))
+      .def_any_state("close", [](Timer& t) {
         py::gil_scoped_release r;
         t.close();
       })
-      .def_property_readonly("closed", &Timer::closed)
+      .def_property_readonly_any_state("closed", &Timer::closed)
       .def("stats", [](const Timer& t) { return timer_stats_dict(t.stats()); })
       .def("reset_stats", &Timer::reset_stats)
-      .def_property_readonly("backend", &Timer::backend)
-      .def_property_readonly("backend_note", &Timer::backend_note)
+      .def_property_readonly("backend", [](const Timer& t) { return t.backend(); })
+      .def_property_readonly("backend_note", [](const Timer& t) { return t.backend_note(); })
       .def_property_readonly("backend_info", &Timer::backend_info)
       .def_property_readonly("period_ns", [](const Timer& t) { return t.period().rounded_ns(); })
       .def_property_readonly("period_fraction", [](const Timer& t) {
@@ -269,21 +310,27 @@ Simulated CLOCK_MONOTONIC for deterministic tests: a wait jumps to the deadline
     return py::make_tuple(p.num, p.den);
   }, py::arg("rate_hz") = py::none(), py::arg("period_ns") = py::none(),
      "The exact period num/den ns that a timer uses for this rate or period.");
-  m.def("_realtime_simulate_refusal", &set_simulated_refusal, py::arg("backend"), py::arg("reason"),
+  m.def("_realtime_simulate_refusal", [](const py::object& backend, const py::object& reason) {
+    set_simulated_refusal(str_arg(backend, "backend"), str_arg(reason, "reason"));
+  }, py::arg("backend"), py::arg("reason"),
         "Test hook: make creating `backend` fail as a refusing platform would (empty reason clears).");
   m.def("_realtime_clear_refusals", &clear_simulated_refusals);
 }
 
 // ---------------------------------------------------------------- tasks
-TaskBody python_body(py::function fn, py::object sink, std::string name) {
+// A Python callback as a task body. An exception that is not an Exception
+// (KeyboardInterrupt from Ctrl-C in a virtual-clock run, SystemExit) is kept
+// like any other and also stops the loop (`stop_loop`), whatever on_error says.
+TaskBody python_body(py::object fn, py::object sink, std::string name, std::function<void()> stop_loop) {
   auto f = std::make_shared<PyRef>(std::move(fn));
   auto s = std::make_shared<PyRef>(std::move(sink));
-  return [f, s, name](const Tick& t) -> bool {
+  return [f, s, name, stop_loop](const Tick& t) -> bool {
     py::gil_scoped_acquire g;
     try {
       f->obj(t);
       return true;
     } catch (py::error_already_set& e) {
+      if (!e.matches(PyExc_Exception)) stop_loop();
       try {
         if (!s->obj.is_none()) s->obj(name, e.value());
       } catch (py::error_already_set&) {
@@ -293,8 +340,6 @@ TaskBody python_body(py::function fn, py::object sink, std::string name) {
   };
 }
 
-// Takes the GIL a little before each deadline and runs the call path once
-// (a throw-away Tick), so that the callback itself starts warm; see TaskPrelude.
 TaskPrelude python_prelude(std::int64_t max_lead_ns) {
   TaskPrelude p;
   p.max_lead_ns = max_lead_ns;
@@ -327,47 +372,63 @@ TaskBody native_body(std::uintptr_t address, std::uintptr_t user_data) {
   };
 }
 
-ErrorPolicy error_policy_arg(const std::string& s) {
+ErrorPolicy error_policy_arg(const py::handle& v) {
+  const std::string s = str_arg(v, "on_error");
   if (s == "continue") return ErrorPolicy::Continue;
   if (s == "stop") return ErrorPolicy::Stop;
   throw py::value_error("on_error must be 'continue' or 'stop', got '" + s + "'");
 }
 
 std::int64_t start_arg(const py::object& start_ns, const Period& p, std::int64_t now) {
-  if (start_ns.is_none()) return now + p.rounded_ns();
-  const std::int64_t s = int_arg(start_ns, "start_ns");
-  if (s < 0) throw py::value_error("start_ns must be >= 0");
-  return s;
+  if (start_ns.is_none()) return one_period_after(now, p);
+  return ns_arg(start_ns, "start_ns");
 }
 
-// Methods shared by the threaded executor and the virtual-clock scheduler.
-template <class Holder, class Cls>
-void bind_task_methods(Cls& cls) {
-  cls.def("add_task", [](Holder& h, py::function fn, const py::object& rate_hz, const py::object& period_ns,
-                         const std::string& name, const std::string& missed, const py::object& start_ns) {
-          h.check_open();
-          const Period p = period_arg(rate_hz, period_ns);
-          const MissedPolicy mp = parse_missed_policy(missed);
-          const std::int64_t s = start_arg(start_ns, p, h.now());
-          return h.core().add(name, p, s, mp, python_body(std::move(fn), h.sink, name),
-                              python_prelude(h.python_lead_ns));
+// A task's schedule as the caller gave it, checked.
+struct TaskSpec {
+  std::string name;
+  Period period;
+  MissedPolicy missed;
+  std::int64_t start_ns;
+};
+
+template <class Holder>
+TaskSpec task_spec(Holder& h, const py::object& rate_hz, const py::object& period_ns, const py::object& name,
+                   const py::object& missed, const py::object& start_ns) {
+  TaskSpec t{str_arg(name, "name"), period_arg(rate_hz, period_ns), missed_arg(missed), 0};
+  t.start_ns = start_arg(start_ns, t.period, h.now());
+  return t;
+}
+
+// Methods shared by the threaded executor and the virtual-clock scheduler;
+// every one raises ClosedError once the holder is closed (closable_class).
+template <class Holder>
+void bind_task_methods(closable_class<Holder>& cls) {
+  cls.def("add_task", [](Holder& h, const py::object& fn, const py::object& rate_hz, const py::object& period_ns,
+                         const py::object& name, const py::object& missed, const py::object& start_ns) {
+          callable_arg(fn, "fn", false);
+          TaskSpec t = task_spec(h, rate_hz, period_ns, name, missed, start_ns);
+          SchedulerCore* core = &h.core();
+          auto body = python_body(fn, h.sink, t.name, [core] { core->stop(); });
+          return core->add(t.name, t.period, t.start_ns, t.missed, std::move(body), python_prelude(h.python_lead_ns));
         }, py::arg("fn"), py::arg("rate_hz") = py::none(), py::arg("period_ns") = py::none(), py::arg("name") = "",
         py::arg("missed") = "skip", py::arg("start_ns") = py::none())
-      .def("add_native_task", [](Holder& h, std::uintptr_t address, std::uintptr_t user_data, const py::object& rate_hz,
-                                 const py::object& period_ns, const std::string& name, const std::string& missed,
-                                 const py::object& start_ns) {
-          h.check_open();
-          const Period p = period_arg(rate_hz, period_ns);
-          const MissedPolicy mp = parse_missed_policy(missed);
-          const std::int64_t s = start_arg(start_ns, p, h.now());
-          return h.core().add(name, p, s, mp, native_body(address, user_data));
+      .def("add_native_task", [](Holder& h, const py::object& address, const py::object& user_data,
+                                 const py::object& rate_hz, const py::object& period_ns, const py::object& name,
+                                 const py::object& missed, const py::object& start_ns) {
+          const auto fn = int_arg<std::uintptr_t>(address, "address");
+          const auto ud = int_arg<std::uintptr_t>(user_data, "user_data");
+          TaskSpec t = task_spec(h, rate_hz, period_ns, name, missed, start_ns);
+          return h.core().add(t.name, t.period, t.start_ns, t.missed, native_body(fn, ud));
         }, py::arg("address"), py::arg("user_data") = 0, py::arg("rate_hz") = py::none(),
         py::arg("period_ns") = py::none(), py::arg("name") = "", py::arg("missed") = "skip",
         py::arg("start_ns") = py::none())
-      .def("remove_task", [](Holder& h, std::uint64_t id) { h.core().remove(id); }, py::arg("task_id"))
-      .def("task_ids", [](Holder& h) { return h.core().ids(); })
-      .def("task_stats", [](Holder& h, std::uint64_t id) { return task_stats_dict(h.core().stats(id)); },
+      .def("remove_task", [](Holder& h, const py::object& id) { h.core().remove(int_arg<std::uint64_t>(id, "task_id")); },
            py::arg("task_id"))
+      .def("task_ids", [](Holder& h) { return h.core().ids(); })
+      .def("task_stats", [](Holder& h, const py::object& id) {
+        return task_stats_dict(h.core().stats(int_arg<std::uint64_t>(id, "task_id")));
+      }, py::arg("task_id"))
       .def_property_readonly("total_errors", [](Holder& h) { return h.core().total_errors(); })
       .def("now_ns", [](Holder& h) { return h.now(); });
 }
@@ -377,38 +438,87 @@ struct PyScheduler {  // virtual clock, run synchronously by run_until
   std::unique_ptr<Waiter> waiter;
   SchedulerCore sched;
   py::object sink;
-  bool closed = false;
+  bool closed_ = false;
   std::int64_t python_lead_ns = 0;  // virtual clock: no prelude
   PyScheduler(std::shared_ptr<VirtualClock> c, ErrorPolicy e, py::object s)
       : clock(std::move(c)), waiter(make_virtual_waiter(clock)), sched(e), sink(std::move(s)) {}
   SchedulerCore& core() { return sched; }
   std::int64_t now() { return clock->now(); }
-  void check_open() {
-    if (closed) throw Closed("scheduler is closed");
+  bool closed() const { return closed_; }
+  void close() {
+    closed_ = true;
+    sched.stop();   // a run_until in another thread ends after its current call
+    sched.clear();  // lets go of the callbacks
+  }
+  // Runs in chunks of steps with the GIL released, looking at signals (Ctrl-C)
+  // in between, so a long simulated run stays interruptible.
+  void run_until(std::int64_t until_ns) {
+    sched.clear_stop();
+    for (;;) {
+      bool done;
+      {
+        py::gil_scoped_release r;
+        done = sched.run_until(*waiter, until_ns, 4096);
+      }
+      if (done) return;
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    }
   }
 };
 
 struct PyExecutor {
-  std::unique_ptr<Executor> ex;
+  std::unique_ptr<Executor> ex;  // lives until the Python object goes: a wait_stopped in flight may use it
   py::object sink;
   std::int64_t python_lead_ns = 0;  // upper bound of the Python tasks' prelude lead
-  ~PyExecutor() { close(); }
-  SchedulerCore& core() { return ex->scheduler(); }
-  std::int64_t now() { return ex->now_ns(); }
-  void check_open() {
-    if (!ex || ex->closed()) throw Closed("executor is closed");
-  }
-  void close() {
-    if (!ex) return;
-    if (ex->on_loop_thread()) {  // from a callback: stop after it; join later elsewhere
-      ex->request_stop();
-      return;
-    }
+  std::atomic<bool> closed_{false};
+  ~PyExecutor() {
+    close();
     if (PyGILState_Check()) {
       py::gil_scoped_release r;
       ex.reset();
     } else {
       ex.reset();
+    }
+  }
+  SchedulerCore& core() { return ex->scheduler(); }
+  std::int64_t now() { return ex->now_ns(); }
+  bool closed() const { return closed_.load(); }
+  // Stops the loop, joins the thread and lets go of the tasks. From a
+  // callback it only asks the loop to stop (a thread cannot join itself).
+  void close() {
+    if (!ex || closed_.load()) return;
+    if (ex->on_loop_thread()) {
+      ex->request_stop();
+      return;
+    }
+    closed_.store(true);
+    auto shut = [this] {
+      ex->stop();
+      ex->scheduler().clear();
+    };
+    if (PyGILState_Check()) {
+      py::gil_scoped_release r;
+      shut();
+    } else {
+      shut();
+    }
+  }
+  // In slices of 100 ms, so that signals (Ctrl-C) are seen while waiting.
+  bool wait_stopped(double timeout_s) {
+    if (ex->on_loop_thread())
+      throw py::value_error("join()/wait_stopped() from the executor's own callback would wait for itself forever");
+    const bool forever = timeout_s < 0 || std::isinf(timeout_s) || timeout_s > 1e9;  // 1e9 s: 31 years
+    const std::int64_t end = forever ? INT64_MAX : monotonic_ns() + static_cast<std::int64_t>(timeout_s * 1e9);
+    for (;;) {
+      const std::int64_t left = forever ? INT64_MAX : end - monotonic_ns();
+      bool stopped;
+      {
+        py::gil_scoped_release r;
+        stopped = ex->wait_stopped(std::max<std::int64_t>(0, std::min<std::int64_t>(left, 100'000'000)));
+      }
+      if (stopped) return true;
+      if (left <= 100'000'000) return false;
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
     }
   }
 };
@@ -419,119 +529,125 @@ struct ThreadGil {  // one Python thread state for the executor thread's life
   bool held = false;
 };
 
+ExecutorConfig executor_config(const py::object& policy, const py::object& priority, const py::object& cpus,
+                               const py::object& lock_memory, const py::object& runtime_ns,
+                               const py::object& deadline_ns, const py::object& period_ns,
+                               const py::object& prefault_stack_bytes, const py::object& backend) {
+  ExecutorConfig c;
+  c.policy = str_arg(policy, "policy");
+  c.priority = int_arg<int>(priority, "priority");
+  c.cpus = cpus_arg(cpus);
+  c.lock_memory = bool_arg(lock_memory, "lock_memory");
+  c.runtime_ns = ns_arg(runtime_ns, "runtime_ns");
+  c.deadline_ns = ns_arg(deadline_ns, "deadline_ns");
+  c.period_ns = ns_arg(period_ns, "period_ns");
+  c.prefault_stack_bytes = static_cast<std::size_t>(int_arg<std::int64_t>(prefault_stack_bytes, "prefault_stack_bytes", 0));
+  c.backend = str_arg(backend, "backend");
+  validate(c);
+  return c;
+}
+
+std::unique_ptr<PyExecutor> make_executor(const ExecutorConfig& c, ErrorPolicy ep, py::object sink,
+                                          std::int64_t python_lead_ns) {
+  auto gil = std::make_shared<ThreadGil>();
+  auto start = [gil] {
+    if (!Py_IsInitialized() || py_finalizing()) return;
+    gil->state = PyGILState_Ensure();
+    gil->saved = PyEval_SaveThread();
+    gil->held = true;
+  };
+  auto stop = [gil] {
+    if (!gil->held || py_finalizing()) return;
+    PyEval_RestoreThread(gil->saved);
+    PyGILState_Release(gil->state);
+    gil->held = false;
+  };
+  auto h = std::make_unique<PyExecutor>();
+  h->sink = std::move(sink);
+  h->python_lead_ns = python_lead_ns;
+  {
+    py::gil_scoped_release r;  // the new thread takes the GIL once at start
+    h->ex = std::make_unique<Executor>(c, start, stop, ep);
+  }
+  return h;
+}
+
+py::dict obtained_dict(const PyExecutor& h) {
+  const Obtained& o = h.ex->obtained();
+  py::dict d;
+  d["policy"] = o.policy;
+  d["priority"] = o.priority;
+  if (o.policy == "deadline") {
+    d["runtime_ns"] = o.runtime_ns;
+    d["deadline_ns"] = o.deadline_ns;
+    d["period_ns"] = o.period_ns;
+  }
+  d["cpus"] = o.cpus;
+  d["memory_locked"] = o.memory_locked;
+  d["stack_prefaulted"] = o.stack_prefaulted;
+  d["tid"] = o.tid;
+  d["slice_ns"] = o.fair_slice_ns;
+  d["refused"] = o.refused;
+  d["backend"] = h.ex->backend();
+  return d;
+}
+
+void submit_job(PyExecutor& h, const py::object& job) {
+  callable_arg(job, "job", false);
+  auto f = std::make_shared<PyRef>(job);
+  h.core().post([f] {
+    py::gil_scoped_acquire g;
+    try {
+      f->obj();
+    } catch (py::error_already_set& e) {
+      e.discard_as_unraisable("superinstance RealtimeExecutor job");
+    }
+  });
+}
+
 void bind_executor(py::module_& m) {
-  py::class_<PyScheduler> sched(m, "RtScheduler", "Earliest-deadline-first tasks on a virtual clock (run_until).");
-  sched.def(py::init([](std::shared_ptr<VirtualClock> clock, const std::string& on_error, py::object sink) {
-                if (!clock) throw py::value_error("clock must be a VirtualClock");
-                return std::make_unique<PyScheduler>(std::move(clock), error_policy_arg(on_error), std::move(sink));
-              }),
-              py::arg("clock"), py::arg("on_error") = "continue", py::arg("error_sink") = py::none())
-      .def("run_until", [](PyScheduler& s, std::int64_t until_ns) {
-        s.check_open();
-        s.sched.clear_stop();
-        py::gil_scoped_release r;
-        s.sched.run_until(*s.waiter, until_ns);
-      }, py::arg("until_ns"))
-      .def("close", [](PyScheduler& s) { s.closed = true; })
-      .def_property_readonly("closed", [](PyScheduler& s) { return s.closed; })
+  closable_class<PyScheduler> sched(m, "RtScheduler", "Scheduler",
+                                    "Earliest-deadline-first tasks on a virtual clock (run_until).");
+  sched.def_init(py::init([](const py::object& clock, const py::object& on_error, const py::object& sink) {
+                   if (!py::isinstance<VirtualClock>(clock))
+                     throw py::type_error("clock must be a superinstance.realtime_core.VirtualClock, got " +
+                                          py_type_name(clock));
+                   return std::make_unique<PyScheduler>(clock.cast<std::shared_ptr<VirtualClock>>(),
+                                                        error_policy_arg(on_error), callable_arg(sink, "error_sink", true));
+                 }),
+                 py::arg("clock"), py::arg("on_error") = "continue", py::arg("error_sink") = py::none())
+      .def("run_until", [](PyScheduler& s, const py::object& until_ns) { s.run_until(ns_arg(until_ns, "until_ns")); },
+           py::arg("until_ns"))
+      .def_any_state("close", [](PyScheduler& s) { s.close(); })
+      .def_property_readonly_any_state("closed", [](const PyScheduler& s) { return s.closed(); })
       .def_property_readonly("stopped", [](PyScheduler& s) { return s.sched.stopping(); });
   bind_task_methods<PyScheduler>(sched);
 
-  py::class_<PyExecutor> ex(m, "RtExecutor", "A native real-time thread running an earliest-deadline-first task loop.");
-  ex.def(py::init([](const std::string& policy, int priority, std::vector<int> cpus, bool lock_memory,
-                     std::int64_t runtime_ns, std::int64_t deadline_ns, std::int64_t period_ns,
-                     std::size_t prefault_stack_bytes, const std::string& backend, const std::string& on_error,
-                     py::object sink, std::int64_t python_lead_ns) {
-             if (python_lead_ns < 0) throw py::value_error("python_lead_ns must be >= 0");
-             ExecutorConfig c;
-             c.policy = policy;
-             c.priority = priority;
-             c.cpus = std::move(cpus);
-             c.lock_memory = lock_memory;
-             c.runtime_ns = runtime_ns;
-             c.deadline_ns = deadline_ns;
-             c.period_ns = period_ns;
-             c.prefault_stack_bytes = prefault_stack_bytes;
-             c.backend = backend;
-             validate(c);
-             const ErrorPolicy ep = error_policy_arg(on_error);
-             auto gil = std::make_shared<ThreadGil>();
-             auto start = [gil] {
-               if (!Py_IsInitialized() || py_finalizing()) return;
-               gil->state = PyGILState_Ensure();
-               gil->saved = PyEval_SaveThread();
-               gil->held = true;
-             };
-             auto stop = [gil] {
-               if (!gil->held || py_finalizing()) return;
-               PyEval_RestoreThread(gil->saved);
-               PyGILState_Release(gil->state);
-               gil->held = false;
-             };
-             auto h = std::make_unique<PyExecutor>();
-             h->sink = std::move(sink);
-             h->python_lead_ns = python_lead_ns;
-             {
-               py::gil_scoped_release r;  // the new thread takes the GIL once at start
-               h->ex = std::make_unique<Executor>(c, start, stop, ep);
-             }
-             return h;
-           }),
-           py::arg("policy") = "other", py::arg("priority") = 0, py::arg("cpus") = std::vector<int>{},
-           py::arg("lock_memory") = true, py::arg("runtime_ns") = 0, py::arg("deadline_ns") = 0,
-           py::arg("period_ns") = 0, py::arg("prefault_stack_bytes") = 256 * 1024, py::arg("backend") = "timerfd",
-           py::arg("on_error") = "continue", py::arg("error_sink") = py::none(), py::arg("python_lead_ns") = 0)
-      .def_property_readonly("obtained", [](PyExecutor& h) {
-        if (!h.ex) throw Closed("executor is closed");
-        const Obtained& o = h.ex->obtained();
-        py::dict d;
-        d["policy"] = o.policy;
-        d["priority"] = o.priority;
-        if (o.policy == "deadline") {
-          d["runtime_ns"] = o.runtime_ns;
-          d["deadline_ns"] = o.deadline_ns;
-          d["period_ns"] = o.period_ns;
-        }
-        d["cpus"] = o.cpus;
-        d["memory_locked"] = o.memory_locked;
-        d["stack_prefaulted"] = o.stack_prefaulted;
-        d["tid"] = o.tid;
-        d["slice_ns"] = o.fair_slice_ns;
-        d["refused"] = o.refused;
-        d["backend"] = h.ex->backend();
-        return d;
-      })
-      .def("submit", [](PyExecutor& h, py::function job) {
-        h.check_open();
-        auto f = std::make_shared<PyRef>(std::move(job));
-        h.core().post([f] {
-          py::gil_scoped_acquire g;
-          try {
-            f->obj();
-          } catch (py::error_already_set& e) {
-            e.discard_as_unraisable("superinstance RealtimeExecutor job");
-          }
-        });
-      }, py::arg("job"))
-      .def("stop", [](PyExecutor& h) { h.close(); })
-      .def("wait_stopped", [](PyExecutor& h, double timeout_s) {
-        if (!h.ex) return true;
-        // In slices of 100 ms, so that signals (Ctrl-C) are seen while waiting.
-        const std::int64_t end = timeout_s < 0 ? INT64_MAX : monotonic_ns() + static_cast<std::int64_t>(timeout_s * 1e9);
-        for (;;) {
-          const std::int64_t left = end - monotonic_ns();
-          bool stopped;
-          {
-            py::gil_scoped_release r;
-            stopped = h.ex->wait_stopped(std::max<std::int64_t>(0, std::min<std::int64_t>(left, 100'000'000)));
-          }
-          if (stopped) return true;
-          if (left <= 100'000'000) return false;
-          if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-        }
+  closable_class<PyExecutor> ex(m, "RtExecutor", "RealtimeExecutor",
+                                "A native real-time thread running an earliest-deadline-first task loop.");
+  ex.def_init(py::init([](const py::object& policy, const py::object& priority, const py::object& cpus,
+                          const py::object& lock_memory, const py::object& runtime_ns, const py::object& deadline_ns,
+                          const py::object& period_ns, const py::object& prefault_stack_bytes,
+                          const py::object& backend, const py::object& on_error, const py::object& sink,
+                          const py::object& python_lead_ns) {
+                const ExecutorConfig c = executor_config(policy, priority, cpus, lock_memory, runtime_ns, deadline_ns,
+                                                         period_ns, prefault_stack_bytes, backend);
+                const ErrorPolicy ep = error_policy_arg(on_error);
+                const std::int64_t lead = ns_arg(python_lead_ns, "python_lead_ns");
+                return make_executor(c, ep, callable_arg(sink, "error_sink", true), lead);
+              }),
+              py::arg("policy") = "other", py::arg("priority") = 0, py::arg("cpus") = py::none(),
+              py::arg("lock_memory") = true, py::arg("runtime_ns") = 0, py::arg("deadline_ns") = 0,
+              py::arg("period_ns") = 0, py::arg("prefault_stack_bytes") = 256 * 1024, py::arg("backend") = "timerfd",
+              py::arg("on_error") = "continue", py::arg("error_sink") = py::none(), py::arg("python_lead_ns") = 0)
+      .def_property_readonly("obtained", &obtained_dict)
+      .def("submit", &submit_job, py::arg("job"))
+      .def("wait_stopped", [](PyExecutor& h, const py::object& timeout_s) {
+        return h.wait_stopped(float_arg(timeout_s, "timeout_s", /*allow_inf=*/true));
       }, py::arg("timeout_s") = -1.0)
-      .def_property_readonly("running", [](PyExecutor& h) { return h.ex && h.ex->running(); })
-      .def_property_readonly("closed", [](PyExecutor& h) { return !h.ex || h.ex->closed(); });
+      .def_property_readonly("running", [](const PyExecutor& h) { return h.ex->running(); })
+      .def_any_state("close", [](PyExecutor& h) { h.close(); })
+      .def_property_readonly_any_state("closed", [](const PyExecutor& h) { return h.closed(); });
   bind_task_methods<PyExecutor>(ex);
 }
 

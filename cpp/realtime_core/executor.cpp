@@ -202,8 +202,12 @@ void Executor::thread_main() {
     started_ = true;
   }
   cv_.notify_all();
-  while (!sched_.stopping()) {
-    sched_.step(*waiter_);
+  // An exception here (a failing backend) would reach std::terminate: it
+  // stops the loop instead and is counted as an error.
+  try {
+    while (!sched_.stopping()) sched_.step(*waiter_);
+  } catch (...) {
+    sched_.record_failure(std::current_exception());
   }
   running_.store(false);
   if (exit_hook_) exit_hook_();
@@ -225,7 +229,7 @@ bool Executor::wait_stopped(std::int64_t timeout_ns) {
 
 void Executor::request_stop() {
   sched_.stop();
-  waiter_->interrupt();
+  if (!closed_.load()) waiter_->interrupt();  // once closed, stop() has interrupted and joined
 }
 
 void Executor::stop() {
@@ -237,6 +241,8 @@ void Executor::stop() {
   sched_.stop();
   waiter_->interrupt();
   if (thread_.joinable()) thread_.join();
+  sched_.set_notifier({});
+  waiter_.reset();  // releases the backend's file descriptors
   if (locked_memory_) {
     std::lock_guard<std::mutex> g(mlock_mutex());
     if (--mlock_users() == 0) ::munlockall();

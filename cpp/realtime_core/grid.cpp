@@ -108,26 +108,54 @@ bool operator==(const Period& a, const Period& b) { return a.num == b.num && a.d
 
 Grid::Grid(Period period, std::int64_t start_ns) : period_(reduced(period.num, period.den)), anchor_ns_(start_ns) {
   check_period(period_);
+  if (start_ns < 0) throw std::invalid_argument("start_ns must be >= 0, got " + std::to_string(start_ns));
+}
+
+__int128 Grid::deadline_wide(std::uint64_t k) const {
+  i128 steps = static_cast<i128>(k) - static_cast<i128>(anchor_k_);  // >= 0 in normal use
+  // Beyond 2**62 steps every deadline is past INT64_MAX (periods are >= 1000
+  // ns); the cap keeps steps * num (num < 2**63) inside 128 bits.
+  constexpr i128 kStepCap = static_cast<i128>(1) << 62;
+  if (steps > kStepCap) steps = kStepCap;
+  return static_cast<i128>(anchor_ns_) + steps * period_.num / period_.den;
+}
+
+bool Grid::representable(std::uint64_t k) const {
+  const i128 d = deadline_wide(k);
+  return d >= 0 && d <= static_cast<i128>(INT64_MAX);
 }
 
 std::int64_t Grid::deadline(std::uint64_t k) const {
-  const i128 steps = static_cast<i128>(k) - static_cast<i128>(anchor_k_);
-  const i128 off = steps * period_.num / period_.den;  // steps >= 0 in normal use
-  const i128 d = static_cast<i128>(anchor_ns_) + off;
-  if (d > static_cast<i128>(INT64_MAX)) return INT64_MAX;
+  const i128 d = deadline_wide(k);
+  if (d > static_cast<i128>(INT64_MAX))
+    throw std::overflow_error("timer deadline overflow: tick " + std::to_string(k) +
+                              " would be due past 2**63-1 ns, the end of the int64 nanosecond clock (start_ns + k * "
+                              "period is too large)");
   return static_cast<std::int64_t>(d);
 }
 
 std::uint64_t Grid::first_after(std::int64_t t, std::uint64_t from) const {
-  if (deadline(from) > t) return from;
-  // steps = floor((t - anchor) * den / num) + 1 is the answer up to rounding.
+  if (deadline_wide(from) > t) return from;
+  // Here anchor_ns <= deadline(from) <= t, so 0 <= rel < 2**64 and rel * den
+  // (den < 2**63) fits in 128 bits; steps is exact up to one rounding step.
   const i128 rel = static_cast<i128>(t) - anchor_ns_;
-  i128 steps = rel * period_.den / period_.num;
+  const i128 steps = rel * period_.den / period_.num;
   std::uint64_t k = anchor_k_ + static_cast<std::uint64_t>(steps < 0 ? 0 : steps);
   if (k < from) k = from;
-  while (k > from && deadline(k - 1) > t) --k;
-  while (deadline(k) <= t) ++k;
+  // Both loops run at most a couple of times: the estimate is off by < 1 step.
+  while (k > from && deadline_wide(k - 1) > t) --k;
+  while (deadline_wide(k) <= t) ++k;
   return k;
+}
+
+std::int64_t checked_ns(__int128 x, const char* what) {
+  if (x < 0 || x > static_cast<i128>(INT64_MAX))
+    throw std::overflow_error(std::string(what) + " is outside the int64 nanosecond clock [0, 2**63-1]");
+  return static_cast<std::int64_t>(x);
+}
+
+std::int64_t one_period_after(std::int64_t now_ns, const Period& p) {
+  return checked_ns(static_cast<i128>(now_ns) + p.rounded_ns(), "the default start (now + one period)");
 }
 
 void Grid::reanchor(std::uint64_t k, std::int64_t deadline_ns, Period period) {

@@ -43,6 +43,12 @@ struct Period {
 
 bool operator==(const Period& a, const Period& b);
 
+// now + one period (the default first deadline); std::overflow_error when
+// that is past INT64_MAX.
+std::int64_t one_period_after(std::int64_t now_ns, const Period& p);
+// Throws std::overflow_error naming `what` unless 0 <= x <= INT64_MAX.
+std::int64_t checked_ns(__int128 x, const char* what);
+
 // The best rational approximation p/q of x with q <= max_den (x > 0).
 void best_fraction(double x, std::int64_t max_den, std::int64_t& p, std::int64_t& q);
 
@@ -50,9 +56,15 @@ class Grid {
  public:
   Grid(Period period, std::int64_t start_ns);
 
-  // Deadline of grid index k (k >= anchor index).
+  // Deadline of grid index k (k >= anchor index); throws std::overflow_error
+  // when it lies past INT64_MAX.
   std::int64_t deadline(std::uint64_t k) const;
-  // The smallest index k >= from with deadline(k) > t.
+  // Whether deadline(k) is representable (does not throw).
+  bool representable(std::uint64_t k) const;
+  // The exact deadline of k, beyond int64 if need be (no overflow for any k).
+  __int128 deadline_wide(std::uint64_t k) const;
+  // The smallest index k >= from with deadline(k) > t (its deadline may lie
+  // past INT64_MAX: then deadline(k) throws).
   std::uint64_t first_after(std::int64_t t, std::uint64_t from) const;
   // Keeps deadline(k) and continues from there with another period.
   void reanchor(std::uint64_t k, std::int64_t deadline_ns, Period period);

@@ -77,6 +77,15 @@ void SchedulerCore::post(std::function<void()> job) {
   notify();
 }
 
+void SchedulerCore::record_failure(std::exception_ptr e) {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (exceptions_.size() < 16) exceptions_.push_back(std::move(e));
+  }
+  total_errors_.fetch_add(1);
+  stop();
+}
+
 std::vector<std::exception_ptr> SchedulerCore::take_exceptions() {
   std::lock_guard<std::mutex> g(mu_);
   auto out = std::move(exceptions_);
@@ -95,7 +104,9 @@ bool SchedulerCore::step(Waiter& w, std::int64_t horizon_ns) {
       jobs_.pop_front();
     } else {
       for (const auto& kv : tasks_) {  // ids ascending: ties go to the older task
-        const std::int64_t d = kv.second->core.next_deadline();
+        const auto due = kv.second->core.next_deadline_if_representable();
+        if (!due) continue;  // past the end of the clock: never due
+        const std::int64_t d = *due;
         if (!task || d < deadline) {
           if (d <= horizon_ns) {
             task = kv.second;
@@ -184,16 +195,41 @@ bool SchedulerCore::wait_for(Waiter& w, Task& task, std::int64_t deadline, bool&
   return true;
 }
 
-void SchedulerCore::run_until(Waiter& w, std::int64_t until_ns) {
-  while (!stopping() && w.now_ns() < until_ns) {
-    bool any = false;
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      any = !tasks_.empty() || !jobs_.empty();
-    }
-    if (!any) break;
-    step(w, until_ns);
+bool SchedulerCore::due_by(std::int64_t t) const {
+  std::lock_guard<std::mutex> g(mu_);
+  if (!jobs_.empty()) return true;
+  for (const auto& kv : tasks_) {
+    const auto d = kv.second->core.next_deadline_if_representable();
+    if (d && *d <= t) return true;
   }
+  return false;
+}
+
+bool SchedulerCore::run_until(Waiter& w, std::int64_t until_ns, std::uint64_t max_steps) {
+  // Every step runs a job or a call due before until_ns (which moves that
+  // task's next deadline on), so the loop ends; max_steps bounds one go of it.
+  for (std::uint64_t n = 0; !stopping(); ++n) {
+    if (n == max_steps) return false;
+    if (w.now_ns() >= until_ns) break;  // here until_ns > now >= 0: until_ns - 1 is safe
+    if (!due_by(until_ns - 1)) {
+      w.wait_until(until_ns);
+      break;
+    }
+    step(w, until_ns - 1);
+  }
+  return true;
+}
+
+void SchedulerCore::clear() {
+  std::map<std::uint64_t, std::shared_ptr<Task>> tasks;
+  std::deque<std::function<void()>> jobs;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    for (auto& kv : tasks_) kv.second->removed = true;
+    tasks.swap(tasks_);
+    jobs.swap(jobs_);
+  }  // destroyed here, without the lock (bodies may take the GIL to let go of Python objects)
+  notify();
 }
 
 }  // namespace si::rt

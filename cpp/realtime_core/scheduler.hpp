@@ -5,7 +5,8 @@
 // logic runs on a real executor thread or, deterministically, on a virtual
 // clock. Task bodies are called with no lock held; add/remove are safe from
 // any thread while the loop runs (a task removed while it runs finishes that
-// call and is not called again).
+// call and is not called again). A task whose next deadline lies past the end
+// of the int64 nanosecond clock is never due again.
 #pragma once
 
 #include <atomic>
@@ -78,8 +79,14 @@ class SchedulerCore {
   // Returns false if the wait was interrupted (by add/remove/post/stop) or
   // there was nothing to run before `horizon_ns`.
   bool step(Waiter& w, std::int64_t horizon_ns = INT64_MAX);
-  // Runs steps until the waiter's clock passes until_ns or stop() is called.
-  void run_until(Waiter& w, std::int64_t until_ns);
+  // Runs, while the clock is before until_ns, the jobs and the calls due
+  // before until_ns (earliest deadline first), then lets the clock reach
+  // until_ns: a call due at until_ns or later never starts, one started
+  // before it may run past it. Returns true when done or stopped, false after
+  // max_steps steps (call again: the bindings look at signals in between).
+  bool run_until(Waiter& w, std::int64_t until_ns, std::uint64_t max_steps = UINT64_MAX);
+  // Drops every task and queued job (close: releases what their bodies hold).
+  void clear();
   void stop() { stopping_.store(true); }
   bool stopping() const { return stopping_.load(); }
   void clear_stop() { stopping_.store(false); }
@@ -87,6 +94,9 @@ class SchedulerCore {
   void set_notifier(std::function<void()> n) { notify_ = std::move(n); }
 
   std::uint64_t total_errors() const { return total_errors_.load(); }
+  // A failure of the loop itself (not of a task body): counted as an error,
+  // kept with the body exceptions, and the loop stops.
+  void record_failure(std::exception_ptr e);
   // Errors of bodies that threw a C++ exception (first 16 kept).
   std::vector<std::exception_ptr> take_exceptions();
   ErrorPolicy error_policy() const { return error_policy_; }
@@ -106,6 +116,8 @@ class SchedulerCore {
   // Waits for `deadline`, through the task's prelude if it has one. Returns
   // false when the wait was interrupted; `entered` says whether leave() is due.
   bool wait_for(Waiter& w, Task& task, std::int64_t deadline, bool& entered);
+  // Whether a job is queued or a task is due at or before t.
+  bool due_by(std::int64_t t) const;
   void notify() {
     if (notify_) notify_();
   }

@@ -74,9 +74,7 @@ void TimerCore::reset_stats() { stats_ = TimerStats{}; }
 
 // ------------------------------------------------------------ Timer
 namespace {
-std::int64_t default_start(Waiter& w, const Period& p) {
-  return w.now_ns() + p.rounded_ns();
-}
+std::int64_t default_start(Waiter& w, const Period& p) { return one_period_after(w.now_ns(), p); }
 }  // namespace
 
 Timer::Timer(Period period, std::optional<std::int64_t> start_ns, MissedPolicy policy, std::unique_ptr<Waiter> waiter,
@@ -92,7 +90,7 @@ Timer::Timer(Period period, std::optional<std::int64_t> start_ns, MissedPolicy p
 Timer::~Timer() { close(); }
 
 void Timer::check_open() const {
-  if (closed()) throw Closed("timer is closed");
+  if (closed()) throw Closed("Timer is closed");
 }
 
 Tick Timer::tick() {

@@ -53,7 +53,13 @@ class TimerCore {
  public:
   TimerCore(Period period, std::int64_t start_ns, MissedPolicy policy);
 
+  // Throws std::overflow_error when the next deadline lies past INT64_MAX.
   std::int64_t next_deadline() const { return grid_.deadline(next_); }
+  // The next deadline, or nullopt when it lies past INT64_MAX (never due).
+  std::optional<std::int64_t> next_deadline_if_representable() const {
+    if (!grid_.representable(next_)) return std::nullopt;
+    return grid_.deadline(next_);
+  }
   std::uint64_t next_index() const { return next_; }
   // Completes the pending tick as woken at `woke_ns`, applies the policy and
   // records statistics.

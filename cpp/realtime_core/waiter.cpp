@@ -363,6 +363,20 @@ std::int64_t monotonic_ns() {
 }
 
 // ------------------------------------------------------------ VirtualClock
+namespace {
+// a + b for a, b >= 0, refused past INT64_MAX (the clock never wraps).
+std::int64_t clock_sum(std::int64_t a, std::int64_t b, const char* what) {
+  if (b > INT64_MAX - a)
+    throw std::overflow_error(std::string("VirtualClock.") + what + ": the clock would pass 2**63-1 ns (now " +
+                              std::to_string(a) + " + " + std::to_string(b) + ")");
+  return a + b;
+}
+}  // namespace
+
+VirtualClock::VirtualClock(std::int64_t start_ns) : now_(start_ns) {
+  if (start_ns < 0) throw std::invalid_argument("VirtualClock: start_ns must be >= 0, got " + std::to_string(start_ns));
+}
+
 std::int64_t VirtualClock::now() const {
   std::lock_guard<std::mutex> g(mu_);
   return now_;
@@ -370,7 +384,7 @@ std::int64_t VirtualClock::now() const {
 void VirtualClock::advance(std::int64_t ns) {
   if (ns < 0) throw std::invalid_argument("VirtualClock.advance: ns must be >= 0, got " + std::to_string(ns));
   std::lock_guard<std::mutex> g(mu_);
-  now_ += ns;
+  now_ = clock_sum(now_, ns, "advance");
 }
 void VirtualClock::set(std::int64_t t) {
   std::lock_guard<std::mutex> g(mu_);
@@ -393,11 +407,9 @@ void VirtualClock::set_wake_script(std::vector<std::int64_t> latencies) {
 std::int64_t VirtualClock::sleep_until(std::int64_t deadline) {
   std::lock_guard<std::mutex> g(mu_);
   std::int64_t lat = latency_;
-  if (!script_.empty()) {
-    lat = script_[script_pos_ % script_.size()];
-    ++script_pos_;
-  }
-  now_ = std::max(now_, deadline) + lat;
+  if (!script_.empty()) lat = script_[script_pos_ % script_.size()];
+  now_ = clock_sum(std::max(now_, deadline), lat, "wait");  // throws before anything changed
+  if (!script_.empty()) ++script_pos_;
   ++waits_;
   return now_;
 }

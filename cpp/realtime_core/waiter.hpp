@@ -55,9 +55,11 @@ class Waiter {
 // Simulated time for tests. wait_until(d) jumps to max(now, d) plus a wake
 // latency (constant, or taken in turn from a script, cycling). advance()
 // simulates work. Shared by reference between a test and the timers it drives.
+// Time stays within [0, INT64_MAX] like CLOCK_MONOTONIC: a move past the end
+// throws std::overflow_error and leaves the clock where it was.
 class VirtualClock {
  public:
-  explicit VirtualClock(std::int64_t start_ns = 0) : now_(start_ns) {}
+  explicit VirtualClock(std::int64_t start_ns = 0);
   std::int64_t now() const;
   void advance(std::int64_t ns);  // ns >= 0
   void set(std::int64_t t);       // t >= now

@@ -33,6 +33,39 @@ TEST(Grid, ThreeHertzHasNoDrift) {
   EXPECT_EQ(g.deadline(3'000'000'000ull), 1000 + 1'000'000'000'000'000'000ll);
 }
 
+// The grid ends at INT64_MAX: deadlines past it are refused, never wrapped or
+// saturated (a saturated deadline made first_after and the scheduler spin).
+TEST(Grid, DeadlinesPastTheEndOfTheClockAreRefused) {
+  const std::int64_t end = INT64_MAX;
+  Grid g(Period::from_ns(1000), end - 1500);
+  EXPECT_EQ(g.deadline(1), end - 500);
+  EXPECT_TRUE(g.representable(1));
+  EXPECT_FALSE(g.representable(2));
+  EXPECT_THROW(g.deadline(2), std::overflow_error);
+  EXPECT_EQ(g.first_after(end, 0), 2u);  // exact in 128 bits, found without a loop over k
+  EXPECT_THROW(g.deadline(UINT64_MAX), std::overflow_error);
+  EXPECT_THROW(Grid(Period::from_ns(1000), -1), std::invalid_argument);
+
+  TimerCore c(Period::from_ns(1000), end, MissedPolicy::Skip);
+  const Tick t = c.complete(end);
+  EXPECT_EQ(t.deadline_ns, end);
+  EXPECT_FALSE(c.next_deadline_if_representable());
+  EXPECT_THROW(c.next_deadline(), std::overflow_error);
+  EXPECT_THROW(c.complete(end), std::overflow_error);
+  EXPECT_EQ(c.stats().count, 1u);  // the refused completion changed nothing
+}
+
+TEST(VirtualClock, StaysWithinTheInt64Clock) {
+  VirtualClock clock(INT64_MAX - 10);
+  EXPECT_THROW(clock.advance(11), std::overflow_error);
+  EXPECT_EQ(clock.now(), INT64_MAX - 10);
+  clock.set_wake_latency(20);
+  EXPECT_THROW(clock.sleep_until(INT64_MAX - 15), std::overflow_error);
+  EXPECT_EQ(clock.now(), INT64_MAX - 10);
+  EXPECT_EQ(clock.waits(), 0u);
+  EXPECT_THROW(VirtualClock(-1), std::invalid_argument);
+}
+
 TEST(Grid, FractionsOfRates) {
   std::int64_t p, q;
   best_fraction(0.1, 1'000'000, p, q);
@@ -389,7 +422,7 @@ TEST(Scheduler, VirtualClockIgnoresThePrelude) {
         },
         p);
   s.run_until(*w, 10'000'000);
-  EXPECT_EQ(calls, 10);
+  EXPECT_EQ(calls, 9);  // deadlines 1..9 ms: run_until runs the calls due before its end
   EXPECT_EQ(enters, 0);
 }
 

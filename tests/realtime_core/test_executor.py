@@ -117,7 +117,7 @@ ex.close()
     (dict(policy="other", cpus=[]), "at least one"),
     (dict(on_error="shrug"), "on_error"),
     (dict(python_lead_ns=-1), "python_lead_ns"),
-    (dict(python_lead_ns=1.5e5), "python_lead_ns"),
+    (dict(python_lead_ns=1.5e5 + 0.5), "python_lead_ns"),
 ])
 def test_executor_validates_its_configuration(kwargs, match):
     with pytest.raises(ValueError, match=match):

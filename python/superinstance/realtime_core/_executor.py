@@ -10,13 +10,23 @@ Error policy of periodic callbacks (``on_error``):
 Either way nothing is lost silently: :meth:`RealtimeExecutor.join` and
 :meth:`RealtimeExecutor.close` re-raise the first kept exception (with a note
 giving the task and the total number of failed calls) and then clear the
-list, so each error is raised once.
+list, so each error is raised once. A callback exception that is not an
+``Exception`` (KeyboardInterrupt, SystemExit) is kept the same way and also
+stops the loop, whatever ``on_error`` says.
+
+Closed means closed: after :meth:`close` every other method and property of
+:class:`RealtimeExecutor` and :class:`Scheduler` (``join``, ``running``,
+``obtained``, ``errors`` included) raises :class:`~superinstance.errors.ClosedError`;
+``close()`` again, ``closed``, ``__exit__`` and ``repr()`` still work.
 """
 
 from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import math
+import numbers
+import sys
 import threading
 import warnings
 import weakref
@@ -56,8 +66,21 @@ class TaskErrors:
             total = self.total
             self.items = []
             self.total = 0
-        exc.add_note(f"raised by realtime task {name!r}; {total} failed call(s) in total since the last report")
+        _add_note(exc, f"raised by realtime task {name!r}; {total} failed call(s) in total since the last report")
         raise exc
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    """``exc.add_note(note)``: Python 3.11+ has it; on 3.9/3.10 the note goes into ``__notes__`` the same
+    way (tracebacks there do not print it; the exception itself is left as raised)."""
+    if sys.version_info >= (3, 11):
+        exc.add_note(note)
+        return
+    try:
+        notes = getattr(exc, "__notes__", None)
+        exc.__notes__ = (list(notes) if isinstance(notes, list) else []) + [note]  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):  # a type that refuses new attributes: raise it without the note
+        pass
 
 
 def _stats(d: Dict[str, Any]) -> LatencyStats:
@@ -97,6 +120,8 @@ class RealtimeExecutor:
                  period_ns: Optional[int] = None, strict: bool = False, on_error: str = "continue",
                  backend: str = "timerfd", prefault_stack_bytes: int = 256 * 1024,
                  python_lead_ns: int = 200_000):
+        if not isinstance(policy, str):
+            raise TypeError(f"policy must be a str, got {type(policy).__name__}")
         if policy not in ("fifo", "rr", "deadline", "other"):
             raise ValueError(f"unknown scheduling policy {policy!r}: use fifo, rr, deadline or other")
         if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
@@ -107,23 +132,20 @@ class RealtimeExecutor:
                 raise ValueError(f"priority for policy {policy!r} must be in 1..99, got {priority}")
         elif priority is not None:
             raise ValueError(f"policy {policy!r} takes no priority (got {priority}); use fifo or rr")
-        if on_error not in ("continue", "stop"):
-            raise ValueError(f"on_error must be 'continue' or 'stop', got {on_error!r}")
-        if isinstance(python_lead_ns, bool) or not isinstance(python_lead_ns, int) or python_lead_ns < 0:
-            raise ValueError(f"python_lead_ns must be an int >= 0, got {python_lead_ns!r}")
-        cpu_list = [int(c) for c in cpus] if cpus is not None else []
-        if cpus is not None and not cpu_list:
-            raise ValueError("cpus must name at least one CPU (or be None)")
+        if cpus is not None and (isinstance(cpus, (str, bytes)) or not hasattr(cpus, "__iter__")):
+            raise TypeError(f"cpus must be a sequence of ints or None, got {type(cpus).__name__}")
+        cpu_list = None if cpus is None else list(cpus)  # each entry is checked by the binding
         self._errors = TaskErrors()
         self._futures: set = set()
         self._futures_lock = threading.Lock()
-        self._ex = _core.RtExecutor(policy=policy, priority=priority or 0, cpus=cpu_list, lock_memory=bool(lock_memory),
-                                    runtime_ns=runtime_ns or 0, deadline_ns=deadline_ns or 0,
-                                    period_ns=period_ns or 0, prefault_stack_bytes=prefault_stack_bytes,
-                                    backend=backend, on_error=on_error, error_sink=self._errors.sink,
-                                    python_lead_ns=python_lead_ns)
-        self.requested = {"policy": policy, "priority": priority or 0, "cpus": cpu_list,
-                          "lock_memory": bool(lock_memory), "runtime_ns": runtime_ns, "deadline_ns": deadline_ns,
+        # Types and ranges of the rest are checked by the binding (TypeError / ValueError naming the argument).
+        self._ex = _core.RtExecutor(policy=policy, priority=_or_zero(priority), cpus=cpu_list,
+                                    lock_memory=lock_memory, runtime_ns=_or_zero(runtime_ns),
+                                    deadline_ns=_or_zero(deadline_ns), period_ns=_or_zero(period_ns),
+                                    prefault_stack_bytes=prefault_stack_bytes, backend=backend, on_error=on_error,
+                                    error_sink=self._errors.sink, python_lead_ns=python_lead_ns)
+        self.requested = {"policy": policy, "priority": _or_zero(priority), "cpus": cpu_list or [],
+                          "lock_memory": lock_memory, "runtime_ns": runtime_ns, "deadline_ns": deadline_ns,
                           "period_ns": period_ns}
         self._tid = self._ex.obtained["tid"]
         refused = self._ex.obtained["refused"]
@@ -131,7 +153,7 @@ class RealtimeExecutor:
             msg = ("RealtimeExecutor: running with less than requested (" + "; ".join(refused) + "); obtained: " +
                    _describe(self._ex.obtained))
             if strict:
-                self._ex.stop()
+                self._ex.close()
                 raise RealtimePermissionError(msg)
             warnings.warn(msg, RealtimeFallbackWarning, stacklevel=2)
         _live.add(self)
@@ -146,7 +168,12 @@ class RealtimeExecutor:
     @property
     def errors(self) -> List[Tuple[str, BaseException]]:
         """Kept exceptions of failing callbacks not yet re-raised: (task name, exception)."""
+        self._check_open()
         return list(self._errors.items)
+
+    def _check_open(self) -> None:
+        if self._ex.closed:
+            raise ClosedError("RealtimeExecutor is closed")
 
     @property
     def total_errors(self) -> int:
@@ -168,6 +195,9 @@ class RealtimeExecutor:
         """Run ``fn(*args, **kwargs)`` once on the executor thread, before the next periodic task.
 
         A job still queued when the executor closes is cancelled (its future raises CancelledError)."""
+        self._check_open()
+        if not callable(fn):
+            raise TypeError(f"fn must be callable, got {type(fn).__name__}")
         fut: concurrent.futures.Future = concurrent.futures.Future()
 
         def job() -> None:
@@ -202,18 +232,15 @@ class RealtimeExecutor:
     def every(self, fn: Callable[[Any], Any], rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
               name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
         """Call ``fn(tick)`` periodically on the grid ``start_ns + k * period``; returns the task id."""
-        if not callable(fn):
-            raise TypeError("fn must be callable")
-        return self._ex.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=name or _name_of(fn), missed=missed,
-                                 start_ns=start_ns)
+        return self._ex.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=_task_name(name, fn),
+                                 missed=missed, start_ns=start_ns)
 
     def every_native(self, address: int, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
                      user_data: int = 0, name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
         """Call the C function ``void f(void *user_data, uint64_t index, int64_t deadline_ns)`` at
         ``address`` (ctypes, numba ``cfunc``) periodically, without taking the GIL."""
-        return self._ex.add_native_task(int(address), user_data=int(user_data), rate_hz=rate_hz,
-                                        period_ns=period_ns, name=name or f"native@{int(address):#x}", missed=missed,
-                                        start_ns=start_ns)
+        return self._ex.add_native_task(address, user_data=user_data, rate_hz=rate_hz, period_ns=period_ns,
+                                        name=_native_name(name, address), missed=missed, start_ns=start_ns)
 
     def cancel(self, task_id: int) -> None:
         """Remove a periodic task (UnknownIdError if there is none with this id)."""
@@ -231,7 +258,7 @@ class RealtimeExecutor:
     def join(self, timeout: Optional[float] = None) -> bool:
         """Wait until the loop stops (on_error='stop', or close() elsewhere) or ``timeout`` s pass;
         re-raise the first kept callback exception if any. True if the loop has stopped."""
-        stopped = self._ex.wait_stopped(-1.0 if timeout is None else float(timeout))
+        stopped = self._ex.wait_stopped(-1.0 if timeout is None else timeout)
         self._errors.raise_first()
         return stopped
 
@@ -242,26 +269,27 @@ class RealtimeExecutor:
         Called from one of this executor's own callbacks, it only asks the loop to stop after
         that callback (a thread cannot join itself); call close() again from elsewhere to join."""
         if not self._ex.closed and threading.get_native_id() == self._tid:
-            self._ex.stop()  # request only
+            self._ex.close()  # request only
             return
-        self._ex.stop()
+        self._ex.close()
         self._cancel_pending()
         _live.discard(self)
         self._errors.raise_first()
 
     def __enter__(self) -> "RealtimeExecutor":
+        self._check_open()
         return self
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
         if exc_type is None:
             self.close()
         else:  # do not mask the exception in flight
-            self._ex.stop()
+            self._ex.close()
             self._cancel_pending()
             _live.discard(self)
 
     def __repr__(self) -> str:
-        o = self._ex.obtained if not self.closed else {}
+        o = self._ex.obtained if not self._ex.closed else {}
         return f"RealtimeExecutor({_describe(o) if o else 'closed'})"
 
 
@@ -280,6 +308,9 @@ class Scheduler:
                  on_error: str = "continue", **executor_kwargs: Any):
         self._virtual = clock is not None
         self._owned = False
+        self._closed = False
+        if executor is not None and not isinstance(executor, RealtimeExecutor):
+            raise TypeError(f"executor must be a RealtimeExecutor, got {type(executor).__name__}")
         if clock is not None:
             if executor is not None or executor_kwargs:
                 raise ValueError("a virtual-clock Scheduler takes no executor")
@@ -300,58 +331,90 @@ class Scheduler:
         self.clock = clock
 
     @property
+    def closed(self) -> bool:
+        """True after :meth:`close` (or when the owned executor was closed)."""
+        return self._closed or self._core.closed
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ClosedError("Scheduler is closed")
+
+    @property
     def executor(self) -> Optional[RealtimeExecutor]:
+        self._check_open()
         return self._executor
 
     def add(self, fn: Callable[[Any], Any], rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
             name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
         """Add a periodic task ``fn(tick)``; safe while running. Returns its id."""
-        if not callable(fn):
-            raise TypeError("fn must be callable")
-        return self._core.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=name or _name_of(fn),
+        self._check_open()
+        return self._core.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=_task_name(name, fn),
                                    missed=missed, start_ns=start_ns)
 
     def add_native(self, address: int, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
                    user_data: int = 0, name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
         """Add a C callback ``void f(void*, uint64_t index, int64_t deadline_ns)``, called without the GIL."""
-        return self._core.add_native_task(int(address), user_data=int(user_data), rate_hz=rate_hz,
-                                          period_ns=period_ns, name=name or f"native@{int(address):#x}",
-                                          missed=missed, start_ns=start_ns)
+        self._check_open()
+        return self._core.add_native_task(address, user_data=user_data, rate_hz=rate_hz, period_ns=period_ns,
+                                          name=_native_name(name, address), missed=missed, start_ns=start_ns)
 
     def remove(self, task_id: int) -> None:
         """Remove a task (UnknownIdError if unknown); safe while running."""
+        self._check_open()
         self._core.remove_task(task_id)
 
     def tasks(self) -> List[int]:
+        self._check_open()
         return self._core.task_ids()
 
     def stats(self, task_id: int) -> LatencyStats:
+        self._check_open()
         return _stats(self._core.task_stats(task_id))
 
     def now_ns(self) -> int:
+        self._check_open()
         return self._core.now_ns()
 
     @property
     def total_errors(self) -> int:
+        self._check_open()
         return self._core.total_errors
 
     @property
     def errors(self) -> List[Tuple[str, BaseException]]:
+        self._check_open()
         return list(self._errors.items)
 
     def run_until(self, t_ns: int) -> None:
-        """Virtual clock only: run tasks in simulated time until the clock reaches ``t_ns``
-        (or on_error='stop' stops it); then re-raise a kept callback exception."""
+        """Virtual clock only: run the calls due before ``t_ns`` in simulated time (earliest deadline first;
+        a call due at ``t_ns`` belongs to the next run) and leave the clock at ``t_ns``, or later if the last
+        call ran past it; on_error='stop' stops earlier. Then re-raise a kept callback exception.
+        Ctrl-C interrupts a long run."""
+        self._check_open()
         if not self._virtual:
             raise RuntimeError("run_until/run_for need a Scheduler(clock=VirtualClock())")
-        self._core.run_until(int(t_ns))
+        self._core.run_until(t_ns)
         self._errors.raise_first()
 
     def run_for(self, duration_ns: int) -> None:
+        """Virtual clock only: :meth:`run_until` ``now + duration_ns`` (>= 0)."""
+        self._check_open()
+        if isinstance(duration_ns, float):  # like every *_ns argument: a whole float is fine
+            if not (math.isfinite(duration_ns) and duration_ns.is_integer()):
+                raise ValueError(f"duration_ns must be a whole number of ns, got {duration_ns!r}")
+            duration_ns = int(duration_ns)
+        if isinstance(duration_ns, bool) or not isinstance(duration_ns, numbers.Integral):
+            raise TypeError(f"duration_ns must be an int, got {type(duration_ns).__name__}")
+        if duration_ns < 0:
+            raise ValueError(f"duration_ns must be >= 0, got {duration_ns}")
         self.run_until(self.now_ns() + int(duration_ns))
 
     def close(self) -> None:
-        """Close (an owned executor is closed; a shared one keeps running) and re-raise kept errors."""
+        """Close (an owned executor is closed; a shared one keeps running, with the tasks added through
+        this scheduler) and re-raise kept errors. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         if self._virtual:
             self._core.close()
             self._errors.raise_first()
@@ -362,17 +425,42 @@ class Scheduler:
             self._errors.raise_first()
 
     def __enter__(self) -> "Scheduler":
+        self._check_open()
         return self
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
         if exc_type is None:
             self.close()
+            return
+        self._closed = True  # do not mask the exception in flight
+        if self._virtual:
+            self._core.close()
         elif self._owned and self._executor is not None:
-            self._executor._ex.stop()
+            self._executor._ex.close()
+
+    def __repr__(self) -> str:
+        kind = "virtual clock" if self._virtual else "executor"
+        return f"Scheduler({kind}, {'closed' if self.closed else 'open'})"
+
 
 
 def _name_of(fn: Callable[..., Any]) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def _task_name(name: Any, fn: Any) -> Any:
+    # "" asks for the callback's own name; anything else goes to the binding as given (a non-str is refused there).
+    return _name_of(fn) if isinstance(name, str) and not name else name
+
+
+def _native_name(name: Any, address: Any) -> Any:
+    if isinstance(name, str) and not name:
+        return f"native@{address:#x}" if isinstance(address, int) and not isinstance(address, bool) else "native"
+    return name
+
+
+def _or_zero(value: Any) -> Any:
+    return 0 if value is None else value
 
 
 def _describe(o: Dict[str, Any]) -> str:
@@ -388,6 +476,6 @@ def _describe(o: Dict[str, Any]) -> str:
 def _close_all() -> None:  # threads must not outlive the interpreter
     for ex in list(_live):
         try:
-            ex._ex.stop()
+            ex._ex.close()
         except Exception:  # noqa: BLE001
             pass

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import numbers
 import sys
 import time
 from dataclasses import dataclass, field
@@ -79,12 +81,17 @@ class LatencyStats:
     def within(self, *, p50_ns: Optional[float] = None, p99_ns: Optional[float] = None,
                p999_ns: Optional[float] = None, max_ns: Optional[float] = None,
                missed: Optional[int] = None) -> bool:
-        """Budget check, e.g. ``stats.within(p99_ns=2e6)``: every given bound holds (and count > 0)."""
+        """Budget check, e.g. ``stats.within(p99_ns=2e6)``: every given bound holds (and count > 0).
+
+        Bounds are real numbers (inf allowed) or None; a NaN bound raises ValueError, other types TypeError."""
+        bounds = {"p50_ns": p50_ns, "p99_ns": p99_ns, "p999_ns": p999_ns, "max_ns": max_ns, "missed": missed}
+        for name, bound in bounds.items():
+            _check_bound(name, bound)
         if self.count == 0:
             return False
-        checks = [(p50_ns, self.p50_ns), (p99_ns, self.p99_ns), (p999_ns, self.p999_ns), (max_ns, self.max_ns),
-                  (missed, self.missed)]
-        return all(bound is None or value <= bound for bound, value in checks)
+        values = {"p50_ns": self.p50_ns, "p99_ns": self.p99_ns, "p999_ns": self.p999_ns, "max_ns": self.max_ns,
+                  "missed": self.missed}
+        return all(bound is None or values[name] <= bound for name, bound in bounds.items())
 
     def as_dict(self) -> Dict[str, Any]:
         d = {"count": self.count, "missed": self.missed, "overruns": self.overruns, "p50_ns": self.p50_ns,
@@ -92,6 +99,15 @@ class LatencyStats:
              "mean_ns": self.mean_ns}
         d.update({k: v for k, v in self.extra.items() if not k.endswith("histogram")})
         return d
+
+
+def _check_bound(name: str, bound: Any) -> None:
+    if bound is None:
+        return
+    if isinstance(bound, bool) or not isinstance(bound, numbers.Real):
+        raise TypeError(f"{name} must be a number or None, got {type(bound).__name__}")
+    if math.isnan(bound):
+        raise ValueError(f"{name} is NaN")
 
 
 class _Registration:
@@ -134,6 +150,13 @@ class Timer:
     :class:`Tick`. Iterating yields ticks until the timer is closed;
     ``async for tick in timer.aiter()`` does the same in asyncio through a
     timerfd registered with ``loop.add_reader``.
+
+    Closed means closed: after :meth:`close`, every method and property raises
+    :class:`~superinstance.errors.ClosedError` (``iter()``, ``aiter()`` and
+    ``with`` included), except ``close()`` (idempotent), ``closed``,
+    ``__exit__`` and ``repr()``. One exception by design: ``next(timer)`` on a
+    closed timer raises StopIteration, because closing is how a ``for tick in
+    timer`` loop is ended from inside or from another thread.
     """
 
     def __init__(self, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, backend: str = "auto",
@@ -156,7 +179,12 @@ class Timer:
         return self._t.tick()
 
     def __iter__(self) -> Iterator[Tick]:
+        self._check_open()
         return self
+
+    def _check_open(self) -> None:
+        if self._t.closed:
+            raise ClosedError("Timer is closed")
 
     def __next__(self) -> Tick:
         try:
@@ -170,8 +198,9 @@ class Timer:
         A timerfd armed at each absolute deadline is registered with
         ``loop.add_reader``, so waits are not rounded to asyncio's 1 ms
         clock resolution. Ends when the timer is closed. On a virtual clock,
-        ticks come at once (simulated time).
+        ticks come at once (simulated time). ClosedError if the timer is closed already.
         """
+        self._check_open()
         if self._clock is not None:
             while not self._t.closed:
                 await asyncio.sleep(0)
@@ -251,6 +280,7 @@ class Timer:
                     pass
 
     def __enter__(self) -> "Timer":
+        self._check_open()
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -315,5 +345,7 @@ class Timer:
         return self._t.now_ns()
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else f"next={self.next_index}"
-        return f"Timer(period_ns={self.period_ns}, backend={self.backend!r}, missed={self.missed!r}, {state})"
+        if self.closed:
+            return "Timer(closed)"
+        return (f"Timer(period_ns={self.period_ns}, backend={self.backend!r}, missed={self.missed!r}, "
+                f"next={self.next_index})")
