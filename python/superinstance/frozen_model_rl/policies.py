@@ -188,8 +188,12 @@ class Policy:
 
     def greedy(self, X: Any) -> np.ndarray:
         """Arm with the highest estimated reward for each row of X (no exploration)."""
-        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-        return np.array([int(np.argmax(self._core.means(x))) for x in X], dtype=np.int64)
+        X = np.asarray(X)
+        rows = X.reshape(1, -1) if X.ndim == 1 else X
+        if rows.ndim != 2:
+            raise ValueError(f"X must be (n, dim) or (dim,), got shape {X.shape}")
+        # The core checks each row's dtype, length and values.
+        return np.array([int(np.argmax(self._core.means(x))) for x in rows], dtype=np.int64)
 
     # ------------------------------------------------------------ rewards
     def update(self, decision: DecisionRef, reward: float) -> None:
