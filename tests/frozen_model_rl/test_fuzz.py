@@ -311,8 +311,13 @@ def test_estimators_leave_out_pending_and_refuse_cleanly(seed, n, pending, targe
             if est is ips:  # the definition, by hand
                 w = P[np.arange(len(complete)), complete.arms] / complete.propensities
                 assert e.value == pytest.approx(np.mean(w * complete.rewards), rel=1e-12, abs=1e-12)
+    nb = data.draw(st.one_of(st.integers(-1, 5), bad_values()))
+    lv = data.draw(st.one_of(st.floats(0, 1), bad_values()))
+    sd = data.draw(st.one_of(st.integers(0, 5), bad_values()))
+    for est in ESTIMATORS:
+        assert_rejected_cleanly(lambda: est(np.zeros(n, np.int64), log, n_bootstrap=nb, level=lv, seed=sd))
     pol = LinUCB(K, D)
-    assert_rejected_cleanly(lambda: replay(pol, log, n_bootstrap=2))
+    assert_rejected_cleanly(lambda: replay(pol, log, n_bootstrap=nb, level=lv))
     assert_rejected_cleanly(lambda: replay(LinUCB(K + 1, D), log))  # wrong n_arms
     assert_rejected_cleanly(lambda: evaluate(target, log, data.draw(st.sampled_from(["dr", "replay", "xx"]))))
     assert_rejected_cleanly(lambda: compare(target, LinUCB(K, D), log, n_bootstrap=3))

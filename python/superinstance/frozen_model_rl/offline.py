@@ -360,10 +360,21 @@ def target_probabilities(target: Any, data: LoggedData) -> np.ndarray:
     return P
 
 
+_MAX_BOOTSTRAP = 1_000_000  # resamples; percentile intervals settle long before
+
+
 def _bootstrap(stat: Callable[[np.ndarray], float], n: int, n_bootstrap: int, level: float,
                seed: int) -> Tuple[float, float, float, np.ndarray]:
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)):
+        raise TypeError(f"n_bootstrap must be an int, got {type(n_bootstrap).__name__}")
+    if n_bootstrap > _MAX_BOOTSTRAP:
+        raise ValueError(f"n_bootstrap = {n_bootstrap} is above the cap of {_MAX_BOOTSTRAP}")
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)):
+        raise TypeError(f"level must be a number, got {type(level).__name__}")
     if not 0 < level < 1:
         raise ValueError("level must be in (0, 1)")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
     rng = np.random.default_rng(seed)
     if n == 0 or n_bootstrap <= 0:
         return float("nan"), float("nan"), float("nan"), np.zeros(0)
@@ -498,6 +509,7 @@ def compare(policy_a: Any, policy_b: Any, data: LoggedData, *, method: str = "dr
     """A/B comparison of two target policies on one log: value(B) - value(A)
     with a paired bootstrap interval (same resampled events for both). For
     ``method="replay"`` the two replays are bootstrapped independently."""
+    _bootstrap(lambda i: 0.0, 0, n_bootstrap, level, seed)  # checks the arguments only (n = 0)
     if method == "replay":
         ma = _matched_rewards(policy_a, data)
         mb = _matched_rewards(policy_b, data)

@@ -285,7 +285,7 @@ class Policy:
 def _check_state(state: Dict[str, Any]) -> bytes:
     if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:
         raise ValueError("not a frozen_model_rl policy state_dict")
-    if state.get("version", 0) > _core.BanditCore.format_version:
+    if _state_version(state) > _core.BanditCore.format_version:
         from ..errors import UnsupportedVersionError
 
         raise UnsupportedVersionError(f"policy state version {state.get('version')} is newer than this build reads")
