@@ -318,6 +318,12 @@ void Config::validate() const {
   if (ts_propensity_draws > kMaxPropensityNodes)
     throw std::invalid_argument("bandit: ts_propensity_draws = " + std::to_string(ts_propensity_draws) +
                                 " is above the cap of " + std::to_string(kMaxPropensityNodes));
+  // The propensity integral evaluates n_arms normal CDFs per node and decision.
+  if (algo == Algo::LinTS && static_cast<double>(ts_propensity_draws) * n_arms > kMaxPropensityWork)
+    throw std::invalid_argument("bandit: ts_propensity_draws * n_arms = " +
+                                std::to_string(std::uint64_t{ts_propensity_draws} * n_arms) +
+                                " is above the cap of " + lim(kMaxPropensityWork) +
+                                " (normal CDFs per decision); use fewer propensity points");
   if (max_pending == 0) throw std::invalid_argument("bandit: max_pending must be >= 1");
   if (has_default_reward && !(std::fabs(default_reward) <= kMaxReward))
     throw std::invalid_argument("bandit: default_reward must be finite with |default_reward| <= " +

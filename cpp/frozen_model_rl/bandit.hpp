@@ -81,6 +81,7 @@ Algo parse_algo(const std::string& name);
 constexpr std::uint32_t kMaxArms = 1000000;
 constexpr std::uint32_t kMaxDim = 4096;
 constexpr std::uint32_t kMaxPropensityNodes = 10000;  // trapezoid error is ~1e-3 at 48
+constexpr double kMaxPropensityWork = 1e8;  // ts_propensity_draws * n_arms (~1 s per decision)
 // The input domain that keeps every state value and score finite. With
 // ||x||^2 <= X2 = kMaxContextNorm2 * min(1, lam) (x the context, or kron(arm
 // features, x) for the hybrid shared part), |reward| <= R = kMaxReward, lam in

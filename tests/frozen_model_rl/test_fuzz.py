@@ -293,9 +293,12 @@ def test_estimators_leave_out_pending_and_refuse_cleanly(seed, n, pending, targe
         target = lambda X: (X[:, 0] > 0).astype(np.int64)  # noqa: E731
     elif target_kind == "policy":
         target = LinUCB(K, D)
+        assert_rejected_cleanly(lambda: ips(LinUCB(K + 1, D), log))  # wrong n_arms
+        assert_rejected_cleanly(lambda: ips(LinUCB(K, D + 1), log))
     else:
         target = data.draw(st.one_of(bad_values(), bad_arrays((n,)), bad_arrays((n, K)),
-                                     st.just(np.full(n, K)), st.just(rng.integers(0, K, n + 1))))
+                                     st.just(np.full(n, K)), st.just(rng.integers(0, K, n + 1)),
+                                     st.just(np.full(n, 0.5)), st.just(np.full((n, K), np.nan))))
     for est in ESTIMATORS:
         accepted = assert_rejected_cleanly(lambda: est(target, log, n_bootstrap=3))
         if accepted and target_kind != "bad":

@@ -129,6 +129,8 @@ def test_loader_applies_the_constructors_caps(offset, fmt, value, field):
 def test_constructor_caps_name_the_field():
     with pytest.raises(ValueError, match="ts_propensity_draws"):
         LinearThompsonSampling(3, 2, propensity_points=10_001)
+    with pytest.raises(ValueError, match="ts_propensity_draws"):
+        LinearThompsonSampling(100_000, 1, propensity_points=10_000)  # 1e9 normal CDFs per decision
     with pytest.raises(ValueError, match="n_arms"):
         LinUCB(1_000_001, 1)
     with pytest.raises(ValueError, match="n_arms"):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -329,6 +330,9 @@ def target_probabilities(target: Any, data: LoggedData) -> np.ndarray:
     """
     n, K = len(data), data.n_arms
     if isinstance(target, Policy):
+        if target.n_arms != K or target.dim != data.dim:
+            raise ValueError(f"the target policy has {target.n_arms} arms and dim {target.dim}, "
+                             f"the log {K} arms and dim {data.dim}")
         algo = target.algo
         if algo in ("lints", "epsilon_greedy"):
             arms = np.array([int(np.argmax(target.means(x))) for x in data.contexts], dtype=np.int64)
@@ -346,7 +350,7 @@ def target_probabilities(target: Any, data: LoggedData) -> np.ndarray:
     if t.ndim == 1:
         if t.shape[0] != n:
             raise ValueError(f"target arms have {t.shape[0]} entries, the log has {n}")
-        arms = t.astype(np.int64)
+        arms = _int_array(t, "target arms")
         if n and (arms.min() < 0 or arms.max() >= K):
             raise ValueError(f"target arms must be in [0, {K})")
         P = np.zeros((n, K))
@@ -354,7 +358,7 @@ def target_probabilities(target: Any, data: LoggedData) -> np.ndarray:
         return P
     if t.shape != (n, K):
         raise ValueError(f"target probabilities must be (n, n_arms) = ({n}, {K}), got {t.shape}")
-    P = t.astype(np.float64)
+    P = _real_array(t, "target probabilities")
     if np.any(P < 0) or not np.allclose(P.sum(axis=1), 1.0, atol=1e-6):
         raise ValueError("target probabilities must be >= 0 and sum to 1 per row")
     return P
@@ -381,8 +385,11 @@ def _bootstrap(stat: Callable[[np.ndarray], float], n: int, n_bootstrap: int, le
     vals = np.empty(n_bootstrap)
     for b in range(n_bootstrap):
         vals[b] = stat(rng.integers(0, n, n))
-    lo, hi = np.nanquantile(vals, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return float(lo), float(hi), float(np.nanstd(vals, ddof=1)) if n_bootstrap > 1 else float("nan"), vals
+    with warnings.catch_warnings():  # all resamples NaN (e.g. SNIPS without a positive weight): NaN interval
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanquantile(vals, [(1 - level) / 2, 1 - (1 - level) / 2])
+        se = float(np.nanstd(vals, ddof=1)) if n_bootstrap > 1 else float("nan")
+    return float(lo), float(hi), se, vals
 
 
 def _complete(data: LoggedData) -> LoggedData:
