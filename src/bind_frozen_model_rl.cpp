@@ -40,16 +40,25 @@ std::string str_arg(const py::handle& v, const char* name) {
   return v.cast<std::string>();
 }
 
-// Any array-like of real numbers (bool, int, uint or float dtype) as a
-// C-contiguous float64 array; anything else is a TypeError naming `name`.
-F64 float_array(const py::handle& v, const char* name) {
-  if (v.is_none() || py::isinstance<py::str>(v) || py::isinstance<py::bytes>(v))
-    throw py::type_error(std::string(name) + " must be an array of numbers, got " + py_type_name(v));
+// v as a numpy array (lists and scalars converted); None, str and bytes are
+// refused rather than read as 0-d arrays.
+py::array as_array(const py::handle& v, const char* name, const char* what) {
+  const auto refuse = [&] {
+    return py::type_error(std::string(name) + " must be an array of " + what + ", got " + py_type_name(v));
+  };
+  if (v.is_none() || py::isinstance<py::str>(v) || py::isinstance<py::bytes>(v)) throw refuse();
   py::array a = py::array::ensure(v);
   if (!a) {
     PyErr_Clear();
-    throw py::type_error(std::string(name) + " must be an array of numbers, got " + py_type_name(v));
+    throw refuse();
   }
+  return a;
+}
+
+// Any array-like of real numbers (bool, int, uint or float dtype) as a
+// C-contiguous float64 array; anything else is a TypeError naming `name`.
+F64 float_array(const py::handle& v, const char* name) {
+  py::array a = as_array(v, name, "numbers");
   const char kind = a.dtype().kind();
   if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f')
     throw py::type_error(std::string(name) + " must hold real numbers, got dtype " +
@@ -61,13 +70,7 @@ F64 float_array(const py::handle& v, const char* name) {
 
 // An array-like of integers (int or uint dtype, or empty) as int64 values.
 std::vector<std::int64_t> int_array(const py::handle& v, const char* name) {
-  if (v.is_none() || py::isinstance<py::str>(v) || py::isinstance<py::bytes>(v))
-    throw py::type_error(std::string(name) + " must be an array of ints, got " + py_type_name(v));
-  py::array a = py::array::ensure(v);
-  if (!a) {
-    PyErr_Clear();
-    throw py::type_error(std::string(name) + " must be an array of ints, got " + py_type_name(v));
-  }
+  py::array a = as_array(v, name, "ints");
   if (a.ndim() != 1)
     throw py::value_error(std::string(name) + " must be 1-D, got a " + std::to_string(a.ndim()) + "-D array");
   const char kind = a.dtype().kind();
