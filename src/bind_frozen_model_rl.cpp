@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "args.hpp"
 #include "bindings.hpp"
 #include "common/errors.hpp"
 #include "common/cpu_features.hpp"
@@ -30,7 +31,87 @@ using I64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>
 bool heavy(const Bandit& b) {
   const auto& c = b.config();
   if (c.algo == Algo::DLinUCB || c.algo == Algo::HybridLinUCB) return true;
+  if (c.algo == Algo::LinTS && static_cast<double>(c.n_arms) * c.ts_propensity_draws > 65536.0) return true;
   return static_cast<double>(c.n_arms) * c.dim * c.dim > 65536.0;
+}
+
+std::string str_arg(const py::handle& v, const char* name) {
+  if (!py::isinstance<py::str>(v)) throw py::type_error(std::string(name) + " must be a str, got " + py_type_name(v));
+  return v.cast<std::string>();
+}
+
+// v as a numpy array (lists and scalars converted); None, str and bytes are
+// refused rather than read as 0-d arrays.
+py::array as_array(const py::handle& v, const char* name, const char* what) {
+  const auto refuse = [&] {
+    return py::type_error(std::string(name) + " must be an array of " + what + ", got " + py_type_name(v));
+  };
+  if (v.is_none() || py::isinstance<py::str>(v) || py::isinstance<py::bytes>(v)) throw refuse();
+  py::array a = py::array::ensure(v);
+  if (!a) {
+    PyErr_Clear();
+    throw refuse();
+  }
+  return a;
+}
+
+// Any array-like of real numbers (bool, int, uint or float dtype) as a
+// C-contiguous float64 array; anything else is a TypeError naming `name`.
+F64 float_array(const py::handle& v, const char* name) {
+  py::array a = as_array(v, name, "numbers");
+  const char kind = a.dtype().kind();
+  if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f')
+    throw py::type_error(std::string(name) + " must hold real numbers, got dtype " +
+                         py::str(a.dtype()).cast<std::string>());
+  F64 out = F64::ensure(a);
+  if (!out) throw py::error_already_set();
+  return out;
+}
+
+// An array-like of integers (int or uint dtype, or empty) as int64 values.
+std::vector<std::int64_t> int_array(const py::handle& v, const char* name) {
+  py::array a = as_array(v, name, "ints");
+  if (a.ndim() != 1)
+    throw py::value_error(std::string(name) + " must be 1-D, got a " + std::to_string(a.ndim()) + "-D array");
+  const char kind = a.dtype().kind();
+  if (a.size() == 0) return {};
+  if (kind != 'i' && kind != 'u')
+    throw py::type_error(std::string(name) + " must hold ints, got dtype " + py::str(a.dtype()).cast<std::string>());
+  std::vector<std::int64_t> out(static_cast<std::size_t>(a.size()));
+  if (kind == 'u') {
+    auto u = py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast>::ensure(a);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (u.data()[i] > static_cast<std::uint64_t>(INT64_MAX))
+        throw py::value_error(std::string(name) + " holds " + std::to_string(u.data()[i]) + " at position " +
+                              std::to_string(i) + ", out of range");
+      out[i] = static_cast<std::int64_t>(u.data()[i]);
+    }
+  } else {
+    auto s = I64::ensure(a);
+    std::copy(s.data(), s.data() + out.size(), out.begin());
+  }
+  return out;
+}
+
+// A decision id: a non-negative int (a negative one was never issued).
+std::uint64_t id_arg(const py::handle& v, const char* name) {
+  if (!py::isinstance<py::bool_>(v) && PyIndex_Check(v.ptr())) {
+    const auto i = py::reinterpret_steal<py::int_>(PyNumber_Index(v.ptr()));
+    if (!i) throw py::error_already_set();
+    if (PyObject_RichCompareBool(i.ptr(), py::int_(0).ptr(), Py_LT) == 1)
+      throw si::UnknownId("bandit: decision id " + py::str(i).cast<std::string>() +
+                          " was never issued (ids are >= 0)");
+  }
+  return int_arg<std::uint64_t>(v, name);
+}
+
+// An arm index in [0, n_arms) (IndexError outside).
+std::uint32_t arm_arg(const py::handle& v, const Bandit& b) {
+  const auto arm = int_arg<std::int64_t>(v, "arm");
+  if (arm < 0 || arm >= static_cast<std::int64_t>(b.n_arms()))
+    throw std::out_of_range("bandit: arm " + std::to_string(arm) + " out of range (n_arms = " +
+                            std::to_string(b.n_arms()) + ")");
+  return static_cast<std::uint32_t>(arm);
 }
 
 void check_vector(const F64& x, const Bandit& b, const char* name) {
@@ -51,16 +132,6 @@ void check_matrix(const F64& X, const Bandit& b, const char* name) {
                           " features per row, the policy expects " + std::to_string(b.dim()));
 }
 
-F64 as_f64(const py::handle& h) { return F64::ensure(h); }
-
-F64 require_f64(const py::object& o, const char* name) {
-  F64 a = F64::ensure(o);
-  if (!a) {
-    PyErr_Clear();
-    throw py::type_error(std::string(name) + " must be a float array (convertible to float64)");
-  }
-  return a;
-}
 
 py::dict config_dict(const bandit::Config& c) {
   py::dict d;
@@ -101,6 +172,10 @@ int simd_arg(const std::optional<std::string>& name) {
   return static_cast<int>(*level);
 }
 
+int simd_arg(const py::handle& v) {
+  return simd_arg(v.is_none() ? std::nullopt : std::optional<std::string>(str_arg(v, "simd")));
+}
+
 const si::bandit::BanditKernels& kernels_arg(const std::optional<std::string>& name) {
   const int l = simd_arg(name);
   return l < 0 ? si::bandit::bandit_kernel_set().active()
@@ -124,53 +199,46 @@ SI_REGISTER_BINDINGS(frozen_model_rl) {
   py::class_<Bandit>(m, "BanditCore", R"doc(Contextual bandit core (float64 state).
 
 Use the policies of superinstance.frozen_model_rl; this class is their engine.)doc")
-      .def(py::init([](const std::string& algo, std::int64_t n_arms, std::int64_t dim, double alpha,
-                       double lam, double epsilon, double gamma, std::int64_t window,
-                       std::uint64_t seed, std::int64_t reinvert_every,
-                       std::int64_t ts_propensity_draws, const py::object& arm_features,
-                       std::int64_t max_pending, std::int64_t ttl,
-                       std::optional<double> default_reward, bool pending_in_design,
-                       const std::optional<std::string>& simd, const std::string& clock,
-                       double idle_gamma, std::int64_t max_age) {
+      .def(py::init([](const py::object& algo, const py::object& n_arms, const py::object& dim,
+                       const py::object& alpha, const py::object& lam, const py::object& epsilon,
+                       const py::object& gamma, const py::object& window, const py::object& seed,
+                       const py::object& reinvert_every, const py::object& ts_propensity_draws,
+                       const py::object& arm_features, const py::object& max_pending, const py::object& ttl,
+                       const py::object& default_reward, const py::object& pending_in_design,
+                       const py::object& simd, const py::object& clock, const py::object& idle_gamma,
+                       const py::object& max_age) {
+             // Types and representable ranges here; what the values mean
+             // (caps, intervals) in Config::validate, shared with the loader.
              Config c;
-             c.algo = si::bandit::parse_algo(algo);
-             if (n_arms < 1) throw py::value_error("bandit: the arm set is empty (n_arms must be >= 1)");
-             if (n_arms > 1000000) throw py::value_error("bandit: n_arms must be <= 1e6");
-             if (dim < 1 || dim > 4096) throw py::value_error("bandit: dim must be in [1, 4096]");
-             if (window < 1) throw py::value_error("bandit: window must be >= 1 round");
-             if (reinvert_every < 0 || reinvert_every > UINT32_MAX)
-               throw py::value_error("bandit: reinvert_every must be >= 0");
-             if (ts_propensity_draws < 0 || ts_propensity_draws > 1000000)
-               throw py::value_error("bandit: ts_propensity_draws must be in [0, 1e6]");
-             if (max_pending < 1) throw py::value_error("bandit: max_pending must be >= 1");
-             if (ttl < 0) throw py::value_error("bandit: ttl must be >= 0 (0: no time-to-live)");
-             if (max_age < 0) throw py::value_error("bandit: max_age must be >= 0 (0: none)");
-             c.n_arms = static_cast<std::uint32_t>(n_arms);
-             c.dim = static_cast<std::uint32_t>(dim);
-             c.alpha = alpha;
-             c.lam = lam;
-             c.epsilon = epsilon;
-             c.gamma = gamma;
-             c.window = static_cast<std::uint64_t>(window);
-             c.seed = seed;
-             c.reinvert_every = static_cast<std::uint32_t>(reinvert_every);
-             c.ts_propensity_draws = static_cast<std::uint32_t>(ts_propensity_draws);
+             c.algo = si::bandit::parse_algo(str_arg(algo, "algo"));
+             c.n_arms = int_arg<std::uint32_t>(n_arms, "n_arms");
+             c.dim = int_arg<std::uint32_t>(dim, "dim");
+             c.alpha = float_arg(alpha, "alpha");
+             c.lam = float_arg(lam, "lam");
+             c.epsilon = float_arg(epsilon, "epsilon");
+             c.gamma = float_arg(gamma, "gamma");
+             c.window = int_arg<std::uint64_t>(window, "window");
+             c.seed = int_arg<std::uint64_t>(seed, "seed");
+             c.reinvert_every = int_arg<std::uint32_t>(reinvert_every, "reinvert_every");
+             c.ts_propensity_draws = int_arg<std::uint32_t>(ts_propensity_draws, "ts_propensity_draws");
              if (!arm_features.is_none()) {
-               F64 af = require_f64(arm_features, "arm_features");
-               if (af.ndim() != 2 || af.shape(0) != n_arms)
-                 throw py::value_error("bandit: arm_features must be 2-D (n_arms, m)");
+               F64 af = float_array(arm_features, "arm_features");
+               if (af.ndim() != 2 || af.shape(0) != static_cast<py::ssize_t>(c.n_arms) || af.shape(1) < 1)
+                 throw py::value_error("bandit: arm_features must be 2-D (n_arms, m) with m >= 1");
+               if (af.shape(1) > static_cast<py::ssize_t>(si::bandit::kMaxDim))
+                 throw py::value_error("bandit: arm_features has too many columns");
                c.arm_feature_dim = static_cast<std::uint32_t>(af.shape(1));
                c.arm_features.assign(af.data(), af.data() + af.size());
              }
-             c.max_pending = static_cast<std::uint64_t>(max_pending);
-             c.ttl = static_cast<std::uint64_t>(ttl);
-             c.has_default_reward = default_reward.has_value();
-             c.default_reward = default_reward.value_or(0.0);
-             c.pending_in_design = pending_in_design;
+             c.max_pending = int_arg<std::uint64_t>(max_pending, "max_pending");
+             c.ttl = int_arg<std::uint64_t>(ttl, "ttl");
+             c.has_default_reward = !default_reward.is_none();
+             c.default_reward = c.has_default_reward ? float_arg(default_reward, "default_reward") : 0.0;
+             c.pending_in_design = bool_arg(pending_in_design, "pending_in_design");
              c.simd_level = simd_arg(simd);
-             c.clock = si::bandit::parse_clock(clock);
-             c.idle_gamma = idle_gamma;
-             c.max_age = static_cast<std::uint64_t>(max_age);
+             c.clock = si::bandit::parse_clock(str_arg(clock, "clock"));
+             c.idle_gamma = float_arg(idle_gamma, "idle_gamma");
+             c.max_age = int_arg<std::uint64_t>(max_age, "max_age");
              return std::make_unique<Bandit>(std::move(c));
            }),
            py::arg("algo"), py::arg("n_arms"), py::arg("dim"), py::arg("alpha") = 1.0,
@@ -191,7 +259,9 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
              return d;
            })
       .def("select",
-           [](Bandit& b, const F64& x, bool track) {
+           [](Bandit& b, const py::object& x_obj, const py::object& track_obj) {
+             const F64 x = float_array(x_obj, "context x");
+             const bool track = bool_arg(track_obj, "track");
              check_vector(x, b, "context x");
              si::bandit::Decision d;
              if (heavy(b)) {
@@ -204,7 +274,9 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
            },
            py::arg("x"), py::arg("track") = true)
       .def("select_batch",
-           [](Bandit& b, const F64& X, bool track) {
+           [](Bandit& b, const py::object& X_obj, const py::object& track_obj) {
+             const F64 X = float_array(X_obj, "contexts X");
+             const bool track = bool_arg(track_obj, "track");
              check_matrix(X, b, "contexts X");
              const auto n = X.shape(0);
              py::array_t<std::uint64_t> ids(n);
@@ -222,7 +294,8 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
            },
            py::arg("X"), py::arg("track") = true)
       .def("scores",
-           [](const Bandit& b, const F64& x) {
+           [](const Bandit& b, const py::object& x_obj) {
+             const F64 x = float_array(x_obj, "context x");
              check_vector(x, b, "context x");
              py::array_t<double> out(b.n_arms());
              b.scores(x.data(), out.mutable_data());
@@ -230,7 +303,8 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
            },
            py::arg("x"))
       .def("means",
-           [](const Bandit& b, const F64& x) {
+           [](const Bandit& b, const py::object& x_obj) {
+             const F64 x = float_array(x_obj, "context x");
              check_vector(x, b, "context x");
              py::array_t<double> out(b.n_arms());
              b.means(x.data(), out.mutable_data());
@@ -238,52 +312,57 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
            },
            py::arg("x"))
       .def("update",
-           [](Bandit& b, std::int64_t id, double reward) {
-             if (id < 0) throw si::UnknownId("bandit: decision id " + std::to_string(id) + " was never issued (ids are >= 0)");
+           [](Bandit& b, const py::object& id_obj, const py::object& reward_obj) {
+             const std::uint64_t id = id_arg(id_obj, "decision_id");
+             const double reward = float_arg(reward_obj, "reward", /*allow_inf=*/true);  // the core says why
              if (heavy(b)) {
                py::gil_scoped_release rel;
-               b.update(static_cast<std::uint64_t>(id), reward);
+               b.update(id, reward);
              } else {
-               b.update(static_cast<std::uint64_t>(id), reward);
+               b.update(id, reward);
              }
            },
            py::arg("decision_id"), py::arg("reward"))
       .def("update_batch",
-           [](Bandit& b, const I64& ids, const F64& rewards) {
-             if (ids.ndim() != 1 || rewards.ndim() != 1 || ids.shape(0) != rewards.shape(0))
+           [](Bandit& b, const py::object& ids_obj, const py::object& rewards_obj) {
+             const std::vector<std::int64_t> ids = int_array(ids_obj, "decision_ids");
+             const F64 rewards = float_array(rewards_obj, "rewards");
+             if (rewards.ndim() != 1 || static_cast<std::size_t>(rewards.shape(0)) != ids.size())
                throw py::value_error("decision_ids and rewards must be 1-D arrays of the same length");
-             const auto n = static_cast<std::size_t>(ids.shape(0));
-             for (std::size_t i = 0; i < n; ++i)
-               if (ids.data()[i] < 0)
-                 throw si::UnknownId("bandit: decision id " + std::to_string(ids.data()[i]) + " was never issued");
+             for (const auto id : ids)
+               if (id < 0)
+                 throw si::UnknownId("bandit: decision id " + std::to_string(id) + " was never issued");
              py::gil_scoped_release rel;
-             b.update_batch(reinterpret_cast<const std::uint64_t*>(ids.data()), rewards.data(), n);
+             b.update_batch(reinterpret_cast<const std::uint64_t*>(ids.data()), rewards.data(), ids.size());
            },
            py::arg("decision_ids"), py::arg("rewards"))
       .def("update_arm",
-           [](Bandit& b, std::int64_t arm, const F64& x, double reward) {
+           [](Bandit& b, const py::object& arm_obj, const py::object& x_obj, const py::object& reward_obj) {
+             const std::uint32_t arm = arm_arg(arm_obj, b);
+             const F64 x = float_array(x_obj, "context x");
              check_vector(x, b, "context x");
-             if (arm < 0 || arm >= static_cast<std::int64_t>(b.n_arms()))
-               throw std::out_of_range("bandit: arm " + std::to_string(arm) + " out of range (n_arms = " +
-                                       std::to_string(b.n_arms()) + ")");
+             const double reward = float_arg(reward_obj, "reward", /*allow_inf=*/true);
              if (heavy(b)) {
                py::gil_scoped_release rel;
-               b.update_arm(static_cast<std::uint32_t>(arm), x.data(), reward);
+               b.update_arm(arm, x.data(), reward);
              } else {
-               b.update_arm(static_cast<std::uint32_t>(arm), x.data(), reward);
+               b.update_arm(arm, x.data(), reward);
              }
            },
            py::arg("arm"), py::arg("x"), py::arg("reward"))
       .def("update_arm_batch",
-           [](Bandit& b, const I64& arms, const F64& X, const F64& rewards) {
+           [](Bandit& b, const py::object& arms_obj, const py::object& X_obj, const py::object& rewards_obj) {
+             const std::vector<std::int64_t> arms = int_array(arms_obj, "arms");
+             const F64 X = float_array(X_obj, "contexts X");
+             const F64 rewards = float_array(rewards_obj, "rewards");
              check_matrix(X, b, "contexts X");
-             if (arms.ndim() != 1 || rewards.ndim() != 1 || arms.shape(0) != X.shape(0) ||
+             if (rewards.ndim() != 1 || arms.size() != static_cast<std::size_t>(X.shape(0)) ||
                  rewards.shape(0) != X.shape(0))
                throw py::value_error("arms, X and rewards must have the same number of rows");
              const auto n = static_cast<std::size_t>(X.shape(0));
              std::vector<std::uint32_t> a(n);
              for (std::size_t i = 0; i < n; ++i) {
-               const auto v = arms.data()[i];
+               const auto v = arms[i];
                if (v < 0 || v >= static_cast<std::int64_t>(b.n_arms()))
                  throw std::out_of_range("bandit: arm " + std::to_string(v) + " out of range (n_arms = " +
                                          std::to_string(b.n_arms()) + ") at position " + std::to_string(i));
@@ -317,15 +396,11 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
              return a;
            })
       .def("theta",
-           [](const Bandit& b, std::int64_t arm) {
-             if (arm < 0 || arm >= static_cast<std::int64_t>(b.n_arms())) throw std::out_of_range("bandit: arm out of range");
-             return to_array(b.theta(static_cast<std::uint32_t>(arm)));
-           },
+           [](const Bandit& b, const py::object& arm) { return to_array(b.theta(arm_arg(arm, b))); },
            py::arg("arm"))
       .def("a_inv",
-           [](const Bandit& b, std::int64_t arm) {
-             if (arm < 0 || arm >= static_cast<std::int64_t>(b.n_arms())) throw std::out_of_range("bandit: arm out of range");
-             auto v = b.a_inv(static_cast<std::uint32_t>(arm));
+           [](const Bandit& b, const py::object& arm) {
+             auto v = b.a_inv(arm_arg(arm, b));
              py::array_t<double> a({static_cast<py::ssize_t>(b.dim()), static_cast<py::ssize_t>(b.dim())});
              std::copy(v.begin(), v.end(), a.mutable_data());
              return a;
@@ -342,16 +417,20 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
              return py::bytes(s);
            })
       .def_static("from_state_bytes",
-                  [](const py::bytes& data, std::uint32_t version) {
-                    std::string s = data;
+                  [](const py::object& data, const py::object& version_obj) {
+                    if (!py::isinstance<py::bytes>(data))
+                      throw py::type_error("data must be bytes, got " + py_type_name(data));
+                    const auto version = int_arg<std::uint32_t>(version_obj, "version");
+                    std::string s = data.cast<std::string>();
                     py::gil_scoped_release rel;
                     return Bandit::deserialize(reinterpret_cast<const unsigned char*>(s.data()), s.size(),
                                                version);
                   },
                   py::arg("data"), py::arg("version") = Bandit::kFormatVersion)
       .def("load_state_bytes",
-           [](Bandit& b, const py::bytes& data) {
-             std::string s = data;
+           [](Bandit& b, const py::object& data) {
+             if (!py::isinstance<py::bytes>(data)) throw py::type_error("data must be bytes, got " + py_type_name(data));
+             std::string s = data.cast<std::string>();
              py::gil_scoped_release rel;
              auto other = Bandit::deserialize(reinterpret_cast<const unsigned char*>(s.data()), s.size());
              b = *other;

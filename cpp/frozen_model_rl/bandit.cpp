@@ -42,6 +42,13 @@ std::string num(double v) {
   return buf;
 }
 
+// A limit in a message (1e+50, not 1.0000000000000001e+50).
+std::string lim(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
 void ridge_init(Ridge& r, std::size_t d, double lam) {
   r.A.assign(d * d, 0.0);
   r.Ainv.assign(d * d, 0.0);
@@ -131,6 +138,7 @@ class Reader {
     return v;
   }
   bool done() const { return pos_ == n_; }
+  std::size_t remaining() const { return n_ - pos_; }
 
  private:
   void need(std::size_t k) {
@@ -286,14 +294,20 @@ void Config::validate_clock() const {
 void Config::validate() const {
   if (static_cast<std::uint32_t>(algo) > 5) throw std::invalid_argument("bandit: unknown algorithm");
   if (n_arms == 0) throw std::invalid_argument("bandit: the arm set is empty (n_arms must be >= 1)");
+  if (n_arms > kMaxArms)
+    throw std::invalid_argument("bandit: n_arms = " + std::to_string(n_arms) + " is above the cap of " +
+                                std::to_string(kMaxArms));
   if (dim == 0) throw std::invalid_argument("bandit: dim must be >= 1");
-  if (dim > 4096) throw std::invalid_argument("bandit: dim must be <= 4096");
+  if (dim > kMaxDim)
+    throw std::invalid_argument("bandit: dim = " + std::to_string(dim) + " is above the cap of " +
+                                std::to_string(kMaxDim));
   if (static_cast<double>(n_arms) * dim * dim > 2e9)
     throw std::invalid_argument("bandit: n_arms * dim^2 too large");
-  if (!std::isfinite(alpha) || alpha < 0)
-    throw std::invalid_argument("bandit: alpha must be finite and >= 0, got " + num(alpha));
-  if (!std::isfinite(lam) || lam <= 0)
-    throw std::invalid_argument("bandit: lam (ridge regularisation) must be finite and > 0, got " + num(lam));
+  if (!(alpha >= 0 && alpha <= kMaxAlpha))
+    throw std::invalid_argument("bandit: alpha must be in [0, " + lim(kMaxAlpha) + "], got " + num(alpha));
+  if (!(lam >= kMinLam && lam <= kMaxLam))
+    throw std::invalid_argument("bandit: lam (ridge regularisation) must be in [" + lim(kMinLam) + ", " +
+                                lim(kMaxLam) + "], got " + num(lam));
   if (!(epsilon >= 0 && epsilon <= 1))
     throw std::invalid_argument("bandit: epsilon must be in [0, 1], got " + num(epsilon));
   if (!(gamma > 0 && gamma <= 1))
@@ -301,9 +315,19 @@ void Config::validate() const {
   if (window == 0) throw std::invalid_argument("bandit: window must be >= 1 round");
   validate_clock();
   if (simd_level < -1 || simd_level > 2) throw std::invalid_argument("bandit: bad simd_level");
+  if (ts_propensity_draws > kMaxPropensityNodes)
+    throw std::invalid_argument("bandit: ts_propensity_draws = " + std::to_string(ts_propensity_draws) +
+                                " is above the cap of " + std::to_string(kMaxPropensityNodes));
+  // The propensity integral evaluates n_arms normal CDFs per node and decision.
+  if (algo == Algo::LinTS && static_cast<double>(ts_propensity_draws) * n_arms > kMaxPropensityWork)
+    throw std::invalid_argument("bandit: ts_propensity_draws * n_arms = " +
+                                std::to_string(std::uint64_t{ts_propensity_draws} * n_arms) +
+                                " is above the cap of " + lim(kMaxPropensityWork) +
+                                " (normal CDFs per decision); use fewer propensity points");
   if (max_pending == 0) throw std::invalid_argument("bandit: max_pending must be >= 1");
-  if (has_default_reward && !std::isfinite(default_reward))
-    throw std::invalid_argument("bandit: default_reward must be finite");
+  if (has_default_reward && !(std::fabs(default_reward) <= kMaxReward))
+    throw std::invalid_argument("bandit: default_reward must be finite with |default_reward| <= " +
+                                lim(kMaxReward) + ", got " + num(default_reward));
   if (algo == Algo::HybridLinUCB) {
     if (arm_feature_dim == 0)
       throw std::invalid_argument("bandit: hybrid_linucb needs arm_features (n_arms x m, m >= 1)");
@@ -313,7 +337,26 @@ void Config::validate() const {
       throw std::invalid_argument("bandit: hybrid shared dimension arm_feature_dim * dim must be <= 1024");
     for (double v : arm_features)
       if (!std::isfinite(v)) throw std::invalid_argument("bandit: arm_features contain NaN or Inf");
+    if (!(max_context_norm2() > 0))
+      throw std::invalid_argument("bandit: arm_features are too large (squared norm above " +
+                                  lim(kMaxContextNorm2) + ")");
   }
+}
+
+double Config::max_context_norm2() const {
+  double limit = kMaxContextNorm2 * std::min(1.0, lam);
+  if (algo != Algo::HybridLinUCB || arm_feature_dim == 0) return limit;
+  // ||kron(f, x)||^2 = ||f||^2 ||x||^2: the context's share is limit / max ||f||^2.
+  double f2 = 1.0;
+  for (std::size_t a = 0; a < n_arms; ++a) {
+    double s = 0.0;
+    for (std::size_t j = 0; j < arm_feature_dim; ++j) {
+      const double v = arm_features[a * arm_feature_dim + j];
+      s += v * v;
+    }
+    f2 = std::max(f2, s);
+  }
+  return f2 > limit ? 0.0 : limit / f2;
 }
 
 // ------------------------------------------------------------------ Bandit
@@ -325,6 +368,7 @@ Bandit::Bandit(Config config) : cfg_(std::move(config)) {
     cfg_.arm_feature_dim = 0;
     cfg_.arm_features.clear();
   }
+  max_norm2_ = cfg_.max_context_norm2();
   reset_locked();
 }
 
@@ -343,6 +387,7 @@ Bandit& Bandit::operator=(const Bandit& o) {
 void Bandit::copy_state_from(const Bandit& o) {
   cfg_ = o.cfg_;
   kern_ = o.kern_;
+  max_norm2_ = o.max_norm2_;
   t_ = o.t_;
   next_id_ = o.next_id_;
   stats_ = o.stats_;
@@ -459,13 +504,34 @@ double Bandit::update_decay(const Discounted& m) const {
 }
 
 void Bandit::check_x(const double* x, const char* what) const {
-  for (std::size_t i = 0; i < cfg_.dim; ++i)
+  double n2 = 0.0;
+  for (std::size_t i = 0; i < cfg_.dim; ++i) {
     if (!std::isfinite(x[i]))
       throw std::invalid_argument(std::string(what) + " contains NaN or Inf at feature " + std::to_string(i));
+    n2 += x[i] * x[i];
+  }
+  if (!(n2 <= max_norm2_))
+    throw std::invalid_argument(std::string(what) + " is too large: its squared norm " + num(n2) +
+                                " exceeds " + lim(max_norm2_) +
+                                " (1e100 * min(1, lam), over the arm features' squared norm for "
+                                "hybrid_linucb), beyond which the float64 state could overflow; "
+                                "rescale the features");
 }
 
-void Bandit::check_reward(double r) const {
-  if (!std::isfinite(r)) throw std::invalid_argument("bandit: reward must be finite, got " + num(r));
+void Bandit::check_reward(double r) {
+  if (!(std::fabs(r) <= kMaxReward))
+    throw std::invalid_argument("bandit: reward must be finite with |reward| <= " + lim(kMaxReward) +
+                                ", got " + num(r));
+}
+
+// Defence against a state loaded from a forged file whose (finite) values are
+// so large that a score overflows; states built through the API cannot get
+// there (see kMaxContextNorm2).
+void Bandit::check_scores(const double* s) const {
+  for (std::size_t a = 0; a < cfg_.n_arms; ++a)
+    if (!std::isfinite(s[a]))
+      throw std::invalid_argument("bandit: the score of arm " + std::to_string(a) +
+                                  " is not finite for this context (the policy's state is out of range)");
 }
 
 void Bandit::mean_locked(const double* x, double* out) const {
@@ -585,12 +651,14 @@ void Bandit::scores(const double* x, double* out) const {
   std::lock_guard<std::mutex> lk(mu_);
   check_x(x, "bandit: context x");
   score_locked(x, out, true);
+  check_scores(out);
 }
 
 void Bandit::means(const double* x, double* out) const {
   std::lock_guard<std::mutex> lk(mu_);
   check_x(x, "bandit: context x");
   mean_locked(x, out);
+  check_scores(out);
 }
 
 namespace {
@@ -655,8 +723,10 @@ Decision Bandit::select_locked(const double* x, bool track) {
         const double q = kern_->dot(x, u.data(), d);
         mu[a] = kern_->dot(r.theta.data(), x, d);
         sd[a] = cfg_.alpha * std::sqrt(std::max(q, 0.0));
-        s[a] = mu[a] + sd[a] * normal();
+        s[a] = mu[a] + sd[a];
       }
+      check_scores(s);  // before the draws: a refused context leaves the generator as it was
+      for (std::size_t a = 0; a < K; ++a) s[a] = mu[a] + sd[a] * normal();
       dec.arm = argmax_lowest(s, K);
       dec.score = s[dec.arm];
       dec.propensity = ts_propensity(mu, sd, dec.arm, cfg_.ts_propensity_draws);
@@ -664,6 +734,7 @@ Decision Bandit::select_locked(const double* x, bool track) {
     }
     case Algo::EpsGreedy: {
       score_locked(x, s, false);
+      check_scores(s);
       const std::uint32_t greedy = argmax_lowest(s, K);
       const double eps = cfg_.epsilon;
       if (eps > 0 && uniform() < eps) {
@@ -677,6 +748,7 @@ Decision Bandit::select_locked(const double* x, bool track) {
     }
     default: {
       score_locked(x, s, true);
+      check_scores(s);
       dec.arm = argmax_lowest(s, K);
       dec.score = s[dec.arm];
       dec.propensity = 1.0;
@@ -1219,6 +1291,37 @@ std::string Bandit::serialize() const {
   return std::move(w.out);
 }
 
+namespace {
+// A forged header must not make the loader allocate more than the payload
+// could hold: every arm stores its matrices (d x d doubles each) in the file.
+void check_payload_holds_models(const Config& c, std::size_t remaining) {
+  const double d = c.dim, K = c.n_arms;
+  const double per_vec = sizeof(std::uint64_t);  // each vector's length prefix
+  double need;
+  if (c.algo == Algo::DLinUCB) {
+    need = K * (8.0 * (4 * d * d + 3 * d) + 7 * per_vec);  // V, Vt, Q, M; b, evals, Qb
+  } else {
+    need = K * (8.0 * (2 * d * d + 2 * d) + 4 * per_vec);  // A, A^-1; b, theta
+    if (c.algo == Algo::HybridLinUCB) {
+      const double k = static_cast<double>(c.arm_feature_dim) * d;
+      need += 8.0 * (2 * k * k + 2 * k + K * d * k);
+    }
+  }
+  if (need > static_cast<double>(remaining))
+    throw CorruptFile("bandit state: the configuration (n_arms = " + std::to_string(c.n_arms) +
+                      ", dim = " + std::to_string(c.dim) + ") needs at least " + num(need) +
+                      " bytes of model state, the payload has " + std::to_string(remaining));
+}
+}  // namespace
+
+void Bandit::check_stored_x(const std::vector<double>& x, const char* what) const {
+  try {
+    check_x(x.data(), "bandit state: a stored context");
+  } catch (const std::invalid_argument& e) {
+    throw CorruptFile(std::string(e.what()) + " (" + what + ")");
+  }
+}
+
 std::unique_ptr<Bandit> Bandit::deserialize(const unsigned char* data, std::size_t n,
                                             std::uint32_t version) {
   if (version < 1 || version > kFormatVersion)
@@ -1249,12 +1352,13 @@ std::unique_ptr<Bandit> Bandit::deserialize(const unsigned char* data, std::size
     c.idle_gamma = rd.get<double>();
     c.max_age = rd.get<std::uint64_t>();
   }
-  std::unique_ptr<Bandit> b;
   try {
-    b = std::make_unique<Bandit>(c);
+    c.validate();  // the constructor's caps, before anything is allocated
   } catch (const std::invalid_argument& e) {
     throw CorruptFile(std::string("bandit state: invalid configuration: ") + e.what());
   }
+  check_payload_holds_models(c, rd.remaining());
+  std::unique_ptr<Bandit> b = std::make_unique<Bandit>(c);
   const std::size_t d = c.dim, K = c.n_arms;
   b->t_ = rd.get<std::uint64_t>();
   b->next_id_ = rd.get<std::uint64_t>();
@@ -1300,8 +1404,9 @@ std::unique_ptr<Bandit> Bandit::deserialize(const unsigned char* data, std::size
     e.arm = rd.get<std::uint32_t>();
     e.reward = rd.get<double>();
     e.x = rd.vec(d, "window x");
-    if (e.arm >= K || e.time > b->t_ || !std::isfinite(e.reward))
+    if (e.arm >= K || e.time > b->t_ || !(std::fabs(e.reward) <= kMaxReward))
       throw CorruptFile("bandit state: bad window entry");
+    b->check_stored_x(e.x, "window");
     auto& q = c.clock == Clock::Round ? b->window_ : b->arm_window_[e.arm];
     if (!q.empty() && e.time < q.back().time) throw CorruptFile("bandit state: window out of order");
     q.push_back(std::move(e));
@@ -1323,6 +1428,7 @@ std::unique_ptr<Bandit> Bandit::deserialize(const unsigned char* data, std::size
     if (!std::isfinite(p.imputed)) throw CorruptFile("bandit state: bad pending decision");
     if (p.arm >= K || id >= b->next_id_ || p.time > b->t_)
       throw CorruptFile("bandit state: bad pending decision");
+    b->check_stored_x(p.x, "pending decision");
     b->pending_.emplace(id, std::move(p));
   }
   const auto nr = rd.get<std::uint64_t>();
@@ -1337,6 +1443,12 @@ std::unique_ptr<Bandit> Bandit::deserialize(const unsigned char* data, std::size
 
 void Bandit::save(const std::string& path) const {
   const std::string blob = serialize();
+  try {  // what load would do with it, before the good file is replaced
+    deserialize(reinterpret_cast<const unsigned char*>(blob.data()), blob.size());
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(std::string("bandit: refusing to save a state that would not load (") +
+                                e.what() + "); the file was not written");
+  }
   io::write_file_atomic(path, kFileKind, kFormatVersion, blob.data(), blob.size());
 }
 

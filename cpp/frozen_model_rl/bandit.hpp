@@ -77,6 +77,27 @@ Clock parse_clock(const std::string& name);
 // Throws std::invalid_argument for an unknown name.
 Algo parse_algo(const std::string& name);
 
+// Limits shared by the constructor and the loader (Config::validate).
+constexpr std::uint32_t kMaxArms = 1000000;
+constexpr std::uint32_t kMaxDim = 4096;
+constexpr std::uint32_t kMaxPropensityNodes = 10000;  // trapezoid error is ~1e-3 at 48
+constexpr double kMaxPropensityWork = 1e8;  // ts_propensity_draws * n_arms (~1 s per decision)
+// The input domain that keeps every state value and score finite. With
+// ||x||^2 <= X2 = kMaxContextNorm2 * min(1, lam) (x the context, or kron(arm
+// features, x) for the hybrid shared part), |reward| <= R = kMaxReward, lam in
+// [kMinLam, kMaxLam] and at most N = 2^64 observations per model: A <= lam +
+// N X2 ~ 1.8e119 lam, ||A^-1|| <= 1/lam (A >= lam I), ||theta|| <= N R sqrt(X2)
+// / lam <= 1.8e119 / sqrt(lam), |score| <= ||theta|| sqrt(X2) + alpha sqrt(X2 /
+// lam) <= 1.8e169 + 1e150, b = A theta (also with imputed rewards) <= 3.2e288;
+// all far below DBL_MAX ~ 1.8e308. Inputs outside the domain are refused
+// before anything changes (a context of 1e155 used to give an inf score and
+// then an unloadable saved file).
+constexpr double kMaxContextNorm2 = 1e100;
+constexpr double kMaxReward = 1e50;
+constexpr double kMinLam = 1e-300;
+constexpr double kMaxLam = 1e100;
+constexpr double kMaxAlpha = 1e100;
+
 struct Config {
   Algo algo = Algo::LinUCB;
   std::uint32_t n_arms = 0;
@@ -113,8 +134,12 @@ struct Config {
   bool has_default_reward = false;
   double default_reward = 0.0;
 
-  // Throws std::invalid_argument naming the first bad field.
+  // Throws std::invalid_argument naming the first bad field. The constructor
+  // and the loader both call it, so a saved state obeys the same caps.
   void validate() const;
+  // Largest squared norm a context may have (see kMaxContextNorm2), given the
+  // arm features' largest squared norm for the hybrid shared part.
+  double max_context_norm2() const;
   void validate_clock() const;
   // DLinUCB Clock::Update: an arm's discount per update of that arm (gamma^n_arms).
   double arm_gamma() const;
@@ -220,9 +245,13 @@ class Bandit {
 
   std::string serialize() const;
   // Throws si::CorruptFile on any inconsistency; `version` is the payload's
-  // format version (1 .. kFormatVersion).
+  // format version (1 .. kFormatVersion). The configuration is checked by
+  // Config::validate and the payload's size against what it declares before
+  // anything is allocated.
   static std::unique_ptr<Bandit> deserialize(const unsigned char* data, std::size_t n,
                                              std::uint32_t version = kFormatVersion);
+  // Refuses (std::invalid_argument) to write a state that deserialize would
+  // reject, so a good file is never replaced by an unloadable one.
   void save(const std::string& path) const;
   static std::unique_ptr<Bandit> load(const std::string& path);
 
@@ -231,7 +260,9 @@ class Bandit {
   void init_models();
   void reset_locked();
   void check_x(const double* x, const char* what) const;
-  void check_reward(double r) const;
+  static void check_reward(double r);
+  void check_stored_x(const std::vector<double>& x, const char* what) const;
+  void check_scores(const double* s) const;
   void score_locked(const double* x, double* out, bool with_width) const;
   void mean_locked(const double* x, double* out) const;
   Decision select_locked(const double* x, bool track);
@@ -268,6 +299,7 @@ class Bandit {
   std::deque<WindowEntry> window_;   // SWLinUCB Clock::Round: all arms, oldest first
   std::vector<std::deque<WindowEntry>> arm_window_;  // SWLinUCB Clock::Update: per arm
   std::vector<double> scratch_;  // per-arm scores of select (guarded by mu_)
+  double max_norm2_ = 0.0;       // cfg_.max_context_norm2(), cached
 
   std::map<std::uint64_t, Pending> pending_;
   std::deque<std::uint64_t> rewarded_q_, expired_q_;

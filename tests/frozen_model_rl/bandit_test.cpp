@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -213,4 +214,47 @@ TEST(Bandit, UpdateClockStateRoundTripsAndVersionsAreChecked) {
   EXPECT_THROW(Bandit{lin}, std::invalid_argument);
   EXPECT_EQ(parse_clock("update"), Clock::Update);
   EXPECT_THROW(parse_clock("hour"), std::invalid_argument);
+}
+
+TEST(Bandit, InputDomainKeepsStateFiniteAndNothingChangesOnRefusal) {
+  Config c;
+  c.n_arms = 2;
+  c.dim = 2;
+  Bandit b(c);
+  double ok[2] = {1.0, 0.5};
+  b.update(b.select(ok).id, 1.0);
+  const std::string before = b.serialize();
+  double huge[2] = {1e155, 0.0};  // x x' overflows
+  EXPECT_THROW(b.select(huge), std::invalid_argument);
+  EXPECT_THROW(b.update_arm(0, huge, 1.0), std::invalid_argument);
+  double out[2];
+  EXPECT_THROW(b.scores(huge, out), std::invalid_argument);
+  const Decision d = b.select(ok);
+  const std::string after_select = b.serialize();
+  EXPECT_THROW(b.update(d.id, 1e308), std::invalid_argument);
+  EXPECT_EQ(b.serialize(), after_select);
+  EXPECT_NE(before, after_select);
+}
+
+TEST(Bandit, LoaderAppliesTheConstructorsCaps) {
+  Config c;
+  c.algo = Algo::LinTS;
+  c.n_arms = 3;
+  c.dim = 2;
+  Bandit b(c);
+  std::string blob = b.serialize();
+  // ts_propensity_draws: after algo, n_arms, dim (u32), 4 doubles, window, seed (u64), reinvert_every (u32).
+  const std::size_t off = 3 * 4 + 4 * 8 + 2 * 8 + 4;
+  const std::uint32_t draws = 4000000000u;
+  std::memcpy(&blob[off], &draws, sizeof draws);
+  const auto* p = reinterpret_cast<const unsigned char*>(blob.data());
+  EXPECT_THROW(Bandit::deserialize(p, blob.size()), si::CorruptFile);
+  c.ts_propensity_draws = draws;
+  EXPECT_THROW(Bandit{c}, std::invalid_argument);
+  // n_arms within the cap, but more models than the payload holds: refused before allocating.
+  std::string blob2 = b.serialize();
+  const std::uint32_t arms = 999999;
+  std::memcpy(&blob2[4], &arms, sizeof arms);
+  EXPECT_THROW(Bandit::deserialize(reinterpret_cast<const unsigned char*>(blob2.data()), blob2.size()),
+               si::CorruptFile);
 }

@@ -12,12 +12,18 @@ Estimators of a target policy's value on a log:
   dm      direct method: mean over x of sum_a pi(a|x) q(x, a), q a ridge model.
   dr      doubly robust (Dudik, Langford & Li 2011): dm + mean(w (r - q(x, a))).
 Each returns an :class:`Estimate` with a percentile bootstrap confidence interval.
+
+Pending decisions (reward NaN) are left out by every estimator: ``Estimate.n``
+counts the decisions with rewards and ``details["pending"]`` the ones left out.
+A target given per logged decision (an (n, K) or (n,) array, or a callable of
+the contexts) covers the whole log, pending decisions included.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -43,6 +49,29 @@ __all__ = [
 ]
 
 
+def _real_array(v: Any, name: str) -> np.ndarray:
+    """v as a C-contiguous float64 array; a TypeError naming `name` for
+    anything that is not an array of real numbers."""
+    try:
+        a = np.asarray(v)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must be an array of numbers: {e}") from None
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _int_array(v: Any, name: str) -> np.ndarray:
+    """v as a C-contiguous int64 array (integer dtype, or whole floats)."""
+    a = _real_array(v, name) if not (isinstance(v, np.ndarray) and v.dtype.kind in "iu") else np.asarray(v)
+    if a.dtype.kind == "f":
+        if not np.all(np.isfinite(a)) or np.any(a != np.round(a)) or np.any(np.abs(a) >= 2.0**63):
+            raise ValueError(f"{name} must hold whole numbers")
+    elif a.dtype.kind == "u" and a.size and a.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{name} holds values out of the int64 range")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
 @dataclass
 class LoggedData:
     """Logged decisions as arrays: contexts (n, d) float64, arms (n,) int64,
@@ -56,15 +85,24 @@ class LoggedData:
     ids: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
-        self.contexts = np.ascontiguousarray(self.contexts, dtype=np.float64)
-        self.arms = np.ascontiguousarray(self.arms, dtype=np.int64)
-        self.propensities = np.ascontiguousarray(self.propensities, dtype=np.float64)
-        self.rewards = np.ascontiguousarray(self.rewards, dtype=np.float64)
+        if isinstance(self.n_arms, bool) or not isinstance(self.n_arms, (int, np.integer)):
+            raise TypeError(f"n_arms must be an int, got {type(self.n_arms).__name__}")
+        self.n_arms = int(self.n_arms)
+        self.contexts = _real_array(self.contexts, "contexts")
+        self.arms = _int_array(self.arms, "arms")
+        self.propensities = _real_array(self.propensities, "propensities")
+        self.rewards = _real_array(self.rewards, "rewards")
         n = self.arms.shape[0]
+        if self.arms.ndim != 1:
+            raise ValueError(f"arms must be 1-D, got shape {self.arms.shape}")
         if self.contexts.ndim != 2 or self.contexts.shape[0] != n:
             raise ValueError("contexts must be (n, d) with one row per logged decision")
         if self.propensities.shape != (n,) or self.rewards.shape != (n,):
             raise ValueError("arms, propensities and rewards must be 1-D with the same length")
+        if self.ids is not None:
+            self.ids = _int_array(self.ids, "ids")
+            if self.ids.shape != (n,):
+                raise ValueError("ids must be 1-D with one entry per logged decision")
         if self.n_arms < 1:
             raise ValueError("n_arms must be >= 1")
         if n and (self.arms.min() < 0 or self.arms.max() >= self.n_arms):
@@ -292,6 +330,9 @@ def target_probabilities(target: Any, data: LoggedData) -> np.ndarray:
     """
     n, K = len(data), data.n_arms
     if isinstance(target, Policy):
+        if target.n_arms != K or target.dim != data.dim:
+            raise ValueError(f"the target policy has {target.n_arms} arms and dim {target.dim}, "
+                             f"the log {K} arms and dim {data.dim}")
         algo = target.algo
         if algo in ("lints", "epsilon_greedy"):
             arms = np.array([int(np.argmax(target.means(x))) for x in data.contexts], dtype=np.int64)
@@ -309,7 +350,7 @@ def target_probabilities(target: Any, data: LoggedData) -> np.ndarray:
     if t.ndim == 1:
         if t.shape[0] != n:
             raise ValueError(f"target arms have {t.shape[0]} entries, the log has {n}")
-        arms = t.astype(np.int64)
+        arms = _int_array(t, "target arms")
         if n and (arms.min() < 0 or arms.max() >= K):
             raise ValueError(f"target arms must be in [0, {K})")
         P = np.zeros((n, K))
@@ -317,38 +358,63 @@ def target_probabilities(target: Any, data: LoggedData) -> np.ndarray:
         return P
     if t.shape != (n, K):
         raise ValueError(f"target probabilities must be (n, n_arms) = ({n}, {K}), got {t.shape}")
-    P = t.astype(np.float64)
+    P = _real_array(t, "target probabilities")
     if np.any(P < 0) or not np.allclose(P.sum(axis=1), 1.0, atol=1e-6):
         raise ValueError("target probabilities must be >= 0 and sum to 1 per row")
     return P
 
 
+_MAX_BOOTSTRAP = 1_000_000  # resamples; percentile intervals settle long before
+
+
 def _bootstrap(stat: Callable[[np.ndarray], float], n: int, n_bootstrap: int, level: float,
                seed: int) -> Tuple[float, float, float, np.ndarray]:
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)):
+        raise TypeError(f"n_bootstrap must be an int, got {type(n_bootstrap).__name__}")
+    if n_bootstrap > _MAX_BOOTSTRAP:
+        raise ValueError(f"n_bootstrap = {n_bootstrap} is above the cap of {_MAX_BOOTSTRAP}")
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)):
+        raise TypeError(f"level must be a number, got {type(level).__name__}")
     if not 0 < level < 1:
         raise ValueError("level must be in (0, 1)")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
     rng = np.random.default_rng(seed)
     if n == 0 or n_bootstrap <= 0:
         return float("nan"), float("nan"), float("nan"), np.zeros(0)
     vals = np.empty(n_bootstrap)
     for b in range(n_bootstrap):
         vals[b] = stat(rng.integers(0, n, n))
-    lo, hi = np.nanquantile(vals, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return float(lo), float(hi), float(np.nanstd(vals, ddof=1)) if n_bootstrap > 1 else float("nan"), vals
+    with warnings.catch_warnings():  # all resamples NaN (e.g. SNIPS without a positive weight): NaN interval
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanquantile(vals, [(1 - level) / 2, 1 - (1 - level) / 2])
+        se = float(np.nanstd(vals, ddof=1)) if n_bootstrap > 1 else float("nan")
+    return float(lo), float(hi), se, vals
 
 
 def _complete(data: LoggedData) -> LoggedData:
     if not isinstance(data, LoggedData):
-        raise TypeError("expected LoggedData (use DecisionLog.to_data())")
+        raise TypeError(f"expected LoggedData (use DecisionLog.to_data()), got {type(data).__name__}")
     d = data.complete()
     if len(d) == 0:
-        raise ValueError("the log has no decisions with rewards")
+        raise ValueError(f"the log has no decisions with rewards ({len(data)} pending)")
     return d
 
 
-def _pointwise(method: str, target: Any, data: LoggedData, reward_model: Optional[RidgeRewardModel]) -> Tuple[np.ndarray, np.ndarray]:
-    """Per-event terms (numerator, weight) so that value = sum(num)/sum(den)."""
+def _complete_with_target(target: Any, data: LoggedData) -> Tuple[LoggedData, np.ndarray]:
+    """The decisions with rewards and the target's (n, K) probabilities on them.
+    A target per logged decision covers the whole log (pending rows included),
+    so it is evaluated on the whole log before the pending rows are dropped."""
+    complete = _complete(data)
+    if isinstance(target, Policy):  # no need to score the pending contexts
+        return complete, target_probabilities(target, complete)
     P = target_probabilities(target, data)
+    return complete, P[~np.isnan(data.rewards)]
+
+
+def _pointwise(method: str, P: np.ndarray, data: LoggedData, reward_model: Optional[RidgeRewardModel]) -> Tuple[np.ndarray, np.ndarray]:
+    """Per-event terms (numerator, weight) so that value = sum(num)/sum(den);
+    P: the target's (n, K) probabilities on data."""
     n = len(data)
     idx = np.arange(n)
     w = P[idx, data.arms] / data.propensities
@@ -368,14 +434,16 @@ def _pointwise(method: str, target: Any, data: LoggedData, reward_model: Optiona
 
 def _estimate(method: str, target: Any, data: LoggedData, *, reward_model: Optional[RidgeRewardModel] = None,
               n_bootstrap: int = 200, level: float = 0.95, seed: int = 0) -> Estimate:
-    data = _complete(data)
-    num, den = _pointwise(method, target, data, reward_model)
+    if method not in ("ips", "snips", "dm", "dr"):
+        raise ValueError(f"unknown method {method!r}: use replay, ips, snips, dm or dr")
+    pending = len(data) - len(_complete(data)) if isinstance(data, LoggedData) else 0
+    data, P = _complete_with_target(target, data)
+    num, den = _pointwise(method, P, data, reward_model)
     value = float(num.sum() / den.sum()) if den.sum() > 0 else float("nan")
     lo, hi, se, _ = _bootstrap(lambda i: num[i].sum() / den[i].sum() if den[i].sum() > 0 else np.nan,
                                len(data), n_bootstrap, level, seed)
-    details: Dict[str, Any] = {}
+    details: Dict[str, Any] = {"pending": pending}
     if method in ("ips", "snips", "dr"):
-        P = target_probabilities(target, data)
         w = P[np.arange(len(data)), data.arms] / data.propensities
         details["effective_sample_size"] = float(w.sum() ** 2 / max((w ** 2).sum(), 1e-300))
         details["max_weight"] = float(w.max())
@@ -411,6 +479,9 @@ def replay(policy: Policy, data: LoggedData, *, learn: bool = True, n_bootstrap:
     Valid for logs collected by a uniformly random policy. The interval
     bootstraps the matched rewards (it does not re-run the policy).
     """
+    if not isinstance(policy, Policy):
+        raise TypeError(f"replay needs a Policy, got {type(policy).__name__}")
+    full = data
     data = _complete(data)
     if data.dim != policy.dim or data.n_arms != policy.n_arms:
         raise ValueError(f"log has dim {data.dim} and {data.n_arms} arms, the policy {policy.dim} and {policy.n_arms}")
@@ -427,7 +498,8 @@ def replay(policy: Policy, data: LoggedData, *, learn: bool = True, n_bootstrap:
     value = float(m.mean()) if len(m) else float("nan")
     lo, hi, se, _ = _bootstrap(lambda i: m[i].mean(), len(m), n_bootstrap, level, seed)
     return Estimate("replay", value, lo, hi, se, len(data), {"matched": len(m), "matched_rewards": m,
-                                                                     "final_policy": p})
+                                                                     "final_policy": p,
+                                                                     "pending": len(full) - len(data)})
 
 
 def evaluate(target: Any, data: LoggedData, method: str = "dr", **kw: Any) -> Estimate:
@@ -444,6 +516,7 @@ def compare(policy_a: Any, policy_b: Any, data: LoggedData, *, method: str = "dr
     """A/B comparison of two target policies on one log: value(B) - value(A)
     with a paired bootstrap interval (same resampled events for both). For
     ``method="replay"`` the two replays are bootstrapped independently."""
+    _bootstrap(lambda i: 0.0, 0, n_bootstrap, level, seed)  # checks the arguments only (n = 0)
     if method == "replay":
         ma = _matched_rewards(policy_a, data)
         mb = _matched_rewards(policy_b, data)
@@ -454,11 +527,15 @@ def compare(policy_a: Any, policy_b: Any, data: LoggedData, *, method: str = "dr
         lo, hi = np.quantile(diffs, [(1 - level) / 2, 1 - (1 - level) / 2])
         return Comparison(method, va, vb, vb - va, float(lo), float(hi),
                           float(np.mean(diffs > 0)))
-    data = _complete(data)
+    if method not in ("ips", "snips", "dm", "dr"):
+        raise ValueError(f"unknown method {method!r}: use replay, ips, snips, dm or dr")
+    complete, Pa = _complete_with_target(policy_a, data)
+    _, Pb = _complete_with_target(policy_b, data)
+    data = complete
     if method in ("dm", "dr") and (reward_model is None or reward_model.theta is None):
         reward_model = (reward_model or RidgeRewardModel()).fit(data)
-    na, da = _pointwise(method, policy_a, data, reward_model)
-    nb, db = _pointwise(method, policy_b, data, reward_model)
+    na, da = _pointwise(method, Pa, data, reward_model)
+    nb, db = _pointwise(method, Pb, data, reward_model)
     va, vb = na.sum() / da.sum(), nb.sum() / db.sum()
     rng = np.random.default_rng(seed)
     n = len(data)

@@ -55,12 +55,14 @@ class DecisionBatch(NamedTuple):
 DecisionRef = Union[int, Decision, Tuple[int, Any]]
 
 
-def _arms_arg(arms: Union[int, Sequence[Any]]) -> Tuple[int, List[Any]]:
+def _arms_arg(arms: Union[int, Sequence[Any]]) -> Tuple[int, Optional[List[Any]]]:
+    """(n_arms, the arm objects); None for ``arms`` given as a count: the arms
+    are then range(n_arms), listed once the core has accepted n_arms."""
     if isinstance(arms, (int, np.integer)) and not isinstance(arms, bool):
         n = int(arms)
         if n < 1:
             raise ValueError("the arm set is empty: arms must be >= 1")
-        return n, list(range(n))
+        return n, None
     try:
         items = list(arms)  # type: ignore[arg-type]
     except TypeError:
@@ -100,15 +102,12 @@ class Policy:
                  default_reward: Optional[float] = None, log: Any = None, simd: Optional[str] = None,
                  **algo_params: Any) -> None:
         n, items = _arms_arg(arms)
-        if seed < 0:
-            raise ValueError(f"seed must be >= 0, got {seed}")
-        self._arms = items
+        # The core checks every argument's type and value and names it when wrong.
         self._core = _core.BanditCore(
-            self._algo, n, int(dim), alpha=float(alpha), lam=float(lam), seed=int(seed),
-            reinvert_every=int(reinvert_every), max_pending=int(max_pending),
-            ttl=0 if ttl is None else int(ttl),
-            default_reward=None if default_reward is None else float(default_reward),
+            self._algo, n, dim, alpha=alpha, lam=lam, seed=seed, reinvert_every=reinvert_every,
+            max_pending=max_pending, ttl=0 if ttl is None else ttl, default_reward=default_reward,
             simd=simd, **algo_params)
+        self._arms = items if items is not None else list(range(n))
         self.log = log
 
     # ------------------------------------------------------------ construction helpers
@@ -189,8 +188,12 @@ class Policy:
 
     def greedy(self, X: Any) -> np.ndarray:
         """Arm with the highest estimated reward for each row of X (no exploration)."""
-        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-        return np.array([int(np.argmax(self._core.means(x))) for x in X], dtype=np.int64)
+        X = np.asarray(X)
+        rows = X.reshape(1, -1) if X.ndim == 1 else X
+        if rows.ndim != 2:
+            raise ValueError(f"X must be (n, dim) or (dim,), got shape {X.shape}")
+        # The core checks each row's dtype, length and values.
+        return np.array([int(np.argmax(self._core.means(x))) for x in rows], dtype=np.int64)
 
     # ------------------------------------------------------------ rewards
     def update(self, decision: DecisionRef, reward: float) -> None:
@@ -205,28 +208,25 @@ class Policy:
             if len(decision) != 2:
                 raise TypeError("update(): decision must be a Decision, an id, or an (arm, x) pair")
             arm, x = decision
-            self._core.update_arm(int(arm), x, float(reward))
+            self._core.update_arm(arm, x, reward)
             return
         did = decision.id if isinstance(decision, Decision) else decision
         if isinstance(did, bool) or not isinstance(did, (int, np.integer)):
             raise TypeError(f"update(): decision id must be an int, got {type(did).__name__}")
-        self._core.update(int(did), float(reward))
+        self._core.update(did, reward)
         if self.log is not None:
             self.log.set_reward(int(did), float(reward))
 
     def update_batch(self, decisions: Any, rewards: Any) -> None:
         """Rewards for many decisions (ids or a DecisionBatch); all or none are applied."""
         ids = decisions.ids if isinstance(decisions, DecisionBatch) else decisions
-        ids = np.ascontiguousarray(ids, dtype=np.int64)
-        rewards = np.ascontiguousarray(rewards, dtype=np.float64)
         self._core.update_batch(ids, rewards)
         if self.log is not None:
             self.log.set_rewards(ids, rewards)
 
     def update_arms(self, arms: Any, X: Any, rewards: Any) -> None:
         """Learn from observations (arm, x, reward) made without ``select``."""
-        self._core.update_arm_batch(np.ascontiguousarray(arms, dtype=np.int64), X,
-                                    np.ascontiguousarray(rewards, dtype=np.float64))
+        self._core.update_arm_batch(arms, X, rewards)
 
     def expire(self) -> None:
         """Apply the time-to-live now (it is also applied on every select)."""
@@ -285,7 +285,7 @@ class Policy:
 def _check_state(state: Dict[str, Any]) -> bytes:
     if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:
         raise ValueError("not a frozen_model_rl policy state_dict")
-    if state.get("version", 0) > _core.BanditCore.format_version:
+    if _state_version(state) > _core.BanditCore.format_version:
         from ..errors import UnsupportedVersionError
 
         raise UnsupportedVersionError(f"policy state version {state.get('version')} is newer than this build reads")
@@ -342,12 +342,11 @@ class HybridLinUCB(Policy):
                  alpha: float = 1.0, **kw: Any) -> None:
         if arm_features is None:
             n, items = _arms_arg(arms)
-            if all(hasattr(a, "as_array") for a in items):
+            if items is not None and all(hasattr(a, "as_array") for a in items):
                 arm_features = np.stack([a.as_array() for a in items])
             else:
                 raise ValueError("HybridLinUCB needs arm_features (n_arms, m), or arms that are ConstraintArms")
-        af = np.ascontiguousarray(arm_features, dtype=np.float64)
-        super().__init__(arms, dim, alpha=alpha, arm_features=af, **kw)
+        super().__init__(arms, dim, alpha=alpha, arm_features=arm_features, **kw)
 
 
 class LinearThompsonSampling(Policy):
@@ -399,7 +398,7 @@ class DiscountedLinUCB(Policy):
 
     def __init__(self, arms: Union[int, Sequence[Any]], dim: int, *, gamma: float = 0.99,
                  alpha: float = 1.0, clock: str = "round", idle_gamma: float = 1.0, **kw: Any) -> None:
-        super().__init__(arms, dim, alpha=alpha, gamma=gamma, clock=clock, idle_gamma=float(idle_gamma), **kw)
+        super().__init__(arms, dim, alpha=alpha, gamma=gamma, clock=clock, idle_gamma=idle_gamma, **kw)
 
 
 class SlidingWindowLinUCB(Policy):
@@ -418,7 +417,7 @@ class SlidingWindowLinUCB(Policy):
     def __init__(self, arms: Union[int, Sequence[Any]], dim: int, *, window: int = 1000,
                  alpha: float = 1.0, clock: str = "round", max_age: Optional[int] = None, **kw: Any) -> None:
         super().__init__(arms, dim, alpha=alpha, window=window, clock=clock,
-                         max_age=0 if max_age is None else int(max_age), **kw)
+                         max_age=0 if max_age is None else max_age, **kw)
 
 
 _ALGO_CLASSES = {
