@@ -11,7 +11,9 @@ SUPERINSTANCE_FUZZ=long python -m pytest -m fuzz).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
 
 import numpy as np
@@ -173,8 +175,31 @@ def test_constructor(dim, metric, kind, dtype, rerank, M, efc, seed, threads):
         ix.close()
 
 
-bad_paths = st.one_of(bad_values(), st.sampled_from([
+def _confined(v):
+    """Drawn text and bytes without "/": relative names that stay in scratch_cwd()."""
+    if isinstance(v, str):
+        return v.replace("/", "_")
+    if isinstance(v, bytes):
+        return v.replace(b"/", b"_")
+    return v
+
+
+bad_paths = st.one_of(bad_values().map(_confined), st.sampled_from([
     "", "\0", "a\0b", _TMP, os.path.join(_TMP, "no", "such", "dir", "x.si"), b"x\0y", "/proc/self/nope/x"]))
+
+
+@contextlib.contextmanager
+def scratch_cwd():
+    """A fresh empty working directory: fuzzed relative paths (any text is a
+    valid file name) land there, never in the checkout."""
+    old = os.getcwd()
+    scratch = tempfile.mkdtemp(prefix="cwd_", dir=_TMP)
+    os.chdir(scratch)
+    try:
+        yield scratch
+    finally:
+        os.chdir(old)
+        shutil.rmtree(scratch)
 
 
 @given(path=bad_paths)
@@ -183,18 +208,26 @@ def test_save_bad_paths(path):
     good = os.path.join(_TMP, "good.si")
     ix.save(good)
     before = sorted(os.listdir(_TMP))
-    try:
-        ix.save(path)
-    except CLEAR_ERRORS + (OSError,) as e:
-        assert "incompatible function arguments" not in str(e)
+    with scratch_cwd() as scratch:
+        try:
+            ix.save(path)
+            accepted = True
+        except CLEAR_ERRORS + (OSError,) as e:
+            assert "incompatible function arguments" not in str(e)
+            accepted = False
+        made = os.listdir(scratch)
+        # a valid relative name makes exactly that file; a refused one makes nothing
+        assert len(made) == (1 if accepted and os.path.dirname(os.fsdecode(path)) == "" else 0), made
+        assert not any(".tmp-" in name for name in made)
     assert sorted(os.listdir(_TMP)) == before
     assert len(Index.load(good)) == N
 
 
 @given(path=bad_paths, mmap=st.one_of(st.booleans(), bad_values()))
 def test_load_bad_paths(path, mmap):
-    with pytest.raises(CLEAR_ERRORS + (OSError, CorruptFileError)) as info:
-        Index.load(path, mmap=mmap)
+    with scratch_cwd():
+        with pytest.raises(CLEAR_ERRORS + (OSError, CorruptFileError)) as info:
+            Index.load(path, mmap=mmap)
     assert "incompatible function arguments" not in str(info.value)
 
 
