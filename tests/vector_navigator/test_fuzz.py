@@ -18,7 +18,7 @@ import tempfile
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from fuzz_helpers import CLEAR_ERRORS, HUGE_INTS, assert_rejected_cleanly, bad_arrays, bad_values
@@ -327,7 +327,6 @@ def _tolerance(q, x, metric):
     return 4 * dim * 2.0**-24 * mag + 1e-7
 
 
-@settings(max_examples=60)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 120), dim=st.integers(1, 40),
        metric=st.sampled_from(["cosine", "ip", "l2"]), k=st.integers(1, 15), nq=st.integers(1, 12),
        remove=st.floats(0, 0.9), label_filter=st.booleans(), id_filter=st.booleans(),

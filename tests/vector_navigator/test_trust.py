@@ -304,3 +304,18 @@ def test_chunked_add_with_a_bad_row_late_stores_nothing():
     assert len(ix) == 0
     out = ix.add(np.nan_to_num(x), progress=lambda done, total: calls.append(done), chunk=100)
     assert len(out) == 250 and calls == [100, 200, 250]
+
+
+# ---------------------------------------------------------------- found by test_fuzz
+
+
+def test_route_refuses_complex_queries_and_create_basin_checks_sentiment_types():
+    nav = Navigator(small_index(n=40))
+    nav.build_basins(levels=1, branching=2)
+    with pytest.raises(TypeError, match="real numeric vector, got dtype complex"):
+        nav.route(np.ones(8) + 1j)  # was routed on the real part, silently
+    for bad in ("0.1", ("0.1", 0.5, 0.5), (True, 0.5, 0.5), (0.1, 0.5)):
+        with pytest.raises(TypeError, match="basin sentiment"):
+            nav.create_basin("x", bad)
+    assert ("x",) not in nav.basins()
+    assert nav.create_basin("x", np.array([0.1, 0.5, 0.5])) == ("x",)

@@ -75,6 +75,16 @@ def _kmeans_once(x: np.ndarray, k: int, rng: np.random.Generator, iters: int) ->
     return centers, assign
 
 
+def _vad_triple(sentiment: Any) -> Tuple[float, float, float]:
+    """(valence, arousal, dominance) as floats; TypeError for anything but three real numbers."""
+    if isinstance(sentiment, (str, bytes)) or not hasattr(sentiment, "__len__") or len(sentiment) != 3:
+        raise TypeError(f"basin sentiment must be a (valence, arousal, dominance) triple, got {sentiment!r}")
+    if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+               for v in sentiment):
+        raise TypeError(f"basin sentiment must hold three real numbers, got {sentiment!r}")
+    return (float(sentiment[0]), float(sentiment[1]), float(sentiment[2]))
+
+
 class Navigator:
     """Basins over an Index: ``nav = Navigator(index)``.
 
@@ -192,8 +202,8 @@ class Navigator:
         self._require_open()
         p = _path(path)
         if sentiment is not None:
-            s = tuple(float(v) for v in sentiment)
-            if len(s) != 3 or not (-1 <= s[0] <= 1 and 0 <= s[1] <= 1 and 0 <= s[2] <= 1):
+            s = _vad_triple(sentiment)
+            if not (-1 <= s[0] <= 1 and 0 <= s[1] <= 1 and 0 <= s[2] <= 1):
                 raise ValueError("basin sentiment must be (valence in [-1,1], arousal in [0,1], dominance in [0,1])")
         else:
             s = None
@@ -257,7 +267,7 @@ class Navigator:
         self._require_open()
         if basin is None:
             return self.index.search(queries, k, **kwargs)
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+        if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
             raise ValueError(f"depth must be an int >= 0, got {depth!r}")
         p = self._require(basin)
         if "filter" in kwargs:
@@ -379,7 +389,10 @@ class Navigator:
         self._require_open()
         if not self._centroid:
             raise ValueError("route() needs basins holding vectors: add() to a basin or call build_basins()")
-        q = np.asarray(query, dtype=np.float64).ravel()
+        q = np.asarray(query)
+        if q.dtype.kind not in "fiu":  # complex, bool, object, str: not a real vector
+            raise TypeError(f"query must be a real numeric vector, got dtype {q.dtype}")
+        q = q.astype(np.float64).ravel()
         if q.shape[0] != self.index.dim or not np.isfinite(q).all():
             raise ValueError(f"query must be a finite vector of dim {self.index.dim}")
         if self.index.metric == "cosine":
