@@ -398,18 +398,20 @@ void Index::store_row_locked(std::size_t s, const float* v, double norm, std::ve
     }
     qsq_[s] = static_cast<float>(sq);
   } else if (dtype_ == DType::i8) {
-    double mx = 0;
-    for (std::size_t j = 0; j < dim_; ++j) mx = std::max(mx, std::fabs(static_cast<double>(dst[j])));
-    // In double: mx / 127 underflows float for denormal rows (the row then
-    // dequantizes to zeros, its closest float32 scale).
-    const double scale = mx > 0 ? mx / 127.0 : 1.0;
-    const auto fscale = static_cast<float>(scale);
+    float mx = 0;
+    for (std::size_t j = 0; j < dim_; ++j) mx = std::max(mx, std::fabs(dst[j]));
+    const float fscale = mx > 0 ? mx / 127.0f : 1.0f;
+    // The codes divide by the float scale, as always; when that scale is
+    // denormal or zero (rows below ~1e-36, ip / l2 only) the division is
+    // done in double by the exact mx / 127, so that no code becomes inf / NaN.
+    const bool tiny = fscale < std::numeric_limits<float>::min();
+    const double dscale = static_cast<double>(mx) / 127.0;
     double sq = 0;
     for (std::size_t j = 0; j < dim_; ++j) {
-      const double c = std::max(-127.0, std::min(127.0, std::nearbyint(dst[j] / scale)));
+      const float r = tiny ? static_cast<float>(std::nearbyint(dst[j] / dscale)) : std::nearbyint(dst[j] / fscale);
+      const float c = std::max(-127.0f, std::min(127.0f, r));
       q8_[s * dim_ + j] = static_cast<std::int8_t>(c);
-      const double d = static_cast<double>(static_cast<float>(c) * fscale);
-      sq += d * d;
+      sq += static_cast<double>(c * fscale) * (c * fscale);
     }
     qscale_[s] = fscale;
     qsq_[s] = static_cast<float>(sq);

@@ -319,3 +319,18 @@ def test_route_refuses_complex_queries_and_create_basin_checks_sentiment_types()
             nav.create_basin("x", bad)
     assert ("x",) not in nav.basins()
     assert nav.create_basin("x", np.array([0.1, 0.5, 0.5])) == ("x",)
+
+
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+@pytest.mark.parametrize("dtype", ["f16", "i8"])
+def test_denormal_rows_quantize_to_finite_codes(metric, dtype):
+    """int8 codes of a row below ~1e-36 divide by a denormal (or zero) float
+    scale: the codes must stay finite (the row dequantizes to about zero)."""
+    ix = Index(4, metric=metric, dtype=dtype)
+    rows = np.array([[1e-39, 0, 0, -1e-39], [1e-45, 1e-45, 0, 0], [1, 2, 3, 4]], np.float32)
+    ids = ix.add(rows)
+    back = ix.get(ids)
+    assert np.isfinite(back).all()
+    np.testing.assert_allclose(back, rows, atol=1e-2 * 4)  # half an int8 step of the largest, or f16 rounding
+    got, scores = ix.search(np.array([1, 2, 3, 4], np.float32), 3)
+    assert np.isfinite(scores).all() and got[0] == ids[2] and set(got.tolist()) == set(ids.tolist())
