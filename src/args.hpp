@@ -84,4 +84,15 @@ inline bool bool_arg(const pybind11::handle& v, const char* name) {
   throw py::type_error(std::string(name) + " must be a bool, got " + py_type_name(v));
 }
 
+// A file path argument: str, bytes or os.PathLike, encoded as os.fsencode does
+// (so undecodable names survive). An embedded NUL byte is kept, for the core's
+// check (si::io::check_path) to refuse with a ValueError instead of the system
+// calls cutting the path there.
+inline std::string path_arg(const pybind11::handle& v, const char* name = "path") {
+  namespace py = pybind11;
+  if (!py::isinstance<py::str>(v) && !py::isinstance<py::bytes>(v) && !py::hasattr(v, "__fspath__"))
+    throw py::type_error(std::string(name) + " must be a str, bytes or os.PathLike, got " + py_type_name(v));
+  return py::module_::import("os").attr("fsencode")(v).cast<std::string>();
+}
+
 }  // namespace si::py_bind

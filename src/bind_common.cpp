@@ -3,14 +3,13 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
-#include <pybind11/stl/filesystem.h>
 
 #include <cmath>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "args.hpp"
 #include "bindings.hpp"
 #include "common/atomic_file.hpp"
 #include "common/build_info.hpp"
@@ -21,7 +20,6 @@
 #include "common/vector_kernels.hpp"
 
 namespace py = pybind11;
-namespace fs = std::filesystem;
 
 namespace si::py_bind {
 namespace {
@@ -229,9 +227,9 @@ py::dict header_dict(const io::FileHeader& h) {
 
 class PyAtomicWriter {
  public:
-  PyAtomicWriter(const fs::path& path, const std::string& kind, std::uint32_t version,
+  PyAtomicWriter(const py::object& path, const std::string& kind, std::uint32_t version,
                  std::uint32_t flags)
-      : w_(path.string(), kind, version, flags) {}
+      : w_(path_arg(path), kind, version, flags) {}
 
   void write(const py::buffer& data) {
     py::buffer_info info = contiguous_bytes(data);
@@ -253,21 +251,23 @@ class PyAtomicWriter {
 
 void bind_files(py::module_& m) {
   m.def("write_file_atomic",
-        [](const fs::path& path, const std::string& kind, std::uint32_t version,
+        [](const py::object& path_obj, const std::string& kind, std::uint32_t version,
            const py::buffer& data, std::uint32_t flags) {
+          const std::string path = path_arg(path_obj);
           py::buffer_info info = contiguous_bytes(data);
           const auto n = static_cast<std::size_t>(info.itemsize * info.size);
           py::gil_scoped_release release;
-          io::write_file_atomic(path.string(), kind, version, info.ptr, n, flags);
+          io::write_file_atomic(path, kind, version, info.ptr, n, flags);
         },
         py::arg("path"), py::arg("kind"), py::arg("version"), py::arg("data"), py::arg("flags") = 0);
   m.def("read_file",
-        [](const fs::path& path, const std::string& kind, std::uint32_t max_version) {
+        [](const py::object& path_obj, const std::string& kind, std::uint32_t max_version) {
           // Reads straight into the bytes object: one copy from the page cache.
+          const std::string path = path_arg(path_obj);
           std::unique_ptr<io::FileReader> reader;
           {
             py::gil_scoped_release release;
-            reader = std::make_unique<io::FileReader>(path.string(), kind, max_version);
+            reader = std::make_unique<io::FileReader>(path, kind, max_version);
           }
           const io::FileHeader& h = reader->header();
           PyObject* raw = PyBytes_FromStringAndSize(nullptr, static_cast<py::ssize_t>(h.payload_size));
@@ -282,12 +282,13 @@ void bind_files(py::module_& m) {
         },
         py::arg("path"), py::arg("kind"), py::arg("max_version"));
   m.def("read_header",
-        [](const fs::path& path) {
+        [](const py::object& path_obj) {
           // Checks the header only (any kind, any version); the payload is not read.
+          const std::string path = path_arg(path_obj);
           io::FileHeader h;
           {
             py::gil_scoped_release release;
-            io::MappedFile f(path.string(), "", UINT32_MAX, /*verify_checksum=*/false);
+            io::MappedFile f(path, "", UINT32_MAX, /*verify_checksum=*/false);
             h = f.header();
           }
           return header_dict(h);
@@ -299,7 +300,7 @@ void bind_files(py::module_& m) {
         },
         py::arg("data"), py::arg("crc") = 0);
   py::class_<PyAtomicWriter>(m, "AtomicWriter")
-      .def(py::init<const fs::path&, const std::string&, std::uint32_t, std::uint32_t>(),
+      .def(py::init<const py::object&, const std::string&, std::uint32_t, std::uint32_t>(),
            py::arg("path"), py::arg("kind"), py::arg("version"), py::arg("flags") = 0)
       .def("write", &PyAtomicWriter::write, py::arg("data"))
       .def("commit", &PyAtomicWriter::commit)

@@ -12,8 +12,11 @@
 #include <tuple>
 #include <vector>
 
+#include "args.hpp"
 #include "bindings.hpp"
+#include "closable.hpp"
 #include "common/cpu_features.hpp"
+#include "common/parallel.hpp"
 #include "vector_navigator/index.hpp"
 #include "vector_navigator/flat_scan.hpp"
 #include "vector_navigator/vn_kernels.hpp"
@@ -77,13 +80,10 @@ void check_len(const A& a, std::size_t n, const char* what) {
 
 vn::CustomFn fn_from(std::uintptr_t addr) { return reinterpret_cast<vn::CustomFn>(addr); }
 
-py::array_t<std::uint64_t> add(Index& ix, const F32& vectors, const std::optional<U64>& ids,
-                               const std::optional<F32>& vad, const std::optional<F64>& ts,
-                               const std::optional<I64>& labels, int threads) {
-  check_rows(vectors, ix.dim(), "vectors");
-  const auto n = static_cast<std::size_t>(vectors.shape(0));
+// The payload arrays of add(), checked against n rows.
+vn::Payload payload_of(std::size_t n, const std::optional<F32>& vad, const std::optional<F64>& ts,
+                       const std::optional<I64>& labels) {
   vn::Payload p;
-  if (ids) check_len(*ids, n, "ids");
   if (vad) {
     if (vad->ndim() != 2 || static_cast<std::size_t>(vad->shape(0)) != n || vad->shape(1) != 3)
       throw py::value_error("sentiment must have shape (" + std::to_string(n) + ", 3)");
@@ -97,6 +97,19 @@ py::array_t<std::uint64_t> add(Index& ix, const F32& vectors, const std::optiona
     check_len(*labels, n, "labels");
     p.labels = labels->data();
   }
+  return p;
+}
+
+int threads_arg(const py::object& threads) { return int_arg<int>(threads, "threads", 0); }
+
+py::array_t<std::uint64_t> add(Index& ix, const F32& vectors, const std::optional<U64>& ids,
+                               const std::optional<F32>& vad, const std::optional<F64>& ts,
+                               const std::optional<I64>& labels, const py::object& threads_obj) {
+  check_rows(vectors, ix.dim(), "vectors");
+  const auto n = static_cast<std::size_t>(vectors.shape(0));
+  if (ids) check_len(*ids, n, "ids");
+  const vn::Payload p = payload_of(n, vad, ts, labels);
+  const int threads = threads_arg(threads_obj);
   std::vector<std::uint64_t> assigned;
   {
     py::gil_scoped_release release;
@@ -106,25 +119,43 @@ py::array_t<std::uint64_t> add(Index& ix, const F32& vectors, const std::optiona
   return py::array_t<std::uint64_t>(static_cast<py::ssize_t>(assigned.size()), assigned.data());
 }
 
-py::tuple search(const Index& ix, const F32& queries, std::size_t k, int threads,
-                 const std::optional<std::tuple<float, float, float>>& sentiment, float sentiment_weight,
-                 const std::optional<double>& time_decay, double now, const std::optional<I64>& filter_labels,
-                 const std::optional<U64>& filter_ids, std::size_t ef, bool exact) {
+void check_add(const Index& ix, const F32& vectors, const std::optional<U64>& ids, const std::optional<F32>& vad,
+               const std::optional<F64>& ts, const std::optional<I64>& labels, const py::object& threads_obj) {
+  check_rows(vectors, ix.dim(), "vectors");
+  const auto n = static_cast<std::size_t>(vectors.shape(0));
+  if (ids) check_len(*ids, n, "ids");
+  const vn::Payload p = payload_of(n, vad, ts, labels);
+  const int threads = threads_arg(threads_obj);
+  py::gil_scoped_release release;
+  ix.check_add(vectors.data(), n, ids ? ids->data() : nullptr, p, threads);
+}
+
+// A (valence, arousal, dominance) triple of numbers.
+void sentiment_arg(const py::object& v, float out[3]) {
+  if (py::isinstance<py::str>(v) || !py::isinstance<py::sequence>(v) || py::len(v) != 3)
+    throw py::type_error("sentiment must be a (valence, arousal, dominance) triple of numbers, got " +
+                         py_type_name(v));
+  const auto seq = py::reinterpret_borrow<py::sequence>(v);
+  for (int j = 0; j < 3; ++j) out[j] = static_cast<float>(float_arg(seq[j], "sentiment"));
+}
+
+py::tuple search(const Index& ix, const F32& queries, const py::object& k_obj, const py::object& threads_obj,
+                 const py::object& sentiment, const py::object& sentiment_weight, const py::object& time_decay,
+                 const py::object& now, const std::optional<I64>& filter_labels, const std::optional<U64>& filter_ids,
+                 const py::object& ef_obj, const py::object& exact_obj) {
   check_rows(queries, ix.dim(), "queries");
   vn::SearchOptions o;
-  o.k = k;
-  o.threads = threads;
-  if (sentiment) {
+  o.k = int_arg<std::size_t>(k_obj, "k");
+  o.threads = threads_arg(threads_obj);
+  if (!sentiment.is_none()) {
     o.use_sentiment = true;
-    o.sentiment[0] = std::get<0>(*sentiment);
-    o.sentiment[1] = std::get<1>(*sentiment);
-    o.sentiment[2] = std::get<2>(*sentiment);
-    o.sentiment_weight = sentiment_weight;
+    sentiment_arg(sentiment, o.sentiment);
+    o.sentiment_weight = static_cast<float>(float_arg(sentiment_weight, "sentiment_weight"));
   }
-  if (time_decay) {
+  if (!time_decay.is_none()) {
     o.use_decay = true;
-    o.decay_rate = *time_decay;
-    o.now = now;
+    o.decay_rate = float_arg(time_decay, "time_decay");
+    o.now = float_arg(now, "now");
   }
   if (filter_labels) {
     o.filter_labels = true;
@@ -134,11 +165,14 @@ py::tuple search(const Index& ix, const F32& queries, std::size_t k, int threads
     o.filter_ids = true;
     o.ids.assign(filter_ids->data(), filter_ids->data() + filter_ids->size());
   }
-  o.ef = ef;
-  o.exact = exact;
+  o.ef = int_arg<std::size_t>(ef_obj, "ef", 0);
+  o.exact = bool_arg(exact_obj, "exact");
+  // k is checked before the nq x k outputs are allocated (k = 10**12 is a
+  // clear ValueError, not a MemoryError).
+  ix.check_k(o.k);
   const auto nq = static_cast<py::ssize_t>(queries.shape(0));
-  py::array_t<std::uint64_t> out_ids({nq, static_cast<py::ssize_t>(k)});
-  py::array_t<float> out_scores({nq, static_cast<py::ssize_t>(k)});
+  py::array_t<std::uint64_t> out_ids({nq, static_cast<py::ssize_t>(o.k)});
+  py::array_t<float> out_scores({nq, static_cast<py::ssize_t>(o.k)});
   std::uint64_t* pi = out_ids.mutable_data();
   float* ps = out_scores.mutable_data();
   {
@@ -148,39 +182,55 @@ py::tuple search(const Index& ix, const F32& queries, std::size_t k, int threads
   return py::make_tuple(out_ids, out_scores);
 }
 
+const U64& ids_1d(const U64& ids) {
+  if (ids.ndim() != 1) throw py::value_error("ids must be 1-D");
+  return ids;
+}
+
+Index* make_index(const py::object& dim, const std::string& metric, const std::string& kind, const py::object& M,
+                  const py::object& efc, const py::object& efs, const py::object& seed, std::uintptr_t fn,
+                  const std::string& dtype, const py::object& rerank) {
+  // Types and representable ranges here; the core checks the values.
+  vn::HnswParams hp{int_arg<std::size_t>(M, "M"), int_arg<std::size_t>(efc, "ef_construction"),
+                    int_arg<std::size_t>(efs, "ef_search"), int_arg<std::uint64_t>(seed, "seed")};
+  const auto r = int_arg<std::size_t>(rerank, "rerank");
+  return new Index(int_arg<std::size_t>(dim, "dim"), parse_metric(metric), parse_kind(kind), hp,
+                   fn ? fn_from(fn) : nullptr, parse_dtype(dtype), r > 0, r > 0 ? r : 4);
+}
+
 void bind_index(py::module_& m) {
-  py::class_<Index>(m, "VectorIndex", "Core of superinstance.vector_navigator.Index (use the facade).")
-      .def(py::init([](std::size_t dim, const std::string& metric, const std::string& kind, std::size_t M,
-                       std::size_t efc, std::size_t efs, std::uint64_t seed, std::uintptr_t fn,
-                       const std::string& dtype, std::size_t rerank) {
-             vn::HnswParams hp{M, efc, efs, seed};
-             return new Index(dim, parse_metric(metric), parse_kind(kind), hp, fn ? fn_from(fn) : nullptr,
-                              parse_dtype(dtype), rerank > 0, rerank > 0 ? rerank : 4);
-           }),
-           py::arg("dim"), py::arg("metric") = "cosine", py::arg("kind") = "flat", py::arg("M") = 16,
-           py::arg("ef_construction") = 200, py::arg("ef_search") = 64, py::arg("seed") = 0x5eed,
-           py::arg("custom_fn") = 0, py::arg("dtype") = "f32", py::arg("rerank") = 0)
+  // Every member but close / closed raises ClosedError ("Index is closed")
+  // after close() (closable_class).
+  closable_class<Index>(m, "VectorIndex", "Index", "Core of superinstance.vector_navigator.Index (use the facade).")
+      .def_init(py::init(&make_index), py::arg("dim"), py::arg("metric") = "cosine", py::arg("kind") = "flat",
+                py::arg("M") = 16, py::arg("ef_construction") = 200, py::arg("ef_search") = 64,
+                py::arg("seed") = 0x5eed, py::arg("custom_fn") = 0, py::arg("dtype") = "f32", py::arg("rerank") = 0)
       .def("add", &add, py::arg("vectors"), py::arg("ids") = py::none(), py::arg("sentiment") = py::none(),
            py::arg("timestamps") = py::none(), py::arg("labels") = py::none(), py::arg("threads") = 0)
+      .def("check_add", &check_add, py::arg("vectors"), py::arg("ids") = py::none(), py::arg("sentiment") = py::none(),
+           py::arg("timestamps") = py::none(), py::arg("labels") = py::none(), py::arg("threads") = 0,
+           "add()'s checks without storing anything")
       .def("remove", [](Index& ix, const U64& ids) {
-             if (ids.ndim() != 1) throw py::value_error("ids must be 1-D");
+             ids_1d(ids);
              py::gil_scoped_release release;
              ix.remove(ids.data(), static_cast<std::size_t>(ids.size()));
            }, py::arg("ids"))
       .def("set_labels", [](Index& ix, const U64& ids, const I64& labels) {
-             if (ids.ndim() != 1) throw py::value_error("ids must be 1-D");
+             ids_1d(ids);
              check_len(labels, static_cast<std::size_t>(ids.size()), "labels");
              py::gil_scoped_release release;
              ix.set_labels(ids.data(), labels.data(), static_cast<std::size_t>(ids.size()));
            }, py::arg("ids"), py::arg("labels"))
       .def("search", &search, py::arg("queries"), py::arg("k"), py::arg("threads") = 0,
-           py::arg("sentiment") = py::none(), py::arg("sentiment_weight") = 0.0f,
+           py::arg("sentiment") = py::none(), py::arg("sentiment_weight") = 0.0,
            py::arg("time_decay") = py::none(), py::arg("now") = 0.0, py::arg("filter_labels") = py::none(),
            py::arg("filter_ids") = py::none(), py::arg("ef") = 0, py::arg("exact") = false)
       .def("__len__", &Index::size)
-      .def("contains", &Index::contains, py::arg("id"))
+      .def("contains", [](const Index& ix, const py::object& id) {
+             return ix.contains(int_arg<std::uint64_t>(id, "id"));
+           }, py::arg("id"))
       .def("get", [](const Index& ix, const U64& ids) {
-             if (ids.ndim() != 1) throw py::value_error("ids must be 1-D");
+             ids_1d(ids);
              const auto n = static_cast<py::ssize_t>(ids.size());
              py::array_t<float> out({n, static_cast<py::ssize_t>(ix.dim())});
              float* o = out.mutable_data();
@@ -189,7 +239,7 @@ void bind_index(py::module_& m) {
              return out;
            }, py::arg("ids"))
       .def("get_payload", [](const Index& ix, const U64& ids) {
-             if (ids.ndim() != 1) throw py::value_error("ids must be 1-D");
+             ids_1d(ids);
              const auto n = static_cast<py::ssize_t>(ids.size());
              py::array_t<float> vad({n, py::ssize_t{3}});
              py::array_t<bool> has(n);
@@ -209,18 +259,26 @@ void bind_index(py::module_& m) {
              auto v = ix.ids();
              return py::array_t<std::uint64_t>(static_cast<py::ssize_t>(v.size()), v.data());
            })
-      .def("save", [](const Index& ix, const std::string& path, const std::optional<py::bytes>& attachment) {
+      .def("save", [](const Index& ix, const py::object& path_obj, const std::optional<py::bytes>& attachment) {
              // None keeps the attachment the index was loaded with.
+             const std::string path = path_arg(path_obj);
              std::optional<std::string> att;
              if (attachment) att = std::string(*attachment);
              py::gil_scoped_release release;
              ix.save(path, att ? &*att : nullptr);
            }, py::arg("path"), py::arg("attachment") = py::none())
       .def_property_readonly("attachment", [](const Index& ix) { return py::bytes(ix.attachment()); })
-      .def_static("load", [](const std::string& path, bool mmap, std::uintptr_t fn) {
+      .def_static("load", [](const py::object& path_obj, const py::object& mmap, std::uintptr_t fn) {
+             const std::string path = path_arg(path_obj);
+             const bool map = bool_arg(mmap, "mmap");
              py::gil_scoped_release release;
-             return Index::load(path, mmap, fn ? fn_from(fn) : nullptr);
+             return Index::load(path, map, fn ? fn_from(fn) : nullptr);
            }, py::arg("path"), py::arg("mmap") = false, py::arg("custom_fn") = 0)
+      .def_any_state("close", [](Index& ix) {
+             py::gil_scoped_release release;  // waits for running searches
+             ix.close();
+           }, "Frees the vectors, graph and id map (unmaps an mmap-opened file); idempotent.")
+      .def_property_readonly_any_state("closed", &Index::closed)
       .def_property_readonly("dim", &Index::dim)
       .def_property_readonly("metric", [](const Index& ix) { return vn::metric_name(ix.metric()); })
       .def_property_readonly("kind", [](const Index& ix) { return vn::kind_name(ix.kind()); })
@@ -233,13 +291,17 @@ void bind_index(py::module_& m) {
       .def_property_readonly("M", [](const Index& ix) { return ix.hnsw_params().M; })
       .def_property_readonly("ef_construction", [](const Index& ix) { return ix.hnsw_params().ef_construction; })
       .def_property("ef_search", [](const Index& ix) { return ix.hnsw_params().ef_search; },
-                    [](Index& ix, std::size_t ef) { ix.set_ef_search(ef); })
+                    [](Index& ix, const py::object& ef) {
+                      ix.set_ef_search(int_arg<std::size_t>(ef, "ef_search"));
+                    })
       .def_property_readonly("deleted_count", &Index::deleted_count)
       .def_property_readonly("memory_bytes", &Index::memory_bytes)
       .def("graph_stats", &Index::graph_stats);
 }
 
 void bind_kernels(py::module_& m) {
+  m.def("vn_check_threads", [](const py::object& threads) { si::check_thread_count(threads_arg(threads)); },
+        py::arg("threads"), "TypeError / ValueError unless threads is an int in [0, max_threads()]");
   m.def("vn_dot_tile", [](const F32& q, const F32& rows, const std::optional<std::string>& level) {
         if (q.ndim() != 2 || rows.ndim() != 2 || q.shape(1) != rows.shape(1))
           throw py::value_error("queries (nq, dim) and rows (nr, dim) must be 2-D with the same dim");

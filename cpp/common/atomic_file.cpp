@@ -1,6 +1,9 @@
 #include "common/atomic_file.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,14 +38,68 @@ std::string directory_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
-std::string unique_temp_path(const std::string& path) {
-  static std::atomic<unsigned> counter{0};
-  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+// Temporary files are named ".<base>.tmp-<pid>-<counter>-<clock>" beside the
+// target, so that a later save can tell whose they are (see remove_stale_temps).
+std::string temp_prefix(const std::string& path) {
   const auto slash = path.find_last_of('/');
   const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
   const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  return dir + "." + base + ".tmp-" + std::to_string(::getpid()) + "-" +
-         std::to_string(counter.fetch_add(1)) + "-" + std::to_string(now & 0xFFFFFF);
+  return dir + "." + base + ".tmp-";
+}
+
+std::string unique_temp_path(const std::string& path) {
+  static std::atomic<unsigned> counter{0};
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  return temp_prefix(path) + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1)) + "-" +
+         std::to_string(now & 0xFFFFFF);
+}
+
+// The writer's pid if `rest` (a name after the temp prefix) is exactly
+// "<pid>-<counter>-<clock>", else 0.
+pid_t temp_owner(const char* rest) {
+  long long fields[3];
+  for (int f = 0; f < 3; ++f) {
+    if (*rest < '0' || *rest > '9') return 0;
+    long long v = 0;
+    while (*rest >= '0' && *rest <= '9') {
+      v = v * 10 + (*rest++ - '0');
+      if (v > (1LL << 40)) return 0;
+    }
+    fields[f] = v;
+    if (f < 2 && *rest++ != '-') return 0;
+  }
+  if (*rest != '\0' || fields[0] <= 0 || fields[0] > INT32_MAX) return 0;
+  return static_cast<pid_t>(fields[0]);
+}
+
+bool process_is_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+// Removes the temporary files that earlier writers of `path` left when they
+// were killed mid-save. A temp is stale only if its owner's pid no longer
+// exists *and* nobody holds the flock every live writer keeps on its temp: the
+// pid test guards the instant between a writer's open() and its flock(), the
+// lock guards against pids that look dead from another pid namespace. Best
+// effort: any error leaves the file where it is.
+void remove_stale_temps(const std::string& path) noexcept {
+  const std::string prefix = temp_prefix(path);
+  const auto slash = prefix.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : prefix.substr(0, slash));
+  const std::string name_prefix = slash == std::string::npos ? prefix : prefix.substr(slash + 1);
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  while (const dirent* e = ::readdir(d)) {
+    if (std::strncmp(e->d_name, name_prefix.c_str(), name_prefix.size()) != 0) continue;
+    const pid_t owner = temp_owner(e->d_name + name_prefix.size());
+    if (owner == 0 || owner == ::getpid() || !process_is_gone(owner)) continue;
+    const std::string temp = dir + "/" + e->d_name;
+    const int fd = ::open(temp.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ::flock(fd, LOCK_EX | LOCK_NB) == 0)
+      ::unlink(temp.c_str());
+    ::close(fd);
+  }
+  ::closedir(d);
 }
 
 void write_all(int fd, const unsigned char* p, std::size_t n, const std::string& path) {
@@ -91,6 +148,18 @@ void check_kind(const std::string& kind) {
     if (c < 0x21 || c > 0x7e)
       throw std::invalid_argument("file kind must be printable ASCII without spaces: '" + kind + "'");
 }
+
+}  // namespace
+
+void check_path(const std::string& path) {
+  if (path.empty()) throw std::invalid_argument("path must not be empty");
+  const auto nul = path.find('\0');
+  if (nul != std::string::npos)
+    throw std::invalid_argument("path contains a NUL byte at position " + std::to_string(nul) +
+                                " (the system would cut it to '" + path.substr(0, nul) + "')");
+}
+
+namespace {
 
 template <class T>
 T load_le(const unsigned char* p) {
@@ -158,10 +227,14 @@ AtomicFileWriter::AtomicFileWriter(std::string path, std::string kind, std::uint
     : path_(std::move(path)), kind_(std::move(kind)), version_(version), flags_(flags) {
   check_kind(kind_);
   if (version_ == 0) throw std::invalid_argument("file format version must be >= 1");
-  if (path_.empty()) throw std::invalid_argument("path must not be empty");
+  check_path(path_);
+  remove_stale_temps(path_);
   temp_path_ = unique_temp_path(path_);
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd_ < 0) throw_errno("cannot create temporary file", temp_path_);
+  // Held until this process closes the file (or dies): tells remove_stale_temps
+  // that the temp is live. A file system without flock just loses that guard.
+  (void)::flock(fd_, LOCK_EX | LOCK_NB);
   unsigned char zero[kHeaderSize] = {};
   try {
     write_all(fd_, zero, kHeaderSize, temp_path_);  // header placeholder
@@ -268,6 +341,7 @@ void verify_payload(const FileHeader& h, const unsigned char* payload, const std
 
 FileReader::FileReader(const std::string& path, std::string_view kind, std::uint32_t max_version)
     : path_(path) {
+  check_path(path);
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) throw_errno("cannot open", path);
   try {
@@ -302,6 +376,7 @@ LoadedFile read_file(const std::string& path, std::string_view kind, std::uint32
 
 MappedFile::MappedFile(const std::string& path, std::string_view kind, std::uint32_t max_version,
                        bool verify_checksum) {
+  check_path(path);
   Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (f.fd < 0) throw_errno("cannot open", path);
   size_ = file_size_of(f.fd, path);

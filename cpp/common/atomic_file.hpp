@@ -14,7 +14,13 @@
 //
 // Writing goes to a temporary file in the target's directory, then fsync,
 // rename over the target, fsync of the directory: a reader sees the old file
-// or the new one, never a mixture, whenever the writer is interrupted.
+// or the new one, never a mixture, whenever the writer is interrupted. The
+// temporary file's name carries the writer's pid, and the writer holds a flock
+// on it; a later save to the same path removes the temporaries of writers
+// that died mid-save (never a live writer's).
+//
+// Every path is checked by check_path: a NUL byte inside it (which the system
+// calls would silently cut the path at) is refused with invalid_argument.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +33,9 @@ namespace si::io {
 
 inline constexpr std::size_t kHeaderSize = 64;
 inline constexpr std::size_t kMaxKindLength = 15;
+
+// Throws std::invalid_argument for an empty path or one containing a NUL byte.
+void check_path(const std::string& path);
 
 struct FileHeader {
   std::string kind;

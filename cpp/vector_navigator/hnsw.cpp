@@ -296,7 +296,9 @@ void Hnsw::insert_range(std::size_t from, std::size_t to, std::size_t efc, int t
   }
   const std::size_t chunk = 64;
   const std::size_t ntasks = (to - start + chunk - 1) / chunk;
-  const int workers = resolve_threads(threads);
+  // Scratch for the workers that will run, not for the thread count asked for.
+  const int workers = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(resolve_threads(threads)), ntasks));
+  if (workers < 1) return;
   std::vector<Visited> vis(static_cast<std::size_t>(workers));
   parallel_for(ntasks, workers, [&](std::size_t t, std::size_t w) {
     const std::size_t a = start + t * chunk, b = std::min(to, a + chunk);

@@ -65,11 +65,44 @@ Index::Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp, CustomFn 
     throw std::invalid_argument("metric 'custom' needs a function pointer");
   if (metric != Metric::custom && fn != nullptr)
     throw std::invalid_argument("a custom function needs metric 'custom'");
-  if (hp_.ef_construction < 1 || hp_.ef_search < 1) throw std::invalid_argument("hnsw: ef must be >= 1");
+  if (hp_.ef_construction < 1 || hp_.ef_construction > kMaxEf || hp_.ef_search < 1 || hp_.ef_search > kMaxEf)
+    throw std::invalid_argument("ef_construction and ef_search must be in [1, " + std::to_string(kMaxEf) + "], got " +
+                                std::to_string(hp_.ef_construction) + " and " + std::to_string(hp_.ef_search));
+  if (hp_.M < 2 || hp_.M > 512) throw std::invalid_argument("M must be in [2, 512], got " + std::to_string(hp_.M));
   if (kind == Kind::hnsw) hnsw_ = std::make_unique<Hnsw>(*this, hp_.M, hp_.seed);
 }
 
 Index::~Index() = default;
+
+void Index::require_open(const char* op) const {
+  if (closed()) throw Closed(std::string(op) + ": Index is closed");
+}
+
+void Index::close() {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  if (closed()) return;
+  closed_.store(true, std::memory_order_release);
+  hnsw_.reset();
+  // swap with empties: clear() would keep the capacity
+  std::vector<float>().swap(vec_);
+  std::vector<std::uint16_t>().swap(h16_);
+  std::vector<std::int8_t>().swap(q8_);
+  std::vector<float>().swap(qscale_);
+  std::vector<float>().swap(qsq_);
+  std::vector<float>().swap(norm_);
+  std::vector<std::uint64_t>().swap(ids_);
+  std::vector<float>().swap(vad_);
+  std::vector<double>().swap(ts_);
+  std::vector<std::int64_t>().swap(label_);
+  std::vector<std::uint8_t>().swap(flags_);
+  std::unordered_map<std::uint64_t, std::uint32_t>().swap(slot_of_);
+  std::string().swap(attachment_);
+  vdata_ = nullptr;
+  hdata_ = nullptr;
+  cdata_ = nullptr;
+  nslots_ = deleted_ = 0;
+  mapped_.reset();  // unmaps the file
+}
 
 void Index::require_writable(const char* op) const {
   if (mapped_) throw std::invalid_argument(std::string(op) + ": this index was loaded with mmap=True and is read-only");
@@ -179,8 +212,9 @@ std::vector<std::uint64_t> Index::ids() const {
 }
 
 void Index::set_ef_search(std::size_t ef) {
-  if (ef < 1) throw std::invalid_argument("ef_search must be >= 1");
+  if (ef < 1 || ef > kMaxEf) throw std::invalid_argument("ef_search must be in [1, " + std::to_string(kMaxEf) + "], got " + std::to_string(ef));
   std::unique_lock<std::shared_mutex> lock(mu_);
+  require_open("ef_search");
   hp_.ef_search = ef;
 }
 
@@ -253,17 +287,14 @@ void Index::get_payload(const std::uint64_t* ids, std::size_t n, float* vad, std
 }
 
 // ---------------------------------------------------------------- add / remove
-void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, const Payload& payload,
-                int threads, std::vector<std::uint64_t>* assigned) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
-  require_writable("add");
-  if (n == 0) return;
-  if (nslots_ + n > 0xfffffff0ull) throw std::invalid_argument("add: index would exceed 2**32 - 16 vectors");
-  // Validate everything before storing anything.
-  std::vector<float> norms(n);
+void Index::check_vectors_locked(const float* vectors, std::size_t n, std::vector<double>& norms) const {
+  const double float_max = std::numeric_limits<float>::max();
+  norms.assign(n, 0.0);
   for (std::size_t i = 0; i < n; ++i) {
     const float* v = vectors + i * dim_;
-    double s = 0;
+    // The norm by scaling with the largest |x| (double): exact enough for any
+    // finite float row, from denormals (1e-39) to 3e38, without under/overflow.
+    double mx = 0;
     for (std::size_t j = 0; j < dim_; ++j) {
       if (!std::isfinite(v[j]))
         throw std::invalid_argument("add: vector " + std::to_string(i) + " has a NaN or infinite value at position " +
@@ -272,12 +303,25 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
       if (dtype_ == DType::f16 && metric_ != Metric::cosine && std::fabs(v[j]) > 65504.0f)
         throw std::invalid_argument("add: vector " + std::to_string(i) + " has a value beyond the f16 range (|x| > 65504) at position " +
                                     std::to_string(j));
-      s += static_cast<double>(v[j]) * v[j];
+      mx = std::max(mx, std::fabs(static_cast<double>(v[j])));
     }
-    norms[i] = static_cast<float>(std::sqrt(s));
+    double s = 0;
+    if (mx > 0)
+      for (std::size_t j = 0; j < dim_; ++j) {
+        const double x = v[j] / mx;
+        s += x * x;
+      }
+    norms[i] = mx * std::sqrt(s);
     if (metric_ == Metric::cosine && !(norms[i] > 0))
       throw std::invalid_argument("add: vector " + std::to_string(i) + " is all zeros (no direction under cosine)");
+    // get() gives a cosine row back as unit row * norm, kept as float32.
+    if (metric_ == Metric::cosine && norms[i] > float_max)
+      throw std::invalid_argument("add: vector " + std::to_string(i) + " has norm " + std::to_string(norms[i]) +
+                                  ", beyond float32 range (a cosine index keeps each vector's norm as float32)");
   }
+}
+
+std::vector<std::uint64_t> Index::check_ids_locked(const std::uint64_t* ids, std::size_t n) const {
   std::vector<std::uint64_t> new_ids(n);
   if (ids) {
     std::unordered_set<std::uint64_t> seen;
@@ -288,13 +332,31 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
       if (slot_of_.count(ids[i])) throw std::invalid_argument("add: id " + idstr(ids[i]) + " is already in the index");
       new_ids[i] = ids[i];
     }
-  } else {
-    std::uint64_t next = next_id_;
-    for (std::size_t i = 0; i < n; ++i) {
-      while (slot_of_.count(next)) ++next;
-      new_ids[i] = next++;
-    }
+    return new_ids;
   }
+  // Automatic ids count up from one past the largest id ever added; NO_ID
+  // (2**64-1) is never handed out and the counter never wraps.
+  std::uint64_t next = next_id_;
+  for (std::size_t i = 0; i < n; ++i) {
+    while (next != kNoId && slot_of_.count(next)) ++next;
+    if (next == kNoId)
+      throw std::invalid_argument("add: the automatic ids are exhausted (ids up to 2**64-2 are taken or were "
+                                  "passed before); pass ids= explicitly (nothing was added)");
+    new_ids[i] = next++;
+  }
+  return new_ids;
+}
+
+Index::AddPlan Index::plan_add_locked(const float* vectors, std::size_t n, const std::uint64_t* ids,
+                                      const Payload& payload, int threads) const {
+  require_open("add");
+  require_writable("add");
+  check_thread_count(threads);
+  if (n > 0xfffffff0ull || nslots_ + n > 0xfffffff0ull)
+    throw std::invalid_argument("add: index would exceed 2**32 - 16 vectors");
+  AddPlan plan;
+  check_vectors_locked(vectors, n, plan.norms);
+  plan.ids = check_ids_locked(ids, n);
   if (payload.vad) {
     for (std::size_t i = 0; i < n; ++i) {
       const float* t = payload.vad + 3 * i;
@@ -309,6 +371,63 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
     for (std::size_t i = 0; i < n; ++i)
       if (std::isinf(payload.timestamps[i]))
         throw std::invalid_argument("add: timestamp of vector " + std::to_string(i) + " is infinite (NaN = none)");
+  return plan;
+}
+
+void Index::check_add(const float* vectors, std::size_t n, const std::uint64_t* ids, const Payload& payload,
+                      int threads) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  plan_add_locked(vectors, n, ids, payload, threads);
+}
+
+void Index::store_row_locked(std::size_t s, const float* v, double norm, std::vector<float>& tmp) {
+  float* dst = has_f32_ ? vec_.data() + s * dim_ : tmp.data();
+  if (metric_ == Metric::cosine) {
+    // Divide in double: 1 / norm overflows float for norms below ~3e-39.
+    for (std::size_t j = 0; j < dim_; ++j) dst[j] = static_cast<float>(v[j] / norm);
+  } else {
+    std::memcpy(dst, v, dim_ * sizeof(float));
+  }
+  if (dtype_ == DType::f16) {
+    double sq = 0;
+    for (std::size_t j = 0; j < dim_; ++j) {
+      const std::uint16_t h = f32_to_f16(dst[j]);
+      h16_[s * dim_ + j] = h;
+      const double d = f16_to_f32(h);
+      sq += d * d;
+    }
+    qsq_[s] = static_cast<float>(sq);
+  } else if (dtype_ == DType::i8) {
+    float mx = 0;
+    for (std::size_t j = 0; j < dim_; ++j) mx = std::max(mx, std::fabs(dst[j]));
+    const float fscale = mx > 0 ? mx / 127.0f : 1.0f;
+    // The codes divide by the float scale, as always; when that scale is
+    // denormal or zero (rows below ~1e-36, ip / l2 only) the division is
+    // done in double by the exact mx / 127, so that no code becomes inf / NaN.
+    const bool tiny = fscale < std::numeric_limits<float>::min();
+    const double dscale = static_cast<double>(mx) / 127.0;
+    double sq = 0;
+    for (std::size_t j = 0; j < dim_; ++j) {
+      const float r = tiny ? static_cast<float>(std::nearbyint(dst[j] / dscale)) : std::nearbyint(dst[j] / fscale);
+      const float c = std::max(-127.0f, std::min(127.0f, r));
+      q8_[s * dim_ + j] = static_cast<std::int8_t>(c);
+      sq += static_cast<double>(c * fscale) * (c * fscale);
+    }
+    qscale_[s] = fscale;
+    qsq_[s] = static_cast<float>(sq);
+  }
+}
+
+void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, const Payload& payload,
+                int threads, std::vector<std::uint64_t>* assigned) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  // Validate everything before storing anything.
+  AddPlan plan = plan_add_locked(vectors, n, ids, payload, threads);
+  if (n == 0) {
+    if (assigned) assigned->clear();
+    return;
+  }
+  std::vector<std::uint64_t>& new_ids = plan.ids;
 
   // Store.
   const std::size_t old = nslots_, total = old + n;
@@ -316,37 +435,8 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
   std::vector<float> tmp(dim_);
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t s = old + i;
-    const float* v = vectors + i * dim_;
-    float* dst = has_f32_ ? vec_.data() + s * dim_ : tmp.data();
-    if (metric_ == Metric::cosine) {
-      const float inv = 1.0f / norms[i];
-      for (std::size_t j = 0; j < dim_; ++j) dst[j] = v[j] * inv;
-    } else {
-      std::memcpy(dst, v, dim_ * sizeof(float));
-    }
-    if (dtype_ == DType::f16) {
-      double sq = 0;
-      for (std::size_t j = 0; j < dim_; ++j) {
-        const std::uint16_t h = f32_to_f16(dst[j]);
-        h16_[s * dim_ + j] = h;
-        const double d = f16_to_f32(h);
-        sq += d * d;
-      }
-      qsq_[s] = static_cast<float>(sq);
-    } else if (dtype_ == DType::i8) {
-      float mx = 0;
-      for (std::size_t j = 0; j < dim_; ++j) mx = std::max(mx, std::fabs(dst[j]));
-      const float scale = mx > 0 ? mx / 127.0f : 1.0f;
-      double sq = 0;
-      for (std::size_t j = 0; j < dim_; ++j) {
-        const float c = std::max(-127.0f, std::min(127.0f, std::nearbyint(dst[j] / scale)));
-        q8_[s * dim_ + j] = static_cast<std::int8_t>(c);
-        sq += static_cast<double>(c * scale) * (c * scale);
-      }
-      qscale_[s] = scale;
-      qsq_[s] = static_cast<float>(sq);
-    }
-    norm_[s] = norms[i];
+    store_row_locked(s, vectors + i * dim_, plan.norms[i], tmp);
+    norm_[s] = static_cast<float>(plan.norms[i]);
     ids_[s] = new_ids[i];
     std::uint8_t f = 0;
     if (payload.vad && !std::isnan(payload.vad[3 * i])) {
@@ -364,7 +454,7 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
     label_[s] = payload.labels ? payload.labels[i] : -1;
     flags_[s] = f;
     slot_of_[new_ids[i]] = static_cast<std::uint32_t>(s);
-    if (new_ids[i] >= next_id_) next_id_ = new_ids[i] + 1;
+    if (new_ids[i] >= next_id_) next_id_ = new_ids[i] + 1;  // at most NO_ID: then no more automatic ids
   }
   advise_huge_pages(vec_.data(), vec_.size() * sizeof(float));  // rows the scans stream through
   advise_huge_pages(h16_.data(), h16_.size() * sizeof(std::uint16_t));
@@ -379,6 +469,7 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
 
 void Index::remove(const std::uint64_t* ids, std::size_t n) {
   std::unique_lock<std::shared_mutex> lock(mu_);
+  require_open("remove");
   require_writable("remove");
   std::unordered_set<std::uint64_t> seen;
   for (std::size_t i = 0; i < n; ++i) {
@@ -445,6 +536,7 @@ void Index::rebuild_graph_locked(std::size_t, int threads) {
 
 void Index::set_labels(const std::uint64_t* ids, const std::int64_t* labels, std::size_t n) {
   std::unique_lock<std::shared_mutex> lock(mu_);
+  require_open("set_labels");
   require_writable("set_labels");
   const std::vector<std::uint32_t> slots = slots_of(ids, n, "set_labels: ");
   for (std::size_t i = 0; i < n; ++i) label_[slots[i]] = labels[i];
@@ -647,10 +739,28 @@ void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt
   }
 }
 
+void Index::check_k_locked(std::size_t k) const {
+  const std::size_t live = nslots_ - deleted_;
+  if (live == 0) throw std::invalid_argument("search: the index is empty");
+  if (k == 0) throw std::invalid_argument("search: k must be >= 1");
+  if (k > live)
+    throw std::invalid_argument("search: k = " + std::to_string(k) + " is larger than the index holds (" +
+                                std::to_string(live) + " vectors)");
+}
+
+void Index::check_k(std::size_t k) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  require_open("search");
+  check_k_locked(k);
+}
+
 void Index::search(const float* queries, std::size_t nq, const SearchOptions& opt_in, std::uint64_t* out_ids,
                    float* out_scores) const {
   SearchOptions opt = opt_in;
+  require_open("search");
+  check_thread_count(opt.threads);
   if (opt.k == 0) throw std::invalid_argument("search: k must be >= 1");
+  if (opt.ef > kMaxEf) throw std::invalid_argument("search: ef must be in [0, " + std::to_string(kMaxEf) + "] (0: the index's ef_search)");
   if (opt.use_sentiment) {
     const float* s = opt.sentiment;
     if (!(s[0] >= -1 && s[0] <= 1) || !(s[1] >= 0 && s[1] <= 1) || !(s[2] >= 0 && s[2] <= 1))
@@ -671,19 +781,20 @@ void Index::search(const float* queries, std::size_t nq, const SearchOptions& op
       s += static_cast<double>(v) * v;
     }
     if (metric_ == Metric::cosine) {
+      // s = sum of squares in double: finite and > 0 for any finite non-zero
+      // float row (1e-39**2 and 3e38**2 are both doubles); divide in double,
+      // since 1 / norm overflows float for norms below ~3e-39.
       if (!(s > 0)) throw std::invalid_argument("search: query " + std::to_string(i) + " is all zeros (cosine)");
-      const float inv = static_cast<float>(1.0 / std::sqrt(s));
-      for (std::size_t j = 0; j < dim_; ++j) q[i * dim_ + j] *= inv;
+      const double norm = std::sqrt(s);
+      for (std::size_t j = 0; j < dim_; ++j) q[i * dim_ + j] = static_cast<float>(q[i * dim_ + j] / norm);
     }
   }
 
   std::shared_lock<std::shared_mutex> lock(mu_);
-  const std::size_t live = nslots_ - deleted_;
-  if (live == 0) throw std::invalid_argument("search: the index is empty");
-  if (opt.k > live)
-    throw std::invalid_argument("search: k=" + std::to_string(opt.k) + " is larger than the index (" +
-                                std::to_string(live) + " vectors)");
+  require_open("search");
+  check_k_locked(opt.k);
   if (nq == 0) return;
+  const std::size_t live = nslots_ - deleted_;
 
   std::vector<std::uint32_t> slots;
   std::vector<std::uint8_t> allowed;
@@ -765,6 +876,7 @@ void take(const unsigned char*& p, const unsigned char* end, std::vector<T>& v, 
 
 void Index::save(const std::string& path, const std::string* attachment) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
+  require_open("save");
   const std::string& att = attachment ? *attachment : attachment_;
   Meta m{};
   m.dim = dim_;
@@ -828,13 +940,28 @@ std::unique_ptr<Index> Index::load(const std::string& path, bool mmap, CustomFn 
     end = p + loaded.payload.size();
     version = loaded.header.version;
   }
+  try {
+    return parse(p, end, version, std::move(mapped), fn, path);
+  } catch (const CorruptFile& e) {
+    // Every message names the file (some come from helpers that do not know it).
+    const std::string what = e.what();
+    if (what.find(path) != std::string::npos) throw;
+    throw CorruptFile(what + ": " + path);
+  }
+}
+
+std::unique_ptr<Index> Index::parse(const unsigned char* p, const unsigned char* end, std::uint32_t version,
+                                    std::unique_ptr<io::MappedFile> mapped, CustomFn fn, const std::string& path) {
+  const bool mmap = mapped != nullptr;
   Meta m;
   if (static_cast<std::size_t>(end - p) < sizeof m) throw CorruptFile("vector index file is truncated: " + path);
   std::memcpy(&m, p, sizeof m);
   p += sizeof m;
   if (m.dim == 0 || m.dim > 65536 || m.metric > 3 || m.kind > 1 || m.deleted > m.nslots || m.M < 2 || m.M > 512 ||
       m.nslots > 0xfffffff0ull || m.reserved[0] > 2 || m.reserved[1] > 1 || m.reserved[2] > 1000 ||
-      (m.reserved[0] != 0 && m.metric == 3) || (m.reserved[0] == 0 && m.reserved[1] != 1))
+      (m.reserved[0] != 0 && m.metric == 3) || (m.reserved[0] == 0 && m.reserved[1] != 1) ||
+      m.ef_construction < 1 || m.ef_construction > kMaxEf || m.ef_search < 1 || m.ef_search > kMaxEf ||
+      (m.reserved[0] != 0 && m.reserved[2] < 1) || m.reserved[3] != 0 || m.reserved[4] != 0 || m.reserved[5] != 0)
     throw CorruptFile("vector index file has an invalid header: " + path);
   const auto metric = static_cast<Metric>(m.metric);
   if (metric == Metric::custom && !fn)
@@ -842,8 +969,13 @@ std::unique_ptr<Index> Index::load(const std::string& path, bool mmap, CustomFn 
   if (metric != Metric::custom) fn = nullptr;
   HnswParams hp{m.M, m.ef_construction, m.ef_search, m.seed};
   const auto dtype = static_cast<DType>(m.reserved[0]);
-  std::unique_ptr<Index> ix(new Index(m.dim, metric, static_cast<Kind>(m.kind), hp, fn, dtype, m.reserved[1] == 1,
-                                      dtype == DType::f32 ? 4 : m.reserved[2], true));
+  std::unique_ptr<Index> ix;
+  try {
+    ix.reset(new Index(m.dim, metric, static_cast<Kind>(m.kind), hp, fn, dtype, m.reserved[1] == 1,
+                       dtype == DType::f32 ? 4 : m.reserved[2], true));
+  } catch (const std::invalid_argument& e) {
+    throw CorruptFile(std::string("vector index file has an invalid header (") + e.what() + "): " + path);
+  }
   const std::size_t n = m.nslots;
   const std::size_t vbytes = ix->has_f32_ ? n * m.dim * sizeof(float) : 0;
   if (static_cast<std::size_t>(end - p) < vbytes) throw CorruptFile("vector index file is truncated: " + path);

@@ -7,9 +7,12 @@
 // gives whatever the user's function returns (a similarity).
 //
 // Thread safety: every public method may be called from several threads;
-// searches share a reader lock, add/remove/save take it exclusively.
+// searches share a reader lock, add/remove/save/close take it exclusively.
+// After close() (which frees the vectors, graph and map) every method that
+// reads or changes the data throws si::Closed.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -40,6 +43,10 @@ inline constexpr std::uint64_t kNoId = ~std::uint64_t{0};
 // basins); version-1 files still load, with an empty attachment.
 inline constexpr std::uint32_t kFormatVersion = 2;
 inline constexpr const char* kFileKind = "vecnav-index";
+
+// Largest ef (search or construction) accepted: the candidate lists never
+// grow beyond the index, so this only refuses nonsense.
+inline constexpr std::size_t kMaxEf = std::size_t{1} << 31;
 
 struct HnswParams {
   std::size_t M = 16;
@@ -92,6 +99,10 @@ class Index {
   // Validates everything first: on error nothing is stored.
   void add(const float* vectors, std::size_t n, const std::uint64_t* ids, const Payload& payload,
            int threads, std::vector<std::uint64_t>* assigned);
+  // The checks of add() without storing anything (the facade's chunked add
+  // checks the whole batch before its first chunk).
+  void check_add(const float* vectors, std::size_t n, const std::uint64_t* ids, const Payload& payload,
+                 int threads) const;
   // Removes ids; UnknownId (nothing removed) if any is not held or repeats.
   void remove(const std::uint64_t* ids, std::size_t n);
   // Sets labels of existing ids (basins); UnknownId if any is not held.
@@ -101,6 +112,14 @@ class Index {
   // fewer than k vectors pass the filter.
   void search(const float* queries, std::size_t nq, const SearchOptions& opt, std::uint64_t* out_ids,
               float* out_scores) const;
+
+  // Throws invalid_argument unless 1 <= k <= size() (so that the caller can
+  // size nq x k outputs); search() checks again under its lock.
+  void check_k(std::size_t k) const;
+
+  // Frees the vectors, graph, id map and any file mapping; idempotent.
+  void close();
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
 
   std::size_t size() const;
   std::size_t dim() const { return dim_; }
@@ -134,6 +153,9 @@ class Index {
   // Callers hold mu_.
   std::vector<std::uint32_t> slots_of(const std::uint64_t* ids, std::size_t n, const char* what) const;
   friend class Hnsw;
+  // load()'s parser of a verified payload [p, end); `mapped` is the mapping when opened with mmap.
+  static std::unique_ptr<Index> parse(const unsigned char* p, const unsigned char* end, std::uint32_t version,
+                                      std::unique_ptr<io::MappedFile> mapped, CustomFn fn, const std::string& path);
   Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp, CustomFn fn, DType dtype, bool keep_f32,
         std::size_t rerank, bool);
 
@@ -158,6 +180,18 @@ class Index {
   // and refreshes the row pointers; nslots_ is the caller's.
   void resize_slots_locked(std::size_t n);
   void require_writable(const char* op) const;
+  void require_open(const char* op) const;
+  void check_k_locked(std::size_t k) const;
+  // add()'s validation: the cosine norms (double) and the ids to store.
+  struct AddPlan {
+    std::vector<double> norms;
+    std::vector<std::uint64_t> ids;
+  };
+  AddPlan plan_add_locked(const float* vectors, std::size_t n, const std::uint64_t* ids, const Payload& payload,
+                          int threads) const;
+  void check_vectors_locked(const float* vectors, std::size_t n, std::vector<double>& norms) const;
+  std::vector<std::uint64_t> check_ids_locked(const std::uint64_t* ids, std::size_t n) const;
+  void store_row_locked(std::size_t slot, const float* v, double norm, std::vector<float>& tmp);
   void compact_locked(int threads);
   void rebuild_graph_locked(std::size_t from, int threads);
   void scan_locked(const float* q, std::size_t nq, const SearchOptions& opt,
@@ -198,6 +232,7 @@ class Index {
   std::unique_ptr<Hnsw> hnsw_;
   std::unique_ptr<io::MappedFile> mapped_;
   std::string attachment_;  // saved with the index, opaque here (the Navigator's basins)
+  std::atomic<bool> closed_{false};
   mutable std::shared_mutex mu_;
 };
 

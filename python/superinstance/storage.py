@@ -4,7 +4,10 @@ Every file that superinstance saves has a 64-byte header (magic, kind,
 format version, payload size, CRC-32C of the payload and of the header) and is
 written atomically: to a temporary file in the same directory, fsynced,
 renamed over the target, and the directory fsynced. An interrupted write leaves
-the previous file intact.
+the previous file intact; its temporary file (named after the writer's pid and
+locked while the writer lives) is removed by the next save to the same path.
+A path containing a NUL byte is refused with ValueError (the system would cut
+it there and write or read another file).
 
 >>> write_atomic("state.bin", kind="mything", version=1, data=b"...")  # doctest: +SKIP
 >>> header, payload = read_verified("state.bin", kind="mything", max_version=1)  # doctest: +SKIP

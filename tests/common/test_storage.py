@@ -181,3 +181,83 @@ def test_writer_killed_at_random_times_never_leaves_a_torn_file(tmp_path):
         value = _check_consistent(path)
         assert value >= last
         last = value
+
+
+def test_killed_writers_temps_are_removed_by_the_next_save(tmp_path):
+    """A writer killed mid-save leaves its temporary file; the next save to the
+    same path removes it (its owner is dead), so killed saves do not pile up."""
+    path = tmp_path / "state.bin"
+    storage.write_atomic(path, "killtest", 1, (0).to_bytes(8, "little") * (256 * 1024))
+    for attempt in range(5):
+        proc = _spawn(path, 100 + attempt, "pause")
+        try:
+            while proc.stdout.readline().strip() != "half":
+                proc.stdin.write("\n")
+                proc.stdin.flush()
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.wait()
+        # Each new writer removed its dead predecessor's temp: only the last one's is left.
+        leftovers = [n for n in os.listdir(tmp_path) if n != "state.bin"]
+        assert len(leftovers) == 1 and leftovers[0].startswith(f".state.bin.tmp-{proc.pid}-"), leftovers
+    storage.write_atomic(path, "killtest", 1, (7).to_bytes(8, "little") * (256 * 1024))
+    assert os.listdir(tmp_path) == ["state.bin"]
+    assert _check_consistent(path) == 7
+
+
+def test_a_live_writers_temp_is_never_removed(tmp_path):
+    path = tmp_path / "state.bin"
+    other = tmp_path / "other.bin"
+    storage.write_atomic(path, "killtest", 1, (0).to_bytes(8, "little") * (256 * 1024))
+    proc = _spawn(path, 50, "pause")
+    try:
+        assert proc.stdout.readline().strip() == "created"   # paused with its temp open
+        live = [n for n in os.listdir(tmp_path) if n.startswith(".state.bin.tmp-")]
+        assert len(live) == 1
+        # Another save to the same path (and one beside it) must leave the live temp alone.
+        storage.write_atomic(path, "killtest", 1, (9).to_bytes(8, "little") * (256 * 1024))
+        storage.write_atomic(other, "killtest", 1, b"x")
+        assert (tmp_path / live[0]).exists()
+        # Let the paused writer finish its first commit: it still works.
+        for stage in ("half", "written", "committed"):
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+            assert proc.stdout.readline().strip() == stage
+        assert _check_consistent(path) == 50
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_unrelated_dotfiles_that_look_like_temps_are_kept(tmp_path):
+    path = tmp_path / "state.bin"
+    keep = [".state.bin.tmp-1-2", ".state.bin.tmp-x-1-2", ".state.bin.tmp-999999999-1-2.bak",
+            ".state.bin.tmp-1-2-3.tmp-4-5-6"]
+    for name in keep:
+        (tmp_path / name).write_bytes(b"mine")
+    storage.write_atomic(path, "test", 1, b"data")
+    assert sorted(os.listdir(tmp_path)) == sorted(keep + ["state.bin"])
+
+
+@pytest.mark.parametrize("call", [
+    lambda p: storage.write_atomic(p, "test", 1, b"new"),
+    lambda p: storage.AtomicWriter(p, "test", 1),
+    lambda p: storage.read_verified(p, "test", 1),
+    lambda p: storage.read_header(p),
+])
+def test_a_path_with_a_nul_byte_is_refused(tmp_path, call):
+    """The system calls would cut the path at the NUL and overwrite (or read)
+    another file: refused with a ValueError, the file named before the NUL untouched."""
+    victim = tmp_path / "important"
+    storage.write_atomic(victim, "test", 1, b"precious")
+    before = victim.read_bytes()
+    for path in (str(victim) + "\0.si", os.fsencode(str(victim)) + b"\0.si"):
+        with pytest.raises(ValueError, match="NUL byte"):
+            call(path)
+    assert victim.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["important"]
+
+
+def test_a_path_of_the_wrong_type_is_a_type_error(tmp_path):
+    with pytest.raises(TypeError, match="str, bytes or os.PathLike"):
+        storage.write_atomic(3, "test", 1, b"")

@@ -11,7 +11,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Unio
 import numpy as np
 
 from .. import _core
-from ..errors import CorruptFileError
+from ..errors import ClosedError, CorruptFileError
 from . import _basin_state
 
 __all__ = ["Index", "NO_ID", "sentiment_similarity"]
@@ -30,12 +30,9 @@ def sentiment_similarity(a: Sequence[float], b: Sequence[float]) -> float:
     return float(_core.vn_sentiment_similarity(tuple(map(float, a)), tuple(map(float, b))))
 
 
-def _threads(threads: Optional[int]) -> int:
-    if threads is None:
-        return 0  # all hardware threads
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
-        raise ValueError(f"threads must be a non-negative int (0 = all cores), got {threads!r}")
-    return int(threads)
+def _threads(threads: Any) -> Any:
+    """None -> 0 (all hardware threads); anything else goes to the core, which checks it."""
+    return 0 if threads is None else threads
 
 
 def _as_f32_rows(x: Any, what: str) -> np.ndarray:
@@ -109,30 +106,34 @@ class Index:
         then the vector memory is only the codes).
     M, ef_construction, ef_search: HNSW parameters.
     threads: default number of threads for add/search (None = all cores).
+
+    ``close()`` (or leaving a ``with Index(...) as ix:`` block) frees the
+    vectors, graph and id map at once, and unmaps a file opened with
+    ``load(path, mmap=True)``; afterwards every method and property raises
+    ClosedError (``closed``, ``close`` and ``repr`` still work).
     """
 
     def __init__(self, dim: int, metric: Any = "cosine", kind: str = "flat", dtype: str = "f32", *,
                  rerank: Optional[int] = None, M: int = 16, ef_construction: int = 200, ef_search: int = 64, seed: int = 0x5EED,
                  threads: Optional[int] = None, _core_index: Any = None) -> None:
         self._metric_obj = None
-        self._navigator = None  # the Navigator whose basins save() writes (set by Navigator)
+        # The Navigator whose basins save() writes, as a weak reference: the
+        # Navigator holds the Index, and a strong link back would be a cycle
+        # that keeps both (and all the vectors) alive until the cyclic GC runs.
+        self._navigator: Optional[Any] = None
+        self._detached_basins: Optional[bytes] = None  # basins of a Navigator that is gone
         if _core_index is not None:
             self._ix = _core_index
         else:
-            if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim <= 0:
-                raise ValueError(f"dim must be a positive int, got {dim!r}")
             if kind not in _KINDS:
                 raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
             if dtype not in ("f32", "f16", "i8"):
                 raise ValueError(f"dtype must be 'f32', 'f16' or 'i8', got {dtype!r}")
-            if rerank is not None and (isinstance(rerank, bool) or not isinstance(rerank, (int, np.integer))
-                                       or not 1 <= rerank <= 1000):
-                raise ValueError(f"rerank must be None or an int in [1, 1000], got {rerank!r}")
             if rerank is not None and dtype == "f32":
                 raise ValueError("rerank applies to dtype 'f16' or 'i8'")
-            for name, v in (("M", M), ("ef_construction", ef_construction), ("ef_search", ef_search)):
-                if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                    raise ValueError(f"{name} must be a positive int, got {v!r}")
+            if rerank is not None and not isinstance(rerank, bool) and isinstance(rerank, (int, np.integer)) \
+                    and rerank < 1:
+                raise ValueError(f"rerank must be None or an int in [1, 1000], got {rerank!r}")
             fn = 0
             if isinstance(metric, str):
                 if metric not in _METRICS:
@@ -142,8 +143,11 @@ class Index:
                 fn = _custom_address(metric)
                 self._metric_obj = metric  # keeps the function alive
                 mname = "custom"
-            self._ix = _core.VectorIndex(int(dim), mname, kind, int(M), int(ef_construction), int(ef_search),
-                                         int(seed), fn, dtype, int(rerank or 0))
+            # The core checks types and values of the numbers (TypeError / ValueError).
+            self._ix = _core.VectorIndex(dim, mname, kind, M, ef_construction, ef_search, seed, fn, dtype,
+                                         0 if rerank is None else rerank)
+        if threads is not None:
+            _core.vn_check_threads(threads)
         self._threads = _threads(threads)
 
     # ------------------------------------------------------------ properties
@@ -186,7 +190,7 @@ class Index:
 
     @ef_search.setter
     def ef_search(self, ef: int) -> None:
-        self._ix.ef_search = int(ef)
+        self._ix.ef_search = ef
 
     @property
     def memory_bytes(self) -> int:
@@ -197,7 +201,27 @@ class Index:
         return len(self._ix)
 
     def __repr__(self) -> str:
+        if self._ix.closed:
+            return "Index(closed)"
         return f"Index(dim={self.dim}, metric={self.metric!r}, kind={self.kind!r}, size={len(self)})"
+
+    # ------------------------------------------------------------ lifetime
+    def close(self) -> None:
+        """Free the vectors, graph and id map now (and unmap an mmap-opened
+        file); waits for searches running in other threads. Idempotent."""
+        self._ix.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._ix.closed)
+
+    def __enter__(self) -> "Index":
+        if self._ix.closed:
+            raise ClosedError("Index is closed")
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close()
 
     # ------------------------------------------------------------ mutation
     def add(self, vectors: Any, ids: Any = None, payload: Optional[Mapping[str, Any]] = None, *,
@@ -209,7 +233,8 @@ class Index:
         payload: a dict with any of "sentiment" (n, 3) VAD rows (a row of NaN
         means none), "timestamps" (n,) seconds (NaN = none), "labels" (n,)
         ints; the keyword arguments of the same names are equivalent.
-        Everything is checked first: on any error nothing is stored.
+        Everything is checked first: on any error nothing is stored (with
+        ``progress``, the whole batch is checked before the first chunk).
 
         progress: a callable ``progress(done, total)``, or True for a tqdm bar
         (when tqdm is installed): the vectors then go in chunks of ``chunk``,
@@ -249,7 +274,11 @@ class Index:
             if la.dtype.kind not in "iu":
                 raise TypeError(f"labels must be integers, got dtype {la.dtype}")
             lab = np.ascontiguousarray(np.broadcast_to(la.astype(np.int64), (n,)))
-        t = self._threads if threads is None else _threads(threads)
+        t = self._threads if threads is None else threads
+        if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)):
+            raise TypeError(f"chunk must be an int, got {type(chunk).__name__}")
+        if chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {chunk}")
         if progress is None or progress is False or n <= chunk:
             out = self._ix.add(x, id_arr, vad, ts, lab, t)
             if callable(progress):
@@ -259,27 +288,9 @@ class Index:
 
     def _add_chunked(self, x, id_arr, vad, ts, lab, t, progress, chunk):
         n = x.shape[0]
-        # Check the whole batch up front, so that a bad row cannot leave part of it stored.
-        if not np.isfinite(x).all():
-            row = int(np.flatnonzero(~np.isfinite(x).all(1))[0])
-            raise ValueError(f"add: vector {row} has a NaN or infinite value")
-        if self.metric == "cosine" and (np.abs(x).max(1) == 0).any():
-            raise ValueError("add: a vector is all zeros (no direction under cosine)")
-        if id_arr is not None:
-            if len(np.unique(id_arr)) != n:
-                raise ValueError("add: duplicate ids in this batch")
-            held = [int(i) for i in id_arr if self._ix.contains(int(i))]
-            if held:
-                raise ValueError(f"add: id {held[0]} is already in the index")
-            if (id_arr == NO_ID).any():
-                raise ValueError("add: id 2**64-1 is reserved (it marks missing results)")
-        if vad is not None:
-            ok = np.isnan(vad).all(1) | ((vad[:, 0] >= -1) & (vad[:, 0] <= 1) & (vad[:, 1] >= 0) & (vad[:, 1] <= 1)
-                                         & (vad[:, 2] >= 0) & (vad[:, 2] <= 1))
-            if not ok.all():
-                raise ValueError(f"add: sentiment of vector {int(np.flatnonzero(~ok)[0])} out of range")
-        if ts is not None and np.isinf(ts).any():
-            raise ValueError("add: a timestamp is infinite (NaN = none)")
+        # The core checks the whole batch up front, so that a bad row in a
+        # later chunk cannot leave the earlier ones stored.
+        self._ix.check_add(x, id_arr, vad, ts, lab, t)
         bar = None
         if progress is True:
             try:
@@ -345,28 +356,13 @@ class Index:
         q = np.asarray(queries)
         single = q.ndim == 1
         qa = _as_f32_rows(q, "queries")
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-            raise TypeError(f"k must be an int, got {k!r}")
-        if k <= 0:
-            raise ValueError(f"k must be >= 1, got {k}")
-        sent = None
-        if sentiment is not None:
-            s = tuple(float(v) for v in sentiment)
-            if len(s) != 3:
-                raise ValueError("sentiment must be a (valence, arousal, dominance) triple")
-            sent = s
-            w = float(sentiment_weight)
-            if not 0.0 <= w <= 1.0:
-                raise ValueError(f"sentiment_weight must be in [0, 1], got {sentiment_weight!r}")
-        elif sentiment_weight:
+        if sentiment is None and sentiment_weight:
             raise ValueError("sentiment_weight needs sentiment=(valence, arousal, dominance)")
-        decay = None
+        # The core checks k, ef, threads, sentiment, sentiment_weight and
+        # time_decay (types and values); here only the defaults are filled.
         t_now = 0.0
         if time_decay is not None:
-            decay = float(time_decay)
-            if not np.isfinite(decay) or decay < 0:
-                raise ValueError(f"time_decay must be a finite rate >= 0 per hour, got {time_decay!r}")
-            t_now = time.time() if now is None else float(now)
+            t_now = time.time() if now is None else now
         f_labels = f_ids = None
         if filter is not None:
             if isinstance(filter, Mapping):
@@ -387,9 +383,9 @@ class Index:
             held = np.array([i for i in f_ids if self._ix.contains(int(i))], dtype=np.uint64)
             keep = np.isin(self._ix.get_payload(held)["labels"], f_labels)
             f_ids, f_labels = np.ascontiguousarray(held[keep]), None
-        t = self._threads if threads is None else _threads(threads)
-        ids, scores = self._ix.search(qa, int(k), t, sent, float(sentiment_weight) if sent else 0.0,
-                                      decay, t_now, f_labels, f_ids, int(ef or 0), bool(exact))
+        t = self._threads if threads is None else threads
+        ids, scores = self._ix.search(qa, k, t, sentiment, sentiment_weight, time_decay, t_now, f_labels, f_ids,
+                                      0 if ef is None else ef, exact)
         if single:
             return ids[0], scores[0]
         return ids, scores
@@ -425,12 +421,17 @@ class Index:
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Write the index atomically (versioned, CRC-32C checksummed), with the
         basins of the Navigator made on it (or the basins it was loaded with)."""
-        self._ix.save(os.fspath(path), self._basins_bytes())
+        self._ix.save(path, self._basins_bytes())
 
     def _basins_bytes(self) -> bytes:
-        """The basin map to save: the attached Navigator's, else the one loaded."""
-        if self._navigator is not None:
-            return self._navigator._state_bytes()
+        """The basin map to save: the attached Navigator's, else that of the
+        last Navigator made on this index (kept when it was dropped or
+        closed), else the one loaded."""
+        nav = self._navigator() if self._navigator is not None else None
+        if nav is not None:
+            return nav._state_bytes()
+        if self._detached_basins is not None:
+            return self._detached_basins
         return bytes(self._ix.attachment)
 
     @classmethod
@@ -444,12 +445,13 @@ class Index:
         if metric is not None and not isinstance(metric, str):
             fn = _custom_address(metric)
             obj = metric
-        core = _core.VectorIndex.load(os.fspath(path), bool(mmap), fn)
+        core = _core.VectorIndex.load(path, mmap, fn)
         saved = bytes(core.attachment)
         if saved:  # damaged basins fail here, with the file's name, not later in Navigator()
             try:
                 _basin_state.decode(saved, int(core.dim))
             except CorruptFileError as e:
+                core.close()
                 raise CorruptFileError(f"{e}: {os.fspath(path)}") from None
         ix = cls(core.dim, _core_index=core, threads=threads)
         ix._metric_obj = obj

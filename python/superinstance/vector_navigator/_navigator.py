@@ -13,10 +13,12 @@ loaded index, so one atomic file holds both.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..errors import ClosedError
 from . import _basin_state
 from ._index import Index, _as_f32_rows
 
@@ -73,16 +75,40 @@ def _kmeans_once(x: np.ndarray, k: int, rng: np.random.Generator, iters: int) ->
     return centers, assign
 
 
+def _vad_triple(sentiment: Any) -> Tuple[float, float, float]:
+    """(valence, arousal, dominance) as floats; TypeError for anything but three real numbers."""
+    if isinstance(sentiment, (str, bytes)) or not hasattr(sentiment, "__len__") or len(sentiment) != 3:
+        raise TypeError(f"basin sentiment must be a (valence, arousal, dominance) triple, got {sentiment!r}")
+    if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+               for v in sentiment):
+        raise TypeError(f"basin sentiment must hold three real numbers, got {sentiment!r}")
+    return (float(sentiment[0]), float(sentiment[1]), float(sentiment[2]))
+
+
 class Navigator:
     """Basins over an Index: ``nav = Navigator(index)``.
 
     The index saves the basins of the last Navigator made on it; a Navigator
     made on an index starts from the basins the index holds (those loaded with
-    it, or a copy of the previous Navigator's)."""
+    it, or a copy of the previous Navigator's).
+
+    Lifetime: the Navigator holds its Index, the Index only a weak reference
+    back, so dropping the last reference to a Navigator frees it (and an index
+    nobody else holds) at once, without waiting for the cyclic GC; the index
+    keeps a copy of the basins for its next save. ``close()`` (or the end of a
+    ``with`` block) does the same and then closes the index if this Navigator
+    owns it -- one opened by ``Navigator.load`` -- but not an Index the caller
+    passed to ``Navigator(index)``, which stays open. After close every
+    method raises ClosedError.
+    """
 
     def __init__(self, index: Index) -> None:
         if not isinstance(index, Index):
             raise TypeError("Navigator needs a superinstance.vector_navigator.Index")
+        if index.closed:
+            raise ClosedError("Index is closed")
+        self._closed = False
+        self._owns_index = False
         self.index = index
         self._label: Dict[Path, int] = {}
         self._next_label = _LABEL_BASE  # never reused, so rebuilt basins cannot take a live label
@@ -97,31 +123,87 @@ class Navigator:
             st = _basin_state.decode(saved, index.dim)
             self._next_label, self._label, self._sentiment = st.next_label, st.label, st.sentiment
             self._centroid, self._sums = st.centroid, st.sums
-        index._navigator = self
+        index._navigator = weakref.ref(self)
 
     def _state_bytes(self) -> bytes:
         """The basin map as saved inside the index file."""
         return _basin_state.encode(_basin_state.state_from(self), self.index.dim)
 
+    # ------------------------------------------------------------ lifetime
+    def _require_open(self) -> None:
+        if self._closed:
+            raise ClosedError("Navigator is closed")
+
+    def _detach(self) -> None:
+        """Leave the index a copy of these basins (for its next save) and unlink from it."""
+        index = self.__dict__.get("index")
+        if index is None or index.closed or index._navigator is None or index._navigator() is not self:
+            return
+        index._detached_basins = self._state_bytes()
+        index._navigator = None
+
+    def close(self) -> None:
+        """Detach from the index (which keeps these basins for its next save),
+        and close the index if this Navigator opened it (Navigator.load).
+        Idempotent."""
+        if self._closed:
+            return
+        self._detach()
+        self._closed = True
+        if self._owns_index:
+            self.index.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> "Navigator":
+        self._require_open()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._closed:
+            return "Navigator(closed)"
+        return f"Navigator({self.index!r}, basins={len(self._label)})"
+
+    def __del__(self) -> None:
+        try:
+            self._detach()
+        except Exception:  # interpreter shutdown, a half-made object: nothing to keep
+            pass
+
     # ------------------------------------------------------------ persistence
     def save(self, path: Any) -> None:
         """Save the index with these basins (one atomic file): same as ``index.save``."""
+        self._require_open()
         self.index.save(path)
 
     @classmethod
     def load(cls, path: Any, mmap: bool = False, **kwargs: Any) -> "Navigator":
         """Load an index file and its basins (an index saved without basins gives
-        a Navigator without basins). Keyword arguments go to Index.load."""
-        return cls(Index.load(path, mmap, **kwargs))
+        a Navigator without basins). Keyword arguments go to Index.load.
+        The Navigator owns the index: close() closes it."""
+        index = Index.load(path, mmap, **kwargs)
+        try:
+            nav = cls(index)
+        except BaseException:
+            index.close()
+            raise
+        nav._owns_index = True
+        return nav
 
     # ------------------------------------------------------------ basins
     def create_basin(self, path: Any, sentiment: Optional[Sequence[float]] = None) -> Path:
         """Create a basin (and its missing parents). ``sentiment`` is the VAD
         given to vectors added to it without their own."""
+        self._require_open()
         p = _path(path)
         if sentiment is not None:
-            s = tuple(float(v) for v in sentiment)
-            if len(s) != 3 or not (-1 <= s[0] <= 1 and 0 <= s[1] <= 1 and 0 <= s[2] <= 1):
+            s = _vad_triple(sentiment)
+            if not (-1 <= s[0] <= 1 and 0 <= s[1] <= 1 and 0 <= s[2] <= 1):
                 raise ValueError("basin sentiment must be (valence in [-1,1], arousal in [0,1], dominance in [0,1])")
         else:
             s = None
@@ -136,6 +218,7 @@ class Navigator:
         return p
 
     def basins(self) -> List[Path]:
+        self._require_open()
         return sorted(self._label)
 
     def _require(self, path: Any) -> Path:
@@ -147,6 +230,7 @@ class Navigator:
     def add(self, path: Any, vectors: Any, ids: Any = None, *, sentiment: Any = None,
             timestamps: Any = None, threads: Optional[int] = None) -> np.ndarray:
         """Add vectors to a basin; returns their ids."""
+        self._require_open()
         p = self._require(path)
         x = _as_f32_rows(vectors, "vectors")
         if sentiment is None and self._sentiment.get(p) is not None:
@@ -180,9 +264,10 @@ class Navigator:
         """Index.search restricted to ``basin`` and its descendants down to
         ``depth`` levels below it (0 = the basin alone); other keyword
         arguments go to Index.search."""
+        self._require_open()
         if basin is None:
             return self.index.search(queries, k, **kwargs)
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+        if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
             raise ValueError(f"depth must be an int >= 0, got {depth!r}")
         p = self._require(basin)
         if "filter" in kwargs:
@@ -191,6 +276,7 @@ class Navigator:
 
     def counts(self) -> Dict[Path, int]:
         """Vectors held directly in each basin."""
+        self._require_open()
         ids = self.index.ids()
         labels = self.index.payload(ids)["labels"] if len(ids) else np.zeros(0, np.int64)
         vals, cnt = np.unique(labels, return_counts=True)
@@ -200,6 +286,7 @@ class Navigator:
     def tree(self) -> Dict[str, Any]:
         """Nested dict: name -> {"count": direct vectors, "total": with
         descendants, "sentiment": VAD or None, "children": {...}}."""
+        self._require_open()
         counts = self.counts()
         root: Dict[str, Any] = {}
         for p in sorted(self._label, key=len):
@@ -225,12 +312,29 @@ class Navigator:
         """Organise every vector of the index into basins by hierarchical
         k-means: ``branching`` clusters per level, ``levels`` deep, named
         (prefix0,), (prefix0, prefix3), ... Vectors get the label of their leaf.
-        Replaces basins made by an earlier build. Returns the leaf paths."""
+        Replaces basins made by an earlier build. Returns the leaf paths.
+        On any error (a read-only index included) the basins are unchanged."""
+        self._require_open()
         if not (isinstance(levels, int) and levels >= 1 and isinstance(branching, int) and branching >= 2):
             raise ValueError("levels must be >= 1 and branching >= 2")
+        if self.index.read_only:
+            raise ValueError("build_basins: this index was loaded with mmap=True and is read-only")
         ids = self.index.ids()
         if len(ids) == 0:
             raise ValueError("build_basins: the index is empty")
+        saved = self._basin_maps_copy()
+        try:
+            return self._build_basins(ids, levels, branching, prefix, seed, iters)
+        except BaseException:
+            self._label, self._sentiment, self._centroid, self._sums, self._next_label = saved
+            self._centroid_updates += 1
+            raise
+
+    def _basin_maps_copy(self) -> Tuple[Any, ...]:
+        return (dict(self._label), dict(self._sentiment), dict(self._centroid), dict(self._sums), self._next_label)
+
+    def _build_basins(self, ids: np.ndarray, levels: int, branching: int, prefix: str, seed: int,
+                      iters: int) -> List[Path]:
         x = self.index.get(ids).astype(np.float64)
         if self.index.metric == "cosine":
             x /= np.linalg.norm(x, axis=1, keepdims=True)
@@ -282,9 +386,13 @@ class Navigator:
     def route(self, query: Any) -> Path:
         """The path of nearest basin centroids, level by level. Centroids come from
         build_basins() or from the vectors added to hand-made basins."""
+        self._require_open()
         if not self._centroid:
             raise ValueError("route() needs basins holding vectors: add() to a basin or call build_basins()")
-        q = np.asarray(query, dtype=np.float64).ravel()
+        q = np.asarray(query)
+        if q.dtype.kind not in "fiu":  # complex, bool, object, str: not a real vector
+            raise TypeError(f"query must be a real numeric vector, got dtype {q.dtype}")
+        q = q.astype(np.float64).ravel()
         if q.shape[0] != self.index.dim or not np.isfinite(q).all():
             raise ValueError(f"query must be a finite vector of dim {self.index.dim}")
         if self.index.metric == "cosine":
