@@ -3,9 +3,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
-#include <pybind11/stl/filesystem.h>
 
-#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -17,7 +15,6 @@
 #include "frozen_model_rl/bandit_kernels.hpp"
 
 namespace py = pybind11;
-namespace fs = std::filesystem;
 
 namespace si::py_bind {
 namespace {
@@ -437,15 +434,17 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
            },
            py::arg("data"))
       .def("save",
-           [](const Bandit& b, const fs::path& path) {
+           [](const Bandit& b, const py::object& path) {
+             const std::string p = path_arg(path);
              py::gil_scoped_release rel;
-             b.save(path.string());
+             b.save(p);
            },
            py::arg("path"))
       .def_static("load",
-                  [](const fs::path& path) {
+                  [](const py::object& path) {
+                    const std::string p = path_arg(path);
                     py::gil_scoped_release rel;
-                    return Bandit::load(path.string());
+                    return Bandit::load(p);
                   },
                   py::arg("path"))
       .def_property_readonly_static("file_kind", [](py::object) { return std::string(Bandit::kFileKind); })

@@ -4,6 +4,7 @@ never writes a file that load rejects, the loader applies the constructor's
 caps, argument errors name the argument, and the offline estimators leave out
 pending (NaN) rewards."""
 
+import os
 import struct
 
 import numpy as np
@@ -256,3 +257,18 @@ def test_logged_data_names_bad_fields():
         LoggedData(np.ones((2, 2)), [0.5, 1], [0.5, 0.5], [1, 1], 2)
     with pytest.raises(TypeError, match="rewards"):
         LoggedData(np.ones((2, 2)), [0, 1], [0.5, 0.5], ["a", "b"], 2)
+
+
+@pytest.mark.parametrize("path", ["important\0.si", b"important\0.si"])
+def test_save_and_load_refuse_a_path_with_a_nul_byte(tmp_path, path):
+    """The system would cut the path at the NUL and overwrite (or read) another file."""
+    from superinstance.frozen_model_rl import LinUCB, load_policy
+
+    target = tmp_path / "important"
+    target.write_bytes(b"precious")
+    full = os.path.join(os.fsencode(tmp_path) if isinstance(path, bytes) else str(tmp_path), path)
+    with pytest.raises(ValueError, match="NUL"):
+        LinUCB(2, 2).save(full)
+    with pytest.raises(ValueError, match="NUL"):
+        load_policy(full)
+    assert target.read_bytes() == b"precious"
