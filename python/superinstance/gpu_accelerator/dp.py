@@ -161,10 +161,14 @@ def _gap(name: str, v: Any) -> int:
 
 
 def _threads(threads: Optional[int]) -> int:
+    """None -> 0 (all cores); the type is checked here (the GPU path ignores threads), the range
+    [0, max threads] by the CPU binding."""
     if threads is None:
         return 0
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
-        raise ValueError(f"threads must be a non-negative integer (0 or None = all cores), got {threads!r}")
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+        raise TypeError(f"threads must be an int or None (0 or None = all cores), got {type(threads).__name__}")
+    if threads < 0:
+        raise ValueError(f"threads must be >= 0 (0 or None = all cores), got {threads}")
     return int(threads)
 
 
@@ -332,8 +336,10 @@ def dtw(a: Any, b: Any, *, band: Optional[int] = None, threads: Optional[int] = 
         raise ValueError("dtw: series must not be empty")
     if not (np.all(np.isfinite(x2)) and np.all(np.isfinite(y2))):
         raise ValueError("dtw: series have NaN or infinite values")
-    if band is not None and (isinstance(band, bool) or not isinstance(band, (int, np.integer)) or band < 0):
-        raise ValueError(f"band must be a non-negative integer or None, got {band!r}")
+    if band is not None and (isinstance(band, bool) or not isinstance(band, (int, np.integer))):
+        raise TypeError(f"band must be an int or None, got {type(band).__name__}")
+    if band is not None and band < 0:
+        raise ValueError(f"band must be >= 0 or None (no band), got {band}")
     bnd = -1 if band is None else int(band)
     nthreads = _threads(threads)
     out = run_on_backend(backend, lambda: cuda_module().dp_dtw_f32(x2, y2, bnd),

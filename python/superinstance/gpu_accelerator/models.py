@@ -19,7 +19,7 @@ from typing import Dict, Optional, Union
 import numpy as np
 
 from .. import _core
-from ..errors import GpuUnavailable
+from ..errors import ClosedError, GpuUnavailable
 from .devices import backend_reason, cuda_module, resolve_backend
 
 __all__ = ["SentimentHead", "cosine_similarity", "WEIGHT_KEYS", "DEFAULT_IN_FEATURES",
@@ -102,7 +102,16 @@ class SentimentHead:
 
     def save(self, path: Union[str, os.PathLike]) -> None:
         """Write the weights as ``.npz`` (loadable with :meth:`load`)."""
+        self._check_open()
         np.savez(path, **self._weights)
+
+    def _check_open(self) -> None:
+        if self._cpu.closed:
+            raise ClosedError("SentimentHead is closed")
+
+    @property
+    def closed(self) -> bool:
+        return self._cpu.closed
 
     # -- properties
     @property
@@ -115,11 +124,13 @@ class SentimentHead:
 
     @property
     def weights(self) -> Dict[str, np.ndarray]:
+        self._check_open()
         return {k: v.copy() for k, v in self._weights.items()}
 
     # -- inference
     def predict(self, features) -> np.ndarray:
         """(batch, in) -> (batch, 3) float32 [valence, arousal, dominance]; 1-D in, (3,) out."""
+        self._check_open()
         x, single = _features(features)
         if x.shape[1] != self.in_features:
             raise ValueError(f"features have {x.shape[1]} columns, the sentiment head expects "
@@ -150,6 +161,7 @@ class SentimentHead:
         capturable into a :class:`Graph`."""
         from .memory import as_device_array, stream_handle
 
+        self._check_open()
         if self._dev is None:
             raise GpuUnavailable("this SentimentHead runs on the CPU backend; create it with "
                                  "backend='cuda' to launch on a device")
@@ -166,17 +178,28 @@ class SentimentHead:
                                        stream_handle(stream))
 
     def close(self) -> None:
-        """Free the device copy of the weights and the cached graphs (CUDA backend). Idempotent."""
+        """Free the device copy of the weights and the cached graphs (CUDA backend); every later
+        call raises ClosedError. Idempotent."""
         with self._lock:
             for plan in self._plans.values():
                 plan.close()
             self._plans.clear()
+            self._cpu.close()
         if self._dev:
             for a in self._dev.values():
                 a.close()
         self._dev = None
 
+    def __enter__(self) -> "SentimentHead":
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def __repr__(self) -> str:
+        if self.closed:
+            return f"SentimentHead(closed, backend={self.backend!r})"
         return (f"SentimentHead(in_features={self.in_features}, hidden={self.hidden}, "
                 f"backend={self.backend!r})")
 
