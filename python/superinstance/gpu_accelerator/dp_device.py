@@ -99,20 +99,26 @@ class DeviceStatus:
         self._a = DeviceArray((1,), np.int32, device)
         self._a.fill_zero()
 
+    def _live(self) -> DeviceArray:
+        if self._a.closed:
+            raise ClosedError("DeviceStatus is closed")
+        return self._a
+
     @property
     def ptr(self) -> int:
-        return self._a.ptr
+        return self._live().ptr
 
     @property
     def closed(self) -> bool:
         return self._a.closed
 
     def reset(self, stream: Any = None) -> None:
-        self._a.fill_zero(stream)
+        self._live().fill_zero(stream)
 
     def bits(self, stream: Any = None) -> int:
         """The bits set so far, after the work queued on ``stream`` (None, or a handle
         without ``synchronize()``: after all work on the device)."""
+        self._live()
         if hasattr(stream, "synchronize"):
             stream.synchronize()
         else:
@@ -128,6 +134,7 @@ class DeviceStatus:
         self._a.close()
 
     def __enter__(self) -> "DeviceStatus":
+        self._live()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -199,6 +206,7 @@ class AlignPlan:
     @property
     def offsets(self) -> np.ndarray:
         """Where target i lies in the packed buffer: ``[offsets[i], offsets[i + 1])``."""
+        self._live
         return self._offsets
 
     @property
@@ -212,6 +220,7 @@ class AlignPlan:
 
     def pack(self, targets: Sequence[SeqLike]) -> np.ndarray:
         """The targets back to back as a uint8 host array, checked against the plan's lengths."""
+        self._live
         if isinstance(targets, (str, bytes, bytearray, memoryview)):
             raise TypeError("targets must be a sequence of sequences; wrap a single target in a list")
         items = [as_bytes(t, f"target {i}") for i, t in enumerate(targets)]
@@ -227,6 +236,7 @@ class AlignPlan:
     def launch(self, targets: Any, scores: Any, stream: Any = None, status: Optional[DeviceStatus] = None,
                workspace: Any = None) -> None:
         """Queue gather, DP and scatter kernels on ``stream`` (asynchronous; capturable)."""
+        self._live
         t = _device_array(targets, "targets", np.uint8, 1)
         if t.size < self.target_bytes:
             raise ValueError(f"targets has {t.size} bytes, the plan reads {self.target_bytes}")
@@ -242,7 +252,12 @@ class AlignPlan:
             self._ws.close()
         self._ws = None
 
+    @property
+    def closed(self) -> bool:
+        return self._plan is None
+
     def __enter__(self) -> "AlignPlan":
+        self._live
         return self
 
     def __exit__(self, *exc) -> None:
