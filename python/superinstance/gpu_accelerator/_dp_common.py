@@ -15,6 +15,8 @@ _BACKENDS = ("auto", "cpu", "cuda")
 
 
 def check_backend(backend: str) -> str:
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a str ({', '.join(_BACKENDS)}), got {type(backend).__name__}")
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(_BACKENDS)}, got {backend!r}")
     return backend

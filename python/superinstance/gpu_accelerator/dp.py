@@ -89,6 +89,10 @@ class SubstitutionMatrix:
                 raise TypeError(f"substitution matrix must hold integers, got dtype {arr.dtype}")
         if arr.size and (arr.min() < -128 or arr.max() > 127):
             raise ValueError("substitution scores must fit in int8 (-128..127)")
+        if not isinstance(alphabet, (str, bytes, bytearray)):  # bytes(5) would be five NUL letters
+            raise TypeError(f"alphabet must be str or bytes, got {type(alphabet).__name__}")
+        if not isinstance(case_sensitive, (bool, np.bool_)):
+            raise TypeError(f"case_sensitive must be a bool, got {type(case_sensitive).__name__}")
         alpha = alphabet.encode("ascii") if isinstance(alphabet, str) else bytes(alphabet)
         if len(alpha) != arr.shape[0]:
             raise ValueError(f"alphabet has {len(alpha)} letters but the matrix is {arr.shape[0]} x {arr.shape[1]}")
@@ -175,8 +179,10 @@ def _threads(threads: Optional[int]) -> int:
 def _align(global_: bool, query: SeqLike, targets: Sequence[SeqLike], matrix: Union[str, SubstitutionMatrix],
            gap_open: int, gap_extend: int, threads: Optional[int], backend: str, level: Optional[str],
            return_info: bool, precision: str):
-    if precision not in ("auto", "s32", "s16x2"):
+    if not isinstance(precision, str) or precision not in ("auto", "s32", "s16x2"):
         raise ValueError(f"precision must be 'auto', 's32' or 's16x2', got {precision!r}")
+    if not isinstance(return_info, (bool, np.bool_)):
+        raise TypeError(f"return_info must be a bool, got {type(return_info).__name__}")
     mat = _matrix(matrix)
     go, ge = _gap("gap_open", gap_open), _gap("gap_extend", gap_extend)
     nthreads = _threads(threads)
@@ -255,7 +261,7 @@ def optimal_path(cost: Any, *, threads: Optional[int] = None, backend: str = "au
     if a3.shape[2] == 0:
         raise ValueError("cost matrix has zero columns: a path needs at least one column")
     if a.dtype == np.float32 and not np.all(np.isfinite(a3)):
-        raise ValueError("cost has NaN or infinite values")
+        raise ValueError("cost has NaN or infinite values (as float32: |cost| must be below 3.4e38)")
     nthreads = _threads(threads)
     suffix = "i32" if a.dtype == np.int32 else "f32"
     (total, path), _, _ = run_on_backend(

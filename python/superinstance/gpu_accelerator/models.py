@@ -63,6 +63,10 @@ class SentimentHead:
         # The C++ constructor checks shapes and finiteness and names the culprit.
         self._cpu = _core.SentimentHeadCpu(w["w1"], w["b1"], w["w2"], w["b2"])
         self._weights = w
+        if isinstance(device, bool) or not isinstance(device, (int, np.integer)):
+            raise TypeError(f"device must be an int, got {type(device).__name__}")
+        if device < 0:
+            raise ValueError(f"device must be >= 0, got {device}")
         self.backend = resolve_backend(backend)
         #: Why this backend: the reason of default_backend() for "auto", else the request.
         self.backend_reason = backend_reason() if backend == "auto" else f"backend={backend!r} requested"
@@ -83,6 +87,9 @@ class SentimentHead:
         with no file: ``rng = numpy.random.default_rng(seed)``; ``w1 = rng.standard_normal(
         (hidden, in)) * sqrt(2 / in)``; ``w2 = rng.standard_normal((3, hidden)) * sqrt(1 / hidden)``;
         ``b1``, ``b2`` zero; all cast to float32. They are a fixed random projection, not trained."""
+        for name, v in (("in_features", in_features), ("hidden", hidden), ("seed", seed)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"{name} must be an int, got {type(v).__name__}")
         if in_features <= 0 or hidden <= 0:
             raise ValueError("in_features and hidden must be positive")
         return cls(**default_weights(in_features, hidden, seed), backend=backend)
