@@ -336,3 +336,12 @@ def test_sentiment_default_bad_arguments(name, value):
     kwargs = dict(in_features=4, hidden=3, seed=0, backend="cpu")
     kwargs[name] = value
     assert_rejected_cleanly(lambda: SentimentHead.default(**kwargs))
+
+
+@given(band=st.integers(0, 2**70), la=st.integers(1, 6), lb=st.integers(1, 6))
+def test_dtw_any_band_width(band, la, lb):
+    """A band of any size works: one at least as wide as the series excludes nothing."""
+    rng = np.random.default_rng(la * 10 + lb)
+    a, b = rng.standard_normal(la).astype(np.float32), rng.standard_normal(lb).astype(np.float32)
+    want = dtw_oracle(a, b, band)
+    assert dtw(a, b, band=band, backend="cpu") == pytest.approx(want, rel=1e-12, abs=0)

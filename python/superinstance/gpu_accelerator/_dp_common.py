@@ -61,6 +61,18 @@ def resolve_backend(backend: str) -> Tuple[str, Optional[str]]:
     return ("cpu", f"no GPU: {reason}") if reason is not None else ("cuda", None)
 
 
+def band_arg(band: Any, la: int, lb: int) -> int:
+    """DTW's Sakoe-Chiba band as the kernels take it: -1 for none (also for a band at least as
+    wide as both series, which excludes nothing, so that any int fits the kernels' long)."""
+    if band is None:
+        return -1
+    if isinstance(band, bool) or not isinstance(band, (int, np.integer)):
+        raise TypeError(f"band must be an int or None, got {type(band).__name__}")
+    if band < 0:
+        raise ValueError(f"band must be >= 0 or None (no band), got {band}")
+    return -1 if band >= max(la, lb) else int(band)
+
+
 def as_bytes(seq: Any, what: str) -> bytes:
     if isinstance(seq, str):
         try:

@@ -20,7 +20,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from .. import _core
-from ._dp_common import SeqLike, as_bytes, cuda_module, pack_targets, run_on_backend
+from ._dp_common import SeqLike, as_bytes, band_arg, cuda_module, pack_targets, run_on_backend
 
 __all__ = [
     "SubstitutionMatrix",
@@ -156,11 +156,16 @@ def _matrix(matrix: Union[str, SubstitutionMatrix]) -> SubstitutionMatrix:
     raise TypeError(f"matrix must be a SubstitutionMatrix or 'blosum62', got {matrix!r}")
 
 
+_MAX_GAP = 1 << 24  # the kernels' limit (checked again by the CPU binding)
+
+
 def _gap(name: str, v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(v).__name__}")
     if v < 0:
         raise ValueError(f"{name} must be >= 0 (a cost, subtracted from the score), got {v}")
+    if v > _MAX_GAP:
+        raise ValueError(f"{name} = {v} is above 2**24: no gap that long fits a 32-bit score")
     return int(v)
 
 
@@ -342,11 +347,7 @@ def dtw(a: Any, b: Any, *, band: Optional[int] = None, threads: Optional[int] = 
         raise ValueError("dtw: series must not be empty")
     if not (np.all(np.isfinite(x2)) and np.all(np.isfinite(y2))):
         raise ValueError("dtw: series have NaN or infinite values")
-    if band is not None and (isinstance(band, bool) or not isinstance(band, (int, np.integer))):
-        raise TypeError(f"band must be an int or None, got {type(band).__name__}")
-    if band is not None and band < 0:
-        raise ValueError(f"band must be >= 0 or None (no band), got {band}")
-    bnd = -1 if band is None else int(band)
+    bnd = band_arg(band, x2.shape[1], y2.shape[1])
     nthreads = _threads(threads)
     out = run_on_backend(backend, lambda: cuda_module().dp_dtw_f32(x2, y2, bnd),
                          lambda: _core.dp_dtw_f32(x2, y2, bnd, nthreads))[0]

@@ -37,7 +37,7 @@ from typing import Any, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..errors import ClosedError
-from ._dp_common import SeqLike, as_bytes, cuda_module
+from ._dp_common import SeqLike, as_bytes, band_arg, cuda_module
 from .dp import SubstitutionMatrix, _gap, _matrix
 from .memory import DeviceArray, as_device_array, stream_handle
 
@@ -387,10 +387,9 @@ def dtw_device(a: Any, b: Any, out: Any, workspace: Any, band: Optional[int] = N
         raise ValueError(f"a and b must have the same batch size, got {x.shape[0]} and {y.shape[0]}")
     if x.shape[1] == 0 or y.shape[1] == 0:
         raise ValueError("dtw: series must not be empty")
-    if band is not None and (isinstance(band, bool) or not isinstance(band, (int, np.integer)) or band < 0):
-        raise ValueError(f"band must be a non-negative integer or None, got {band!r}")
+    bnd = band_arg(band, x.shape[1], y.shape[1])
     o = _device_array(out, "out", np.float64, 1)
     _expect_shape(o, "out", (x.shape[0],))
     w = _workspace(workspace, dtw_workspace_bytes(x.shape[0], y.shape[1]), "dtw")
-    cuda_module().dp_launch_dtw_f32(x.ptr, y.ptr, x.shape[0], x.shape[1], y.shape[1], -1 if band is None else int(band),
+    cuda_module().dp_launch_dtw_f32(x.ptr, y.ptr, x.shape[0], x.shape[1], y.shape[1], bnd,
                                     o.ptr, w.ptr, w.nbytes, _status_ptr(status), stream_handle(stream))
