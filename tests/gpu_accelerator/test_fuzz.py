@@ -345,3 +345,20 @@ def test_dtw_any_band_width(band, la, lb):
     a, b = rng.standard_normal(la).astype(np.float32), rng.standard_normal(lb).astype(np.float32)
     want = dtw_oracle(a, b, band)
     assert dtw(a, b, band=band, backend="cpu") == pytest.approx(want, rel=1e-12, abs=0)
+
+
+@given(level=bad_values(), nthreads=bad_values())
+def test_native_level_and_threads_are_checked(level, nthreads):
+    """The bindings themselves (also reachable as superinstance._core) name a bad level or
+    thread count instead of pybind11's signature dump."""
+    core = superinstance._core
+    w = __import__("superinstance.gpu_accelerator", fromlist=["default_weights"]).default_weights(4, 3)
+    head = core.SentimentHeadCpu(w["w1"], w["b1"], w["w2"], w["b2"])
+    x = np.ones((2, 4), np.float32)
+    i32 = np.zeros((2, 2), np.int32)
+    for call in (lambda: core.cosine_matrix_cpu(x, x, level, 1), lambda: core.cosine_matrix_cpu(x, x, None, nthreads),
+                 lambda: head.forward(x, level, 1), lambda: head.forward(x, None, nthreads),
+                 lambda: core.dp_floyd_warshall_i32(i32, nthreads, None), lambda: core.dp_floyd_warshall_i32(i32, 0, level),
+                 lambda: core.dp_rolling_minmax_i32(i32, 1, True, nthreads),
+                 lambda: core.dp_optimal_path_i32(i32[None], nthreads)):
+        assert_rejected_cleanly(call)
