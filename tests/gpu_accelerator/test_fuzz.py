@@ -367,3 +367,13 @@ def test_native_level_and_threads_are_checked(level, nthreads):
                  lambda: core.dp_rolling_minmax_i32(i32, 1, True, nthreads),
                  lambda: core.dp_optimal_path_i32(i32[None], nthreads)):
         assert_rejected_cleanly(call)
+
+
+def test_default_weights_refuse_huge_sizes_before_allocating():
+    """Found by the long profile: default(in_features=10**9) filled the RAM (the run was killed)."""
+    from superinstance.gpu_accelerator import default_weights
+
+    with pytest.raises(ValueError, match="above"):
+        SentimentHead.default(in_features=10**9, hidden=3)
+    with pytest.raises(ValueError, match="above"):
+        default_weights(2**31, 2**31)

@@ -87,11 +87,6 @@ class SentimentHead:
         with no file: ``rng = numpy.random.default_rng(seed)``; ``w1 = rng.standard_normal(
         (hidden, in)) * sqrt(2 / in)``; ``w2 = rng.standard_normal((3, hidden)) * sqrt(1 / hidden)``;
         ``b1``, ``b2`` zero; all cast to float32. They are a fixed random projection, not trained."""
-        for name, v in (("in_features", in_features), ("hidden", hidden), ("seed", seed)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-                raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-        if in_features <= 0 or hidden <= 0:
-            raise ValueError("in_features and hidden must be positive")
         return cls(**default_weights(in_features, hidden, seed), backend=backend)
 
     @classmethod
@@ -212,6 +207,7 @@ class SentimentHead:
 
 
 _MAX_PLANS = 4  # cached batch sizes per CUDA sentiment head
+_MAX_DEFAULT_WEIGHTS = 1 << 26  # w1 entries of SentimentHead.default (256 MB as float32)
 
 
 class _GraphPlan:
@@ -256,6 +252,14 @@ class _GraphPlan:
 def default_weights(in_features: int = DEFAULT_IN_FEATURES, hidden: int = DEFAULT_HIDDEN,
                     seed: int = DEFAULT_SEED) -> Dict[str, np.ndarray]:
     """The built-in weights of :meth:`SentimentHead.default`."""
+    for name, v in (("in_features", in_features), ("hidden", hidden), ("seed", seed)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+    if in_features <= 0 or hidden <= 0:
+        raise ValueError("in_features and hidden must be positive")
+    if in_features * hidden > _MAX_DEFAULT_WEIGHTS:  # a typo must not fill the RAM with noise
+        raise ValueError(f"in_features * hidden = {in_features * hidden} is above {_MAX_DEFAULT_WEIGHTS} "
+                         f"(built-in weights are a random projection; load real ones instead)")
     rng = np.random.default_rng(seed)
     w1 = rng.standard_normal((hidden, in_features)) * np.sqrt(2.0 / in_features)
     w2 = rng.standard_normal((3, hidden)) * np.sqrt(1.0 / hidden)
