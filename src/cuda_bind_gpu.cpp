@@ -33,6 +33,7 @@ struct PyDeviceBuffer {
   std::size_t nbytes = 0;
   int device = 0;
   bool closed() const { return !alloc; }
+  void close() { alloc.reset(); }
   const cu::DeviceAllocation& get() const {
     if (!alloc) throw si::Closed("DeviceBuffer is closed");
     return *alloc;
@@ -198,7 +199,7 @@ SI_REGISTER_BINDINGS(gpu_accelerator) {
       .def_property_readonly_any_state("closed", &PyDeviceBuffer::closed)
       .def_any_state("close", [](PyDeviceBuffer& b) {
         py::gil_scoped_release release;
-        b.alloc.reset();
+        b.close();
       });
   context_manager(buffer);
 
