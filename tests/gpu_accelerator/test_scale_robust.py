@@ -74,12 +74,14 @@ def test_sentiment_large_finite_features_match_float64(simd_levels):
 
 
 def test_sentiment_facade_issue_example():
+    """Large finite features: before the fix [nan, nan, nan], the float64 oracle says [1, 1, 0]."""
     head = SentimentHead.default(backend="cpu")
-    x = np.full(16, 1e30, np.float32)
-    got = head.predict(x)
+    x = (np.random.default_rng(0).standard_normal(16) * 3e38).clip(-3.4e38, 3.4e38).astype(np.float32)
     ref = oracle_head(head.weights, x[None])[0]
-    assert np.isfinite(got).all()
-    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(ref, [1, 1, 0])
+    np.testing.assert_allclose(head.predict(x), ref, rtol=0, atol=1e-6)  # saturated: exact up to rounding
+    full = np.full((1, 16), 3e38, np.float32)  # also NaN before
+    np.testing.assert_allclose(head.predict(full), oracle_head(head.weights, full), rtol=0, atol=1e-6)
 
 
 def test_sentiment_hidden_over_one_block_large_inputs(simd_levels):
