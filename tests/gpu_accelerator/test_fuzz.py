@@ -46,7 +46,7 @@ def bad_scalars():
 
 # ----------------------------------------------------------------------------- alignment
 @st.composite
-def alignment_cases(draw, max_len=10):
+def alignment_cases(draw, max_len=10, strays=True):
     k = draw(st.integers(1, 6))
     alphabet = bytes(draw(st.lists(st.sampled_from(b"ACGTWXYZ*"), min_size=k, max_size=k, unique=True)))
     extreme = draw(st.booleans())
@@ -54,7 +54,9 @@ def alignment_cases(draw, max_len=10):
     scores = np.array(draw(st.lists(st.integers(lo, hi), min_size=k * k, max_size=k * k)), np.int8).reshape(k, k)
     matrix = SubstitutionMatrix(scores, alphabet, case_sensitive=draw(st.booleans()))
     # Mostly alphabet letters; sometimes their lower case (mapped unless case_sensitive) or a stray byte.
-    letters = list(alphabet) + [b + 32 for b in alphabet if 65 <= b <= 90] + list(b"q\x00\xff")
+    letters = list(alphabet)
+    if strays:
+        letters += [b + 32 for b in alphabet if 65 <= b <= 90] + list(b"q\x00\xff")
     weights = [8] * k + [1] * (len(letters) - k)
     seq = st.lists(st.sampled_from([x for x, w in zip(letters, weights) for _ in range(w)]),
                    max_size=max_len).map(bytes)
@@ -94,11 +96,11 @@ def test_alignment_scores_match_gotoh_dp(case, global_, level, nthreads):
     assert got.tolist() == want
 
 
-@given(case=alignment_cases(max_len=40), level=levels)
+@given(case=alignment_cases(max_len=40, strays=False), level=levels)
 def test_alignment_16_bit_lanes_match_32_bit(case, level):
     """Longer targets fill the saturating 16-bit lanes; results must equal the exact scalar level."""
     matrix, query, targets, go, ge = case
-    assume(_all_in_alphabet(matrix, [query] + targets) and _fits_32_bits(query, targets, go, ge))
+    assume(_fits_32_bits(query, targets, go, ge))
     for f in (sw_scores, nw_scores):
         ref = f(query, targets, matrix=matrix, gap_open=go, gap_extend=ge, backend="cpu", level="scalar")
         got = f(query, targets, matrix=matrix, gap_open=go, gap_extend=ge, backend="cpu", level=level)
