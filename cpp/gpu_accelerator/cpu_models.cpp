@@ -29,11 +29,27 @@ void check_size(const std::vector<float>& v, std::size_t want, const char* name)
 // Below this many queries the key transpose costs more than it saves.
 constexpr std::size_t kMinQueriesForTranspose = 4;
 
-// Logistic function without overflow for any z (exp of a negative argument only).
-inline double sigmoid(double z) {
-  if (z >= 0.0) return 1.0 / (1.0 + std::exp(-z));
-  const double e = std::exp(z);
-  return e / (1.0 + e);
+// Logistic function without overflow for any z (exp of a non-positive argument only).
+template <class T>
+T sigmoid(T z) {
+  const T e = std::exp(-std::fabs(z));
+  return z >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+}
+
+// valence, arousal, dominance of the three output pre-activations (float for the
+// ordinary path, double for rows recomputed after an overflow).
+template <class T>
+void write_outputs(T z0, T z1, T z2, float* o) {
+  o[0] = static_cast<float>(std::tanh(z0));
+  o[1] = static_cast<float>(sigmoid(z1));
+  o[2] = static_cast<float>(sigmoid(z2));
+}
+
+// 1 when x is NaN or infinite (all exponent bits set); branch-free, so loops vectorise.
+inline std::uint32_t non_finite_bit(float x) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
 }
 
 // Squared norms in this range make float dot products safe: no partial sum can
@@ -132,12 +148,6 @@ SentimentHeadCpu::SentimentHeadCpu(SentimentWeights w) : w_(std::move(w)) {
   }
 }
 
-void SentimentHeadCpu::write_outputs(double z0, double z1, double z2, float* o) {
-  o[0] = static_cast<float>(std::tanh(z0));
-  o[1] = static_cast<float>(sigmoid(z1));
-  o[2] = static_cast<float>(sigmoid(z2));
-}
-
 void SentimentHeadCpu::forward_row_f64(const float* x, float* o) const {
   const std::size_t in = w_.in, hid = w_.hidden;
   double z[3] = {w_.b2[0], w_.b2[1], w_.b2[2]};
@@ -161,19 +171,19 @@ void SentimentHeadCpu::forward(const float* x, std::size_t batch, float* out,
     // A non-finite pre-activation means a float partial sum overflowed (the
     // inputs and weights are finite): that row is recomputed in double, where
     // nothing a float network can produce overflows.
-    bool finite = true;
+    std::uint32_t non_finite = 0;
     for (std::size_t j = 0; j < hid; ++j) {
       const float pre = h[j] + w_.b1[j];
-      finite &= std::isfinite(pre);
+      non_finite |= non_finite_bit(pre);
       h[j] = std::max(0.0f, pre);
     }
     float z[3];
     k.dot_rows(h, w_.w2.data(), 3, hid, hid, z);
     for (int c = 0; c < 3; ++c) {
       z[c] += w_.b2[c];
-      finite &= std::isfinite(z[c]);
+      non_finite |= non_finite_bit(z[c]);
     }
-    if (!finite) return forward_row_f64(x + r * in, out + r * 3);
+    if (non_finite) return forward_row_f64(x + r * in, out + r * 3);
     write_outputs(z[0], z[1], z[2], out + r * 3);
   };
   parallel_chunks(batch, threads, [&](std::size_t b, std::size_t e) {

@@ -42,8 +42,6 @@ class SentimentHeadCpu {
  private:
   // One row in double (used when a float partial sum overflowed).
   void forward_row_f64(const float* x, float* out) const;
-  // tanh / sigmoid / sigmoid of the three pre-activations, overflow-safe.
-  static void write_outputs(double z0, double z1, double z2, float* out);
 
   SentimentWeights w_;
   std::vector<float> w1t_;
