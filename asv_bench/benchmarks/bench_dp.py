@@ -107,9 +107,10 @@ class GpuDpGraphReplay:
     def setup(self):
         import superinstance.gpu_accelerator as ga
 
-        if ga.default_backend() != "cuda":  # before importing _cuda, which a CPU-only build lacks
+        if ga.default_backend() != "cuda":  # first: without the CUDA module, _cuda does not import
             raise NotImplementedError(f"no usable GPU: {ga.backend_reason()}")
         from superinstance import _cuda
+
         rng = np.random.default_rng(0)
         q = rng.choice(PROTEIN, 64).tobytes()
         self.plan = ga.sw_plan(q, [64] * 256)
