@@ -9,7 +9,10 @@
 #include <optional>
 #include <string>
 
+#include "args.hpp"
 #include "bindings.hpp"
+#include "closable.hpp"
+#include "common/parallel.hpp"
 #include "common/cpu_features.hpp"
 #include "gpu_accelerator/cpu_models.hpp"
 #include "gpu_accelerator/graph_lifecycle.hpp"
@@ -19,11 +22,27 @@ namespace py = pybind11;
 namespace si::py_bind {
 namespace {
 
-simd::Level level_arg(const std::optional<std::string>& name) {
-  if (!name) return simd::active_level();
-  auto level = simd::parse_level(*name);
-  if (!level) throw py::value_error("unknown SIMD level '" + *name + "': use scalar, avx2 or avx512");
+simd::Level level_arg(const py::handle& obj) {
+  if (obj.is_none()) return simd::active_level();
+  if (!py::isinstance<py::str>(obj)) throw py::type_error("level must be a str or None, got " + py_type_name(obj));
+  const auto name = obj.cast<std::string>();
+  auto level = simd::parse_level(name);
+  if (!level) throw py::value_error("unknown SIMD level '" + name + "': use scalar, avx2 or avx512");
   return *level;
+}
+
+// A user's thread count (0: automatic), checked before any work.
+unsigned threads_arg(const py::handle& obj) {
+  const int threads = int_arg<int>(obj, "threads", 0);
+  si::check_thread_count(threads);
+  return static_cast<unsigned>(threads);
+}
+
+// A numpy array (not converted: the facade converts, so that any copy is visible there).
+py::array array_arg(const py::handle& obj, const char* name) {
+  if (!py::isinstance<py::array>(obj))
+    throw py::type_error(std::string(name) + " must be a numpy array, got " + py_type_name(obj));
+  return py::reinterpret_borrow<py::array>(obj);
 }
 
 // A C-contiguous float32 array of `ndim` dimensions, or a clear error.
@@ -56,8 +75,10 @@ void check_finite(const float* p, std::size_t n, const char* name) {
                           std::to_string(bad) + ")");
 }
 
-gpu::SentimentWeights weights_from(const py::array& w1, const py::array& b1, const py::array& w2,
-                                   const py::array& b2) {
+gpu::SentimentWeights weights_from(const py::object& w1_obj, const py::object& b1_obj,
+                                   const py::object& w2_obj, const py::object& b2_obj) {
+  const py::array w1 = array_arg(w1_obj, "w1"), b1 = array_arg(b1_obj, "b1"), w2 = array_arg(w2_obj, "w2"),
+                  b2 = array_arg(b2_obj, "b2");
   gpu::SentimentWeights w;
   f32(w1, "w1", 2);
   f32(w2, "w2", 2);
@@ -74,14 +95,16 @@ gpu::SentimentWeights weights_from(const py::array& w1, const py::array& b1, con
   return w;
 }
 
-py::array_t<float> sentiment_forward(const gpu::SentimentHeadCpu& head, const py::array& x,
-                                     const std::optional<std::string>& level, unsigned threads) {
+py::array_t<float> sentiment_forward(const gpu::SentimentHeadCpu& head, const py::object& features,
+                                     const py::object& level, const py::object& threads_obj) {
+  const py::array x = array_arg(features, "features");
   f32(x, "features", 2);
   if (static_cast<std::size_t>(x.shape(1)) != head.in_features())
     throw py::value_error("features have " + std::to_string(x.shape(1)) +
                           " columns, the sentiment head expects " +
                           std::to_string(head.in_features()));
   const auto lv = level_arg(level);
+  const unsigned threads = threads_arg(threads_obj);
   const auto batch = static_cast<std::size_t>(x.shape(0));
   const float* px = static_cast<const float*>(x.data());
   check_finite(px, static_cast<std::size_t>(x.size()), "features");
@@ -92,8 +115,9 @@ py::array_t<float> sentiment_forward(const gpu::SentimentHeadCpu& head, const py
   return out;
 }
 
-py::array_t<float> cosine(const py::array& q, const py::array& k,
-                          const std::optional<std::string>& level, unsigned threads) {
+py::array_t<float> cosine(const py::object& queries, const py::object& keys, const py::object& level,
+                          const py::object& threads_obj) {
+  const py::array q = array_arg(queries, "queries"), k = array_arg(keys, "keys");
   f32(q, "queries", 2);
   f32(k, "keys", 2);
   if (q.shape(1) != k.shape(1))
@@ -101,6 +125,7 @@ py::array_t<float> cosine(const py::array& q, const py::array& k,
                           std::to_string(k.shape(1)));
   if (q.shape(1) == 0) throw py::value_error("vectors must have at least one dimension");
   const auto lv = level_arg(level);
+  const unsigned threads = threads_arg(threads_obj);
   const auto m = static_cast<std::size_t>(q.shape(0)), n = static_cast<std::size_t>(k.shape(0)),
              d = static_cast<std::size_t>(q.shape(1));
   const float* pq = static_cast<const float*>(q.data());
@@ -122,22 +147,22 @@ SI_REGISTER_BINDINGS(gpu_accelerator) {
   using si::gpu::GraphLifecycle;
   using si::gpu::SentimentHeadCpu;
 
-  py::class_<SentimentHeadCpu>(m, "SentimentHeadCpu",
-                               "CPU sentiment head (features -> valence, arousal, dominance); "
-                               "use superinstance.gpu_accelerator.SentimentHead")
-      .def(py::init([](const py::array& w1, const py::array& b1, const py::array& w2,
-                       const py::array& b2) {
-             return SentimentHeadCpu(weights_from(w1, b1, w2, b2));
-           }),
-           py::arg("w1"), py::arg("b1"), py::arg("w2"), py::arg("b2"))
+  closable_class<SentimentHeadCpu>(m, "SentimentHeadCpu", "SentimentHead",
+                                   "CPU sentiment head (features -> valence, arousal, dominance); "
+                                   "use superinstance.gpu_accelerator.SentimentHead")
+      .def_init(py::init([](const py::object& w1, const py::object& b1, const py::object& w2,
+                            const py::object& b2) { return SentimentHeadCpu(weights_from(w1, b1, w2, b2)); }),
+                py::arg("w1"), py::arg("b1"), py::arg("w2"), py::arg("b2"))
       .def_property_readonly("in_features", &SentimentHeadCpu::in_features)
       .def_property_readonly("hidden", &SentimentHeadCpu::hidden)
       .def("forward", &sentiment_forward, py::arg("features"), py::arg("level") = py::none(),
-           py::arg("threads") = 0u,
-           "(batch, in) float32 -> (batch, 3) float32: valence, arousal, dominance");
+           py::arg("threads") = 0,
+           "(batch, in) float32 -> (batch, 3) float32: valence, arousal, dominance")
+      .def_any_state("close", &SentimentHeadCpu::close, "Refuse every later call (ClosedError). Idempotent.")
+      .def_property_readonly_any_state("closed", &SentimentHeadCpu::closed);
 
   m.def("cosine_matrix_cpu", &cosine, py::arg("queries"), py::arg("keys"),
-        py::arg("level") = py::none(), py::arg("threads") = 0u,
+        py::arg("level") = py::none(), py::arg("threads") = 0,
         "(m, d) x (n, d) float32 -> (m, n) float32 cosine similarities (0 for a zero vector)");
 
   py::class_<GraphLifecycle>(m, "GraphLifecycle",

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "closable.hpp"
 #include "cuda_bind_stream.hpp"
 #include "common/errors.hpp"
 #include "gpu_accelerator/cuda_runtime.hpp"
@@ -31,6 +32,8 @@ struct PyDeviceBuffer {
   std::shared_ptr<cu::DeviceAllocation> alloc;
   std::size_t nbytes = 0;
   int device = 0;
+  bool closed() const { return !alloc; }
+  void close() { alloc.reset(); }
   const cu::DeviceAllocation& get() const {
     if (!alloc) throw si::Closed("DeviceBuffer is closed");
     return *alloc;
@@ -162,10 +165,12 @@ py::array pinned_empty(std::size_t nbytes) {
                    static_cast<std::uint8_t*>(p), owner);
 }
 
+// __enter__ (open objects only) and __exit__ (any state) of a closable class.
 template <class T>
-void context_manager(py::class_<T>& c) {
-  c.def("__enter__", [](py::object self) { return self; })
-      .def("__exit__", [](T& self, py::args) { self.close(); });
+void context_manager(si::py_bind::closable_class<T>& c) {
+  // Returning the reference makes pybind11 hand back the existing Python object.
+  c.def("__enter__", [](T& self) -> T& { return self; }, py::return_value_policy::reference)
+      .def_any_state("__exit__", [](T& self, py::args) { self.close(); });
 }
 
 }  // namespace
@@ -173,30 +178,30 @@ void context_manager(py::class_<T>& c) {
 SI_REGISTER_BINDINGS(gpu_accelerator) {
   py::class_<DlpackImport, std::shared_ptr<DlpackImport>>(m, "_DlpackImport");
 
-  py::class_<PyDeviceBuffer>(m, "DeviceBuffer", "Device memory (cudaMalloc); close() frees it")
-      .def(py::init([](std::size_t nbytes, int device) {
-             PyDeviceBuffer b;
-             {
-               py::gil_scoped_release release;
-               b.alloc = std::make_shared<cu::DeviceAllocation>(nbytes, device);
-             }
-             b.nbytes = nbytes;
-             b.device = device;
-             return b;
-           }),
-           py::arg("nbytes"), py::arg("device") = 0)
+  si::py_bind::closable_class<PyDeviceBuffer> buffer(m, "DeviceBuffer", "DeviceBuffer",
+                                                     "Device memory (cudaMalloc); close() frees it");
+  buffer.def_init(py::init([](std::size_t nbytes, int device) {
+                  PyDeviceBuffer b;
+                  {
+                    py::gil_scoped_release release;
+                    b.alloc = std::make_shared<cu::DeviceAllocation>(nbytes, device);
+                  }
+                  b.nbytes = nbytes;
+                  b.device = device;
+                  return b;
+                }),
+                py::arg("nbytes"), py::arg("device") = 0)
       .def_property_readonly("ptr", [](const PyDeviceBuffer& b) {
         return reinterpret_cast<std::uintptr_t>(b.get().ptr);
       })
-      .def_readonly("nbytes", &PyDeviceBuffer::nbytes)
-      .def_readonly("device", &PyDeviceBuffer::device)
-      .def_property_readonly("closed", [](const PyDeviceBuffer& b) { return !b.alloc; })
-      .def("close", [](PyDeviceBuffer& b) {
+      .def_property_readonly("nbytes", [](const PyDeviceBuffer& b) { return b.nbytes; })
+      .def_property_readonly("device", [](const PyDeviceBuffer& b) { return b.device; })
+      .def_property_readonly_any_state("closed", &PyDeviceBuffer::closed)
+      .def_any_state("close", [](PyDeviceBuffer& b) {
         py::gil_scoped_release release;
-        b.alloc.reset();
-      })
-      .def("__enter__", [](py::object self) { return self; })
-      .def("__exit__", [](PyDeviceBuffer& b, py::args) { b.alloc.reset(); });
+        b.close();
+      });
+  context_manager(buffer);
 
   m.def("pinned_empty", &pinned_empty, py::arg("nbytes"),
         "Page-locked host memory (cudaMallocHost) as a uint8 numpy array that owns it");
@@ -229,28 +234,28 @@ SI_REGISTER_BINDINGS(gpu_accelerator) {
     return py::make_tuple(f, t);
   }, py::arg("device") = 0);
 
-  py::class_<cu::Stream> stream(m, "Stream", "A CUDA stream (non-blocking by default)");
-  stream.def(py::init<int, bool, int>(), py::arg("device") = 0, py::arg("non_blocking") = true,
-             py::arg("priority") = 0)
+  si::py_bind::closable_class<cu::Stream> stream(m, "Stream", "Stream", "A CUDA stream (non-blocking by default)");
+  stream.def_init(py::init<int, bool, int>(), py::arg("device") = 0, py::arg("non_blocking") = true,
+                  py::arg("priority") = 0)
       .def_property_readonly("handle", [](const cu::Stream& s) {
         return reinterpret_cast<std::uintptr_t>(s.handle());
       })
       .def_property_readonly("device", &cu::Stream::device)
-      .def_property_readonly("closed", &cu::Stream::closed)
+      .def_property_readonly_any_state("closed", &cu::Stream::closed)
       .def("synchronize", [](const cu::Stream& s) {
         s.handle();
         py::gil_scoped_release release;
         s.synchronize();
       })
       .def("query", &cu::Stream::query)
-      .def("close", [](cu::Stream& s) {
+      .def_any_state("close", [](cu::Stream& s) {
         py::gil_scoped_release release;
         s.close();
       });
   context_manager(stream);
 
-  py::class_<cu::Event> event(m, "Event", "A CUDA event; with timing=True, elapsed times");
-  event.def(py::init<bool, int>(), py::arg("timing") = true, py::arg("device") = 0)
+  si::py_bind::closable_class<cu::Event> event(m, "Event", "Event", "A CUDA event; with timing=True, elapsed times");
+  event.def_init(py::init<bool, int>(), py::arg("timing") = true, py::arg("device") = 0)
       .def("record", [](cu::Event& e, py::object s) { e.record(stream_arg(s)); },
            py::arg("stream") = py::none())
       .def("synchronize", [](const cu::Event& e) {
@@ -262,13 +267,14 @@ SI_REGISTER_BINDINGS(gpu_accelerator) {
       .def("elapsed_ms", [](const cu::Event& end, const cu::Event& start) {
         return end.elapsed_ms_since(start);
       }, py::arg("start"), "Milliseconds from `start` to this event (both recorded and done)")
-      .def_property_readonly("closed", &cu::Event::closed)
+      .def_property_readonly_any_state("closed", &cu::Event::closed)
       .def_property_readonly("timing", &cu::Event::timing)
-      .def("close", &cu::Event::close);
+      .def_any_state("close", &cu::Event::close);
   context_manager(event);
 
-  py::class_<cu::Graph> graph(m, "Graph", "A CUDA Graph (capture, instantiate, update, launch)");
-  graph.def(py::init<>())
+  si::py_bind::closable_class<cu::Graph> graph(m, "Graph", "Graph",
+                                               "A CUDA Graph (capture, instantiate, update, launch)");
+  graph.def_init(py::init<>())
       .def("begin_capture", [](cu::Graph& g, py::object s) { g.begin_capture(stream_arg(s)); })
       .def("end_capture", &cu::Graph::end_capture, py::arg("ok"))
       .def("instantiate", [](cu::Graph& g) {
@@ -296,7 +302,9 @@ SI_REGISTER_BINDINGS(gpu_accelerator) {
                              [](const cu::Graph& g) { return g.lifecycle().updates_in_place(); })
       .def_property_readonly("reinstantiations",
                              [](const cu::Graph& g) { return g.lifecycle().reinstantiations(); })
-      .def("close", &cu::Graph::close);
+      .def_property_readonly_any_state("closed", &cu::Graph::closed)
+      .def_any_state("close", &cu::Graph::close);
+  context_manager(graph);
 
   m.def("launch_sentiment", [](std::uintptr_t w1, std::uintptr_t b1, std::uintptr_t w2,
                                std::uintptr_t b2, std::size_t in, std::size_t hidden,

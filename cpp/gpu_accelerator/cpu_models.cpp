@@ -29,7 +29,76 @@ void check_size(const std::vector<float>& v, std::size_t want, const char* name)
 // Below this many queries the key transpose costs more than it saves.
 constexpr std::size_t kMinQueriesForTranspose = 4;
 
-inline float sigmoid(float z) { return 1.0f / (1.0f + std::exp(-z)); }
+// Logistic function without overflow for any z (exp of a non-positive argument only).
+template <class T>
+T sigmoid(T z) {
+  const T e = std::exp(-std::fabs(z));
+  return z >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+}
+
+// valence, arousal, dominance of the three output pre-activations (float for the
+// ordinary path, double for rows recomputed after an overflow).
+template <class T>
+void write_outputs(T z0, T z1, T z2, float* o) {
+  o[0] = static_cast<float>(std::tanh(z0));
+  o[1] = static_cast<float>(sigmoid(z1));
+  o[2] = static_cast<float>(sigmoid(z2));
+}
+
+// 1 when x is NaN or infinite (all exponent bits set); branch-free, so loops vectorise.
+inline std::uint32_t non_finite_bit(float x) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+}
+
+// Squared norms in this range make float dot products safe: no partial sum can
+// overflow (|q.k| <= |q||k| <= 2^100), and the products lost to underflow
+// (< 2^-126 each) are negligible next to |q||k| >= 2^-60. Rows outside it are
+// rescaled by a power of two first (exact), see RowNorm.
+constexpr float kSafeNormSqLo = 0x1p-60f;
+constexpr float kSafeNormSqHi = 0x1p100f;
+
+// A row's 1/||row|| for the float path, or the power of two that brings it into
+// the safe range (scale != 1) and the inverse norm of the scaled row.
+struct RowNorm {
+  float inv = 0.0f;
+  double scale = 1.0;
+};
+
+RowNorm row_norm(const simd::VectorKernels& vk, const float* row, std::size_t dim) {
+  const float s = vk.dot(row, row, dim);
+  if (s >= kSafeNormSqLo && s <= kSafeNormSqHi) return {1.0f / std::sqrt(s), 1.0};
+  // In double every float square fits (3.4e38^2 and 1.4e-45^2 are normal doubles).
+  double d = 0.0;
+  for (std::size_t i = 0; i < dim; ++i) d += static_cast<double>(row[i]) * row[i];
+  if (!(d > 0.0)) return {0.0f, 1.0};  // a zero row: similarity 0 with everything
+  int e;
+  std::frexp(std::sqrt(d), &e);  // sqrt(d) in [2^(e-1), 2^e)
+  const double scale = std::ldexp(1.0, -e);
+  return {static_cast<float>(1.0 / (std::sqrt(d) * scale)), scale};
+}
+
+// The rows of src that need it multiplied by their scale (in double, so that
+// a scale beyond float's range is fine), the rest copied.
+void rescale_rows(const float* src, std::size_t rows, std::size_t dim, const RowNorm* norms, float* dst) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* a = src + r * dim;
+    float* b = dst + r * dim;
+    const double sc = norms[r].scale;
+    if (sc == 1.0) {
+      std::copy(a, a + dim, b);
+    } else {
+      for (std::size_t i = 0; i < dim; ++i) b[i] = static_cast<float>(a[i] * sc);
+    }
+  }
+}
+
+bool any_rescaled(const RowNorm* norms, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (norms[i].scale != 1.0) return true;
+  return false;
+}
 
 }  // namespace
 
@@ -79,6 +148,19 @@ SentimentHeadCpu::SentimentHeadCpu(SentimentWeights w) : w_(std::move(w)) {
   }
 }
 
+void SentimentHeadCpu::forward_row_f64(const float* x, float* o) const {
+  const std::size_t in = w_.in, hid = w_.hidden;
+  double z[3] = {w_.b2[0], w_.b2[1], w_.b2[2]};
+  for (std::size_t j = 0; j < hid; ++j) {
+    double pre = w_.b1[j];
+    const float* w = w_.w1.data() + j * in;
+    for (std::size_t i = 0; i < in; ++i) pre += static_cast<double>(w[i]) * x[i];
+    const double h = std::max(0.0, pre);
+    for (int c = 0; c < 3; ++c) z[c] += static_cast<double>(w_.w2[c * hid + j]) * h;
+  }
+  write_outputs(z[0], z[1], z[2], o);
+}
+
 void SentimentHeadCpu::forward(const float* x, std::size_t batch, float* out,
                                simd::Level level, unsigned threads) const {
   const auto& k = simd::vector_kernels(level);
@@ -86,13 +168,23 @@ void SentimentHeadCpu::forward(const float* x, std::size_t batch, float* out,
   if (threads == 0) threads = auto_threads(2.0 * batch * hid * (in + 3));
   const auto& ck = cosine_kernel_set().at(level);
   auto finish_row = [&](float* h, std::size_t r) {
+    // A non-finite pre-activation means a float partial sum overflowed (the
+    // inputs and weights are finite): that row is recomputed in double, where
+    // nothing a float network can produce overflows.
+    std::uint32_t non_finite = 0;
+    for (std::size_t j = 0; j < hid; ++j) {
+      const float pre = h[j] + w_.b1[j];
+      non_finite |= non_finite_bit(pre);
+      h[j] = std::max(0.0f, pre);
+    }
     float z[3];
-    for (std::size_t j = 0; j < hid; ++j) h[j] = std::max(0.0f, h[j] + w_.b1[j]);
     k.dot_rows(h, w_.w2.data(), 3, hid, hid, z);
-    float* o = out + r * 3;
-    o[0] = std::tanh(z[0] + w_.b2[0]);
-    o[1] = sigmoid(z[1] + w_.b2[1]);
-    o[2] = sigmoid(z[2] + w_.b2[2]);
+    for (int c = 0; c < 3; ++c) {
+      z[c] += w_.b2[c];
+      non_finite |= non_finite_bit(z[c]);
+    }
+    if (non_finite) return forward_row_f64(x + r * in, out + r * 3);
+    write_outputs(z[0], z[1], z[2], out + r * 3);
   };
   parallel_chunks(batch, threads, [&](std::size_t b, std::size_t e) {
     if (!w1t_.empty()) {
@@ -120,12 +212,16 @@ void cosine_matrix(const float* q, std::size_t m, const float* k, std::size_t n,
   const auto& ck = cosine_kernel_set().at(level);
   if (m == 0 || n == 0) return;
   if (threads == 0) threads = auto_threads(2.0 * m * n * dim);
-  std::vector<float> qinv(m), kinv(n);
-  auto inv_norm = [&](const float* row) {
-    float s = vk.dot(row, row, dim);
-    return s > 0.0f ? 1.0f / std::sqrt(s) : 0.0f;
-  };
-  for (std::size_t i = 0; i < m; ++i) qinv[i] = inv_norm(q + i * dim);
+  std::vector<RowNorm> qnorm(m), knorm(n);
+  for (std::size_t i = 0; i < m; ++i) qnorm[i] = row_norm(vk, q + i * dim, dim);
+  // Rows too small or too large for float dot products are used rescaled by a
+  // power of two (cosine is scale-invariant); ordinary inputs are not copied.
+  std::vector<float> q_rescaled;
+  if (any_rescaled(qnorm.data(), m)) {
+    q_rescaled.resize(m * dim);
+    rescale_rows(q, m, dim, qnorm.data(), q_rescaled.data());
+    q = q_rescaled.data();
+  }
   // Keys in blocks of kKeyBlock that stay in L2 while every query passes over
   // them. With several queries, each block is transposed once (dim x block) so
   // that the micro-kernel vectorises over keys; one query uses row dot products.
@@ -133,15 +229,21 @@ void cosine_matrix(const float* q, std::size_t m, const float* k, std::size_t n,
   const std::size_t blocks = (n + kKeyBlock - 1) / kKeyBlock;
   parallel_chunks(blocks, threads, [&](std::size_t b, std::size_t e) {
     std::vector<float> kt(transpose ? dim * kKeyBlock : 0);
+    std::vector<float> k_rescaled;
     for (std::size_t blk = b; blk < e; ++blk) {
       const std::size_t j0 = blk * kKeyBlock, j1 = std::min(n, j0 + kKeyBlock), w = j1 - j0;
-      for (std::size_t j = j0; j < j1; ++j) kinv[j] = inv_norm(k + j * dim);
+      for (std::size_t j = j0; j < j1; ++j) knorm[j] = row_norm(vk, k + j * dim, dim);
+      const float* base = k + j0 * dim;
+      if (any_rescaled(knorm.data() + j0, w)) {
+        k_rescaled.resize(w * dim);
+        rescale_rows(base, w, dim, knorm.data() + j0, k_rescaled.data());
+        base = k_rescaled.data();
+      }
       if (transpose) {
         if (w < kKeyBlock) std::fill(kt.begin(), kt.end(), 0.0f);
         // In strips of 16 dimensions: each source read is one cache line of a
         // key row, and the 16 destination rows stay in L1. (Reading a column
         // across 128 rows at a stride of 4*dim bytes maps to few cache sets.)
-        const float* base = k + j0 * dim;
         for (std::size_t d0 = 0; d0 < dim; d0 += 16) {
           const std::size_t dn = std::min<std::size_t>(16, dim - d0);
           for (std::size_t j = 0; j < w; ++j) {
@@ -152,14 +254,13 @@ void cosine_matrix(const float* q, std::size_t m, const float* k, std::size_t n,
         }
         ck.qk_block(q, m, dim, kt.data(), w, out + j0, n);
       } else {
-        for (std::size_t i = 0; i < m; ++i)
-          vk.dot_rows(q + i * dim, k + j0 * dim, w, dim, dim, out + i * n + j0);
+        for (std::size_t i = 0; i < m; ++i) vk.dot_rows(q + i * dim, base, w, dim, dim, out + i * n + j0);
       }
       for (std::size_t i = 0; i < m; ++i) {
         float* o = out + i * n + j0;
-        const float qi = qinv[i];
-        for (std::size_t j = 0; j < w; ++j)
-          o[j] = std::clamp(o[j] * qi * kinv[j0 + j], -1.0f, 1.0f);
+        const float qi = qnorm[i].inv;
+        // (o * qi) * kinv: o * qi <= |k| <= 2^50, so no intermediate overflows.
+        for (std::size_t j = 0; j < w; ++j) o[j] = std::clamp(o[j] * qi * knorm[j0 + j].inv, -1.0f, 1.0f);
       }
     }
   });

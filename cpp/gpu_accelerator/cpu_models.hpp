@@ -30,13 +30,22 @@ class SentimentHeadCpu {
   std::size_t in_features() const { return w_.in; }
   std::size_t hidden() const { return w_.hidden; }
   const SentimentWeights& weights() const { return w_; }
+  // After close() the bindings refuse every call (ClosedError). The weights are
+  // freed with the object, so that a forward() running without the GIL on
+  // another thread never reads freed memory.
+  void close() { closed_ = true; }
+  bool closed() const { return closed_; }
   // x: (batch, in) row-major; out: (batch, 3). threads = 0 picks automatically.
   void forward(const float* x, std::size_t batch, float* out, simd::Level level,
                unsigned threads = 0) const;
 
  private:
+  // One row in double (used when a float partial sum overflowed).
+  void forward_row_f64(const float* x, float* out) const;
+
   SentimentWeights w_;
-  std::vector<float> w1t_;  // w1 transposed, (in x kKeyBlock), when hidden <= kKeyBlock
+  std::vector<float> w1t_;
+  bool closed_ = false;  // w1 transposed, (in x kKeyBlock), when hidden <= kKeyBlock
 };
 
 // out (m, n) = cosine(q_i, k_j); a zero-norm row gives 0. q: (m, dim), k: (n, dim).

@@ -109,6 +109,7 @@ class Graph {
   void launch(cudaStream_t stream);
   std::size_t node_count() const;
   void close();
+  bool closed() const { return lc_.state() == GraphLifecycle::State::closed; }
 
  private:
   GraphLifecycle lc_;

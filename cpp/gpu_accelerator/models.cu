@@ -15,9 +15,46 @@ namespace {
 constexpr int kWarpsPerBlock = 4;
 constexpr unsigned kFull = 0xffffffffu;
 
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(kFull, v, off);
+// The warp's total, in every lane (butterfly).
+template <class T>
+__device__ __forceinline__ T warp_sum(T v) {
+  for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(kFull, v, off);
   return v;
+}
+
+// Logistic function without overflow for any z (exp of a non-positive argument only).
+__device__ __forceinline__ double sigmoid(double z) {
+  if (z >= 0.0) return 1.0 / (1.0 + exp(-z));
+  const double e = exp(z);
+  return e / (1.0 + e);
+}
+
+__device__ __forceinline__ void write_outputs(double z0, double z1, double z2, float* o) {
+  o[0] = static_cast<float>(tanh(z0));
+  o[1] = static_cast<float>(sigmoid(z1));
+  o[2] = static_cast<float>(sigmoid(z2));
+}
+
+// One batch row in double, by the whole warp (used when a float partial sum overflowed,
+// as the CPU twin does): nothing a float network can produce overflows in double.
+__device__ void sentiment_row_f64(const float* __restrict__ w1, const float* __restrict__ b1,
+                                  const float* __restrict__ w2, const float* __restrict__ b2, int in,
+                                  int hidden, const float* __restrict__ xr, float* __restrict__ o) {
+  const int lane = threadIdx.x % 32;
+  double z0 = 0.0, z1 = 0.0, z2 = 0.0;
+  for (int j = lane; j < hidden; j += 32) {
+    const float* w = w1 + static_cast<long long>(j) * in;
+    double s = b1[j];
+    for (int i = 0; i < in; ++i) s = fma(static_cast<double>(w[i]), static_cast<double>(xr[i]), s);
+    const double h = s > 0.0 ? s : 0.0;
+    z0 = fma(static_cast<double>(w2[j]), h, z0);
+    z1 = fma(static_cast<double>(w2[hidden + j]), h, z1);
+    z2 = fma(static_cast<double>(w2[2 * hidden + j]), h, z2);
+  }
+  z0 = warp_sum(z0);
+  z1 = warp_sum(z1);
+  z2 = warp_sum(z2);
+  if (lane == 0) write_outputs(z0 + b2[0], z1 + b2[1], z2 + b2[2], o);
 }
 
 // One warp per batch row: lanes compute hidden units, then three warp-reduced outputs.
@@ -31,11 +68,14 @@ __global__ void sentiment_kernel(const float* __restrict__ w1, const float* __re
   if (row >= batch) return;  // whole warps leave together; only warp-level sync below
   float* h = shared + warp * hidden;
   const float* xr = x + row * in;
+  bool finite = true;
   for (int j = lane; j < hidden; j += 32) {
     const float* w = w1 + static_cast<long long>(j) * in;
     float s = 0.0f;
     for (int i = 0; i < in; ++i) s = fmaf(w[i], xr[i], s);
-    h[j] = fmaxf(s + b1[j], 0.0f);
+    const float pre = s + b1[j];
+    finite &= isfinite(pre);
+    h[j] = fmaxf(pre, 0.0f);
   }
   __syncwarp();
   float z0 = 0.0f, z1 = 0.0f, z2 = 0.0f;
@@ -45,14 +85,13 @@ __global__ void sentiment_kernel(const float* __restrict__ w1, const float* __re
     z1 = fmaf(w2[hidden + j], hj, z1);
     z2 = fmaf(w2[2 * hidden + j], hj, z2);
   }
-  z0 = warp_sum(z0);
-  z1 = warp_sum(z1);
-  z2 = warp_sum(z2);
-  if (lane == 0) {
-    out[row * 3 + 0] = tanhf(z0 + b2[0]);
-    out[row * 3 + 1] = 1.0f / (1.0f + expf(-(z1 + b2[1])));
-    out[row * 3 + 2] = 1.0f / (1.0f + expf(-(z2 + b2[2])));
-  }
+  z0 = warp_sum(z0) + b2[0];
+  z1 = warp_sum(z1) + b2[1];
+  z2 = warp_sum(z2) + b2[2];
+  // A non-finite pre-activation anywhere means a float partial sum overflowed.
+  finite &= isfinite(z0) && isfinite(z1) && isfinite(z2);
+  if (!__all_sync(kFull, finite)) return sentiment_row_f64(w1, b1, w2, b2, in, hidden, xr, out + row * 3);
+  if (lane == 0) write_outputs(z0, z1, z2, out + row * 3);
 }
 
 // One warp per (query, key) pair: dot product and both norms in one pass.
@@ -65,19 +104,22 @@ __global__ void cosine_kernel(const float* __restrict__ q, long long m, const fl
   const float* kr = k + j * dim;
   for (long long i = blockIdx.y; i < m; i += gridDim.y) {
     const float* qr = q + i * dim;
-    float dot = 0.0f, qq = 0.0f, kk = 0.0f;
+    // In double, every product of two floats and every sum of them is finite and
+    // normal, so the result is right for any finite input scale (the CPU twin
+    // rescales rows by powers of two to the same effect).
+    double dot = 0.0, qq = 0.0, kk = 0.0;
     for (int d = lane; d < dim; d += 32) {
-      const float a = qr[d], b = kr[d];
-      dot = fmaf(a, b, dot);
-      qq = fmaf(a, a, qq);
-      kk = fmaf(b, b, kk);
+      const double a = qr[d], b = kr[d];
+      dot = fma(a, b, dot);
+      qq = fma(a, a, qq);
+      kk = fma(b, b, kk);
     }
     dot = warp_sum(dot);
     qq = warp_sum(qq);
     kk = warp_sum(kk);
     if (lane == 0) {
-      float c = (qq > 0.0f && kk > 0.0f) ? dot / (sqrtf(qq) * sqrtf(kk)) : 0.0f;
-      out[i * n + j] = fminf(1.0f, fmaxf(-1.0f, c));
+      const double c = (qq > 0.0 && kk > 0.0) ? dot / (sqrt(qq) * sqrt(kk)) : 0.0;
+      out[i * n + j] = static_cast<float>(fmin(1.0, fmax(-1.0, c)));
     }
   }
 }

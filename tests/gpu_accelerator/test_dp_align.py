@@ -4,39 +4,11 @@ oracle, and parasail's scan/scalar kernels."""
 import numpy as np
 import pytest
 
+from gpu_oracles import align_oracle as oracle  # Gotoh's three-state recurrence, plain Python ints
 from superinstance import _core
 from superinstance.gpu_accelerator import BLOSUM62, SubstitutionMatrix, nw_scores, sw_scores
 
 PROTEIN = np.frombuffer(b"ARNDCQEGHILKMFPSTWYV", np.uint8)
-
-
-def oracle(q, t, S, code, go, ge, glob):
-    """Gotoh's three-state recurrence, plain Python ints, full matrices."""
-    q = [code[b] for b in q]
-    t = [code[b] for b in t]
-    m, n = len(q), len(t)
-    if m == 0 or n == 0:
-        return 0 if not glob or m + n == 0 else -(go + (m + n - 1) * ge)
-    NEG = -10**9
-    H = [[NEG] * (n + 1) for _ in range(m + 1)]
-    E = [[NEG] * (n + 1) for _ in range(m + 1)]
-    F = [[NEG] * (n + 1) for _ in range(m + 1)]
-    H[0][0] = 0
-    for i in range(1, m + 1):
-        H[i][0] = -(go + (i - 1) * ge) if glob else 0
-    for j in range(1, n + 1):
-        H[0][j] = -(go + (j - 1) * ge) if glob else 0
-    best = 0
-    for i in range(1, m + 1):
-        for j in range(1, n + 1):
-            E[i][j] = max(E[i][j - 1] - ge, H[i][j - 1] - go)
-            F[i][j] = max(F[i - 1][j] - ge, H[i - 1][j] - go)
-            h = max(H[i - 1][j - 1] + int(S[q[i - 1], t[j - 1]]), E[i][j], F[i][j])
-            if not glob:
-                h = max(h, 0)
-            H[i][j] = h
-            best = max(best, h)
-    return H[m][n] if glob else best
 
 
 def rand_seq(rng, n, alphabet=PROTEIN):

@@ -6,6 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
+from gpu_oracles import dtw_oracle
 from superinstance.gpu_accelerator import NO_EDGE, dtw, floyd_warshall, optimal_path, rolling_max, rolling_min
 
 
@@ -193,18 +194,6 @@ def test_rolling_errors():
 
 
 # ---------------------------------------------------------------- DTW
-def dtw_oracle(a, b, band=None):
-    la, lb = len(a), len(b)
-    D = np.full((la + 1, lb + 1), np.inf)
-    D[0, 0] = 0
-    for i in range(1, la + 1):
-        for j in range(1, lb + 1):
-            if band is not None and abs(i - j) > band:
-                continue
-            D[i, j] = abs(float(a[i - 1]) - float(b[j - 1])) + min(D[i - 1, j], D[i, j - 1], D[i - 1, j - 1])
-    return D[la, lb]
-
-
 def test_dtw_matches_oracle():
     rng = np.random.default_rng(5)
     for la, lb, band in [(1, 1, None), (5, 9, None), (30, 30, 3), (20, 25, 5), (20, 25, 4), (40, 33, None),

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "common/parallel.hpp"
 #include "gpu_accelerator/dp/dp_align_common.hpp"
 
 namespace si::dp {
@@ -28,41 +29,6 @@ const simd::KernelSet<AlignKernels>& align_kernel_set() {
 #endif
   };
   return set;
-}
-
-void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& fn) {
-  if (n == 0) return;
-  const std::size_t hw = std::max(1u, std::thread::hardware_concurrency());
-  std::size_t t = threads > 0 ? static_cast<std::size_t>(threads) : hw;
-  t = std::min({t, n, 4 * hw});  // never an absurd number of OS threads
-  if (t <= 1) {
-    for (std::size_t i = 0; i < n; ++i) fn(i);
-    return;
-  }
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto worker = [&] {
-    for (;;) {
-      const std::size_t i = next.fetch_add(1, std::memory_order_relaxed);
-      if (i >= n || failed.load(std::memory_order_relaxed)) return;
-      try {
-        fn(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-        failed = true;
-        return;
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  pool.reserve(t - 1);
-  for (std::size_t k = 0; k + 1 < t; ++k) pool.emplace_back(worker);
-  worker();
-  for (auto& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
 }
 
 namespace detail {
@@ -181,7 +147,7 @@ EncodedBatch encode_batch(const AlignParams& p, const std::int16_t* code_of, con
   constexpr std::size_t kBlock = 256;
   std::atomic<std::size_t> first_bad{n_targets};
   auto tlen = [&](std::size_t i) { return static_cast<std::size_t>(offsets[i + 1] - offsets[i]); };
-  parallel_for((n_targets + kBlock - 1) / kBlock, threads, [&](std::size_t blk) {
+  si::parallel_for((n_targets + kBlock - 1) / kBlock, threads, [&](std::size_t blk, std::size_t) {
     for (std::size_t i = blk * kBlock; i < std::min(n_targets, (blk + 1) * kBlock); ++i)
       if (!encode_quiet(code_of, targets + offsets[i], tlen(i), b.targets.data() + b.offsets[i])) {
         std::size_t seen = first_bad.load();
@@ -213,7 +179,7 @@ std::vector<std::int32_t> align_scores(const AlignParams& p, const std::int16_t*
     stats->lanes = kernels.lanes;
   }
   if (!kernels.group16 || m == 0) {
-    parallel_for(n_targets, threads, [&](std::size_t i) {
+    si::parallel_for(n_targets, threads, [&](std::size_t i, std::size_t) {
       out[i] = kernels.pair32(p, q.data(), m, tptr(i), tlen(i));
     });
     if (stats) stats->recomputed = 0;
@@ -239,7 +205,7 @@ std::vector<std::int32_t> align_scores(const AlignParams& p, const std::int16_t*
   for (std::size_t i : order) (fits16(tlen(i)) ? grouped : singles).push_back(i);
   const std::size_t n_groups = (grouped.size() + lanes - 1) / lanes;
 
-  parallel_for(n_groups + singles.size(), threads, [&](std::size_t task) {
+  si::parallel_for(n_groups + singles.size(), threads, [&](std::size_t task, std::size_t) {
     if (task >= n_groups) {
       const std::size_t i = singles[task - n_groups];
       out[i] = kernels.pair32(p, q.data(), m, tptr(i), tlen(i));

@@ -15,7 +15,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -94,11 +93,6 @@ struct EncodedBatch {
 EncodedBatch encode_batch(const AlignParams& p, const std::int16_t* code_of, const std::uint8_t* query,
                           std::size_t m, const std::uint8_t* targets, const std::int64_t* offsets,
                           std::size_t n_targets, int threads = 1);
-
-// Runs fn(i) for i in [0, n) on up to `threads` threads (0 = hardware threads; at most
-// 4x the hardware threads).
-// Exceptions from fn are rethrown on the caller's thread (the first one).
-void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& fn);
 
 namespace detail {
 extern const AlignKernels kAlignScalar;

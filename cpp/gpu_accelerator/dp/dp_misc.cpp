@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/parallel.hpp"
 #include "gpu_accelerator/dp/dp_align.hpp"
 #include "gpu_accelerator/dp/dp_fw.hpp"
 
@@ -69,7 +70,7 @@ void rolling_one(const T* x, std::size_t n, std::size_t w, bool want_max, T* out
 void optimal_path_i32(const std::int32_t* cost, std::size_t batch, std::size_t rows, std::size_t cols,
                       std::int64_t* total, std::int32_t* path, int threads) {
   check_path_shape(rows, cols);
-  parallel_for(batch, threads, [&](std::size_t b) {
+  si::parallel_for(batch, threads, [&](std::size_t b, std::size_t) {
     optimal_path_one(cost + b * rows * cols, rows, cols, total + b, path + b * cols);
   });
 }
@@ -81,7 +82,7 @@ void optimal_path_f32(const float* cost, std::size_t batch, std::size_t rows, st
   for (std::size_t i = 0; i < count; ++i)
     if (!std::isfinite(cost[i]))
       throw std::invalid_argument("optimal path: cost has a NaN or infinite value at flat index " + std::to_string(i));
-  parallel_for(batch, threads, [&](std::size_t b) {
+  si::parallel_for(batch, threads, [&](std::size_t b, std::size_t) {
     optimal_path_one(cost + b * rows * cols, rows, cols, total + b, path + b * cols);
   });
 }
@@ -127,13 +128,13 @@ void floyd_warshall_i32(std::int32_t* d, std::size_t n, int threads, simd::Level
   };
   for (std::size_t kb = 0; kb < nb; ++kb) {
     relax(kb, kb, kb);
-    parallel_for(2 * nb, threads, [&](std::size_t t) {
+    si::parallel_for(2 * nb, threads, [&](std::size_t t, std::size_t) {
       const std::size_t b = t / 2;
       if (b == kb) return;
       if (t % 2 == 0) relax(kb, kb, b);  // row of tiles
       else relax(kb, b, kb);             // column of tiles
     });
-    parallel_for(nb * nb, threads, [&](std::size_t t) {
+    si::parallel_for(nb * nb, threads, [&](std::size_t t, std::size_t) {
       const std::size_t ib = t / nb, jb = t % nb;
       if (ib != kb && jb != kb) relax(kb, ib, jb);
     });
@@ -144,7 +145,7 @@ void floyd_warshall_i32(std::int32_t* d, std::size_t n, int threads, simd::Level
 void rolling_minmax_i32(const std::int32_t* x, std::size_t batch, std::size_t n, std::size_t window, bool want_max,
                         std::int32_t* out, int threads) {
   if (window == 0 || window > n) throw std::invalid_argument("rolling window must be in 1..len(series)");
-  parallel_for(batch, threads, [&](std::size_t b) { rolling_one(x + b * n, n, window, want_max, out + b * (n - window + 1)); });
+  si::parallel_for(batch, threads, [&](std::size_t b, std::size_t) { rolling_one(x + b * n, n, window, want_max, out + b * (n - window + 1)); });
 }
 
 void rolling_minmax_f32(const float* x, std::size_t batch, std::size_t n, std::size_t window, bool want_max, float* out,
@@ -152,7 +153,7 @@ void rolling_minmax_f32(const float* x, std::size_t batch, std::size_t n, std::s
   if (window == 0 || window > n) throw std::invalid_argument("rolling window must be in 1..len(series)");
   for (std::size_t i = 0; i < batch * n; ++i)
     if (std::isnan(x[i])) throw std::invalid_argument("rolling min/max: series has a NaN at flat index " + std::to_string(i));
-  parallel_for(batch, threads, [&](std::size_t b) { rolling_one(x + b * n, n, window, want_max, out + b * (n - window + 1)); });
+  si::parallel_for(batch, threads, [&](std::size_t b, std::size_t) { rolling_one(x + b * n, n, window, want_max, out + b * (n - window + 1)); });
 }
 
 void dtw_f32(const float* a, const float* b, std::size_t batch, std::size_t la, std::size_t lb, long band, double* out,
@@ -167,7 +168,7 @@ void dtw_f32(const float* a, const float* b, std::size_t batch, std::size_t la, 
     for (std::size_t k = 0; k < batch; ++k) out[k] = inf;  // the last cell is outside the band
     return;
   }
-  parallel_for(batch, threads, [&](std::size_t k) {
+  si::parallel_for(batch, threads, [&](std::size_t k, std::size_t) {
     const float* x = a + k * la;
     const float* y = b + k * lb;
     // Rows of D with one leading column: buf[j + 1] = D(i, j), buf[0] = D(i, -1) = inf;

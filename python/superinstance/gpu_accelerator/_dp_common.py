@@ -15,6 +15,8 @@ _BACKENDS = ("auto", "cpu", "cuda")
 
 
 def check_backend(backend: str) -> str:
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a str ({', '.join(_BACKENDS)}), got {type(backend).__name__}")
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(_BACKENDS)}, got {backend!r}")
     return backend
@@ -57,6 +59,18 @@ def resolve_backend(backend: str) -> Tuple[str, Optional[str]]:
             raise GpuUnavailable(f"backend='cuda' requested but no GPU is usable: {reason}")
         return "cuda", None
     return ("cpu", f"no GPU: {reason}") if reason is not None else ("cuda", None)
+
+
+def band_arg(band: Any, la: int, lb: int) -> int:
+    """DTW's Sakoe-Chiba band as the kernels take it: -1 for none (also for a band at least as
+    wide as both series, which excludes nothing, so that any int fits the kernels' long)."""
+    if band is None:
+        return -1
+    if isinstance(band, bool) or not isinstance(band, (int, np.integer)):
+        raise TypeError(f"band must be an int or None, got {type(band).__name__}")
+    if band < 0:
+        raise ValueError(f"band must be >= 0 or None (no band), got {band}")
+    return -1 if band >= max(la, lb) else int(band)
 
 
 def as_bytes(seq: Any, what: str) -> bytes:

@@ -162,6 +162,8 @@ def backend_reason() -> str:
 
 def resolve_backend(backend: str) -> str:
     """``"auto"`` -> the default backend; ``"cuda"`` -> ``"cuda"`` or GpuUnavailable with the reason."""
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a str ({', '.join(BACKENDS)}), got {type(backend).__name__}")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend == "cpu":

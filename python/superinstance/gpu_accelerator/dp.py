@@ -20,7 +20,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from .. import _core
-from ._dp_common import SeqLike, as_bytes, cuda_module, pack_targets, run_on_backend
+from ._dp_common import SeqLike, as_bytes, band_arg, cuda_module, pack_targets, run_on_backend
 
 __all__ = [
     "SubstitutionMatrix",
@@ -89,6 +89,10 @@ class SubstitutionMatrix:
                 raise TypeError(f"substitution matrix must hold integers, got dtype {arr.dtype}")
         if arr.size and (arr.min() < -128 or arr.max() > 127):
             raise ValueError("substitution scores must fit in int8 (-128..127)")
+        if not isinstance(alphabet, (str, bytes, bytearray)):  # bytes(5) would be five NUL letters
+            raise TypeError(f"alphabet must be str or bytes, got {type(alphabet).__name__}")
+        if not isinstance(case_sensitive, (bool, np.bool_)):
+            raise TypeError(f"case_sensitive must be a bool, got {type(case_sensitive).__name__}")
         alpha = alphabet.encode("ascii") if isinstance(alphabet, str) else bytes(alphabet)
         if len(alpha) != arr.shape[0]:
             raise ValueError(f"alphabet has {len(alpha)} letters but the matrix is {arr.shape[0]} x {arr.shape[1]}")
@@ -152,27 +156,38 @@ def _matrix(matrix: Union[str, SubstitutionMatrix]) -> SubstitutionMatrix:
     raise TypeError(f"matrix must be a SubstitutionMatrix or 'blosum62', got {matrix!r}")
 
 
+_MAX_GAP = 1 << 24  # the kernels' limit (checked again by the CPU binding)
+
+
 def _gap(name: str, v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(v).__name__}")
     if v < 0:
         raise ValueError(f"{name} must be >= 0 (a cost, subtracted from the score), got {v}")
+    if v > _MAX_GAP:
+        raise ValueError(f"{name} = {v} is above 2**24: no gap that long fits a 32-bit score")
     return int(v)
 
 
 def _threads(threads: Optional[int]) -> int:
+    """None -> 0 (all cores); the type is checked here (the GPU path ignores threads), the range
+    [0, max threads] by the CPU binding."""
     if threads is None:
         return 0
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
-        raise ValueError(f"threads must be a non-negative integer (0 or None = all cores), got {threads!r}")
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+        raise TypeError(f"threads must be an int or None (0 or None = all cores), got {type(threads).__name__}")
+    if threads < 0:
+        raise ValueError(f"threads must be >= 0 (0 or None = all cores), got {threads}")
     return int(threads)
 
 
 def _align(global_: bool, query: SeqLike, targets: Sequence[SeqLike], matrix: Union[str, SubstitutionMatrix],
            gap_open: int, gap_extend: int, threads: Optional[int], backend: str, level: Optional[str],
            return_info: bool, precision: str):
-    if precision not in ("auto", "s32", "s16x2"):
+    if not isinstance(precision, str) or precision not in ("auto", "s32", "s16x2"):
         raise ValueError(f"precision must be 'auto', 's32' or 's16x2', got {precision!r}")
+    if not isinstance(return_info, (bool, np.bool_)):
+        raise TypeError(f"return_info must be a bool, got {type(return_info).__name__}")
     mat = _matrix(matrix)
     go, ge = _gap("gap_open", gap_open), _gap("gap_extend", gap_extend)
     nthreads = _threads(threads)
@@ -251,7 +266,7 @@ def optimal_path(cost: Any, *, threads: Optional[int] = None, backend: str = "au
     if a3.shape[2] == 0:
         raise ValueError("cost matrix has zero columns: a path needs at least one column")
     if a.dtype == np.float32 and not np.all(np.isfinite(a3)):
-        raise ValueError("cost has NaN or infinite values")
+        raise ValueError("cost has NaN or infinite values (as float32: |cost| must be below 3.4e38)")
     nthreads = _threads(threads)
     suffix = "i32" if a.dtype == np.int32 else "f32"
     (total, path), _, _ = run_on_backend(
@@ -332,9 +347,7 @@ def dtw(a: Any, b: Any, *, band: Optional[int] = None, threads: Optional[int] = 
         raise ValueError("dtw: series must not be empty")
     if not (np.all(np.isfinite(x2)) and np.all(np.isfinite(y2))):
         raise ValueError("dtw: series have NaN or infinite values")
-    if band is not None and (isinstance(band, bool) or not isinstance(band, (int, np.integer)) or band < 0):
-        raise ValueError(f"band must be a non-negative integer or None, got {band!r}")
-    bnd = -1 if band is None else int(band)
+    bnd = band_arg(band, x2.shape[1], y2.shape[1])
     nthreads = _threads(threads)
     out = run_on_backend(backend, lambda: cuda_module().dp_dtw_f32(x2, y2, bnd),
                          lambda: _core.dp_dtw_f32(x2, y2, bnd, nthreads))[0]

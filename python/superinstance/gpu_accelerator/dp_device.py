@@ -37,7 +37,7 @@ from typing import Any, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..errors import ClosedError
-from ._dp_common import SeqLike, as_bytes, cuda_module
+from ._dp_common import SeqLike, as_bytes, band_arg, cuda_module
 from .dp import SubstitutionMatrix, _gap, _matrix
 from .memory import DeviceArray, as_device_array, stream_handle
 
@@ -99,20 +99,26 @@ class DeviceStatus:
         self._a = DeviceArray((1,), np.int32, device)
         self._a.fill_zero()
 
+    def _live(self) -> DeviceArray:
+        if self._a.closed:
+            raise ClosedError("DeviceStatus is closed")
+        return self._a
+
     @property
     def ptr(self) -> int:
-        return self._a.ptr
+        return self._live().ptr
 
     @property
     def closed(self) -> bool:
         return self._a.closed
 
     def reset(self, stream: Any = None) -> None:
-        self._a.fill_zero(stream)
+        self._live().fill_zero(stream)
 
     def bits(self, stream: Any = None) -> int:
         """The bits set so far, after the work queued on ``stream`` (None, or a handle
         without ``synchronize()``: after all work on the device)."""
+        self._live()
         if hasattr(stream, "synchronize"):
             stream.synchronize()
         else:
@@ -128,6 +134,7 @@ class DeviceStatus:
         self._a.close()
 
     def __enter__(self) -> "DeviceStatus":
+        self._live()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -199,6 +206,7 @@ class AlignPlan:
     @property
     def offsets(self) -> np.ndarray:
         """Where target i lies in the packed buffer: ``[offsets[i], offsets[i + 1])``."""
+        self._live
         return self._offsets
 
     @property
@@ -212,6 +220,7 @@ class AlignPlan:
 
     def pack(self, targets: Sequence[SeqLike]) -> np.ndarray:
         """The targets back to back as a uint8 host array, checked against the plan's lengths."""
+        self._live
         if isinstance(targets, (str, bytes, bytearray, memoryview)):
             raise TypeError("targets must be a sequence of sequences; wrap a single target in a list")
         items = [as_bytes(t, f"target {i}") for i, t in enumerate(targets)]
@@ -227,6 +236,7 @@ class AlignPlan:
     def launch(self, targets: Any, scores: Any, stream: Any = None, status: Optional[DeviceStatus] = None,
                workspace: Any = None) -> None:
         """Queue gather, DP and scatter kernels on ``stream`` (asynchronous; capturable)."""
+        self._live
         t = _device_array(targets, "targets", np.uint8, 1)
         if t.size < self.target_bytes:
             raise ValueError(f"targets has {t.size} bytes, the plan reads {self.target_bytes}")
@@ -242,7 +252,12 @@ class AlignPlan:
             self._ws.close()
         self._ws = None
 
+    @property
+    def closed(self) -> bool:
+        return self._plan is None
+
     def __enter__(self) -> "AlignPlan":
+        self._live
         return self
 
     def __exit__(self, *exc) -> None:
@@ -372,10 +387,9 @@ def dtw_device(a: Any, b: Any, out: Any, workspace: Any, band: Optional[int] = N
         raise ValueError(f"a and b must have the same batch size, got {x.shape[0]} and {y.shape[0]}")
     if x.shape[1] == 0 or y.shape[1] == 0:
         raise ValueError("dtw: series must not be empty")
-    if band is not None and (isinstance(band, bool) or not isinstance(band, (int, np.integer)) or band < 0):
-        raise ValueError(f"band must be a non-negative integer or None, got {band!r}")
+    bnd = band_arg(band, x.shape[1], y.shape[1])
     o = _device_array(out, "out", np.float64, 1)
     _expect_shape(o, "out", (x.shape[0],))
     w = _workspace(workspace, dtw_workspace_bytes(x.shape[0], y.shape[1]), "dtw")
-    cuda_module().dp_launch_dtw_f32(x.ptr, y.ptr, x.shape[0], x.shape[1], y.shape[1], -1 if band is None else int(band),
+    cuda_module().dp_launch_dtw_f32(x.ptr, y.ptr, x.shape[0], x.shape[1], y.shape[1], bnd,
                                     o.ptr, w.ptr, w.nbytes, _status_ptr(status), stream_handle(stream))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator, Optional
 
+from ..errors import ClosedError
 from .devices import cuda_module
 from .memory import Stream, stream_handle
 
@@ -31,12 +32,25 @@ class Graph:
     def __init__(self) -> None:
         self._g = cuda_module().Graph()
 
-    @contextlib.contextmanager
-    def capture(self, stream: Stream) -> Iterator["Graph"]:
+    def _raw(self):
+        if self._g.closed:
+            raise ClosedError("Graph is closed")
+        return self._g
+
+    @property
+    def closed(self) -> bool:
+        return self._g.closed
+
+    def capture(self, stream: Stream):
         """Record every launch on ``stream`` inside the block (not the default stream)."""
+        self._raw()  # refused here, not when the block is entered
         if stream is None:
             raise ValueError("Graph.capture needs a Stream (the default stream cannot be captured)")
-        self._g.begin_capture(stream_handle(stream))
+        return self._capture(stream)
+
+    @contextlib.contextmanager
+    def _capture(self, stream: Stream) -> Iterator["Graph"]:
+        self._raw().begin_capture(stream_handle(stream))
         try:
             yield self
         except BaseException:
@@ -45,48 +59,49 @@ class Graph:
         self._g.end_capture(True)
 
     def instantiate(self) -> "Graph":
-        self._g.instantiate()
+        self._raw().instantiate()
         return self
 
     def update(self) -> str:
         """Apply the newest capture to the executable graph: ``"in_place"`` or ``"reinstantiated"``."""
-        return "in_place" if self._g.update() else "reinstantiated"
+        return "in_place" if self._raw().update() else "reinstantiated"
 
     def upload(self, stream: Optional[Stream] = None) -> None:
         """Prepare the executable graph on the device ahead of the first launch."""
-        self._g.upload(stream_handle(stream))
+        self._raw().upload(stream_handle(stream))
 
     def launch(self, stream: Optional[Stream] = None) -> None:
         """Replay the graph on ``stream`` (asynchronous)."""
-        self._g.launch(stream_handle(stream))
+        self._raw().launch(stream_handle(stream))
 
     replay = launch
 
     @property
     def state(self) -> str:
-        return self._g.state
+        return self._raw().state
 
     @property
     def node_count(self) -> int:
-        return self._g.node_count
+        return self._raw().node_count
 
     @property
     def launches(self) -> int:
-        return self._g.launches
+        return self._raw().launches
 
     @property
     def updates_in_place(self) -> int:
-        return self._g.updates_in_place
+        return self._raw().updates_in_place
 
     @property
     def reinstantiations(self) -> int:
-        return self._g.reinstantiations
+        return self._raw().reinstantiations
 
     def close(self) -> None:
         """Destroy the graph (ending a capture in progress). Idempotent."""
         self._g.close()
 
     def __enter__(self) -> "Graph":
+        self._raw()
         return self
 
     def __exit__(self, *exc) -> None:

@@ -41,24 +41,25 @@ class Stream:
 
     @property
     def handle(self) -> int:
-        return self._s.handle
+        return self._raw().handle
 
     @property
     def closed(self) -> bool:
         return self._s.closed
 
     def synchronize(self) -> None:
-        self._s.synchronize()
+        self._raw().synchronize()
 
     def query(self) -> bool:
         """True when all work queued on the stream has finished."""
-        return self._s.query()
+        return self._raw().query()
 
     def close(self) -> None:
         """Wait for queued work, then destroy the stream. Idempotent."""
         self._s.close()
 
     def __enter__(self) -> "Stream":
+        self._raw()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -71,18 +72,25 @@ class Event:
     def __init__(self, timing: bool = True, device: int = 0):
         self._e = cuda_module().Event(timing, device)
 
+    def _raw(self):
+        if self._e.closed:
+            raise ClosedError("Event is closed")
+        return self._e
+
     def record(self, stream: Optional[Stream] = None) -> "Event":
-        self._e.record(stream_handle(stream))
+        self._raw().record(stream_handle(stream))
         return self
 
     def synchronize(self) -> None:
-        self._e.synchronize()
+        self._raw().synchronize()
 
     def query(self) -> bool:
-        return self._e.query()
+        return self._raw().query()
 
     def elapsed_ms(self, start: "Event") -> float:
-        return self._e.elapsed_ms(start._e)
+        if not isinstance(start, Event):
+            raise TypeError(f"start must be an Event, got {type(start).__name__}")
+        return self._raw().elapsed_ms(start._raw())
 
     @property
     def closed(self) -> bool:
@@ -92,6 +100,7 @@ class Event:
         self._e.close()
 
     def __enter__(self) -> "Event":
+        self._raw()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -159,26 +168,32 @@ class DeviceArray:
 
     @property
     def shape(self) -> Tuple[int, ...]:
+        self._check()
         return self._shape
 
     @property
     def dtype(self) -> np.dtype:
+        self._check()
         return self._dtype
 
     @property
     def size(self) -> int:
+        self._check()
         return int(np.prod(self._shape, dtype=np.int64))
 
     @property
     def nbytes(self) -> int:
+        self._check()
         return self.size * self._dtype.itemsize
 
     @property
     def device(self) -> int:
+        self._check()
         return self._device
 
     @property
     def owns_memory(self) -> bool:
+        self._check()
         return self._buf is not None
 
     # -- copies
@@ -196,12 +211,14 @@ class DeviceArray:
     def copy_from_host(self, host: np.ndarray, stream: Optional[Stream] = None) -> None:
         """Host -> device. Synchronous without a stream; with one, asynchronous (keep ``host``
         alive and unchanged until the stream is synchronized)."""
+        self._check()
         self._host_check(host, False)
         cuda_module().memcpy(self.ptr, host.ctypes.data, self.nbytes, stream_handle(stream))
 
     def to_host(self, out: Optional[np.ndarray] = None, stream: Optional[Stream] = None) -> np.ndarray:
         """Device -> host (a new array, or ``out``). With a stream the copy is asynchronous:
         synchronize the stream before reading ``out`` (use a PinnedBuffer's array for overlap)."""
+        self._check()
         if out is None:
             out = np.empty(self._shape, self._dtype)
         self._host_check(out, True)
@@ -209,11 +226,13 @@ class DeviceArray:
         return out
 
     def copy_from(self, other: "DeviceArray", stream: Optional[Stream] = None) -> None:
+        self._check()
         if other.nbytes != self.nbytes:
             raise ValueError(f"sizes differ: {other.nbytes} and {self.nbytes} bytes")
         cuda_module().memcpy(self.ptr, other.ptr, self.nbytes, stream_handle(stream))
 
     def fill_zero(self, stream: Optional[Stream] = None) -> None:
+        self._check()
         cuda_module().memset(self.ptr, 0, self.nbytes, stream_handle(stream))
 
     # -- interop
@@ -223,6 +242,7 @@ class DeviceArray:
                 "strides": None, "version": 3, "stream": None}
 
     def __dlpack_device__(self) -> Tuple[int, int]:
+        self._check()
         return (_DLPACK_CUDA, self._device)
 
     def __dlpack__(self, stream: Any = None, max_version: Any = None, dl_device: Any = None,
@@ -250,13 +270,14 @@ class DeviceArray:
         self._owner = None
 
     def __enter__(self) -> "DeviceArray":
+        self._check()
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else f"device={self._device}"
+        state = "closed" if self.closed else f"device={self._device}"  # fields, not the checked properties
         return f"DeviceArray(shape={self._shape}, dtype={self._dtype}, {state})"
 
 
@@ -363,6 +384,7 @@ class PinnedBuffer:
         self._array = None
 
     def __enter__(self) -> "PinnedBuffer":
+        self.array  # ClosedError when closed
         return self
 
     def __exit__(self, *exc) -> None:

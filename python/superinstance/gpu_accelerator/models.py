@@ -19,7 +19,7 @@ from typing import Dict, Optional, Union
 import numpy as np
 
 from .. import _core
-from ..errors import GpuUnavailable
+from ..errors import ClosedError, GpuUnavailable
 from .devices import backend_reason, cuda_module, resolve_backend
 
 __all__ = ["SentimentHead", "cosine_similarity", "WEIGHT_KEYS", "DEFAULT_IN_FEATURES",
@@ -63,6 +63,10 @@ class SentimentHead:
         # The C++ constructor checks shapes and finiteness and names the culprit.
         self._cpu = _core.SentimentHeadCpu(w["w1"], w["b1"], w["w2"], w["b2"])
         self._weights = w
+        if isinstance(device, bool) or not isinstance(device, (int, np.integer)):
+            raise TypeError(f"device must be an int, got {type(device).__name__}")
+        if device < 0:
+            raise ValueError(f"device must be >= 0, got {device}")
         self.backend = resolve_backend(backend)
         #: Why this backend: the reason of default_backend() for "auto", else the request.
         self.backend_reason = backend_reason() if backend == "auto" else f"backend={backend!r} requested"
@@ -83,8 +87,6 @@ class SentimentHead:
         with no file: ``rng = numpy.random.default_rng(seed)``; ``w1 = rng.standard_normal(
         (hidden, in)) * sqrt(2 / in)``; ``w2 = rng.standard_normal((3, hidden)) * sqrt(1 / hidden)``;
         ``b1``, ``b2`` zero; all cast to float32. They are a fixed random projection, not trained."""
-        if in_features <= 0 or hidden <= 0:
-            raise ValueError("in_features and hidden must be positive")
         return cls(**default_weights(in_features, hidden, seed), backend=backend)
 
     @classmethod
@@ -102,7 +104,16 @@ class SentimentHead:
 
     def save(self, path: Union[str, os.PathLike]) -> None:
         """Write the weights as ``.npz`` (loadable with :meth:`load`)."""
+        self._check_open()
         np.savez(path, **self._weights)
+
+    def _check_open(self) -> None:
+        if self._cpu.closed:
+            raise ClosedError("SentimentHead is closed")
+
+    @property
+    def closed(self) -> bool:
+        return self._cpu.closed
 
     # -- properties
     @property
@@ -115,11 +126,13 @@ class SentimentHead:
 
     @property
     def weights(self) -> Dict[str, np.ndarray]:
+        self._check_open()
         return {k: v.copy() for k, v in self._weights.items()}
 
     # -- inference
     def predict(self, features) -> np.ndarray:
         """(batch, in) -> (batch, 3) float32 [valence, arousal, dominance]; 1-D in, (3,) out."""
+        self._check_open()
         x, single = _features(features)
         if x.shape[1] != self.in_features:
             raise ValueError(f"features have {x.shape[1]} columns, the sentiment head expects "
@@ -150,6 +163,7 @@ class SentimentHead:
         capturable into a :class:`Graph`."""
         from .memory import as_device_array, stream_handle
 
+        self._check_open()
         if self._dev is None:
             raise GpuUnavailable("this SentimentHead runs on the CPU backend; create it with "
                                  "backend='cuda' to launch on a device")
@@ -166,22 +180,34 @@ class SentimentHead:
                                        stream_handle(stream))
 
     def close(self) -> None:
-        """Free the device copy of the weights and the cached graphs (CUDA backend). Idempotent."""
+        """Free the device copy of the weights and the cached graphs (CUDA backend); every later
+        call raises ClosedError. Idempotent."""
         with self._lock:
             for plan in self._plans.values():
                 plan.close()
             self._plans.clear()
+            self._cpu.close()
         if self._dev:
             for a in self._dev.values():
                 a.close()
         self._dev = None
 
+    def __enter__(self) -> "SentimentHead":
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def __repr__(self) -> str:
+        if self.closed:
+            return f"SentimentHead(closed, backend={self.backend!r})"
         return (f"SentimentHead(in_features={self.in_features}, hidden={self.hidden}, "
                 f"backend={self.backend!r})")
 
 
 _MAX_PLANS = 4  # cached batch sizes per CUDA sentiment head
+_MAX_DEFAULT_WEIGHTS = 1 << 26  # w1 entries of SentimentHead.default (256 MB as float32)
 
 
 class _GraphPlan:
@@ -226,6 +252,14 @@ class _GraphPlan:
 def default_weights(in_features: int = DEFAULT_IN_FEATURES, hidden: int = DEFAULT_HIDDEN,
                     seed: int = DEFAULT_SEED) -> Dict[str, np.ndarray]:
     """The built-in weights of :meth:`SentimentHead.default`."""
+    for name, v in (("in_features", in_features), ("hidden", hidden), ("seed", seed)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+    if in_features <= 0 or hidden <= 0:
+        raise ValueError("in_features and hidden must be positive")
+    if in_features * hidden > _MAX_DEFAULT_WEIGHTS:  # a typo must not fill the RAM with noise
+        raise ValueError(f"in_features * hidden = {in_features * hidden} is above {_MAX_DEFAULT_WEIGHTS} "
+                         f"(built-in weights are a random projection; load real ones instead)")
     rng = np.random.default_rng(seed)
     w1 = rng.standard_normal((hidden, in_features)) * np.sqrt(2.0 / in_features)
     w2 = rng.standard_normal((3, hidden)) * np.sqrt(1.0 / hidden)
