@@ -19,6 +19,7 @@ import os
 from typing import Any, Dict, Tuple, Union
 
 from . import _core
+from .errors import ClosedError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -78,9 +79,13 @@ class AtomicWriter:
         return self._writer.bytes_written
 
     def __enter__(self) -> "AtomicWriter":
+        if self.closed:
+            raise ClosedError("AtomicWriter is closed (already committed or aborted)")
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if self.closed:  # committed or aborted inside the block: nothing left to do
+            return
         if exc_type is None:
             self.commit()
         else:
