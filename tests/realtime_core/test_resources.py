@@ -11,12 +11,12 @@ The whole file takes ~10 s here.
 """
 
 import gc
-import os
 import threading
 import warnings
 
 import pytest
 
+from resource_probes import locked_memory_kb, open_fds, os_threads
 from superinstance.realtime_core import RealtimeExecutor, Scheduler, Timer, VirtualClock, backends
 from superinstance.realtime_core._executor import RealtimeFallbackWarning
 
@@ -24,25 +24,11 @@ WORKING = {b["name"] for b in backends() if b["ok"]}
 CYCLES = 2000
 
 
-def _fds():
-    return len(os.listdir("/proc/self/fd"))
-
-
-def _os_threads():
-    return len(os.listdir("/proc/self/task"))
-
-
-def _vm_locked_kb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmLck:"):
-                return int(line.split()[1])
-    return 0
 
 
 def _snapshot():
     gc.collect()
-    return {"fds": _fds(), "os threads": _os_threads(), "python threads": threading.active_count()}
+    return {"fds": open_fds(), "os threads": os_threads(), "python threads": threading.active_count()}
 
 
 def _assert_cycles_leave_nothing(cycle, n):
@@ -115,7 +101,7 @@ def test_executor_cycles_that_run_tasks_and_jobs():
 
 
 def test_locked_executor_cycles_unlock_memory():
-    base = _vm_locked_kb()
+    base = locked_memory_kb()
 
     def cycle():
         with warnings.catch_warnings():  # where mlockall is refused, VmLck simply stays at its baseline
@@ -123,4 +109,4 @@ def test_locked_executor_cycles_unlock_memory():
             RealtimeExecutor().close()
 
     _assert_cycles_leave_nothing(cycle, 100)
-    assert _vm_locked_kb() == base
+    assert locked_memory_kb() == base

@@ -2,7 +2,6 @@
 and remove; create/close cycles return file descriptors and threads."""
 
 import gc
-import os
 import threading
 import time
 
@@ -11,6 +10,7 @@ import pytest
 
 from superinstance.vector_navigator import Index
 
+from resource_probes import memory_maps, open_fds, os_threads
 from vn_helpers import clustered, normalize
 
 
@@ -140,19 +140,6 @@ def test_search_add_remove_on_one_hnsw_index():
     assert ids[:, 0].tolist() == probe
 
 
-def _fds():
-    return len(os.listdir("/proc/self/fd"))
-
-
-def _os_threads():
-    return len(os.listdir("/proc/self/task"))
-
-
-def _maps():
-    with open("/proc/self/maps") as f:
-        return sum(1 for _ in f)
-
-
 def test_create_close_cycles_return_fds_threads_and_maps_to_baseline(tmp_path):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((16, 8)).astype(np.float32)
@@ -181,10 +168,10 @@ def test_create_close_cycles_return_fds_threads_and_maps_to_baseline(tmp_path):
     for make in (flat, hnsw, mapped):
         make()  # warm-up: lazily created caches and pools
         gc.collect()
-        base = (_fds(), _os_threads(), threading.active_count(), _maps())
+        base = (open_fds(), os_threads(), threading.active_count(), memory_maps())
         for _ in range(2000):
             make()
         gc.collect()
-        after = (_fds(), _os_threads(), threading.active_count(), _maps())
+        after = (open_fds(), os_threads(), threading.active_count(), memory_maps())
         assert after[:3] == base[:3], (make.__name__, base, after)
         assert after[3] <= base[3] + 2, (make.__name__, base, after)  # allocator arenas may map a little
