@@ -157,7 +157,7 @@ def main(argv=None) -> int:
     ours = max((g for n, g in rows if "level=" in n and "scalar" not in n), default=0.0)
     ratios = {n: ours / g for n, g in rows if n.startswith("parasail")}
     for n, r in ratios.items():
-        print(f"ours(best one-thread level) / {n}: {r:.2f}x")
+        print(f"GCUPS ours (best one-thread SIMD level) / GCUPS {n}: {r:.2f}x")
     gcells = cells * a.targets / 1e9
     scaling = {fam: _scaling(times, cpu, thread_counts, fam, gcells) for fam in (API, PACKED)}
     for fam, sc in scaling.items():
