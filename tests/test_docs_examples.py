@@ -31,7 +31,9 @@ from typing import List, NamedTuple
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FENCE = re.compile(r"^(\s*)```+\s*(\S*)\s*(.*)$")
+# A fence as CommonMark has it: up to 3 spaces, 3+ backticks (or tildes), an info string
+# (without backticks after backticks); closed by the same character, at least as many.
+FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}(?!.*`)|~{3,})[ \t]*(?P<info>.*?)\s*$")
 OPTIONAL_MODULES = {"numba", "matplotlib", "pyarrow", "parasail", "cupy", "torch", "faiss", "hnswlib", "tqdm"}
 TIMEOUT_S = 120
 
@@ -51,7 +53,7 @@ def markdown_files() -> List[Path]:
 
 
 def python_blocks(path: Path) -> List[Block]:
-    rel = path.relative_to(ROOT).as_posix()
+    rel = path.relative_to(ROOT).as_posix() if ROOT in path.parents else path.name
     blocks: List[Block] = []
     lines = path.read_text(encoding="utf-8").splitlines()
     i = 0
@@ -60,12 +62,14 @@ def python_blocks(path: Path) -> List[Block]:
         if not m:
             i += 1
             continue
+        fence = m.group("fence")
+        closing = re.compile(rf"^ {{0,3}}{fence[0]}{{{len(fence)},}}\s*$")
         j = i + 1
-        while j < len(lines) and not lines[j].strip().startswith("```"):
+        while j < len(lines) and not closing.match(lines[j]):
             j += 1
-        if m.group(2).lower() in ("python", "py"):
-            words = m.group(3).lower().split()
-            blocks.append(Block(rel, i + 1, "\n".join(lines[i + 1:j]) + "\n", "gpu" in words))
+        words = m.group("info").lower().split()
+        if words and words[0] in ("python", "py"):
+            blocks.append(Block(rel, i + 1, "\n".join(lines[i + 1:j]) + "\n", "gpu" in words[1:]))
         i = j + 1
     return blocks
 
@@ -109,6 +113,20 @@ def _env() -> dict:
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["PYTHONWARNINGS"] = "default"
     return env
+
+
+def test_blocks_are_found_as_markdown_renders_them(tmp_path):
+    md = tmp_path / "x.md"
+    md.write_text("\n".join([
+        "Fence a GPU example as ```` ```python gpu ```` (inline code, not a fence).",
+        "```python", "a = 1", "```",
+        "```bash", "echo no", "```",
+        "````python gpu", 's = """', "```", '"""', "````",
+        "   ~~~py", "b = 2", "~~~",
+        "```text", "```python", "```",
+    ]) + "\n")
+    got = [(b.line, b.code, b.gpu) for b in python_blocks(md)]
+    assert got == [(2, "a = 1\n", False), (8, 's = """\n```\n"""\n', True), (13, "b = 2\n", False)]
 
 
 def test_the_docs_have_python_examples():
