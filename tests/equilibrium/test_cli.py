@@ -63,8 +63,8 @@ def test_every_command_ends_quietly_when_the_reader_goes_away(args, unbuffered):
     res = _run_into_closed_pipe(["-m", "superinstance", *args], unbuffered)
     assert "Traceback" not in res.stderr and "BrokenPipe" not in res.stderr, res.stderr[-2000:]
     if args in (["--version"], []) and unbuffered:
-        # argparse ignores a failed write of the version or the help itself, then exits as usual
-        assert res.returncode == (0 if args else 2)
+        # argparse (3.11+) ignores a failed write of the version or the help itself and exits as usual
+        assert res.returncode in ((0 if args else 2), 141)
     else:
         assert res.returncode == 141  # 128 + SIGPIPE, as a C tool killed by SIGPIPE reports
 
