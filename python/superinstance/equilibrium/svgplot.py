@@ -1,4 +1,4 @@
-"""Small dependency-free SVG charts for the demo report (line, bar and histogram).
+"""Small dependency-free SVG charts for the demo report (line, bar and log-axis histogram).
 
 matplotlib is an optional extra; the report must render from a bare install,
 so it draws its own SVG: axes with "nice" ticks, labelled series, a legend.
@@ -10,7 +10,7 @@ import html
 import math
 from typing import List, Optional, Sequence, Tuple
 
-__all__ = ["line_chart", "bar_chart", "histogram_chart", "log_histogram_chart"]
+__all__ = ["line_chart", "bar_chart", "log_histogram_chart"]
 
 W, H = 640, 300
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 48, 48
@@ -125,25 +125,6 @@ def bar_chart(title: str, xlabel: str, ylabel: str, labels: Sequence[str],
                        f'{html.escape(label)}</text>')
     if len(groups) > 1:
         f.legend([name for name, _ in groups])
-    return f.svg()
-
-
-def histogram_chart(title: str, xlabel: str, values: Sequence[float], bins: int = 40, log_count: bool = False) -> str:
-    finite = [v for v in values if math.isfinite(v)]
-    lo, hi = _range(finite)
-    if hi <= lo:
-        hi = lo + 1.0
-    width = (hi - lo) / bins
-    counts = [0] * bins
-    for v in finite:
-        counts[min(bins - 1, int((v - lo) / width))] += 1
-    shown = [math.log10(c + 1) if log_count else float(c) for c in counts]
-    f = _Frame(title, xlabel, "log10(count + 1)" if log_count else "count", (lo, hi), (0.0, max(shown + [1.0])))
-    for i, c in enumerate(shown):
-        x0, x1 = f.px(lo + i * width), f.px(lo + (i + 1) * width)
-        y = f.py(c)
-        f.parts.append(f'<rect x="{x0:.1f}" y="{y:.1f}" width="{max(0.5, x1 - x0 - 0.5):.1f}" '
-                       f'height="{f.py(0) - y:.1f}" fill="{COLORS[0]}"/>')
     return f.svg()
 
 
