@@ -174,6 +174,8 @@ def _vertical_marks(f: _Frame, marks: Sequence[Tuple[str, float, str]]) -> None:
         x = f.px(xv)
         color = COLORS[(i + 1) % len(COLORS)]
         anchor, dx = ("end", -3) if i % 2 == 0 else ("start", 3)
+        if anchor == "start" and x + 3 + 7 * len(label) > W:  # would run off the right edge
+            anchor, dx = "end", -3
         f.parts.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{H - BOTTOM}" stroke="{color}" '
                        'stroke-width="1.5" stroke-dasharray="5,3"/>')
         f.parts.append(f'<text x="{x + dx:.1f}" y="{TOP - 6}" text-anchor="{anchor}" fill="{color}">'
