@@ -55,6 +55,8 @@ def run(which: str = "all", quick: bool = False, json_path: Optional[str] = None
                 t0 = time.perf_counter()
                 try:
                     rc = importlib.import_module(module).main(args + ["--json", out])
+                except BrokenPipeError:  # nobody reads the tables any more: stop, quietly (cli.main)
+                    raise
                 except Exception as e:  # one suite's failure must not hide the others
                     print(f"{module} failed: {type(e).__name__}: {e}", file=sys.stderr)
                     rc = 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import List, Optional
 
@@ -72,13 +73,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+# Exit status of a command whose reader went away: 128 + SIGPIPE, what a C tool
+# killed by SIGPIPE reports (Python ignores SIGPIPE and raises BrokenPipeError).
+EXIT_BROKEN_PIPE = 141
+
+
+def _silence_closed_stdout() -> None:
+    """Points stdout (and stderr, when it is the same pipe) at /dev/null, so that
+    the interpreter's final flush at exit does not raise a second BrokenPipeError."""
+    try:
+        out, err = sys.stdout.fileno(), sys.stderr.fileno()
+        same_pipe = os.path.sameopenfile(out, err)
+    except (OSError, ValueError, AttributeError):  # not real files (e.g. captured by a test)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, out)
+        if same_pipe:
+            os.dup2(devnull, err)
+    finally:
+        os.close(devnull)
+
+
+def _run(argv: Optional[List[str]]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     return args.func(args)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Runs one command. Output piped into a reader that stops early (``superinstance
+    doctor | head``) ends the command quietly with status 141 instead of a traceback."""
+    try:
+        try:
+            return _run(argv)
+        finally:  # also after argparse's SystemExit (--help, --version, usage errors)
+            sys.stdout.flush()  # buffered output meets a closed pipe here at the latest
+    except BrokenPipeError:
+        _silence_closed_stdout()
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -69,3 +69,16 @@ def test_console_script_is_installed_or_module_runs():
     assert res.returncode == 0 and superinstance.__version__ in res.stdout
     res = subprocess.run([sys.executable, "-m", "superinstance"], capture_output=True, text=True)
     assert res.returncode == 2 and "doctor" in res.stdout
+
+
+def test_doctor_into_a_closed_pipe_ends_quietly():
+    # `superinstance doctor | head` once head has gone: the pipe's read end is closed before
+    # the command writes. No BrokenPipeError traceback; status 141 (128 + SIGPIPE).
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        res = subprocess.run([sys.executable, "-m", "superinstance", "doctor"], stdout=w, stderr=subprocess.PIPE,
+                             text=True, timeout=120)
+    finally:
+        os.close(w)
+    assert res.returncode == 141 and res.stderr == "", res.stderr[-2000:]

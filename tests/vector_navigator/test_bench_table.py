@@ -1,25 +1,47 @@
-"""The search benchmark's ratio table, on a recorded result (no timing here)."""
+"""The search benchmark's tables, on a recorded result (no timing here)."""
 
-from superinstance.vector_navigator.bench import ratio_table
+from superinstance.vector_navigator.bench import flat_table, hnsw_table, payload_table, ratio_table
+
+OUT = {
+    "flat": {"n": 100, "dim": 8, "k": 10, "batch": 10, "threads": 2, "mem_read_GBps_numpy_sum": 10.0,
+             "single": {"superinstance": {"p50_ms": 2.0, "p95_ms": 2.5, "p99_ms": 3.0, "scan_GBps": 8.0},
+                        "faiss_IndexFlatIP": {"p50_ms": 3.0, "p95_ms": 3.5, "p99_ms": 4.0}},
+             "batch_qps": {"superinstance": {"qps": 500.0},
+                           "faiss_IndexFlatIP": {"qps": 1000.0, "ratio_per_round_median": 0.6}}},
+    "hnsw": {"n": 100, "dim": 8, "M": 16, "ef_construction": 100, "k": 10, "threads": 1, "libs": {
+        "superinstance": {"build_s": 1.0, "build_vps": 100.0,
+                          "sweep": [{"ef": 16, "recall": 0.9, "p50_ms": 0.1, "p99_ms": 0.3},
+                                    {"ef": 32, "recall": 0.96, "p50_ms": 0.2, "p99_ms": 0.4}]},
+        "hnswlib": {"build_s": 0.5, "build_vps": 200.0, "sweep": [{"ef": 16, "recall": 0.97, "p50_ms": 0.1,
+                                                                    "p99_ms": 0.2}]},
+        "usearch": {"unavailable": "ModuleNotFoundError"}}},
+}
 
 
-def test_ratio_table_reports_peer_over_ours():
-    out = {
-        "flat": {"n": 100, "dim": 8, "batch": 10, "threads": 2, "mem_read_GBps_numpy_sum": 10.0,
-                 "single": {"superinstance": {"p50_ms": 2.0, "scan_GBps": 8.0}, "faiss_IndexFlatIP": {"p50_ms": 3.0}},
-                 "batch_qps": {"superinstance": {"qps": 500.0},
-                               "faiss_IndexFlatIP": {"qps": 1000.0, "ratio_per_round_median": 0.6}}},
-        "hnsw": {"n": 100, "threads": 1, "libs": {
-            "superinstance": {"build_vps": 100.0, "sweep": [{"ef": 16, "recall": 0.9, "p50_ms": 0.1},
-                                                             {"ef": 32, "recall": 0.96, "p50_ms": 0.2}]},
-            "hnswlib": {"build_vps": 200.0, "sweep": [{"ef": 16, "recall": 0.97, "p50_ms": 0.1}]},
-            "usearch": {"unavailable": "ModuleNotFoundError"}}},
-    }
-    table = ratio_table(out)
-    assert "| faiss_IndexFlatIP | 3.000 ms | 2.000 ms | 1.50x |" in table
-    assert "| faiss_IndexFlatIP | 1000 QPS | 500 QPS | 0.50x |" in table
-    assert "median of per-round ratios | faiss_IndexFlatIP | | | 0.60x |" in table
-    assert "numpy sum on 2 thread(s) | 10.0 GB/s | 8.0 GB/s | 0.80 |" in table
-    assert "0.100 ms (ef 16, recall 0.970) | 0.200 ms (ef 32, recall 0.960) | 0.50x" in table
-    assert "| hnswlib | 200 vec/s | 100 vec/s | 0.50x |" in table
+def test_ratio_table_says_what_every_ratio_compares():
+    table = ratio_table(OUT)
+    assert "| faiss_IndexFlatIP | 3.000 ms | 2.000 ms | 1.50x | peer time / ours (>1: ours faster) |" in table
+    assert "| faiss_IndexFlatIP | 1000 QPS | 500 QPS | 0.50x | ours QPS / peer QPS (>1: ours faster) |" in table
+    assert "median of per-round ratios | faiss_IndexFlatIP | | | 0.60x | peer time / ours" in table
+    assert "numpy sum on 2 thread(s) | 10.0 GB/s | 8.0 GB/s | 0.80 | of memory bandwidth" in table
+    assert "0.100 ms (ef 16, recall 0.970) | 0.200 ms (ef 32, recall 0.960) | 0.50x | peer time / ours" in table
+    assert "| hnswlib | 200 vec/s | 100 vec/s | 0.50x | ours build rate / peer build rate" in table
     assert "usearch | skipped" in table
+    header, _, *rows = table.splitlines()
+    assert header.split("|")[-2].strip() == "ratio is"
+    for row in rows:  # a ratio in the ratio column comes with its label
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        assert len(cells) == 6 and (not cells[4] or cells[5]), row
+
+
+def test_result_tables_are_markdown_rows_only():
+    for table in (flat_table(OUT["flat"]), hnsw_table(OUT["hnsw"])):
+        lines = table.splitlines()
+        assert lines[0].startswith("# ") and all(ln.startswith("|") for ln in lines[1:]), table
+    assert "| superinstance | 2.000 | 2.500 | 3.000 | 500 |" in flat_table(OUT["flat"])
+    assert "| hnswlib | 0.5 | 16 | 0.970 | 0.100 | 0.200 |" in hnsw_table(OUT["hnsw"])
+    payload = {"n": 10, "dim": 4, "k": 2, "threads": 1,
+               "plain": {"p50_ms": 1.0, "p99_ms": 2.0, "ratio_to_plain": 1.0, "vector_bytes": 160},
+               "i8": {"p50_ms": 0.5, "p99_ms": 1.0, "ratio_to_plain": 0.5, "recall_at_k_vs_f32": 0.9,
+                      "vector_bytes": 80}}
+    assert "| i8 | 0.500 | 1.000 | 0.50x | 0.900 | 80 |" in payload_table(payload)

@@ -1,4 +1,4 @@
-"""Small dependency-free SVG charts for the demo report (line, bar and histogram).
+"""Small dependency-free SVG charts for the demo report (line, bar and log-axis histogram).
 
 matplotlib is an optional extra; the report must render from a bare install,
 so it draws its own SVG: axes with "nice" ticks, labelled series, a legend.
@@ -10,7 +10,7 @@ import html
 import math
 from typing import List, Optional, Sequence, Tuple
 
-__all__ = ["line_chart", "bar_chart", "histogram_chart"]
+__all__ = ["line_chart", "bar_chart", "log_histogram_chart"]
 
 W, H = 640, 300
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 48, 48
@@ -128,20 +128,67 @@ def bar_chart(title: str, xlabel: str, ylabel: str, labels: Sequence[str],
     return f.svg()
 
 
-def histogram_chart(title: str, xlabel: str, values: Sequence[float], bins: int = 40, log_count: bool = False) -> str:
-    finite = [v for v in values if math.isfinite(v)]
-    lo, hi = _range(finite)
-    if hi <= lo:
-        hi = lo + 1.0
-    width = (hi - lo) / bins
+def _log_counts(logs: Sequence[float], lo_e: int, hi_e: int, bins: int) -> List[int]:
+    width = (hi_e - lo_e) / bins
     counts = [0] * bins
-    for v in finite:
-        counts[min(bins - 1, int((v - lo) / width))] += 1
+    for v in logs:
+        counts[max(0, min(bins - 1, int((v - lo_e) / width)))] += 1
+    return counts
+
+
+def log_histogram_chart(title: str, xlabel: str, values: Sequence[float], marks: Sequence[Tuple[str, float]] = (),
+                        bins: int = 40, log_count: bool = True, unit: str = "") -> str:
+    """Histogram on a log10 x axis from the decade below the smallest positive value to the
+    decade above the largest, with a dashed vertical line and label per ``marks`` entry
+    ((name, value), e.g. P50 and P99; labelled "name value unit" above the plot). Latencies have a narrow body and a tail orders of
+    magnitude longer: on a linear axis the body, where P50 and P99 sit, is one bar wide.
+    Values at or below zero are counted in the first bin."""
+    finite = [v for v in values if math.isfinite(v)]
+    positive = [v for v in finite if v > 0] + [v for _, v in marks if math.isfinite(v) and v > 0]
+    lo_e = math.floor(math.log10(min(positive))) if positive else 0
+    hi_e = math.ceil(math.log10(max(positive))) if positive else 1
+    hi_e = max(hi_e, lo_e + 1)
+    logs = [math.log10(v) if v > 0 else lo_e for v in finite]
+    counts = _log_counts(logs, lo_e, hi_e, bins)
     shown = [math.log10(c + 1) if log_count else float(c) for c in counts]
-    f = _Frame(title, xlabel, "log10(count + 1)" if log_count else "count", (lo, hi), (0.0, max(shown + [1.0])))
+    f = _Frame(title, xlabel + " (log scale)", "log10(count + 1)" if log_count else "count", (lo_e, hi_e),
+               (0.0, max(shown + [1.0])), numeric_x=False)
+    f.x0, f.x1 = lo_e, hi_e
+    width = (hi_e - lo_e) / bins
     for i, c in enumerate(shown):
-        x0, x1 = f.px(lo + i * width), f.px(lo + (i + 1) * width)
+        x0, x1 = f.px(lo_e + i * width), f.px(lo_e + (i + 1) * width)
         y = f.py(c)
         f.parts.append(f'<rect x="{x0:.1f}" y="{y:.1f}" width="{max(0.5, x1 - x0 - 0.5):.1f}" '
                        f'height="{f.py(0) - y:.1f}" fill="{COLORS[0]}"/>')
+    _log_x_ticks(f, lo_e, hi_e)
+    _vertical_marks(f, [(name, math.log10(v), f"{name} {_fmt(v)}{unit}") for name, v in marks
+                        if math.isfinite(v) and v > 0])
     return f.svg()
+
+
+def _vertical_marks(f: _Frame, marks: Sequence[Tuple[str, float, str]]) -> None:
+    """Dashed lines at increasing x positions, labelled just above the plot area: the first
+    label ends at its line, the second starts at its line, and so on, so that the labels of
+    two close lines (P50 and P99 of a tight distribution) do not overlap."""
+    for i, (_, xv, label) in enumerate(marks):
+        x = f.px(xv)
+        color = COLORS[(i + 1) % len(COLORS)]
+        anchor, dx = ("end", -3) if i % 2 == 0 else ("start", 3)
+        if anchor == "start" and x + 3 + 7 * len(label) > W:  # would run off the right edge
+            anchor, dx = "end", -3
+        f.parts.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{H - BOTTOM}" stroke="{color}" '
+                       'stroke-width="1.5" stroke-dasharray="5,3"/>')
+        f.parts.append(f'<text x="{x + dx:.1f}" y="{TOP - 6}" text-anchor="{anchor}" fill="{color}">'
+                       f'{html.escape(label)}</text>')
+
+
+def _log_x_ticks(f: _Frame, lo_e: int, hi_e: int) -> None:
+    """Labelled ticks at the powers of ten, short unlabelled ones at 2..9 times them."""
+    for e in range(lo_e, hi_e + 1):
+        for m in range(1, 10) if e < hi_e else (1,):
+            x = f.px(e + math.log10(m))
+            tick = 5 if m == 1 else 3
+            f.parts.append(f'<line x1="{x:.1f}" y1="{H - BOTTOM}" x2="{x:.1f}" y2="{H - BOTTOM + tick}" '
+                           'stroke="black"/>')
+            if m == 1:
+                f.parts.append(f'<text x="{x:.1f}" y="{H - BOTTOM + 16}" text-anchor="middle">{_fmt(10.0 ** e)}</text>')

@@ -410,7 +410,7 @@ def _fmt_scenarios(sc: Dict[str, Any]) -> str:
              f"noise {ab['noise']}, alpha {ab['alpha']} for every policy; gamma {p['gamma']:.4f}, "
              f"window {p['window']} (memory {p['memory']:.0f} rounds = change period / 10); "
              f"idle_gamma {p['idle_gamma']:.5f}, max_age {p['max_age']} (idle memory = change period)",
-             "# regret after the change / LinUCB's",
+             "# regret after the change, as policy regret / LinUCB regret (<1: better than LinUCB)",
              "| seed | optimum changed | LinUCB regret after | " + " | ".join(names) + " |",
              "|---|---|---|" + "---|" * len(names)]
     for run in ab["runs"]:
@@ -423,14 +423,18 @@ def _fmt_scenarios(sc: Dict[str, Any]) -> str:
                  + " | ".join(f"{s[n]['regret_before_median']:.1f}" for n in names) + " |")
     lines.append("")
     lines.append("# LinUCB regret in rounds 4000-12000, rewards delayed by 1000 rounds")
+    cols = list(next(iter(sc["delayed"].values()), {}))
+    lines.append("| run | " + " | ".join(cols) + " |")
+    lines.append("|---|" + "---:|" * len(cols))
     for k, v in sc["delayed"].items():
-        lines.append(f"{k} " + ", ".join(f"{n} {x:.1f}" for n, x in v.items()))
+        lines.append(f"| {k} | " + " | ".join(f"{v[n]:.1f}" for n in cols) + " |")
     return "\n".join(lines)
 
 
 def _fmt(results: Dict[str, Any]) -> str:
     lines = ["| arms K | dim d | superinstance select+update (us) | select only (us) | select_batch (decisions/s) "
-             "| numpy (us) | mabwiser (us) | VW (us) | numpy/ours | mabwiser/ours | VW/ours | agreement with numpy |",
+             "| numpy (us) | mabwiser (us) | VW (us) | numpy/ours time | mabwiser/ours time | VW/ours time "
+             "| agreement with numpy (share of equal choices) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in results["configs"]:
         o = c["superinstance"]["select_update_us"]

@@ -110,7 +110,7 @@ def cpu_compare(rounds: int = 30) -> Dict[str, Any]:
 
 
 def cpu_table(r: Dict[str, Any]) -> str:
-    lines = ["| case | superinstance (CPU) | numpy | torch | numpy / ours | torch / ours |",
+    lines = ["| case | superinstance (CPU) | numpy | torch | numpy/ours time | torch/ours time |",
              "|---|---|---|---|---|---|"]
     for x in r["results"]:
         m = x["median_us"]
@@ -192,7 +192,7 @@ def table(r: Dict[str, Any]) -> str:
         return f"GPU benchmarks skipped: {r['skipped']}"
     d = r["device"]
     lines = [f"GPU benchmarks on {d['name']} (sm_{d['compute_capability'][0]}{d['compute_capability'][1]})",
-             "| what | stream/eager | graph | ratio |", "|---|---|---|---|"]
+             "| what | stream/eager | graph | graph/eager time |", "|---|---|---|---|"]
     for x in r["launch"]:
         lines.append(f"| chain of {x['chain']} tiny kernels, us/kernel | {x['stream_us_per_kernel']:.2f} | "
                      f"{x['graph_us_per_kernel']:.2f} (graph launch call {x['graph_launch_us']:.1f} us) | "

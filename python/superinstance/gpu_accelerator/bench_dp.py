@@ -60,11 +60,14 @@ def _scaling(times, cpu, thread_counts, family, gcells):
     return out
 
 
-def _print_scaling(family, sc):
-    for t, v in sc.items():
-        print(f"{family} threads={t}: speed-up over 1 thread {v['speedup']:.2f}x (per round, range "
-              f"{v['range'][0]:.2f}-{v['range'][1]:.2f}, ideal {t}x); cores obtained (CPU time / wall "
-              f"time) {v['cores']:.2f}; GCUPS per CPU-second {v['gcups_per_cpu_second']:.2f}")
+def _scaling_table(scaling) -> str:
+    rows = ["| kernel family | threads | speed-up over 1 thread, median of rounds (range; ideal = threads) "
+            "| cores obtained (CPU time / wall time) | GCUPS per CPU-second |", "|---|---:|---|---:|---:|"]
+    for family, sc in scaling.items():
+        for t, v in sc.items():
+            rows.append(f"| {family} | {t} | {v['speedup']:.2f}x ({v['range'][0]:.2f}-{v['range'][1]:.2f}) | "
+                        f"{v['cores']:.2f} | {v['gcups_per_cpu_second']:.2f} |")
+    return "\n".join(rows)
 
 
 def main(argv=None) -> int:
@@ -100,7 +103,7 @@ def main(argv=None) -> int:
         try:
             ref = sw_scores(q, targets[:n], threads=1, level=level)
         except Exception as e:  # level not on this CPU
-            print(f"skip {level}: {e}")
+            print(f"# skip {level}: {e}")
             continue
         if ours_ref is None:
             ours_ref = ref
@@ -118,7 +121,7 @@ def main(argv=None) -> int:
         import parasail
     except ImportError:
         parasail = None
-        print("parasail not installed: pip install parasail")
+        print("# parasail not installed: pip install parasail")
     if a.scaling:
         parasail = None
     if parasail is not None:
@@ -150,20 +153,21 @@ def main(argv=None) -> int:
             times[name].append(time.perf_counter() - t0)
             cpu[name].append(time.process_time() - c0)
     rows = [(name, cells * n / statistics.median(times[name]) / 1e9) for name, _, n in jobs]
-    w = max(len(r[0]) for r in rows)
-    print(f"{'kernel':<{w}}  GCUPS (median of {a.repeats})")
+    print(f"# Smith-Waterman, query of {a.length} against targets of {a.length}, BLOSUM62, gaps 11/1")
+    print(f"| kernel | GCUPS (median of {a.repeats}) |\n|---|---:|")
     for name, g in rows:
-        print(f"{name:<{w}}  {g:7.2f}")
+        print(f"| {name} | {g:.2f} |")
     ours = max((g for n, g in rows if "level=" in n and "scalar" not in n), default=0.0)
     ratios = {n: ours / g for n, g in rows if n.startswith("parasail")}
-    for n, r in ratios.items():
-        print(f"ours(best one-thread level) / {n}: {r:.2f}x")
+    if ratios:
+        print("\n| peer | GCUPS ours (best one-thread SIMD level) / GCUPS peer (>1: ours faster) |\n|---|---:|")
+        for n, r in ratios.items():
+            print(f"| {n} | {r:.2f}x |")
     gcells = cells * a.targets / 1e9
     scaling = {fam: _scaling(times, cpu, thread_counts, fam, gcells) for fam in (API, PACKED)}
-    for fam, sc in scaling.items():
-        _print_scaling(fam, sc)
+    print("\n" + _scaling_table(scaling))
     load = [load_before[0], os.getloadavg()[0]]
-    print(f"load average (1 min) before / after: {load[0]:.2f} / {load[1]:.2f} on {os.cpu_count()} CPUs")
+    print(f"# load average (1 min) before / after: {load[0]:.2f} / {load[1]:.2f} on {os.cpu_count()} CPUs")
     res = {"ratios": ratios, "scaling": {fam: {str(t): v for t, v in sc.items()} for fam, sc in scaling.items()},
            "load_average_1min": load, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.processor() or platform.machine(),
            "cpus": os.cpu_count(), "targets": a.targets, "length": a.length, "gcups": dict(rows)}

@@ -10,7 +10,7 @@ Peers are used when importable: numpy, faiss-cpu (IndexFlatIP, IndexHNSWFlat),
 hnswlib, usearch. Thread counts are set explicitly for every library (faiss via
 omp_set_num_threads, numpy's BLAS via threadpoolctl when installed, else the
 OMP/OPENBLAS env vars must be set before start). Data: normalised clustered
-float32 vectors with a fixed seed. Prints medians; the lead's
+float32 vectors with a fixed seed. Prints tables of medians (the raw results with ``--json FILE``); the lead's
 ``superinstance bench search`` may call :func:`run`.
 """
 
@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -220,7 +221,7 @@ def run_hnsw(n: int, dim: int, k: int, threads: int, M: int, efc: int, nq: int,
         bt = time.perf_counter() - t
         libs[name] = {"build_s": bt, "build_vps": n / bt, "rss_growth_bytes": _rss_bytes() - rss, "sweep": []}
         entries[name] = (set_ef, one, batch)
-        print(f"# built {name}: {bt:.1f} s ({n / bt:.0f} vectors/s)", flush=True)
+        print(f"# built {name}: {bt:.1f} s ({n / bt:.0f} vectors/s)", file=sys.stderr, flush=True)
 
     def want(peer):
         return peers is None or peer in peers
@@ -342,7 +343,7 @@ def run_hnsw_vs_hnswlib(n: int, dim: int, k: int, threads: int, M: int, efc: int
                     sweep[ef]["p50_ms"][name].append(float(np.median(v)) * 1e3)
         loads.append(os.getloadavg()[0])
         print(f"# round {r}: load {loads[-1]:.1f}, build vectors/s ours {vps['superinstance'][-1]:.0f}, "
-              f"hnswlib {vps['hnswlib'][-1]:.0f}", flush=True)
+              f"hnswlib {vps['hnswlib'][-1]:.0f}", file=sys.stderr, flush=True)
     ours_vps, peer_vps = np.array(vps["superinstance"]), np.array(vps["hnswlib"])
     res: Dict[str, Any] = {"n": n, "dim": dim, "M": M, "ef_construction": efc, "threads": threads, "k": k,
                            "rounds": rounds, "load_1min": loads, "build_vps": vps,
@@ -394,49 +395,114 @@ def _at_recall(sweep: List[Dict[str, Any]], target: float = 0.95) -> Optional[Di
     return next((pt for pt in sweep if pt["recall"] >= target), None)
 
 
+PEER_TIME = "peer time / ours (>1: ours faster)"
+OURS_RATE = "ours {what} / peer {what} (>1: ours faster)"
+
+
 def ratio_table(out: Dict[str, Any]) -> str:
-    """Markdown table of ratios: peer time / our time (> 1: we are faster) and our QPS / peer QPS."""
-    rows = ["| test | peer | peer | ours | ratio (>1: ours faster) |", "|---|---|---|---|---|"]
+    """Markdown table of ratios against the peers; the last column says what each ratio compares."""
+    rows = ["| test | peer | peer | ours | ratio | ratio is |", "|---|---|---|---|---:|---|"]
     flat = out.get("flat")
     if flat:
         ours = flat["single"]["superinstance"]["p50_ms"]
         for lib, v in flat["single"].items():
             if lib != "superinstance":
                 rows.append(f"| flat single-query P50, {flat['n']}x{flat['dim']} | {lib} | {v['p50_ms']:.3f} ms | "
-                            f"{ours:.3f} ms | {v['p50_ms'] / ours:.2f}x |")
+                            f"{ours:.3f} ms | {v['p50_ms'] / ours:.2f}x | {PEER_TIME} |")
         mine = flat["single"]["superinstance"]
         if "scan_GBps" in mine and "mem_read_GBps_numpy_sum" in flat:
             rows.append(f"| flat single-query bytes scanned per second at P50 | memory read, numpy sum on "
                         f"{flat.get('threads', 1)} thread(s) | {flat['mem_read_GBps_numpy_sum']:.1f} GB/s | "
-                        f"{mine['scan_GBps']:.1f} GB/s | {mine['scan_GBps'] / flat['mem_read_GBps_numpy_sum']:.2f} |")
+                        f"{mine['scan_GBps']:.1f} GB/s | {mine['scan_GBps'] / flat['mem_read_GBps_numpy_sum']:.2f} | "
+                        f"of memory bandwidth (ours scan rate / numpy read rate) |")
         ours = flat["batch_qps"]["superinstance"]["qps"]
         for lib, v in flat["batch_qps"].items():
             if lib != "superinstance":
                 rows.append(f"| flat batch of {flat['batch']} | {lib} | {v['qps']:.0f} QPS | {ours:.0f} QPS | "
-                            f"{ours / v['qps']:.2f}x |")
+                            f"{ours / v['qps']:.2f}x | {OURS_RATE.format(what='QPS')} |")
                 if "ratio_per_round_median" in v:
                     rows.append(f"| flat batch of {flat['batch']}, median of per-round ratios | {lib} | | | "
-                                f"{v['ratio_per_round_median']:.2f}x |")
+                                f"{v['ratio_per_round_median']:.2f}x | {PEER_TIME} |")
     hnsw = out.get("hnsw")
     if hnsw:
-        libs = hnsw["libs"]
-        mine = libs.get("superinstance", {})
-        ours_pt = _at_recall(mine.get("sweep", []))
-        for lib, v in libs.items():
-            if lib == "superinstance" or "sweep" not in v:
-                continue
-            pt = _at_recall(v["sweep"])
-            if ours_pt and pt:
-                rows.append(f"| HNSW P50 at recall@{hnsw.get('k', 10)} >= 0.95, {hnsw['n']} vectors | {lib} | "
-                            f"{pt['p50_ms']:.3f} ms (ef {pt['ef']}, recall {pt['recall']:.3f}) | "
-                            f"{ours_pt['p50_ms']:.3f} ms (ef {ours_pt['ef']}, recall {ours_pt['recall']:.3f}) | "
-                            f"{pt['p50_ms'] / ours_pt['p50_ms']:.2f}x |")
-            if "build_vps" in v and "build_vps" in mine:
-                rows.append(f"| HNSW build, {hnsw['threads']} thread(s) | {lib} | {v['build_vps']:.0f} vec/s | "
-                            f"{mine['build_vps']:.0f} vec/s | {mine['build_vps'] / v['build_vps']:.2f}x |")
-        for lib, v in libs.items():
-            if "sweep" not in v:
-                rows.append(f"| HNSW | {lib} | skipped: {v} | | |")
+        rows.extend(_hnsw_ratio_rows(hnsw))
+    return "\n".join(rows)
+
+
+def _hnsw_ratio_rows(hnsw: Dict[str, Any]) -> List[str]:
+    rows: List[str] = []
+    libs = hnsw["libs"]
+    mine = libs.get("superinstance", {})
+    ours_pt = _at_recall(mine.get("sweep", []))
+    for lib, v in libs.items():
+        if lib == "superinstance" or "sweep" not in v:
+            continue
+        pt = _at_recall(v["sweep"])
+        if ours_pt and pt:
+            rows.append(f"| HNSW P50 at recall@{hnsw.get('k', 10)} >= 0.95, {hnsw['n']} vectors | {lib} | "
+                        f"{pt['p50_ms']:.3f} ms (ef {pt['ef']}, recall {pt['recall']:.3f}) | "
+                        f"{ours_pt['p50_ms']:.3f} ms (ef {ours_pt['ef']}, recall {ours_pt['recall']:.3f}) | "
+                        f"{pt['p50_ms'] / ours_pt['p50_ms']:.2f}x | {PEER_TIME} |")
+        if "build_vps" in v and "build_vps" in mine:
+            rows.append(f"| HNSW build, {hnsw['threads']} thread(s) | {lib} | {v['build_vps']:.0f} vec/s | "
+                        f"{mine['build_vps']:.0f} vec/s | {mine['build_vps'] / v['build_vps']:.2f}x | "
+                        f"{OURS_RATE.format(what='build rate')} |")
+    for lib, v in libs.items():
+        if "sweep" not in v:
+            rows.append(f"| HNSW | {lib} | skipped: {v} | | | |")
+    return rows
+
+
+def flat_table(flat: Dict[str, Any]) -> str:
+    """Per library: single-query latency percentiles and batch throughput."""
+    rows = [f"# flat exact search, {flat['n']} x {flat['dim']}, k={flat['k']}, {flat['threads']} thread(s)",
+            "| library | single P50 ms | P95 ms | P99 ms | batch of " + str(flat["batch"]) + " QPS |",
+            "|---|---:|---:|---:|---:|"]
+    for lib, v in flat["single"].items():
+        qps = flat["batch_qps"].get(lib, {}).get("qps")
+        rows.append(f"| {lib} | {v['p50_ms']:.3f} | {v['p95_ms']:.3f} | {v['p99_ms']:.3f} | "
+                    f"{'' if qps is None else f'{qps:.0f}'} |")
+    if "agreement_with_faiss" in flat:
+        rows.append(f"agreement of ours with faiss (recall of faiss's ids): {flat['agreement_with_faiss']:.4f}")
+    return "\n".join(rows)
+
+
+def hnsw_table(hnsw: Dict[str, Any]) -> str:
+    """Per library and ef: recall@k against exact float64 search and single-query latency."""
+    rows = [f"# HNSW, {hnsw['n']} x {hnsw['dim']}, M={hnsw['M']}, ef_construction={hnsw['ef_construction']}, "
+            f"k={hnsw['k']}, build on {hnsw['threads']} thread(s)",
+            f"| library | build s | ef | recall@{hnsw['k']} | P50 ms | P99 ms |", "|---|---:|---:|---:|---:|---:|"]
+    for lib, v in hnsw["libs"].items():
+        for pt in v.get("sweep", []):
+            rows.append(f"| {lib} | {v['build_s']:.1f} | {pt['ef']} | {pt['recall']:.3f} | {pt['p50_ms']:.3f} | "
+                        f"{pt['p99_ms']:.3f} |")
+    return "\n".join(rows)
+
+
+def hnsw_vs_hnswlib_table(r: Dict[str, Any]) -> str:
+    """Medians over rounds of ours against hnswlib, per ef."""
+    rows = [f"# ours (f32 HNSW) against hnswlib, {r['n']} x {r['dim']}, M={r['M']}, {r['rounds']} round(s); "
+            f"build rate ours / hnswlib (median of rounds): {r['build_ratio_median']:.2f}x",
+            f"| ef | recall@{r['k']} ours | recall@{r['k']} hnswlib | P50 ms ours | P50 ms hnswlib "
+            "| ours P50 / hnswlib P50 (<1: ours faster), median of rounds |", "|---:|---:|---:|---:|---:|---:|"]
+    for ef, v in r["sweep"].items():
+        rec, p50 = v["recall_median"], v["p50_ms_median"]
+        rows.append(f"| {ef} | {rec['superinstance']:.3f} | {rec['hnswlib']:.3f} | {p50['superinstance']:.3f} | "
+                    f"{p50['hnswlib']:.3f} | {v['p50_ratio_median']:.2f}x |")
+    return "\n".join(rows)
+
+
+def payload_table(p: Dict[str, Any]) -> str:
+    """Payload scoring, filters and quantized storage against plain f32 search (1 thread)."""
+    rows = [f"# payload scoring and quantized storage, {p['n']} x {p['dim']}, k={p['k']}, 1 thread",
+            f"| variant | P50 ms | P99 ms | time / plain f32 time | recall@{p['k']} vs f32 | vector bytes |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for name, v in p.items():
+        if not isinstance(v, dict):
+            continue
+        rec = v.get("recall_at_k_vs_f32")
+        rows.append(f"| {name} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} | {v['ratio_to_plain']:.2f}x | "
+                    f"{'' if rec is None else f'{rec:.3f}'} | {v.get('vector_bytes', '')} |")
     return "\n".join(rows)
 
 
@@ -473,21 +539,22 @@ def main(argv: Optional[List[str]] = None) -> int:
                            "blas_limited": limiter is not None}
     if not a.skip_flat:
         out["flat"] = run_flat(a.n, a.dim, a.k, a.threads, a.batch, a.repeat, a.rounds, a.block)
-        print(json.dumps(out["flat"], indent=1), flush=True)
+        print(flat_table(out["flat"]) + "\n", flush=True)
     if a.hnsw_vs_hnswlib_rounds > 0:
         out["hnsw_vs_hnswlib"] = run_hnsw_vs_hnswlib(a.hnsw_n, a.dim, a.k, a.threads, a.M, a.ef_construction,
                                                      a.hnsw_nq, a.hnsw_vs_hnswlib_rounds,
                                                      [int(e) for e in a.hnsw_efs.split(",")], a.block)
-        print(json.dumps(out["hnsw_vs_hnswlib"], indent=1), flush=True)
+        print(hnsw_vs_hnswlib_table(out["hnsw_vs_hnswlib"]) + "\n", flush=True)
     elif not a.skip_hnsw:
         out["hnsw"] = run_hnsw(a.hnsw_n, a.dim, a.k, a.threads, a.M, a.ef_construction, a.hnsw_nq,
                                dtypes=a.hnsw_dtypes.split(","),
                                peers=None if a.hnsw_peers is None else a.hnsw_peers.split(","),
                                efs=[int(e) for e in a.hnsw_efs.split(",")])
-        print(json.dumps(out["hnsw"], indent=1), flush=True)
+        print(hnsw_table(out["hnsw"]) + "\n", flush=True)
     if a.payload:
         out["payload_quantized"] = run_payload_and_quantized(a.n, a.dim, a.k, a.repeat)
-        print(json.dumps(out["payload_quantized"], indent=1), flush=True)
+        print(payload_table(out["payload_quantized"]) + "\n", flush=True)
+    print(f"# against the peers ({out['date_utc']} UTC, {out['machine']})")
     print(ratio_table(out))
     if a.json:
         with open(a.json, "w") as f:
