@@ -76,6 +76,13 @@ inline double float_arg(const pybind11::handle& v, const char* name, bool allow_
   return d;
 }
 
+// A str argument (bytes and other types are refused).
+inline std::string str_arg(const pybind11::handle& v, const char* name) {
+  if (!pybind11::isinstance<pybind11::str>(v))
+    throw pybind11::type_error(std::string(name) + " must be a str, got " + py_type_name(v));
+  return v.cast<std::string>();
+}
+
 // A flag: bool or numpy.bool_ only ("no" or 1 are refused, not read as true).
 inline bool bool_arg(const pybind11::handle& v, const char* name) {
   namespace py = pybind11;

@@ -114,7 +114,12 @@ std::int64_t checked_ns(double v) {
   return static_cast<std::int64_t>(std::llround(v));
 }
 
-void record_many(LatencyHistogram& h, const py::array& values) {
+void record_many(LatencyHistogram& h, const py::object& values_obj) {
+  if (!py::isinstance<py::array>(values_obj))
+    throw py::type_error("values_ns must be a numpy array of integers or floats, got " + py_type_name(values_obj));
+  const auto values = py::reinterpret_borrow<py::array>(values_obj);
+  if (values.ndim() != 1)
+    throw py::value_error("values_ns must be 1-D, got " + std::to_string(values.ndim()) + "-D");
   const char kind = values.dtype().kind();
   if (kind == 'i' || kind == 'u') {
     auto a = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(values);
@@ -168,16 +173,31 @@ Percentiles are within 0.4% of the exact nearest-rank value; min, max and
 mean are exact. Values >= 2**48 ns share the last bucket.
 )doc")
       .def(py::init<>())
-      .def("record", [](LatencyHistogram& h, std::int64_t v, std::uint64_t count) { h.record(v, count); },
-           py::arg("value_ns"), py::arg("count") = 1)
-      .def("record", [](LatencyHistogram& h, double v, std::uint64_t count) { h.record(checked_ns(v), count); },
+      .def("record", [](LatencyHistogram& h, const py::object& v, const py::object& count) {
+             const bool integer = PyIndex_Check(v.ptr()) && !py::isinstance<py::bool_>(v);
+             const std::int64_t ns = integer ? int_arg<std::int64_t>(v, "value_ns")
+                                             : checked_ns(float_arg(v, "value_ns", /*allow_inf=*/true));
+             if (ns < 0) throw py::value_error("latency histogram: value must be >= 0 ns, got " + std::to_string(ns));
+             h.record(ns, int_arg<std::uint64_t>(count, "count"));
+           },
            py::arg("value_ns"), py::arg("count") = 1)
       .def("record_many", &record_many, py::arg("values_ns"),
            "Record every value of an integer or float array; nothing is stored if any is invalid.")
-      .def("merge", &LatencyHistogram::merge, py::arg("other"))
+      .def("merge", [](LatencyHistogram& h, const py::object& other) {
+             if (!py::isinstance<LatencyHistogram>(other))
+               throw py::type_error("other must be a LatencyHistogram, got " + py_type_name(other));
+             h.merge(other.cast<const LatencyHistogram&>());
+           }, py::arg("other"))
       .def("reset", &LatencyHistogram::reset)
-      .def("percentile", &LatencyHistogram::percentile, py::arg("q"))
-      .def("percentiles", [](const LatencyHistogram& h, const std::vector<double>& qs) {
+      .def("percentile", [](const LatencyHistogram& h, const py::object& q) {
+             return h.percentile(float_arg(q, "percentile q"));
+           }, py::arg("q"))
+      .def("percentiles", [](const LatencyHistogram& h, const py::object& qs_obj) {
+             if (py::isinstance<py::str>(qs_obj) || py::isinstance<py::bytes>(qs_obj) ||
+                 !py::isinstance<py::iterable>(qs_obj))
+               throw py::type_error("qs must be a sequence of numbers, got " + py_type_name(qs_obj));
+             std::vector<double> qs;
+             for (const auto& q : py::reinterpret_borrow<py::iterable>(qs_obj)) qs.push_back(float_arg(q, "percentile in qs"));
              auto v = h.percentiles(qs);
              return py::array_t<double>(static_cast<py::ssize_t>(v.size()), v.data());
            }, py::arg("qs"))
@@ -203,8 +223,11 @@ mean are exact. Values >= 2**48 ns share the last bucket.
 }
 
 // ---------------------------------------------------------------- files
-py::buffer_info contiguous_bytes(const py::buffer& data) {
-  py::buffer_info info = data.request();
+py::buffer_info contiguous_bytes(const py::object& data) {
+  if (!PyObject_CheckBuffer(data.ptr()))
+    throw py::type_error("data must be bytes or another buffer (bytearray, memoryview, numpy array), got " +
+                         py_type_name(data));
+  py::buffer_info info = py::reinterpret_borrow<py::buffer>(data).request();
   bool contiguous = true;
   py::ssize_t stride = info.itemsize;
   for (py::ssize_t d = info.ndim - 1; d >= 0; --d) {
@@ -227,11 +250,12 @@ py::dict header_dict(const io::FileHeader& h) {
 
 class PyAtomicWriter {
  public:
-  PyAtomicWriter(const py::object& path, const std::string& kind, std::uint32_t version,
-                 std::uint32_t flags)
-      : w_(path_arg(path), kind, version, flags) {}
+  PyAtomicWriter(const py::object& path, const py::object& kind, const py::object& version,
+                 const py::object& flags)
+      : w_(path_arg(path), str_arg(kind, "kind"), int_arg<std::uint32_t>(version, "version"),
+           int_arg<std::uint32_t>(flags, "flags")) {}
 
-  void write(const py::buffer& data) {
+  void write(const py::object& data) {
     py::buffer_info info = contiguous_bytes(data);
     const auto n = static_cast<std::size_t>(info.itemsize * info.size);
     py::gil_scoped_release release;
@@ -251,9 +275,12 @@ class PyAtomicWriter {
 
 void bind_files(py::module_& m) {
   m.def("write_file_atomic",
-        [](const py::object& path_obj, const std::string& kind, std::uint32_t version,
-           const py::buffer& data, std::uint32_t flags) {
+        [](const py::object& path_obj, const py::object& kind_obj, const py::object& version_obj,
+           const py::object& data, const py::object& flags_obj) {
           const std::string path = path_arg(path_obj);
+          const std::string kind = str_arg(kind_obj, "kind");
+          const auto version = int_arg<std::uint32_t>(version_obj, "version");
+          const auto flags = int_arg<std::uint32_t>(flags_obj, "flags");
           py::buffer_info info = contiguous_bytes(data);
           const auto n = static_cast<std::size_t>(info.itemsize * info.size);
           py::gil_scoped_release release;
@@ -261,9 +288,11 @@ void bind_files(py::module_& m) {
         },
         py::arg("path"), py::arg("kind"), py::arg("version"), py::arg("data"), py::arg("flags") = 0);
   m.def("read_file",
-        [](const py::object& path_obj, const std::string& kind, std::uint32_t max_version) {
+        [](const py::object& path_obj, const py::object& kind_obj, const py::object& max_version_obj) {
           // Reads straight into the bytes object: one copy from the page cache.
           const std::string path = path_arg(path_obj);
+          const std::string kind = str_arg(kind_obj, "kind");
+          const auto max_version = int_arg<std::uint32_t>(max_version_obj, "max_version");
           std::unique_ptr<io::FileReader> reader;
           {
             py::gil_scoped_release release;
@@ -294,13 +323,14 @@ void bind_files(py::module_& m) {
           return header_dict(h);
         },
         py::arg("path"));
-  m.def("crc32c", [](const py::buffer& data, std::uint32_t crc) {
+  m.def("crc32c", [](const py::object& data, const py::object& crc) {
           py::buffer_info info = contiguous_bytes(data);
-          return si::crc32c(info.ptr, static_cast<std::size_t>(info.itemsize * info.size), crc);
+          return si::crc32c(info.ptr, static_cast<std::size_t>(info.itemsize * info.size),
+                            int_arg<std::uint32_t>(crc, "crc"));
         },
         py::arg("data"), py::arg("crc") = 0);
   py::class_<PyAtomicWriter>(m, "AtomicWriter")
-      .def(py::init<const py::object&, const std::string&, std::uint32_t, std::uint32_t>(),
+      .def(py::init<const py::object&, const py::object&, const py::object&, const py::object&>(),
            py::arg("path"), py::arg("kind"), py::arg("version"), py::arg("flags") = 0)
       .def("write", &PyAtomicWriter::write, py::arg("data"))
       .def("commit", &PyAtomicWriter::commit)

@@ -32,11 +32,6 @@ bool heavy(const Bandit& b) {
   return static_cast<double>(c.n_arms) * c.dim * c.dim > 65536.0;
 }
 
-std::string str_arg(const py::handle& v, const char* name) {
-  if (!py::isinstance<py::str>(v)) throw py::type_error(std::string(name) + " must be a str, got " + py_type_name(v));
-  return v.cast<std::string>();
-}
-
 // v as a numpy array (lists and scalars converted); None, str and bytes are
 // refused rather than read as 0-d arrays.
 py::array as_array(const py::handle& v, const char* name, const char* what) {

@@ -54,11 +54,6 @@ struct PyRef {
 // Types and representable ranges are checked here (args.hpp), what a value
 // means in the core (period bounds, policies, cpus that exist).
 
-std::string str_arg(const py::handle& v, const char* name) {
-  if (!py::isinstance<py::str>(v)) throw py::type_error(std::string(name) + " must be a str, got " + py_type_name(v));
-  return v.cast<std::string>();
-}
-
 // Nanoseconds: an int (or numpy integer), or a float with a whole value such
 // as 1e6 (documented in docs/realtime_core.md), within [lo, hi].
 std::int64_t ns_arg(const py::handle& v, const char* name, std::int64_t lo = 0, std::int64_t hi = INT64_MAX) {
