@@ -445,15 +445,21 @@ struct PyScheduler {  // virtual clock, run synchronously by run_until
     sched.stop();   // a run_until in another thread ends after its current call
     sched.clear();  // lets go of the callbacks
   }
-  // Runs in chunks of steps with the GIL released, looking at signals (Ctrl-C)
-  // in between, so a long simulated run stays interruptible.
+  // Runs with the GIL released, in chunks of steps, and looks at signals
+  // (Ctrl-C) every ~20 ms of work, so a long simulated run stays interruptible.
+  // The GIL stays released for whole 20 ms stretches rather than per chunk: a
+  // thread waiting for it (say, the one that sends the signal) cannot win it in
+  // the few microseconds between two chunks, and would starve.
   void run_until(std::int64_t until_ns) {
     sched.clear_stop();
     for (;;) {
       bool done;
       {
         py::gil_scoped_release r;
-        done = sched.run_until(*waiter, until_ns, 4096);
+        const std::int64_t slice_end = monotonic_ns() + 20'000'000;
+        do {
+          done = sched.run_until(*waiter, until_ns, 4096);
+        } while (!done && monotonic_ns() < slice_end);
       }
       if (done) return;
       if (PyErr_CheckSignals() != 0) throw py::error_already_set();
