@@ -22,11 +22,19 @@
 
 namespace si {
 
-// The largest thread count a call accepts: 256, or the hardware's count if larger.
-inline int max_threads() {
-  const unsigned hc = std::thread::hardware_concurrency();
-  return std::max(256, static_cast<int>(hc));
+// Hardware threads, read once per process: glibc answers
+// std::thread::hardware_concurrency() by reading /sys/devices/system/cpu/online,
+// about 6 us a call, which a single search would pay on every call.
+inline int hardware_threads() {
+  static const int n = [] {
+    const unsigned hc = std::thread::hardware_concurrency();
+    return hc ? static_cast<int>(hc) : 1;
+  }();
+  return n;
 }
+
+// The largest thread count a call accepts: 256, or the hardware's count if larger.
+inline int max_threads() { return std::max(256, hardware_threads()); }
 
 // Throws std::invalid_argument (ValueError) unless 0 <= threads <= max_threads().
 inline void check_thread_count(long long threads, const char* name = "threads") {
@@ -38,8 +46,7 @@ inline void check_thread_count(long long threads, const char* name = "threads") 
 // `threads` (0: one per hardware thread) as a worker count >= 1.
 inline int resolve_threads(int threads) {
   if (threads > 0) return std::min(threads, max_threads());
-  const unsigned hc = std::thread::hardware_concurrency();
-  return hc ? static_cast<int>(hc) : 1;
+  return hardware_threads();
 }
 
 // fn(task, worker) for task in [0, ntasks), on up to `threads` workers

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "common/parallel.hpp"
 #include "common/vector_kernels.hpp"
 #include "gpu_accelerator/cosine_kernels.hpp"
 
@@ -115,7 +116,7 @@ unsigned auto_threads(double work_flops) {
   // A thread costs tens of microseconds to start, and a call that streams its
   // data once (one query against many keys) is bound by memory bandwidth, not
   // cores; measured on a 2-core VM, a second thread pays off from ~20 MFLOP.
-  unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  const auto hw = static_cast<unsigned>(si::hardware_threads());
   if (work_flops < 2e7) return 1;
   return std::min<unsigned>(hw, static_cast<unsigned>(work_flops / 1e7));
 }
