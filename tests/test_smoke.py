@@ -85,7 +85,7 @@ def test_executor_runs_a_task_and_reraises_its_error_once_on_close():
             raise ZeroDivisionError("third call")
 
     ex = RealtimeExecutor(policy="other", lock_memory=False)
-    ex.every(task, rate_hz=200)
+    ex.add(task, rate_hz=200)
     assert ex.submit(lambda a, b: a * b, 6, 7).result(timeout=10) == 42
     assert failed.wait(10)
     with pytest.raises(ZeroDivisionError, match="third call") as info:

@@ -91,9 +91,9 @@ def test_executor_facade():
 from superinstance.realtime_core import RealtimeExecutor
 def make():
     ex = RealtimeExecutor(lock_memory=False)
-    ex.every(noop, rate_hz=10)
+    ex.add(noop, rate_hz=10)
     return ex
-ARGS = {"every": (noop, 10), "every_native": (1, 10), "cancel": (1,), "task_stats": (1,), "submit": (print,),
+ARGS = {"add": (noop, 10), "add_native": (1, 10), "remove": (1,), "stats": (1,), "submit": (print,),
         "join": (0.1,)}
 ''')
 
@@ -113,9 +113,9 @@ ARGS = {"add_task": (noop, 10), "add_native_task": (1, 0, 10), "remove_task": (1
 # ---- the crashes of the issue, spelled out (they were exit 139 before)
 def test_executor_reads_after_close_raise():
     ex = RealtimeExecutor(lock_memory=False)
-    tid = ex.every(lambda tick: None, rate_hz=100)
+    tid = ex.add(lambda tick: None, rate_hz=100)
     ex.close()
-    for call in (lambda: ex.total_errors, lambda: ex.task_stats(tid), ex.task_ids, lambda: ex.cancel(tid),
+    for call in (lambda: ex.total_errors, lambda: ex.stats(tid), ex.tasks, lambda: ex.remove(tid),
                  lambda: ex.join(0.1), lambda: ex.running, lambda: ex.obtained, lambda: ex.errors):
         with pytest.raises(ClosedError, match="RealtimeExecutor is closed"):
             call()
@@ -161,10 +161,10 @@ def test_close_from_a_callback_only_requests_the_stop():
     # A thread cannot join itself: close() from the executor's own callback stops the loop but the
     # executor is closed (and joined) only by a later close() from another thread.
     with RealtimeExecutor(lock_memory=False) as ex:
-        ex.every(lambda tick: ex.close(), rate_hz=1000)
+        ex.add(lambda tick: ex.close(), rate_hz=1000)
         assert ex.join(5)
         assert not ex.closed and not ex.running
-        assert ex.task_ids()
+        assert ex.tasks()
     assert ex.closed
 
 

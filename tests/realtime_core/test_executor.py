@@ -127,17 +127,17 @@ def test_executor_validates_its_configuration(kwargs, match):
 def test_failing_callbacks_are_counted_kept_and_reraised_on_close():
     ex = RealtimeExecutor("other", lock_memory=False)
     ok_calls = []
-    good = ex.every(lambda tick: ok_calls.append(tick.index), rate_hz=200, name="good")
+    good = ex.add(lambda tick: ok_calls.append(tick.index), rate_hz=200, name="good")
 
     def bad(tick):
         raise KeyError(f"bad tick {tick.index}")
 
-    bid = ex.every(bad, rate_hz=200, name="bad")
+    bid = ex.add(bad, rate_hz=200, name="bad")
     time.sleep(0.15)
     assert ex.running  # the loop did not die
-    s = ex.task_stats(bid)
+    s = ex.stats(bid)
     assert s.extra["errors"] >= 5 and s.extra["name"] == "bad"
-    assert ex.task_stats(good).extra["errors"] == 0 and len(ok_calls) >= 5
+    assert ex.stats(good).extra["errors"] == 0 and len(ok_calls) >= 5
     assert ex.total_errors == s.extra["errors"] or ex.total_errors >= s.extra["errors"]
     with pytest.raises(KeyError, match="bad tick") as ei:
         ex.close()
@@ -145,7 +145,7 @@ def test_failing_callbacks_are_counted_kept_and_reraised_on_close():
     assert ex.closed
     ex.close()  # the error was raised once; closing again is quiet
     with pytest.raises(ClosedError):
-        ex.every(lambda t: None, rate_hz=10)
+        ex.add(lambda t: None, rate_hz=10)
 
 
 def test_on_error_stop_stops_the_loop_and_join_reraises():
@@ -157,7 +157,7 @@ def test_on_error_stop_stops_the_loop_and_join_reraises():
         if len(calls) == 3:
             raise RuntimeError("third call fails")
 
-    ex.every(flaky, rate_hz=500)
+    ex.add(flaky, rate_hz=500)
     with pytest.raises(RuntimeError, match="third call fails"):
         ex.join(timeout=5)
     assert not ex.running and len(calls) == 3
@@ -182,7 +182,7 @@ def test_no_thread_or_descriptor_leak_after_close():
     working = {b["name"] for b in backends() if b["ok"]}
     for backend in [b for b in ("timerfd", "clock_nanosleep", "io_uring") if b in working]:
         ex = RealtimeExecutor("other", lock_memory=False, backend=backend)
-        ex.every(lambda t: None, rate_hz=100)
+        ex.add(lambda t: None, rate_hz=100)
         time.sleep(0.01)
         loop_tid = ex.obtained["tid"]
         assert _tids() - base == {loop_tid}
@@ -251,12 +251,12 @@ def test_native_callback_runs_without_the_gil():
     addr = ctypes.cast(libc.sem_post, ctypes.c_void_p).value
     value = ctypes.c_int()
     with RealtimeExecutor("other", lock_memory=False) as ex:
-        tid = ex.every_native(addr, rate_hz=1000, user_data=ctypes.addressof(sem))
+        tid = ex.add_native(addr, rate_hz=1000, user_data=ctypes.addressof(sem))
         t_end = time.monotonic() + 0.1
         while time.monotonic() < t_end:  # hold the GIL as much as Python lets us
             pass
-        n = ex.task_stats(tid).count
-        ex.cancel(tid)
+        n = ex.stats(tid).count
+        ex.remove(tid)
     libc.sem_getvalue(sem, ctypes.byref(value))
     assert n >= 20
     assert value.value >= n  # every call really ran the C function
@@ -283,7 +283,7 @@ def test_close_from_inside_a_callback_stops_the_loop():
         if len(calls) == 3:
             ex.close()
 
-    ex.every(body, rate_hz=500)
+    ex.add(body, rate_hz=500)
     assert ex.join(timeout=5)
     time.sleep(0.02)
     assert len(calls) == 3 and not ex.running
@@ -305,9 +305,9 @@ def test_numba_cfunc_as_native_task():
 
     start = monotonic_ns() + 5_000_000
     with RealtimeExecutor("other", lock_memory=False) as ex:
-        tid = ex.every_native(body.address, period_ns=2_000_000, start_ns=start, user_data=counts.ctypes.data)
+        tid = ex.add_native(body.address, period_ns=2_000_000, start_ns=start, user_data=counts.ctypes.data)
         time.sleep(0.1)
-        ex.cancel(tid)
+        ex.remove(tid)
         n = counts[0]
     assert n >= 10
     assert (counts[1] - start) % 2_000_000 == 0  # the last call's deadline is on the grid
@@ -355,12 +355,12 @@ def _ticks_seen(ex, n, rate_hz=500):
     def cb(tick):
         seen.append((monotonic_ns(), tick))
 
-    tid = ex.every(cb, rate_hz=rate_hz)
+    tid = ex.add(cb, rate_hz=rate_hz)
     deadline = time.monotonic() + 20
     while len(seen) < n and time.monotonic() < deadline:
         time.sleep(0.01)
-    stats = ex.task_stats(tid)
-    ex.cancel(tid)
+    stats = ex.stats(tid)
+    ex.remove(tid)
     return seen[:n], stats
 
 
@@ -386,7 +386,7 @@ def test_warmed_tasks_share_the_gil_with_a_busy_main_thread():
     # still let every tick through, and close() must not deadlock.
     seen = []
     with RealtimeExecutor("other", lock_memory=False) as ex:
-        ex.every(lambda tick: seen.append(tick.index), rate_hz=200)
+        ex.add(lambda tick: seen.append(tick.index), rate_hz=200)
         spins, end = 0, time.monotonic() + 0.5
         while time.monotonic() < end:
             spins += 1

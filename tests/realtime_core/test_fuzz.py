@@ -189,13 +189,13 @@ def executor():
 def stopped_executor():
     # A loop stopped (not closed) by its own callback: join(timeout) returns at once for any valid timeout.
     with RealtimeExecutor(lock_memory=False) as ex:
-        ex.every(lambda tick: ex.close(), period_ns=1000, start_ns=0)
+        ex.add(lambda tick: ex.close(), period_ns=1000, start_ns=0)
         assert ex.join(10)
         yield ex
 
 
-EXECUTOR_CALLS = ["every.fn", "every.rate_hz", "every.period_ns", "every.name", "every.missed", "every.start_ns",
-                  "every_native.address", "every_native.user_data", "cancel", "task_stats", "submit", "join"]
+EXECUTOR_CALLS = ["add.fn", "add.rate_hz", "add.period_ns", "add.name", "add.missed", "add.start_ns",
+                  "add_native.address", "add_native.user_data", "remove", "stats", "submit", "join"]
 
 
 @given(call=st.sampled_from(EXECUTOR_CALLS), value=extreme_values())
@@ -203,28 +203,28 @@ def test_executor_calls_refuse_cleanly(executor, stopped_executor, call, value):
     far = 10**15  # ~11 days: an accepted task never runs during the test
     name, _, arg = call.partition(".")
     ex = executor
-    if name in ("every", "every_native"):
+    if name in ("add", "add_native"):
         task = dict(fn=lambda tick: None, address=NOOP_NATIVE, user_data=0, period_ns=far)
         if arg == "rate_hz":
             del task["period_ns"]
         task[arg] = value
         fn, address = task.pop("fn"), task.pop("address")
-        if name == "every":
+        if name == "add":
             del task["user_data"]
-            attempt = lambda: ex.every(fn, **task)  # noqa: E731
+            attempt = lambda: ex.add(fn, **task)  # noqa: E731
         else:
-            attempt = lambda: ex.every_native(address, **task)  # noqa: E731
+            attempt = lambda: ex.add_native(address, **task)  # noqa: E731
     elif name == "join":
         ex = stopped_executor
         attempt = lambda: ex.join(value)  # noqa: E731
     else:
-        attempt = {"cancel": lambda: ex.cancel(value), "task_stats": lambda: ex.task_stats(value),
+        attempt = {"remove": lambda: ex.remove(value), "stats": lambda: ex.stats(value),
                    "submit": lambda: ex.submit(value)}[name]
-    before = ex.task_ids()
-    if assert_rejected_cleanly(attempt, ex.task_ids):
-        for i in ex.task_ids():
+    before = ex.tasks()
+    if assert_rejected_cleanly(attempt, ex.tasks):
+        for i in ex.tasks():
             if i not in before:
-                ex.cancel(i)
+                ex.remove(i)
     assert not ex.closed
     if ex is executor:
         assert ex.submit(pow, 2, 5).result(5) == 32  # the loop still works

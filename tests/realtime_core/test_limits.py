@@ -134,7 +134,7 @@ def test_join_from_its_own_callback_is_refused():
         ex.close()  # asks the loop to stop
 
     with RealtimeExecutor(lock_memory=False) as ex:
-        ex.every(cb, period_ns=1000, start_ns=0)
+        ex.add(cb, period_ns=1000, start_ns=0)
         assert ex.join(10)
     assert got and "forever" in got[0]
 
@@ -185,22 +185,22 @@ def test_executor_arguments(kwargs, exc, match):
 
 def test_executor_call_arguments():
     with RealtimeExecutor(lock_memory=False) as ex:
-        tid = ex.every(lambda tk: None, rate_hz=10)
+        tid = ex.add(lambda tk: None, rate_hz=10)
         for call, exc, match in [
-            (lambda: ex.cancel("a"), TypeError, "task_id must be an int, got str"),
-            (lambda: ex.cancel(-1), ValueError, "task_id = -1 is out of range"),
-            (lambda: ex.task_stats(2**64), ValueError, "task_id"),
+            (lambda: ex.remove("a"), TypeError, "task_id must be an int, got str"),
+            (lambda: ex.remove(-1), ValueError, "task_id = -1 is out of range"),
+            (lambda: ex.stats(2**64), ValueError, "task_id"),
             (lambda: ex.join("1"), TypeError, "timeout_s must be a number"),
             (lambda: ex.join(float("nan")), ValueError, "timeout_s is NaN"),
-            (lambda: ex.every(3, rate_hz=1), TypeError, "fn must be callable"),
-            (lambda: ex.every_native("0x10", rate_hz=1), TypeError, "address must be an int"),
-            (lambda: ex.every_native(0, rate_hz=1), ValueError, "address is 0"),
-            (lambda: ex.every(print, rate_hz=1, name=5), TypeError, "name must be a str"),
+            (lambda: ex.add(3, rate_hz=1), TypeError, "fn must be callable"),
+            (lambda: ex.add_native("0x10", rate_hz=1), TypeError, "address must be an int"),
+            (lambda: ex.add_native(0, rate_hz=1), ValueError, "address is 0"),
+            (lambda: ex.add(print, rate_hz=1, name=5), TypeError, "name must be a str"),
             (lambda: ex.submit(3), TypeError, "fn must be callable"),
         ]:
             with pytest.raises(exc, match=match):
                 call()
-        assert ex.task_ids() == [tid]  # nothing was added by the refused calls
+        assert ex.tasks() == [tid]  # nothing was added by the refused calls
 
 
 def test_clock_tick_and_scheduler_arguments():

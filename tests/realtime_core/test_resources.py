@@ -77,7 +77,7 @@ def test_virtual_timer_and_scheduler_cycles():
 def test_executor_cycles():
     def cycle():
         with RealtimeExecutor(lock_memory=False) as ex:
-            ex.every(lambda tick: None, rate_hz=1000)
+            ex.add(lambda tick: None, rate_hz=1000)
 
     _assert_cycles_leave_nothing(cycle, CYCLES)
 
@@ -94,7 +94,7 @@ def test_executor_cycles_that_run_tasks_and_jobs():
     # Cycles where the thread really runs: a job and a few calls of a task before the close.
     def cycle():
         with RealtimeExecutor(lock_memory=False, python_lead_ns=0) as ex:
-            ex.every(lambda tick: None, period_ns=100_000, start_ns=0)
+            ex.add(lambda tick: None, period_ns=100_000, start_ns=0)
             ex.submit(int).result(5)
 
     _assert_cycles_leave_nothing(cycle, CYCLES)

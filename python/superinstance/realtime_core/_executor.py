@@ -109,7 +109,7 @@ class RealtimeExecutor:
     Python callback then costs tens of microseconds after the deadline. With a
     lead the loop wakes early, takes the GIL, runs the call path once on a
     throw-away Tick, spins to the deadline and calls the callback warm. The
-    lead adapts to the measured wake-up overshoot (``task_stats(id).extra
+    lead adapts to the measured wake-up overshoot (``stats(id).extra
     ["lead_ns"]``) within [5 us, min(python_lead_ns, period / 4)]; the price is
     that spin (the GIL is held during it) on every call. Callbacks never start
     before their deadline. Native tasks never take the GIL and get no lead.
@@ -229,27 +229,27 @@ class RealtimeExecutor:
         for f in pending:
             f.cancel()
 
-    def every(self, fn: Callable[[Any], Any], rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
+    def add(self, fn: Callable[[Any], Any], rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
               name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
         """Call ``fn(tick)`` periodically on the grid ``start_ns + k * period``; returns the task id."""
         return self._ex.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=_task_name(name, fn),
                                  missed=missed, start_ns=start_ns)
 
-    def every_native(self, address: int, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
+    def add_native(self, address: int, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
                      user_data: int = 0, name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
         """Call the C function ``void f(void *user_data, uint64_t index, int64_t deadline_ns)`` at
         ``address`` (ctypes, numba ``cfunc``) periodically, without taking the GIL."""
         return self._ex.add_native_task(address, user_data=user_data, rate_hz=rate_hz, period_ns=period_ns,
                                         name=_native_name(name, address), missed=missed, start_ns=start_ns)
 
-    def cancel(self, task_id: int) -> None:
+    def remove(self, task_id: int) -> None:
         """Remove a periodic task (UnknownIdError if there is none with this id)."""
         self._ex.remove_task(task_id)
 
-    def task_ids(self) -> List[int]:
+    def tasks(self) -> List[int]:
         return self._ex.task_ids()
 
-    def task_stats(self, task_id: int) -> LatencyStats:
+    def stats(self, task_id: int) -> LatencyStats:
         """Lateness of each call's start, plus in ``extra``: name, errors, runtime_p50_ns/p99/max,
         late_starts, lead_ns (the current lead of a Python task, see the class doc); ``overruns`` counts calls that ran longer than one period."""
         return _stats(self._ex.task_stats(task_id))

@@ -149,7 +149,7 @@ def _callback_chunk(rate: int, seconds: float, policy: str, lead: Optional[int] 
         kw["python_lead_ns"] = lead
     ex = RealtimeExecutor(**kw)
     try:
-        ex.every(cb, rate_hz=rate)
+        ex.add(cb, rate_hz=rate)
         while pos[0] < n:
             time.sleep(0.05)
     finally:
