@@ -6,7 +6,7 @@ import os, sys, time, json
 import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from superinstance.vector_navigator import Index
-from superinstance.vector_navigator.bench import make_data, exact_topk
+from superinstance.bench.vector_navigator import make_data, exact_topk
 import hnswlib
 n, dim, k, nq = 1_000_000, 384, 10, 1000
 x, q = make_data(n, dim, nq, seed=7)

@@ -1,6 +1,6 @@
 """Benchmarks of the dynamic-programming kernels (superinstance.gpu_accelerator.dp),
 CPU backend: alignment scores per SIMD level and thread count, and the other DP
-kernels. parasail is compared side by side in superinstance.gpu_accelerator.bench_dp (superinstance bench gpu).
+kernels. parasail is compared side by side in superinstance.bench.dp (superinstance bench gpu).
 GpuDpGraphReplay (GPU only; skipped without one): a DP launch replayed from a CUDA Graph vs eager.
 
 Run against the installed build: ``cd asv_bench && asv run --python=same --quick``.

@@ -4,14 +4,14 @@ Vowpal Wabbit) on the same inputs, offline estimators, and regret.
 
 Run against the installed build: ``cd asv_bench && asv run --python=same --quick``.
 The side-by-side table in docs/benchmarks.md comes from
-``python -m superinstance.frozen_model_rl.bench``.
+``python -m superinstance.bench.frozen_model_rl``.
 """
 
 import numpy as np
 
 from superinstance.frozen_model_rl import (DiscountedLinUCB, EpsilonGreedy, LinearEnvironment, LinearThompsonSampling,
                                            LinUCB, LoggedData, SlidingWindowLinUCB, doubly_robust, ips, simulate)
-from superinstance.frozen_model_rl.bench import (ABRUPT_POLICIES, NumpyLinUCB, _Mabwiser, _peer_available, _VW,
+from superinstance.bench.frozen_model_rl import (ABRUPT_POLICIES, NumpyLinUCB, _Mabwiser, _peer_available, _VW,
                                                  abrupt_change)
 
 _CLASSES = {"linucb": LinUCB, "lints": LinearThompsonSampling, "epsilon_greedy": EpsilonGreedy,
@@ -112,7 +112,7 @@ class Regret:
 
 class AbruptChange:
     """Regret after an abrupt change relative to plain LinUCB (track_): the
-    scenario of ``python -m superinstance.frozen_model_rl.bench --scenarios``
+    scenario of ``python -m superinstance.bench.frozen_model_rl --scenarios``
     (d=16, K=8, change at round 5000 of 15000, alpha 0.5 for every policy,
     gamma, window and staleness bounds from the change period), median and worst
     over seeds 0-4, for every policy of ``bench.ABRUPT_POLICIES`` (round and

@@ -4,13 +4,13 @@ and the GPU launch/bandwidth benchmarks, which skip without a usable GPU.
 
 Run against the installed build: ``cd asv_bench && asv run --python=same --quick``.
 The side-by-side table in docs/benchmarks.md comes from
-``python -m superinstance.gpu_accelerator.bench --cpu`` (same process run).
+``python -m superinstance.bench.gpu_accelerator --cpu`` (same process run).
 """
 
 import numpy as np
 
 import superinstance.gpu_accelerator as ga
-from superinstance.gpu_accelerator.bench import (cosine_numpy as _cosine_numpy,
+from superinstance.bench.gpu_accelerator import (cosine_numpy as _cosine_numpy,
                                                  cosine_torch as _cosine_torch,
                                                  sentiment_numpy as _sentiment_numpy,
                                                  sentiment_torch as _sentiment_torch, torch)

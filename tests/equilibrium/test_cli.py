@@ -106,7 +106,7 @@ def test_bench_stops_at_a_closed_pipe_instead_of_running_the_next_suite():
 def test_realtime_bench_header_names_its_own_arguments(monkeypatch, capsys):
     # `superinstance bench timer` calls the module's main(argv); its header used to show
     # sys.argv ("... realtime_core.bench bench --quick").
-    from superinstance.realtime_core import bench as rt_bench
+    from superinstance.bench import realtime_core as rt_bench
 
     canned = {"results": {}, "machine": "test machine", "fifo": False, "backends": [], "cyclictest": False,
               "date": "2026-01-01 00:00 UTC", "cpu_dma_latency_held": None}
@@ -114,7 +114,7 @@ def test_realtime_bench_header_names_its_own_arguments(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["superinstance", "bench", "timer", "--quick"])
     assert rt_bench.main(["--seconds", "2", "--rates", "1000,100"]) == 0
     header = capsys.readouterr().out.splitlines()[1]
-    assert header.startswith("# python -m superinstance.realtime_core.bench --seconds 2 --rates 1000,100;")
+    assert header.startswith("# python -m superinstance.bench.realtime_core --seconds 2 --rates 1000,100;")
     assert "bench bench" not in header
 
 

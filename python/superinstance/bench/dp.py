@@ -4,7 +4,7 @@ BLOSUM62, gap open 11, extend 1. Prints a table and medians, and the thread
 scaling of our kernel (threads = 1, 2, 4, ... all CPUs; speed-up over one thread
 per round); --json writes them.
 
-    python -m superinstance.gpu_accelerator.bench_dp [--repeats 5] [--targets 10000] [--quick]
+    python -m superinstance.bench.dp [--repeats 5] [--targets 10000] [--quick]
 
 (also run by ``superinstance bench gpu``)
 

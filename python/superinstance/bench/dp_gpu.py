@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Short GPU benchmark of the DP kernels against our CPU kernels (same process run).
 
-    PYTHONPATH=python python scripts/bench_dp_gpu.py [--json out.json] [--cpu-only]
+    PYTHONPATH=python python -m superinstance.bench.dp_gpu [--json out.json] [--cpu-only]
 
 Smith-Waterman GCUPS (10,000 and 100,000 random protein targets of length 256
 against a 256 query, BLOSUM62, gap open 11 extend 1) for the GPU s32 and s16x2
@@ -38,7 +37,7 @@ def median_time(fn, repeats):
 def cpu_sw_scaling(add, q, targets, repeats):
     """Our CPU Smith-Waterman at 1, 2, 4, ... all threads, timed round-robin, and the speed-up
     over one thread per round (a dedicated GPU host gives the cores a shared VM cannot)."""
-    from superinstance.gpu_accelerator.bench_dp import _thread_counts
+    from superinstance.bench.dp import _thread_counts
 
     counts = _thread_counts(os.cpu_count() or 1)
     times = {t: [] for t in counts}

@@ -1,4 +1,4 @@
-"""The loop's own performance: ``python -m superinstance.equilibrium.bench``.
+"""The loop's own performance: ``python -m superinstance.bench.equilibrium``.
 
 * per-tick cost of all four stages on the CPU with a 100k-vector HNSW index
   (P50/P99 per stage, ``orchestrate`` called back to back);
@@ -19,9 +19,9 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from .data import ConversationStream, SimulatedUser
-from .demo import build_default
-from .loop import run_loop, simulated_user_reward
+from ..equilibrium.data import ConversationStream, SimulatedUser
+from ..equilibrium.demo import build_default
+from ..equilibrium.loop import run_loop, simulated_user_reward
 
 __all__ = ["tick_cost", "rate_hold", "main"]
 

@@ -2,8 +2,8 @@
 mabwiser LinUCB and Vowpal Wabbit (--cb_explore_adf), in one process, on the
 same synthetic linear environment.
 
-    python -m superinstance.frozen_model_rl.bench [--quick] [--json out.json]
-    python -m superinstance.frozen_model_rl.bench --scenarios [--quick]   (abrupt change, delays)
+    python -m superinstance.bench.frozen_model_rl [--quick] [--json out.json]
+    python -m superinstance.bench.frozen_model_rl --scenarios [--quick]   (abrupt change, delays)
 
 Peers that are not installed are reported as unavailable (pip install mabwiser
 vowpalwabbit). Per-call latencies are medians of per-round perf_counter_ns
@@ -22,8 +22,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .policies import DiscountedLinUCB, LinUCB, SlidingWindowLinUCB
-from .simulation import DriftingEnvironment, LinearEnvironment, simulate
+from ..frozen_model_rl.policies import DiscountedLinUCB, LinUCB, SlidingWindowLinUCB
+from ..frozen_model_rl.simulation import DriftingEnvironment, LinearEnvironment, simulate
 
 __all__ = ["ABRUPT_POLICIES", "ChangeDetectingLinUCB", "NumpyLinUCB", "RestartedLinUCB", "abrupt_change", "delayed_rewards", "drift_parameters", "run",
            "scenarios", "main"]

@@ -1,6 +1,6 @@
 """GPU benchmarks of gpu_accelerator (run by scripts/gpu_check.sh).
 
-    python -m superinstance.gpu_accelerator.bench [--json out.json] [--quick]
+    python -m superinstance.bench.gpu_accelerator [--json out.json] [--quick]
 
 Measures, in one process run: the launch cost of a chain of 10 and 100 tiny
 kernels (per kernel: individual stream launches vs one graph replay, host
@@ -22,7 +22,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from .devices import backend_reason, cuda_module, default_backend, devices
+from ..gpu_accelerator.devices import backend_reason, cuda_module, default_backend, devices
 
 try:  # optional peer for the CPU comparison
     import torch
@@ -70,7 +70,7 @@ def cosine_torch(q, k):
 def cpu_compare(rounds: int = 30) -> Dict[str, Any]:
     """CPU twin vs numpy (and torch) on the same inputs, calls interleaved round by round
     so that machine noise hits every implementation alike; medians in microseconds."""
-    from .models import SentimentHead, cosine_similarity
+    from ..gpu_accelerator.models import SentimentHead, cosine_similarity
 
     head = SentimentHead.default(backend="cpu")
     rng = np.random.default_rng(0)
@@ -133,9 +133,9 @@ def _median_us(fn, repeats: int) -> float:
 
 
 def sentiment_latency(batch: int, repeats: int) -> Dict[str, float]:
-    from .graph import Graph
-    from .memory import DeviceArray, PinnedBuffer, Stream
-    from .models import SentimentHead
+    from ..gpu_accelerator.graph import Graph
+    from ..gpu_accelerator.memory import DeviceArray, PinnedBuffer, Stream
+    from ..gpu_accelerator.models import SentimentHead
 
     gpu = SentimentHead.default(backend="cuda")
     cpu = SentimentHead.default(backend="cpu")

@@ -1,4 +1,4 @@
-"""Side-by-side timer benchmark: ``python -m superinstance.realtime_core.bench``.
+"""Side-by-side timer benchmark: ``python -m superinstance.bench.realtime_core``.
 
 Measures, in one process run and interleaved (round-robin chunks, so slow
 drifts in machine load hit every method alike), the lateness (woke minus
@@ -43,7 +43,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import RealtimeExecutor, Timer, backends, monotonic_ns
+from ..realtime_core import RealtimeExecutor, Timer, backends, monotonic_ns
 
 Chunk = Tuple[np.ndarray, np.ndarray, np.ndarray]  # index, deadline_ns, woke_ns
 
@@ -475,7 +475,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               cpu_dma_latency=None if a.cpu_dma_latency < 0 else a.cpu_dma_latency,
               drift_seconds=a.drift_seconds)
     # The arguments this module was given (not sys.argv: `superinstance bench` calls main() too).
-    rep["command"] = "python -m superinstance.realtime_core.bench " + " ".join(
+    rep["command"] = "python -m superinstance.bench.realtime_core " + " ".join(
         sys.argv[1:] if argv is None else argv)
     if a.json:
         with open(a.json, "w") as f:

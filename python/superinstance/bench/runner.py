@@ -20,19 +20,19 @@ __all__ = ["SUITES", "run"]
 
 # suite -> [(module, full-run arguments, quick-run arguments)]
 SUITES: Dict[str, List[Tuple[str, List[str], List[str]]]] = {
-    "timer": [("superinstance.realtime_core.bench", ["--seconds", "10"], ["--seconds", "2", "--rates", "1000,100"])],
-    "search": [("superinstance.vector_navigator.bench", [],
+    "timer": [("superinstance.bench.realtime_core", ["--seconds", "10"], ["--seconds", "2", "--rates", "1000,100"])],
+    "search": [("superinstance.bench.vector_navigator", [],
                 ["--n", "20000", "--hnsw-n", "10000", "--repeat", "50", "--batch", "200"])],
-    "bandit": [("superinstance.frozen_model_rl.bench", [], ["--quick"]),
-               ("superinstance.frozen_model_rl.bench", ["--scenarios"], ["--scenarios", "--quick"])],
-    "gpu": [("superinstance.gpu_accelerator.bench", ["--cpu"], ["--cpu", "--quick"]),
-            ("superinstance.gpu_accelerator.bench", [], ["--quick"]),
-            ("superinstance.gpu_accelerator.bench_dp", [], ["--quick"])],
+    "bandit": [("superinstance.bench.frozen_model_rl", [], ["--quick"]),
+               ("superinstance.bench.frozen_model_rl", ["--scenarios"], ["--scenarios", "--quick"])],
+    "gpu": [("superinstance.bench.gpu_accelerator", ["--cpu"], ["--cpu", "--quick"]),
+            ("superinstance.bench.gpu_accelerator", [], ["--quick"]),
+            ("superinstance.bench.dp", [], ["--quick"])],
 }
 
 
 def _gpu_present() -> bool:
-    from .gpu_accelerator import default_backend
+    from ..gpu_accelerator import default_backend
 
     return default_backend() == "cuda"
 

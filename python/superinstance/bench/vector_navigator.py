@@ -1,6 +1,6 @@
 """Side-by-side search benchmark against peers, in one process on the same data.
 
-    python -m superinstance.vector_navigator.bench [--n 100000] [--dim 384] [--threads 1]
+    python -m superinstance.bench.vector_navigator [--n 100000] [--dim 384] [--threads 1]
            [--batch 1000] [--rounds 5] [--block 20] [--hnsw-n 50000] [--skip-hnsw] [--json out.json]
            [--hnsw-dtypes f32,f16,i8,i8+rerank4] [--hnsw-peers hnswlib,faiss,usearch]
            [--hnsw-nq 300] [--hnsw-efs 16,32,64,128,256]
@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ._index import Index
+from ..vector_navigator import Index
 
 
 def make_data(n: int, dim: int, nq: int, seed: int = 42):
