@@ -122,7 +122,7 @@ class CallbackDelivery:
     param_names = ["rate_hz", "python_lead"]
 
     def _run(self, rate_hz, python_lead):
-        return rt_bench._callback_chunk(rate_hz, 500 / rate_hz, "other", None if python_lead == "default" else 0)
+        return rt_bench.callback_delivery(rate_hz, 500 / rate_hz, "other", None if python_lead == "default" else 0)
 
     def track_delivery_p50_ns(self, rate_hz, python_lead):
         return float(np.median(self._run(rate_hz, python_lead)[0]))

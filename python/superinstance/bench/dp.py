@@ -25,10 +25,12 @@ from superinstance import _core
 from superinstance.gpu_accelerator import BLOSUM62, sw_scores
 from superinstance.gpu_accelerator._dp_common import pack_targets
 
-__all__ = ["main"]
+from .table import best_peer_ratio, row
+
+__all__ = ["main", "summary", "thread_counts"]
 
 
-def _thread_counts(cpus: int):
+def thread_counts(cpus: int):
     """1, 2, 4, ... up to the number of CPUs, and the number of CPUs itself."""
     counts, t = [], 1
     while t < cpus:
@@ -70,6 +72,28 @@ def _scaling_table(scaling) -> str:
     return "\n".join(rows)
 
 
+def summary(res) -> list:
+    """Summary rows (case, ours, peers, ratio) of :func:`main`'s results: our best one-thread
+    SIMD level against the parasail kernels, and our kernel's speed-up on all threads."""
+    g = res["gcups"]
+    ours = {n: v for n, v in g.items() if "level=" in n and "scalar" not in n}
+    if not ours:
+        return []
+    best = max(ours, key=ours.get)
+    peers = {n.split()[1]: v for n, v in g.items() if n.startswith("parasail")}
+    top = dict(sorted(peers.items(), key=lambda kv: -kv[1])[:3])
+    rows = [row(f"Smith-Waterman {res['length']} x {res['length']}, one thread, GCUPS",
+                f"{ours[best]:.2f} ({best.split('level=')[1].split()[0]})",
+                ", ".join(f"{n} {v:.2f}" for n, v in top.items()) or "parasail not installed",
+                best_peer_ratio(ours[best], peers, lower_is_better=False))]
+    sc = res["scaling"].get(API, {})
+    if sc:
+        t = max(sc, key=int)
+        rows.append(row(f"Smith-Waterman speed-up, threads={t} over 1", f"{sc[t]['speedup']:.2f}x",
+                        f"ideal {t}x"))
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
@@ -108,7 +132,7 @@ def main(argv=None) -> int:
         if ours_ref is None:
             ours_ref = ref
         jobs.append((f"superinstance sw_scores level={level} threads=1", *gcups(lambda n=n, level=level: sw_scores(q, targets[:n], threads=1, level=level), n)))
-    thread_counts = _thread_counts(os.cpu_count() or 1)
+    thread_counts = thread_counts(os.cpu_count() or 1)
     for t in thread_counts:
         jobs.append((_threads_row(t), *gcups(lambda t=t: sw_scores(q, targets, threads=t), a.targets)))
     buf, offsets = pack_targets(targets)

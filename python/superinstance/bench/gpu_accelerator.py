@@ -23,10 +23,11 @@ from typing import Any, Dict, List
 import numpy as np
 
 from ..gpu_accelerator.devices import backend_reason, cuda_module, default_backend, devices
+from .table import best_peer_ratio, row
 
 try:  # optional peer for the CPU comparison
     import torch
-except ImportError:
+except (ImportError, OSError):  # OSError: a torch whose native libraries do not load
     torch = None
 
 
@@ -178,11 +179,10 @@ def run(quick: bool = False) -> Dict[str, Any]:
     if default_backend() != "cuda":
         out["skipped"] = backend_reason()
         return out
-    cu = cuda_module()
     out["device"] = devices()[0].as_dict()
     reps = 50 if quick else 300
-    out["launch"] = [cu.bench_launch_chain(n, reps) for n in (10, 100)]
-    out["bandwidth"] = cu.bench_copy_bandwidth(256 << 20, 3 if quick else 7)
+    out["launch"] = [launch_chain(n, reps) for n in (10, 100)]
+    out["bandwidth"] = copy_bandwidth(256 << 20, 3 if quick else 7)
     out["sentiment"] = [sentiment_latency(b, 100 if quick else 1000) for b in (1, 256)]
     return out
 
@@ -205,6 +205,43 @@ def table(r: Dict[str, Any]) -> str:
     lines.append(f"| 256 MiB H2D GB/s pageable / pinned | {b['pageable_h2d_gbps']:.1f} | {b['pinned_h2d_gbps']:.1f} | |")
     lines.append(f"| 256 MiB D2H GB/s pageable / pinned | {b['pageable_d2h_gbps']:.1f} | {b['pinned_d2h_gbps']:.1f} | |")
     return "\n".join(lines)
+
+
+def launch_chain(chain: int, repeats: int = 200) -> Dict[str, float]:
+    """Per-kernel cost of a chain of ``chain`` tiny dependent kernels: stream launches vs one
+    graph replay (the CUDA micro-benchmark compiled into the CUDA module; needs a usable GPU)."""
+    return cuda_module().bench_launch_chain(chain, repeats)
+
+
+def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 5) -> Dict[str, float]:
+    """Host<->device bandwidth in GB/s, pageable vs pinned (CUDA events, median; needs a GPU)."""
+    return cuda_module().bench_copy_bandwidth(nbytes, repeats)
+
+
+def summary(r: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Summary rows (case, ours, peers, ratio) of :func:`cpu_compare`'s or :func:`run`'s results."""
+    if "results" in r:  # cpu_compare: the CPU twin against numpy (and torch)
+        rows = []
+        for x in r["results"]:
+            peers = {k: v for k, v in x["median_us"].items() if k != "superinstance"}
+            ours = x["median_us"]["superinstance"]
+            rows.append(row(f"{x['case']} (CPU)", f"{ours:.1f} us", ", ".join(f"{k} {v:.1f} us" for k, v in peers.items()),
+                            best_peer_ratio(ours, peers)))
+        return rows
+    if "skipped" in r:
+        return [row("GPU benchmarks", "skipped", r["skipped"])]
+    rows = [row(f"chain of {x['chain']} tiny kernels, per kernel", f"graph {x['graph_us_per_kernel']:.2f} us",
+                f"stream launches {x['stream_us_per_kernel']:.2f} us",
+                x["stream_us_per_kernel"] / x["graph_us_per_kernel"]) for x in r["launch"]]
+    rows += [row(f"sentiment head batch {x['batch']}, copies included", f"graph {x['graph_us']:.1f} us",
+                 f"eager {x['eager_us']:.1f} us, CPU backend {x['cpu_us']:.1f} us",
+                 best_peer_ratio(x["graph_us"], {"eager": x["eager_us"], "cpu": x["cpu_us"]})) for x in r["sentiment"]]
+    b = r["bandwidth"]
+    for way in ("h2d", "d2h"):
+        pinned, pageable = b[f"pinned_{way}_gbps"], b[f"pageable_{way}_gbps"]
+        rows.append(row(f"256 MiB {way.upper()} copy", f"pinned {pinned:.1f} GB/s", f"pageable {pageable:.1f} GB/s",
+                        pinned / pageable if pageable > 0 else None))
+    return rows
 
 
 def main(argv=None) -> int:

@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from ..vector_navigator import Index
+from .table import best_peer_ratio, row
 
 
 def make_data(n: int, dim: int, nq: int, seed: int = 42):
@@ -450,6 +451,50 @@ def _hnsw_ratio_rows(hnsw: Dict[str, Any]) -> List[str]:
     for lib, v in libs.items():
         if "sweep" not in v:
             rows.append(f"| HNSW | {lib} | skipped: {v} | | | |")
+    return rows
+
+
+def _peer_text(values: Dict[str, float], fmt: str) -> str:
+    return ", ".join(f"{lib} {fmt.format(v)}" for lib, v in values.items())
+
+
+def summary(out: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Summary rows (case, ours, peers, ratio) of :func:`main`'s results: flat single-query P50
+    and batch QPS, HNSW P50 at recall@k >= 0.95 and build rate, against every peer that ran."""
+    rows = []
+    flat = out.get("flat")
+    if flat:
+        size = f"{flat['n']} x {flat['dim']}"
+        single = {lib: v["p50_ms"] for lib, v in flat["single"].items()}
+        ours = single.pop("superinstance")
+        rows.append(row(f"flat single-query P50, {size}", f"{ours:.3f} ms", _peer_text(single, "{:.3f} ms"),
+                        best_peer_ratio(ours, single)))
+        qps = {lib: v["qps"] for lib, v in flat["batch_qps"].items()}
+        ours = qps.pop("superinstance")
+        rows.append(row(f"flat batch of {flat['batch']}, {size}", f"{ours:.0f} QPS", _peer_text(qps, "{:.0f} QPS"),
+                        best_peer_ratio(ours, qps, lower_is_better=False)))
+    hnsw = out.get("hnsw")
+    if hnsw:
+        rows.extend(_hnsw_summary(hnsw))
+    return rows
+
+
+def _hnsw_summary(hnsw: Dict[str, Any]) -> List[Dict[str, Any]]:
+    libs = {lib: v for lib, v in hnsw["libs"].items() if "sweep" in v}
+    mine = libs.pop("superinstance", None)
+    if mine is None:
+        return []
+    rows = []
+    ours_pt = _at_recall(mine["sweep"])
+    if ours_pt:
+        pts = {lib: _at_recall(v["sweep"]) for lib, v in libs.items()}
+        p50 = {lib: pt["p50_ms"] for lib, pt in pts.items() if pt}
+        rows.append(row(f"HNSW P50 at recall@{hnsw.get('k', 10)} >= 0.95, {hnsw['n']} vectors",
+                        f"{ours_pt['p50_ms']:.3f} ms", _peer_text(p50, "{:.3f} ms"), best_peer_ratio(ours_pt["p50_ms"], p50)))
+    if "build_vps" in mine:
+        vps = {lib: v["build_vps"] for lib, v in libs.items() if "build_vps" in v}
+        rows.append(row(f"HNSW build, {hnsw['threads']} thread(s)", f"{mine['build_vps']:.0f} vec/s",
+                        _peer_text(vps, "{:.0f} vec/s"), best_peer_ratio(mine["build_vps"], vps, lower_is_better=False)))
     return rows
 
 
