@@ -11,8 +11,9 @@ import numpy as np
 
 import superinstance.gpu_accelerator as ga
 from superinstance.bench.gpu_accelerator import (copy_bandwidth, cosine_numpy, cosine_torch, launch_chain,
-                                                 sentiment_numpy, sentiment_torch, torch)
+                                                 sentiment_numpy, sentiment_torch, torch_module)
 
+torch = torch_module()
 IMPLS = ["superinstance", "numpy"] + (["torch"] if torch is not None else [])
 
 

@@ -54,7 +54,11 @@ def test_best_peer_ratio(ours, peers, lower, expected):
 
 
 def test_bench_quick_prints_tables_only_and_writes_the_raw_results(tmp_path, monkeypatch, capsys):
-    # The cheapest real suite: the CPU twin against numpy (and torch) with --quick (a few seconds).
+    # The cheapest real suite: the CPU twin against numpy with --quick (a few seconds; torch
+    # left out: importing it alone takes seconds).
+    from superinstance.bench import gpu_accelerator
+
+    monkeypatch.setattr(gpu_accelerator, "torch_module", lambda: None)
     monkeypatch.setitem(bench.SUITES, "gpu", [("superinstance.bench.gpu_accelerator", ["--cpu"], ["--cpu", "--quick"])])
     out = tmp_path / "bench.json"
     assert main(["bench", "gpu", "--quick", "--json", str(out)]) == 0
@@ -119,3 +123,27 @@ def test_every_suite_names_a_module_with_a_summary():
         for module, _, _ in entries:
             mod = importlib.import_module(module)
             assert callable(mod.main) and callable(mod.summary), module
+
+
+# Each module on tiny inputs: its main writes the JSON that its summary turns into rows
+# (the path `superinstance bench` takes), so a module whose output and summary drift apart fails here.
+TINY = {
+    "realtime_core": ["--seconds", "0.25", "--chunk", "0.25", "--rates", "1000", "--no-fifo", "--cpu-dma-latency", "-1"],
+    "vector_navigator": ["--n", "2000", "--dim", "32", "--hnsw-n", "1000", "--repeat", "5", "--batch", "20",
+                         "--rounds", "1", "--hnsw-nq", "20", "--hnsw-efs", "16,64", "--hnsw-peers", "faiss"],
+    "dp": ["--targets", "100", "--parasail-targets", "50", "--repeats", "1", "--length", "64"],
+    "equilibrium": ["--vectors", "600", "--ticks", "50", "--seconds", "0.3", "--rates", "20"],
+}
+
+
+@pytest.mark.parametrize("component", sorted(TINY))
+def test_each_suite_module_summarises_its_own_results(component, tmp_path, capsys):
+    from superinstance.bench.runner import run_module
+
+    entry = run_module(f"superinstance.bench.{component}", TINY[component])
+    assert entry["rc"] == 0, capsys.readouterr().err[-2000:]
+    assert entry["summary"], "no summary rows"
+    for r in entry["summary"]:
+        assert set(r) == set(COLUMNS) and r["case"] and r["ours"]
+        assert r["ratio"] is None or r["ratio"] > 0
+    assert format_rows(entry["summary"]).count("\n") == len(entry["summary"]) + 1

@@ -48,13 +48,13 @@ def _threads_row(t: int, family: str = API) -> str:
     return f"superinstance {family} threads={t}"
 
 
-def _scaling(times, cpu, thread_counts, family, gcells):
+def _scaling(times, cpu, counts, family, gcells):
     """Per thread count of one family: speed-up over one thread per round (the rounds are
     interleaved, so a round's load hits both alike) as (median, min, max); cores obtained
     (process CPU time / wall time, median); GCUPS per CPU-second. gcells: giga-cells per call."""
-    wall = {t: times[_threads_row(t, family)] for t in thread_counts}
+    wall = {t: times[_threads_row(t, family)] for t in counts}
     out = {}
-    for t in thread_counts:
+    for t in counts:
         r = [a / b for a, b in zip(wall[1], wall[t])]
         cores = statistics.median(c / w for c, w in zip(cpu[_threads_row(t, family)], wall[t]))
         out[t] = {"speedup": statistics.median(r), "range": (min(r), max(r)), "cores": cores,
@@ -132,12 +132,12 @@ def main(argv=None) -> int:
         if ours_ref is None:
             ours_ref = ref
         jobs.append((f"superinstance sw_scores level={level} threads=1", *gcups(lambda n=n, level=level: sw_scores(q, targets[:n], threads=1, level=level), n)))
-    thread_counts = thread_counts(os.cpu_count() or 1)
-    for t in thread_counts:
+    counts = thread_counts(os.cpu_count() or 1)
+    for t in counts:
         jobs.append((_threads_row(t), *gcups(lambda t=t: sw_scores(q, targets, threads=t), a.targets)))
     buf, offsets = pack_targets(targets)
     qa = np.frombuffer(q, np.uint8)
-    for t in thread_counts:
+    for t in counts:
         jobs.append((_threads_row(t, PACKED), *gcups(
             lambda t=t: _core.dp_align_scores(qa, buf, offsets, BLOSUM62.code_of, BLOSUM62.scores, 11, 1, False,
                                               t, None), a.targets)))
@@ -189,7 +189,7 @@ def main(argv=None) -> int:
         for n, r in ratios.items():
             print(f"| {n} | {r:.2f}x |")
     gcells = cells * a.targets / 1e9
-    scaling = {fam: _scaling(times, cpu, thread_counts, fam, gcells) for fam in (API, PACKED)}
+    scaling = {fam: _scaling(times, cpu, counts, fam, gcells) for fam in (API, PACKED)}
     print("\n" + _scaling_table(scaling))
     load = [load_before[0], os.getloadavg()[0]]
     print(f"# load average (1 min) before / after: {load[0]:.2f} / {load[1]:.2f} on {os.cpu_count()} CPUs")

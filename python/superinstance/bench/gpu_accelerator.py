@@ -25,10 +25,19 @@ import numpy as np
 from ..gpu_accelerator.devices import backend_reason, cuda_module, default_backend, devices
 from .table import best_peer_ratio, row
 
-try:  # optional peer for the CPU comparison
-    import torch
-except (ImportError, OSError):  # OSError: a torch whose native libraries do not load
-    torch = None
+_TORCH: List[Any] = []  # [module or None] once looked up
+
+
+def torch_module() -> Any:
+    """PyTorch, the optional peer of the CPU comparison, or None when it does not import
+    (imported on first use: it takes seconds, and only the --cpu comparison needs it)."""
+    if not _TORCH:
+        try:
+            import torch
+        except (ImportError, OSError):  # OSError: a torch whose native libraries do not load
+            torch = None
+        _TORCH.append(torch)
+    return _TORCH[0]
 
 
 # ---------------------------------------------------------------- CPU peers
@@ -45,6 +54,7 @@ def sentiment_numpy(w):
 
 def sentiment_torch(w):
     """The sentiment head in PyTorch (CPU, float32, no_grad)."""
+    torch = torch_module()
     t = {k: torch.from_numpy(v) for k, v in w.items()}
     F = torch.nn.functional
 
@@ -63,6 +73,7 @@ def cosine_numpy(q, k):
 
 
 def cosine_torch(q, k):
+    torch = torch_module()
     with torch.no_grad():
         F = torch.nn.functional
         return (F.normalize(torch.from_numpy(q), dim=1) @ F.normalize(torch.from_numpy(k), dim=1).T).numpy()
@@ -71,6 +82,7 @@ def cosine_torch(q, k):
 def cpu_compare(rounds: int = 30) -> Dict[str, Any]:
     """CPU twin vs numpy (and torch) on the same inputs, calls interleaved round by round
     so that machine noise hits every implementation alike; medians in microseconds."""
+    torch = torch_module()
     from ..gpu_accelerator.models import SentimentHead, cosine_similarity
 
     head = SentimentHead.default(backend="cpu")

@@ -12,8 +12,8 @@ Peers are used when importable: numpy, faiss-cpu (IndexFlatIP, IndexHNSWFlat),
 hnswlib, usearch. Thread counts are set explicitly for every library (faiss via
 omp_set_num_threads, numpy's BLAS via threadpoolctl when installed, else the
 OMP/OPENBLAS env vars must be set before start). Data: normalised clustered
-float32 vectors with a fixed seed. Prints tables of medians (the raw results with ``--json FILE``); the lead's
-``superinstance bench search`` may call :func:`run`.
+float32 vectors with a fixed seed. Prints tables of medians (the raw results with ``--json FILE``);
+``superinstance bench search`` runs :func:`main`, then :func:`summary` on its results.
 """
 
 from __future__ import annotations
