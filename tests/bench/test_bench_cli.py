@@ -147,3 +147,20 @@ def test_each_suite_module_summarises_its_own_results(component, tmp_path, capsy
         assert set(r) == set(COLUMNS) and r["case"] and r["ours"]
         assert r["ratio"] is None or r["ratio"] > 0
     assert format_rows(entry["summary"]).count("\n") == len(entry["summary"]) + 1
+
+
+def test_gpu_summary_of_a_full_gpu_result():
+    # The GPU part cannot run here; its summary is checked on a canned result of the shape run() returns.
+    from superinstance.bench.gpu_accelerator import summary
+
+    r = {"device": {"name": "NVIDIA H100", "compute_capability": [9, 0]},
+         "launch": [{"chain": 100, "stream_us_per_kernel": 2.5, "graph_us_per_kernel": 0.5, "graph_launch_us": 2.6}],
+         "bandwidth": {"bytes": 256 << 20, "pageable_h2d_gbps": 5.0, "pageable_d2h_gbps": 4.0,
+                       "pinned_h2d_gbps": 25.0, "pinned_d2h_gbps": 26.0},
+         "sentiment": [{"batch": 1, "eager_us": 30.0, "graph_us": 20.0, "cpu_us": 3.0}]}
+    rows = {x["case"]: x for x in summary(r)}
+    assert rows["chain of 100 tiny kernels, per kernel"]["ratio"] == pytest.approx(5.0)  # stream / graph
+    assert rows["sentiment head batch 1, copies included"]["ratio"] == pytest.approx(3.0 / 20.0)  # the CPU wins
+    assert rows["256 MiB H2D copy"]["ratio"] == pytest.approx(5.0)  # pinned / pageable rate
+    assert rows["256 MiB D2H copy"]["ratio"] == pytest.approx(6.5)
+    assert summary({"skipped": "no GPU"}) == [row("GPU benchmarks", "skipped", "no GPU")]
