@@ -23,7 +23,7 @@ set -e
 
 echo "== GPU benchmarks"
 table=$(mktemp)
-"$py" -m superinstance.gpu_accelerator.bench --json "$out" > "$table"
+"$py" -m superinstance.bench.gpu_accelerator --json "$out" > "$table"
 echo "tests: $([ "$tests_rc" = 0 ] && echo passed || echo "FAILED (rc $tests_rc)"); JSON: $out"
 cat "$table"
 rm -f "$table"

@@ -34,6 +34,6 @@ PY
 timeout "$(left 110)" python -m pytest -q tests/gpu_accelerator -k "dp" -p no:cacheprovider 2>&1 | tee "$out/gpu_check_dp_tests.txt" | tail -30
 tests=${PIPESTATUS[0]}
 echo "DP tests exit status: $tests (0 = all passed; 124 = timed out)"
-timeout "$(left 150)" python scripts/bench_dp_gpu.py --json "$out/gpu_check_dp.json"
+timeout "$(left 150)" python -m superinstance.bench.dp_gpu --json "$out/gpu_check_dp.json"
 bench=$?
 [ "$tests" = 0 ] && [ "$bench" = 0 ]

@@ -10,7 +10,8 @@ import tempfile
 import numpy as np
 
 import superinstance
-from superinstance import LatencyHistogram, _core, storage
+from superinstance import LatencyHistogram, storage
+from superinstance.bench.common import dot_rows, l2sq_rows
 
 LEVELS = superinstance.capabilities()["simd_available"]
 
@@ -73,7 +74,7 @@ class VectorKernels:
         self.q = rng.standard_normal(dim).astype(np.float32)
 
     def time_dot_rows_10k(self, level, dim):
-        _core.vector_dot_rows(self.q, self.rows, level)
+        dot_rows(self.q, self.rows, level)
 
     def time_l2sq_rows_10k(self, level, dim):
-        _core.vector_l2sq_rows(self.q, self.rows, level)
+        l2sq_rows(self.q, self.rows, level)

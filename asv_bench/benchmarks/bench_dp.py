@@ -1,6 +1,6 @@
 """Benchmarks of the dynamic-programming kernels (superinstance.gpu_accelerator.dp),
 CPU backend: alignment scores per SIMD level and thread count, and the other DP
-kernels. parasail is compared side by side in superinstance.gpu_accelerator.bench_dp (superinstance bench gpu).
+kernels. parasail is compared side by side in superinstance.bench.dp (superinstance bench gpu).
 GpuDpGraphReplay (GPU only; skipped without one): a DP launch replayed from a CUDA Graph vs eager.
 
 Run against the installed build: ``cd asv_bench && asv run --python=same --quick``.
@@ -107,16 +107,16 @@ class GpuDpGraphReplay:
     def setup(self):
         import superinstance.gpu_accelerator as ga
 
-        if ga.default_backend() != "cuda":  # first: without the CUDA module, _cuda does not import
+        if ga.default_backend() != "cuda":
             raise NotImplementedError(f"no usable GPU: {ga.backend_reason()}")
-        from superinstance import _cuda
+        from superinstance.bench.dp_gpu import device_synchronize
 
         rng = np.random.default_rng(0)
         q = rng.choice(PROTEIN, 64).tobytes()
         self.plan = ga.sw_plan(q, [64] * 256)
         self.dt = ga.DeviceArray.from_host(self.plan.pack([rng.choice(PROTEIN, 64).tobytes() for _ in range(256)]))
         self.ds = ga.DeviceArray((256,), np.int32)
-        _cuda.device_synchronize()
+        device_synchronize()  # the copies ran on the legacy stream; the launches do not wait for it
         self.s = ga.Stream()
         self.g = ga.Graph()
         with self.g.capture(self.s):

@@ -1,7 +1,7 @@
 """The token loop: one tick of all four stages (sentiment head on the CPU,
 sentiment-weighted HNSW context search with routing, LinUCB over 16 arms, the
 confidence), and the cost of a reward. The 100k case is the issue's target
-(P99 under 1 ms per tick; see ``python -m superinstance.equilibrium.bench``
+(P99 under 1 ms per tick; see ``python -m superinstance.bench.equilibrium``
 for the percentiles and the stage breakdown).
 """
 

@@ -4,15 +4,15 @@ Vowpal Wabbit) on the same inputs, offline estimators, and regret.
 
 Run against the installed build: ``cd asv_bench && asv run --python=same --quick``.
 The side-by-side table in docs/benchmarks.md comes from
-``python -m superinstance.frozen_model_rl.bench``.
+``python -m superinstance.bench.frozen_model_rl``.
 """
 
 import numpy as np
 
 from superinstance.frozen_model_rl import (DiscountedLinUCB, EpsilonGreedy, LinearEnvironment, LinearThompsonSampling,
                                            LinUCB, LoggedData, SlidingWindowLinUCB, doubly_robust, ips, simulate)
-from superinstance.frozen_model_rl.bench import (ABRUPT_POLICIES, NumpyLinUCB, _Mabwiser, _peer_available, _VW,
-                                                 abrupt_change)
+from superinstance.bench.frozen_model_rl import (ABRUPT_POLICIES, MabwiserLinUCB, NumpyLinUCB, VWLinUCB,
+                                                 abrupt_change, peer_available)
 
 _CLASSES = {"linucb": LinUCB, "lints": LinearThompsonSampling, "epsilon_greedy": EpsilonGreedy,
             "sw_linucb": SlidingWindowLinUCB, "dlinucb": DiscountedLinUCB}
@@ -55,7 +55,7 @@ class Peers:
 
     def setup(self, impl, kd):
         K, d = kd
-        if impl in ("mabwiser", "vw") and _peer_available(impl) is not None:
+        if impl in ("mabwiser", "vw") and peer_available(impl) is not None:
             raise NotImplementedError(f"{impl} is not installed")
         self.x = np.random.default_rng(2).normal(size=d)
         if impl == "superinstance":
@@ -65,10 +65,10 @@ class Peers:
             q = NumpyLinUCB(K, d)
             self.step = lambda: q.update(q.select(self.x), self.x, 0.5)
         elif impl == "mabwiser":
-            m = _Mabwiser(K, d, 0, 1.0)
+            m = MabwiserLinUCB(K, d, 0, 1.0)
             self.step = lambda: m.update(m.select(self.x), self.x, 0.5)
         else:
-            v = _VW(K, d, 0)
+            v = VWLinUCB(K, d, 0)
             self.step = lambda: v.update(v.select(self.x), 0.5)
 
     def time_select_update(self, impl, kd):
@@ -112,7 +112,7 @@ class Regret:
 
 class AbruptChange:
     """Regret after an abrupt change relative to plain LinUCB (track_): the
-    scenario of ``python -m superinstance.frozen_model_rl.bench --scenarios``
+    scenario of ``python -m superinstance.bench.frozen_model_rl --scenarios``
     (d=16, K=8, change at round 5000 of 15000, alpha 0.5 for every policy,
     gamma, window and staleness bounds from the change period), median and worst
     over seeds 0-4, for every policy of ``bench.ABRUPT_POLICIES`` (round and

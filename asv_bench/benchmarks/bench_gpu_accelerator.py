@@ -4,17 +4,16 @@ and the GPU launch/bandwidth benchmarks, which skip without a usable GPU.
 
 Run against the installed build: ``cd asv_bench && asv run --python=same --quick``.
 The side-by-side table in docs/benchmarks.md comes from
-``python -m superinstance.gpu_accelerator.bench --cpu`` (same process run).
+``python -m superinstance.bench.gpu_accelerator --cpu`` (same process run).
 """
 
 import numpy as np
 
 import superinstance.gpu_accelerator as ga
-from superinstance.gpu_accelerator.bench import (cosine_numpy as _cosine_numpy,
-                                                 cosine_torch as _cosine_torch,
-                                                 sentiment_numpy as _sentiment_numpy,
-                                                 sentiment_torch as _sentiment_torch, torch)
+from superinstance.bench.gpu_accelerator import (copy_bandwidth, cosine_numpy, cosine_torch, launch_chain,
+                                                 sentiment_numpy, sentiment_torch, torch_module)
 
+torch = torch_module()
 IMPLS = ["superinstance", "numpy"] + (["torch"] if torch is not None else [])
 
 
@@ -25,8 +24,8 @@ class SentimentHeadCpu:
     def setup(self, batch, impl):
         head = ga.SentimentHead.default(backend="cpu")
         self.x = np.random.default_rng(0).standard_normal((batch, head.in_features)).astype(np.float32)
-        self.f = {"superinstance": head.predict, "numpy": _sentiment_numpy(head.weights),
-                  "torch": _sentiment_torch(head.weights) if torch is not None else None}[impl]
+        self.f = {"superinstance": head.predict, "numpy": sentiment_numpy(head.weights),
+                  "torch": sentiment_torch(head.weights) if torch is not None else None}[impl]
 
     def time_predict(self, batch, impl):
         self.f(self.x)
@@ -41,7 +40,7 @@ class CosineCpu:
         self.q = rng.standard_normal((m, 384)).astype(np.float32)
         self.k = rng.standard_normal((10_000, 384)).astype(np.float32)
         self.f = {"superinstance": lambda q, k: ga.cosine_similarity(q, k, backend="cpu"),
-                  "numpy": _cosine_numpy, "torch": _cosine_torch if torch is not None else None}[impl]
+                  "numpy": cosine_numpy, "torch": cosine_torch if torch is not None else None}[impl]
 
     def time_cosine(self, m, impl):
         self.f(self.q, self.k)
@@ -57,9 +56,7 @@ class GpuLaunchChain:
     def setup(self, chain):
         if ga.default_backend() != "cuda":
             raise NotImplementedError(f"no usable GPU: {ga.backend_reason()}")
-        from superinstance import _cuda
-
-        self.r = _cuda.bench_launch_chain(chain, 200)
+        self.r = launch_chain(chain, 200)
 
     def track_stream_us_per_kernel(self, chain):
         return self.r["stream_us_per_kernel"]
@@ -74,9 +71,7 @@ class GpuCopyBandwidth:
     def setup(self):
         if ga.default_backend() != "cuda":
             raise NotImplementedError(f"no usable GPU: {ga.backend_reason()}")
-        from superinstance import _cuda
-
-        self.r = _cuda.bench_copy_bandwidth(256 << 20, 5)
+        self.r = copy_bandwidth(256 << 20, 5)
 
     def track_pageable_h2d(self):
         return self.r["pageable_h2d_gbps"]

@@ -4,7 +4,7 @@ tick to a Python callback.
 
 Run against the installed build: ``cd asv_bench && asv run --python=same --quick``.
 The full interleaved side-by-side comparison (10 s per method, cyclictest,
-SCHED_FIFO) is ``python -m superinstance.realtime_core.bench``; its results are
+SCHED_FIFO) is ``python -m superinstance.bench.realtime_core``; its results are
 in docs/benchmarks.md.
 """
 
@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from superinstance.realtime_core import Scheduler, Timer, VirtualClock, backends, monotonic_ns
-from superinstance.realtime_core import bench as rt_bench
+from superinstance.bench import realtime_core as rt_bench
 
 BACKENDS = [b["name"] for b in backends() if b["ok"]]
 SECONDS = 0.5  # per measurement: lateness needs hundreds of ticks, not repeats
@@ -122,7 +122,7 @@ class CallbackDelivery:
     param_names = ["rate_hz", "python_lead"]
 
     def _run(self, rate_hz, python_lead):
-        return rt_bench._callback_chunk(rate_hz, 500 / rate_hz, "other", None if python_lead == "default" else 0)
+        return rt_bench.callback_delivery(rate_hz, 500 / rate_hz, "other", None if python_lead == "default" else 0)
 
     def track_delivery_p50_ns(self, rate_hz, python_lead):
         return float(np.median(self._run(rate_hz, python_lead)[0]))

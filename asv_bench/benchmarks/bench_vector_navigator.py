@@ -3,7 +3,7 @@ scoring, quantized storage, persistence). Fixed seeds, explicit threads.
 
 Run against the installed build: ``cd asv_bench && asv run --python=same --quick``.
 The side-by-side comparison with faiss / hnswlib / usearch is
-``python -m superinstance.vector_navigator.bench`` (see docs/benchmarks.md).
+``python -m superinstance.bench.vector_navigator`` (see docs/benchmarks.md).
 """
 
 import os

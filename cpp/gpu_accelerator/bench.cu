@@ -1,6 +1,9 @@
-// GPU micro-benchmarks run by scripts/gpu_check.sh: kernel launch cost (a
-// chain of tiny kernels, individual stream launches vs one graph replay) and
-// host<->device copy bandwidth (pageable vs pinned).
+// GPU micro-benchmarks: kernel launch cost (a chain of tiny kernels, individual
+// stream launches vs one graph replay) and host<->device copy bandwidth
+// (pageable vs pinned). Compiled into _cuda because the kernels and the
+// event-timed loops need nvcc and must run without Python in the timed path;
+// driven only by python/superinstance/bench/gpu_accelerator.py (launch_chain,
+// copy_bandwidth), which the CLI, asv and scripts/gpu_check.sh call.
 #include <cuda_runtime.h>
 
 #include <algorithm>

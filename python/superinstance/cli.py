@@ -65,10 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-subtopic", type=int, default=200, help="utterances per basin in the corpus (default 200)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_demo)
-    p = sub.add_parser("bench", help="side-by-side comparisons against the installed peers")
-    p.add_argument("suite", nargs="?", default="all", choices=("timer", "search", "bandit", "gpu", "all"))
+    p = sub.add_parser("bench", help="side-by-side comparisons against the installed peers",
+                       description="Runs the benchmark suites of superinstance.bench and prints their tables "
+                                   "and a summary (case, ours, peers, ratio; ratio > 1: ours better).")
+    p.add_argument("suite", nargs="?", default="all", choices=("timer", "search", "bandit", "gpu", "loop", "all"))
     p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (about a minute each)")
-    p.add_argument("--json", metavar="FILE", help="write every suite's raw results here")
+    p.add_argument("--json", metavar="FILE", help="write every suite's raw results and summary rows here")
     p.set_defaults(func=_bench)
     return parser
 

@@ -106,7 +106,7 @@ def test_bench_stops_at_a_closed_pipe_instead_of_running_the_next_suite():
 def test_realtime_bench_header_names_its_own_arguments(monkeypatch, capsys):
     # `superinstance bench timer` calls the module's main(argv); its header used to show
     # sys.argv ("... realtime_core.bench bench --quick").
-    from superinstance.realtime_core import bench as rt_bench
+    from superinstance.bench import realtime_core as rt_bench
 
     canned = {"results": {}, "machine": "test machine", "fifo": False, "backends": [], "cyclictest": False,
               "date": "2026-01-01 00:00 UTC", "cpu_dma_latency_held": None}
@@ -114,12 +114,22 @@ def test_realtime_bench_header_names_its_own_arguments(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["superinstance", "bench", "timer", "--quick"])
     assert rt_bench.main(["--seconds", "2", "--rates", "1000,100"]) == 0
     header = capsys.readouterr().out.splitlines()[1]
-    assert header.startswith("# python -m superinstance.realtime_core.bench --seconds 2 --rates 1000,100;")
+    assert header.startswith("# python -m superinstance.bench.realtime_core --seconds 2 --rates 1000,100;")
     assert "bench bench" not in header
 
 
 def _is_table_or_note(line):
     return line == "" or line.startswith(("|", "#", "==", "wrote ")) or ":" in line
+
+
+def _outside_summaries(lines):
+    """The lines outside the runner's aligned summary tables (a "-- ..." title up to a blank line)."""
+    out, inside = [], False
+    for ln in lines:
+        inside = ln.startswith(("-- ", "== summary")) or (inside and ln != "")
+        if not inside:
+            out.append(ln)
+    return out
 
 
 def test_bench_runs_without_the_optional_peers_and_prints_tables_only(tmp_path):
@@ -129,7 +139,9 @@ def test_bench_runs_without_the_optional_peers_and_prints_tables_only(tmp_path):
     assert "mabwiser unavailable" in res.stdout and "vw unavailable" in res.stdout
     lines = res.stdout.splitlines()
     assert not [ln for ln in lines if ln.lstrip().startswith(("{", "}", "[", "]", '"'))], "raw JSON on stdout"
-    assert all(_is_table_or_note(ln) for ln in lines), res.stdout
+    assert all(_is_table_or_note(ln) for ln in _outside_summaries(lines)), res.stdout
+    assert "-- bandit summary (ratio > 1: ours better; best peer time / ours, or our rate / best peer rate)" in lines
+    assert any(ln.startswith("LinUCB select+update, K=8 d=16") and "mabwiser n/a, vw n/a" in ln for ln in lines)
     header = next(ln for ln in lines if ln.startswith("| arms K"))
     assert "numpy/ours time" in header and "ours faster" not in header
     data = json.loads(out.read_text())  # the raw results, on request

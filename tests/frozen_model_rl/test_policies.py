@@ -271,7 +271,7 @@ def test_decision_is_a_namedtuple():
 
 
 def test_bench_numpy_reference_and_peers_make_same_regret():
-    from superinstance.frozen_model_rl import bench
+    from superinstance.bench import frozen_model_rl as bench
 
     res = bench._regret_comparison(4, 6, 600, 0.5, 0)
     assert res["superinstance"] == pytest.approx(res["numpy"], rel=1e-9, abs=1e-9)

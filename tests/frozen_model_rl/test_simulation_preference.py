@@ -7,7 +7,7 @@ from superinstance.frozen_model_rl import (IRO, KPO, BinaryEnvironment, Discount
                                            LinearEnvironment, LinearThompsonSampling, LinUCB, LoggedData,
                                            RandomPolicy, SlidingWindowLinUCB, arm_matrix, constraint_simplex,
                                            plackett_luce_sample, plot_regret, simulate)
-from superinstance.frozen_model_rl.bench import abrupt_change, drift_parameters
+from superinstance.bench.frozen_model_rl import abrupt_change, drift_parameters
 
 
 def test_linucb_regret_is_sublinear_and_beats_random():

@@ -10,7 +10,7 @@ import pytest
 
 import superinstance.gpu_accelerator as ga
 
-bench = importlib.import_module("superinstance.gpu_accelerator.bench")
+bench = importlib.import_module("superinstance.bench.gpu_accelerator")
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "gpu_check.sh"
 
@@ -22,7 +22,7 @@ def test_script_parses():
         pytest.skip("no bash")
     subprocess.run(["bash", "-n", str(SCRIPT)], check=True)
     text = SCRIPT.read_text()
-    assert "SUPERINSTANCE_CUDA=ON" in text and "superinstance.gpu_accelerator.bench --json" in text
+    assert "SUPERINSTANCE_CUDA=ON" in text and "superinstance.bench.gpu_accelerator --json" in text
 
 
 def test_bench_skips_cleanly_without_a_gpu(tmp_path, capsys):
@@ -74,13 +74,13 @@ def test_asv_benchmarks_import_and_gpu_classes_skip_cleanly():
 
 def test_dp_check_script_parses_and_runs_the_graph_tests_and_benchmark():
     script = ROOT / "scripts" / "gpu_check_dp.sh"
-    bench_dp_gpu = ROOT / "scripts" / "bench_dp_gpu.py"
+    bench_dp_gpu = ROOT / "python" / "superinstance" / "bench" / "dp_gpu.py"
     if not script.exists() or shutil.which("bash") is None:
         pytest.skip("source tree or bash not available")
     subprocess.run(["bash", "-n", str(script)], check=True)
     text = script.read_text()
     assert "SUPERINSTANCE_CUDA=ON" in text and 'tests/gpu_accelerator -k "dp"' in text
-    assert "scripts/bench_dp_gpu.py --json" in text and "timeout" in text
+    assert "superinstance.bench.dp_gpu --json" in text and "timeout" in text
     compile(bench_dp_gpu.read_text(), str(bench_dp_gpu), "exec")
     assert "graph_vs_eager(add, rng)" in bench_dp_gpu.read_text()
 

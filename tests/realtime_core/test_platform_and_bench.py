@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from superinstance.realtime_core import platform_report
-from superinstance.realtime_core import bench
+from superinstance.bench import realtime_core as bench
 
 
 def test_platform_report_lists_backends_and_permissions():

@@ -1,6 +1,6 @@
 """The search benchmark's tables, on a recorded result (no timing here)."""
 
-from superinstance.vector_navigator.bench import flat_table, hnsw_table, payload_table, ratio_table
+from superinstance.bench.vector_navigator import flat_table, hnsw_table, payload_table, ratio_table
 
 OUT = {
     "flat": {"n": 100, "dim": 8, "k": 10, "batch": 10, "threads": 2, "mem_read_GBps_numpy_sum": 10.0,

@@ -1,6 +1,6 @@
 """GPU benchmarks of gpu_accelerator (run by scripts/gpu_check.sh).
 
-    python -m superinstance.gpu_accelerator.bench [--json out.json] [--quick]
+    python -m superinstance.bench.gpu_accelerator [--json out.json] [--quick]
 
 Measures, in one process run: the launch cost of a chain of 10 and 100 tiny
 kernels (per kernel: individual stream launches vs one graph replay, host
@@ -22,12 +22,22 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from .devices import backend_reason, cuda_module, default_backend, devices
+from ..gpu_accelerator.devices import backend_reason, cuda_module, default_backend, devices
+from .table import best_peer_ratio, row
 
-try:  # optional peer for the CPU comparison
-    import torch
-except ImportError:
-    torch = None
+_TORCH: List[Any] = []  # [module or None] once looked up
+
+
+def torch_module() -> Any:
+    """PyTorch, the optional peer of the CPU comparison, or None when it does not import
+    (imported on first use: it takes seconds, and only the --cpu comparison needs it)."""
+    if not _TORCH:
+        try:
+            import torch
+        except (ImportError, OSError):  # OSError: a torch whose native libraries do not load
+            torch = None
+        _TORCH.append(torch)
+    return _TORCH[0]
 
 
 # ---------------------------------------------------------------- CPU peers
@@ -44,6 +54,7 @@ def sentiment_numpy(w):
 
 def sentiment_torch(w):
     """The sentiment head in PyTorch (CPU, float32, no_grad)."""
+    torch = torch_module()
     t = {k: torch.from_numpy(v) for k, v in w.items()}
     F = torch.nn.functional
 
@@ -62,6 +73,7 @@ def cosine_numpy(q, k):
 
 
 def cosine_torch(q, k):
+    torch = torch_module()
     with torch.no_grad():
         F = torch.nn.functional
         return (F.normalize(torch.from_numpy(q), dim=1) @ F.normalize(torch.from_numpy(k), dim=1).T).numpy()
@@ -70,7 +82,8 @@ def cosine_torch(q, k):
 def cpu_compare(rounds: int = 30) -> Dict[str, Any]:
     """CPU twin vs numpy (and torch) on the same inputs, calls interleaved round by round
     so that machine noise hits every implementation alike; medians in microseconds."""
-    from .models import SentimentHead, cosine_similarity
+    torch = torch_module()
+    from ..gpu_accelerator.models import SentimentHead, cosine_similarity
 
     head = SentimentHead.default(backend="cpu")
     rng = np.random.default_rng(0)
@@ -133,9 +146,9 @@ def _median_us(fn, repeats: int) -> float:
 
 
 def sentiment_latency(batch: int, repeats: int) -> Dict[str, float]:
-    from .graph import Graph
-    from .memory import DeviceArray, PinnedBuffer, Stream
-    from .models import SentimentHead
+    from ..gpu_accelerator.graph import Graph
+    from ..gpu_accelerator.memory import DeviceArray, PinnedBuffer, Stream
+    from ..gpu_accelerator.models import SentimentHead
 
     gpu = SentimentHead.default(backend="cuda")
     cpu = SentimentHead.default(backend="cpu")
@@ -178,11 +191,10 @@ def run(quick: bool = False) -> Dict[str, Any]:
     if default_backend() != "cuda":
         out["skipped"] = backend_reason()
         return out
-    cu = cuda_module()
     out["device"] = devices()[0].as_dict()
     reps = 50 if quick else 300
-    out["launch"] = [cu.bench_launch_chain(n, reps) for n in (10, 100)]
-    out["bandwidth"] = cu.bench_copy_bandwidth(256 << 20, 3 if quick else 7)
+    out["launch"] = [launch_chain(n, reps) for n in (10, 100)]
+    out["bandwidth"] = copy_bandwidth(256 << 20, 3 if quick else 7)
     out["sentiment"] = [sentiment_latency(b, 100 if quick else 1000) for b in (1, 256)]
     return out
 
@@ -205,6 +217,43 @@ def table(r: Dict[str, Any]) -> str:
     lines.append(f"| 256 MiB H2D GB/s pageable / pinned | {b['pageable_h2d_gbps']:.1f} | {b['pinned_h2d_gbps']:.1f} | |")
     lines.append(f"| 256 MiB D2H GB/s pageable / pinned | {b['pageable_d2h_gbps']:.1f} | {b['pinned_d2h_gbps']:.1f} | |")
     return "\n".join(lines)
+
+
+def launch_chain(chain: int, repeats: int = 200) -> Dict[str, float]:
+    """Per-kernel cost of a chain of ``chain`` tiny dependent kernels: stream launches vs one
+    graph replay (the CUDA micro-benchmark compiled into the CUDA module; needs a usable GPU)."""
+    return cuda_module().bench_launch_chain(chain, repeats)
+
+
+def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 5) -> Dict[str, float]:
+    """Host<->device bandwidth in GB/s, pageable vs pinned (CUDA events, median; needs a GPU)."""
+    return cuda_module().bench_copy_bandwidth(nbytes, repeats)
+
+
+def summary(r: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Summary rows (case, ours, peers, ratio) of :func:`cpu_compare`'s or :func:`run`'s results."""
+    if "results" in r:  # cpu_compare: the CPU twin against numpy (and torch)
+        rows = []
+        for x in r["results"]:
+            peers = {k: v for k, v in x["median_us"].items() if k != "superinstance"}
+            ours = x["median_us"]["superinstance"]
+            rows.append(row(f"{x['case']} (CPU)", f"{ours:.1f} us", ", ".join(f"{k} {v:.1f} us" for k, v in peers.items()),
+                            best_peer_ratio(ours, peers)))
+        return rows
+    if "skipped" in r:
+        return [row("GPU benchmarks", "skipped", r["skipped"])]
+    rows = [row(f"chain of {x['chain']} tiny kernels, per kernel", f"graph {x['graph_us_per_kernel']:.2f} us",
+                f"stream launches {x['stream_us_per_kernel']:.2f} us",
+                x["stream_us_per_kernel"] / x["graph_us_per_kernel"]) for x in r["launch"]]
+    rows += [row(f"sentiment head batch {x['batch']}, copies included", f"graph {x['graph_us']:.1f} us",
+                 f"eager {x['eager_us']:.1f} us, CPU backend {x['cpu_us']:.1f} us",
+                 best_peer_ratio(x["graph_us"], {"eager": x["eager_us"], "cpu": x["cpu_us"]})) for x in r["sentiment"]]
+    b = r["bandwidth"]
+    for way in ("h2d", "d2h"):
+        pinned, pageable = b[f"pinned_{way}_gbps"], b[f"pageable_{way}_gbps"]
+        rows.append(row(f"256 MiB {way.upper()} copy", f"pinned {pinned:.1f} GB/s", f"pageable {pageable:.1f} GB/s",
+                        pinned / pageable if pageable > 0 else None))
+    return rows
 
 
 def main(argv=None) -> int:

@@ -2,8 +2,8 @@
 mabwiser LinUCB and Vowpal Wabbit (--cb_explore_adf), in one process, on the
 same synthetic linear environment.
 
-    python -m superinstance.frozen_model_rl.bench [--quick] [--json out.json]
-    python -m superinstance.frozen_model_rl.bench --scenarios [--quick]   (abrupt change, delays)
+    python -m superinstance.bench.frozen_model_rl [--quick] [--json out.json]
+    python -m superinstance.bench.frozen_model_rl --scenarios [--quick]   (abrupt change, delays)
 
 Peers that are not installed are reported as unavailable (pip install mabwiser
 vowpalwabbit). Per-call latencies are medians of per-round perf_counter_ns
@@ -22,8 +22,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .policies import DiscountedLinUCB, LinUCB, SlidingWindowLinUCB
-from .simulation import DriftingEnvironment, LinearEnvironment, simulate
+from ..frozen_model_rl.policies import DiscountedLinUCB, LinUCB, SlidingWindowLinUCB
+from ..frozen_model_rl.simulation import DriftingEnvironment, LinearEnvironment, simulate
+from .table import best_peer_ratio, row
 
 __all__ = ["ABRUPT_POLICIES", "ChangeDetectingLinUCB", "NumpyLinUCB", "RestartedLinUCB", "abrupt_change", "delayed_rewards", "drift_parameters", "run",
            "scenarios", "main"]
@@ -51,7 +52,9 @@ class NumpyLinUCB:
         self.theta[arm] = Ai @ self.b[arm]
 
 
-class _VW:
+class VWLinUCB:
+    """Vowpal Wabbit's contextual bandit (--cb_explore_adf) as a peer: select / update."""
+
     def __init__(self, n_arms: int, dim: int, seed: int) -> None:
         import vowpalwabbit
 
@@ -82,7 +85,9 @@ class _VW:
             pass
 
 
-class _Mabwiser:
+class MabwiserLinUCB:
+    """mabwiser's LinUCB as a peer: select / update."""
+
     def __init__(self, n_arms: int, dim: int, seed: int, alpha: float) -> None:
         from mabwiser.mab import MAB, LearningPolicy
 
@@ -98,7 +103,8 @@ class _Mabwiser:
         self.m.partial_fit([arm], [r], x.reshape(1, -1))
 
 
-def _peer_available(name: str) -> Optional[str]:
+def peer_available(name: str) -> Optional[str]:
+    """None when the peer ("mabwiser" or "vw") imports, else why not."""
     try:
         if name == "vw":
             import vowpalwabbit  # noqa: F401
@@ -172,17 +178,17 @@ def _bench_config(K: int, d: int, rounds: int, peer_rounds: Dict[str, int], alph
     same = out["superinstance"]["arms"][:nref]
     out["numpy"]["agreement"] = float(np.mean(same == out["numpy"]["arms"]))
 
-    why = _peer_available("mabwiser")
+    why = peer_available("mabwiser")
     if why is None:
         nm = peer_rounds["mabwiser"]
-        mw = _Mabwiser(K, d, seed, alpha)
+        mw = MabwiserLinUCB(K, d, seed, alpha)
         out["mabwiser"] = _loop(mw.select, lambda a, x, r: mw.update(a, x, r), X[:nm], R[:nm], E[:nm])
     else:
         out["mabwiser"] = {"unavailable": why}
-    why = _peer_available("vw")
+    why = peer_available("vw")
     if why is None:
         nv = peer_rounds["vw"]
-        vw = _VW(K, d, seed)
+        vw = VWLinUCB(K, d, seed)
         out["vw"] = _loop(vw.select, lambda s, x, r: vw.update(s, r), X[:nv], R[:nv], E[:nv])
         vw.close()
     else:
@@ -202,8 +208,8 @@ def _regret_comparison(K: int, d: int, n: int, alpha: float, seed: int) -> Dict[
     res["superinstance"] = _loop(lambda x: p.select(x), lambda s, x, r: p.update(s, r), X, R, E)["regret"]
     ref = NumpyLinUCB(K, d, alpha=alpha)
     res["numpy"] = _loop(ref.select, lambda a, x, r: ref.update(a, x, r), X, R, E)["regret"]
-    if _peer_available("vw") is None:
-        vw = _VW(K, d, seed)
+    if peer_available("vw") is None:
+        vw = VWLinUCB(K, d, seed)
         res["vw"] = _loop(vw.select, lambda s, x, r: vw.update(s, r), X, R, E)["regret"]
         vw.close()
     res["uniform_random"] = float(np.sum(E.max(1) - E.mean(1)))
@@ -456,6 +462,23 @@ def _fmt(results: Dict[str, Any]) -> str:
     lines.append("Cumulative regret, d=16, K=8 (same contexts and noise): " +
                  ", ".join(f"{k} {v:.1f}" for k, v in rg.items()))
     return "\n".join(lines)
+
+
+def summary(results: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Summary rows (case, ours, peers, ratio) of :func:`run`'s or :func:`scenarios`' results."""
+    if "abrupt_change" in results:
+        s = results["abrupt_change"]["summary"]
+        return [row(f"abrupt change: {name} regret after / LinUCB's (median)", f"{v['median']:.3f}",
+                    "LinUCB 1.000", 1 / v["median"] if v["median"] > 0 else None) for name, v in s.items() if name != "linucb" and "median" in v]
+    rows = []
+    for c in results["configs"]:
+        ours = c["superinstance"]["select_update_us"]
+        peers = {name: (None if "unavailable" in c[name] else c[name]["select_update_us"])
+                 for name in ("numpy", "mabwiser", "vw")}
+        shown = ", ".join(f"{n} {'n/a' if v is None else f'{v:.1f} us'}" for n, v in peers.items())
+        rows.append(row(f"LinUCB select+update, K={c['n_arms']} d={c['dim']}", f"{ours:.2f} us", shown,
+                        best_peer_ratio(ours, peers)))
+    return rows
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Short GPU benchmark of the DP kernels against our CPU kernels (same process run).
 
-    PYTHONPATH=python python scripts/bench_dp_gpu.py [--json out.json] [--cpu-only]
+    PYTHONPATH=python python -m superinstance.bench.dp_gpu [--json out.json] [--cpu-only]
 
 Smith-Waterman GCUPS (10,000 and 100,000 random protein targets of length 256
 against a 256 query, BLOSUM62, gap open 11 extend 1) for the GPU s32 and s16x2
@@ -38,9 +37,9 @@ def median_time(fn, repeats):
 def cpu_sw_scaling(add, q, targets, repeats):
     """Our CPU Smith-Waterman at 1, 2, 4, ... all threads, timed round-robin, and the speed-up
     over one thread per round (a dedicated GPU host gives the cores a shared VM cannot)."""
-    from superinstance.gpu_accelerator.bench_dp import _thread_counts
+    from superinstance.bench.dp import thread_counts
 
-    counts = _thread_counts(os.cpu_count() or 1)
+    counts = thread_counts(os.cpu_count() or 1)
     times = {t: [] for t in counts}
     for t in counts:
         sw_scores(q, targets, backend="cpu", threads=t)  # warm-up
@@ -59,7 +58,6 @@ def cpu_sw_scaling(add, q, targets, repeats):
 
 def graph_vs_eager(add, rng, calls=200, rounds=7):
     """Per-call time, eager launches vs graph replay, for two DP launchers (results checked first)."""
-    from superinstance import _cuda
     from superinstance.gpu_accelerator import BLOSUM62, NO_EDGE, DeviceArray, Graph, Stream
     from superinstance.gpu_accelerator import dp_device as dd
 
@@ -71,7 +69,7 @@ def graph_vs_eager(add, rng, calls=200, rounds=7):
     w = rng.integers(1, 100, (256, 256)).astype(np.int32)
     w[rng.random((256, 256)) > 0.1] = NO_EDGE
     dist = DeviceArray.from_host(w)
-    _cuda.device_synchronize()  # the copies above ran on the legacy stream; the launches below do not wait for it
+    device_synchronize()  # the copies above ran on the legacy stream; the launches below do not wait for it
     cases = [("SW plan 256 x 64 vs 64 (3 kernels)", lambda s: plan.launch(dt, ds, s),
               lambda: (ds.to_host() == sw_scores(q, targets, backend="cpu")).all()),
              ("Floyd-Warshall n=256 (26 kernels)", lambda s: dd.floyd_warshall_device(dist, s),
@@ -104,13 +102,20 @@ def graph_vs_eager(add, rng, calls=200, rounds=7):
     plan.close()
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def device_synchronize() -> None:
+    """Waits for all work on the device, the legacy stream's copies included (needs a GPU)."""
+    from superinstance.gpu_accelerator.devices import cuda_module
+
+    cuda_module().device_synchronize()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", default=None)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--fw-n", type=int, default=0, help="Floyd-Warshall size (default 2048 with a GPU, else 1024)")
     ap.add_argument("--cpu-only", action="store_true", help="skip GPU rows (for a dry run without a GPU)")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     reason = gpu_reason()
     use_gpu = reason is None and not a.cpu_only
     rows = []

@@ -1,4 +1,4 @@
-"""Side-by-side timer benchmark: ``python -m superinstance.realtime_core.bench``.
+"""Side-by-side timer benchmark: ``python -m superinstance.bench.realtime_core``.
 
 Measures, in one process run and interleaved (round-robin chunks, so slow
 drifts in machine load hit every method alike), the lateness (woke minus
@@ -43,7 +43,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import RealtimeExecutor, Timer, backends, monotonic_ns
+from ..realtime_core import RealtimeExecutor, Timer, backends, monotonic_ns
+from .table import best_peer_ratio, row
 
 Chunk = Tuple[np.ndarray, np.ndarray, np.ndarray]  # index, deadline_ns, woke_ns
 
@@ -127,7 +128,7 @@ def _aiter_chunk(rate: int, seconds: float) -> Chunk:
     return asyncio.run(run())
 
 
-def _callback_chunk(rate: int, seconds: float, policy: str, lead: Optional[int] = None) -> np.ndarray:
+def callback_delivery(rate: int, seconds: float, policy: str, lead: Optional[int] = None) -> np.ndarray:
     """Row 0: delivery cost (ns), from the loop's wake-up to the first line of the Python callback;
     row 1: that first line's lateness against the deadline. ``lead``: python_lead_ns (None: default)."""
     n = max(2, int(seconds * rate))
@@ -331,8 +332,8 @@ def _run(rates: List[int], seconds: float, chunk: float, include_fifo: bool,
             methods.append(("asyncio.sleep(next-now)", pol, _asyncio_chunk))
             methods.append(("Timer.aiter()", pol, _aiter_chunk))
         methods.append(("cyclictest", pol, lambda r, s, pol=pol: _cyclictest_chunk(r, s, pol)))
-        methods.append(("callback delivery", pol, lambda r, s, pol=pol: _callback_chunk(r, s, pol)))
-        methods.append(("callback delivery, no lead", pol, lambda r, s, pol=pol: _callback_chunk(r, s, pol, 0)))
+        methods.append(("callback delivery", pol, lambda r, s, pol=pol: callback_delivery(r, s, pol)))
+        methods.append(("callback delivery, no lead", pol, lambda r, s, pol=pol: callback_delivery(r, s, pol, 0)))
     results: Dict[str, Any] = {}
     for rate in rates:
         period = 10**9 // rate
@@ -456,6 +457,28 @@ def format_table(report: Dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+PEER_METHODS = ("cyclictest", "time.sleep(next-now)", "asyncio.sleep(next-now)")
+
+
+def summary(report: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Summary rows (case, ours, peers, ratio): per rate and policy, the wake-up lateness P99 of
+    our best Timer against the absolute sleep loops and cyclictest (ratio: best peer / ours)."""
+    groups: Dict[Tuple[int, str], List[Dict[str, Any]]] = {}
+    for r in report["results"].values():
+        groups.setdefault((r["rate_hz"], r["policy"]), []).append(r)
+    rows = []
+    for (rate, policy), rs in groups.items():
+        timers = [r for r in rs if r["method"].startswith("Timer[")]
+        if not timers:
+            continue
+        best = min(timers, key=lambda r: r["p99_us"])
+        peers = {r["method"]: r["p99_us"] for r in rs if r["method"] in PEER_METHODS}
+        rows.append(row(f"lateness P99, {rate} Hz, SCHED_{policy.upper()}", f"{best['method']} {best['p99_us']:.1f} us",
+                        ", ".join(f"{m} {v:.1f} us" for m, v in peers.items()),
+                        best_peer_ratio(best["p99_us"], peers)))
+    return rows
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rates", default="1000,100", help="comma-separated rates in Hz (default 1000,100)")
@@ -475,7 +498,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               cpu_dma_latency=None if a.cpu_dma_latency < 0 else a.cpu_dma_latency,
               drift_seconds=a.drift_seconds)
     # The arguments this module was given (not sys.argv: `superinstance bench` calls main() too).
-    rep["command"] = "python -m superinstance.realtime_core.bench " + " ".join(
+    rep["command"] = "python -m superinstance.bench.realtime_core " + " ".join(
         sys.argv[1:] if argv is None else argv)
     if a.json:
         with open(a.json, "w") as f:

@@ -1,17 +1,19 @@
 """Side-by-side search benchmark against peers, in one process on the same data.
 
-    python -m superinstance.vector_navigator.bench [--n 100000] [--dim 384] [--threads 1]
+    python -m superinstance.bench.vector_navigator [--n 100000] [--dim 384] [--threads 1]
            [--batch 1000] [--rounds 5] [--block 20] [--hnsw-n 50000] [--skip-hnsw] [--json out.json]
            [--hnsw-dtypes f32,f16,i8,i8+rerank4] [--hnsw-peers hnswlib,faiss,usearch]
            [--hnsw-nq 300] [--hnsw-efs 16,32,64,128,256]
            [--hnsw-vs-hnswlib-rounds R]
+    python -m superinstance.bench.vector_navigator --call-overhead   (ns per small search call)
+    python -m superinstance.bench.vector_navigator --hnsw-1m-tail    (1M x 384 vs hnswlib, ~10 min, 6 GB)
 
 Peers are used when importable: numpy, faiss-cpu (IndexFlatIP, IndexHNSWFlat),
 hnswlib, usearch. Thread counts are set explicitly for every library (faiss via
 omp_set_num_threads, numpy's BLAS via threadpoolctl when installed, else the
 OMP/OPENBLAS env vars must be set before start). Data: normalised clustered
-float32 vectors with a fixed seed. Prints tables of medians (the raw results with ``--json FILE``); the lead's
-``superinstance bench search`` may call :func:`run`.
+float32 vectors with a fixed seed. Prints tables of medians (the raw results with ``--json FILE``);
+``superinstance bench search`` runs :func:`main`, then :func:`summary` on its results.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ._index import Index
+from ..vector_navigator import Index
+from .table import best_peer_ratio, row
 
 
 def make_data(n: int, dim: int, nq: int, seed: int = 42):
@@ -453,6 +456,50 @@ def _hnsw_ratio_rows(hnsw: Dict[str, Any]) -> List[str]:
     return rows
 
 
+def _peer_text(values: Dict[str, float], fmt: str) -> str:
+    return ", ".join(f"{lib} {fmt.format(v)}" for lib, v in values.items())
+
+
+def summary(out: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Summary rows (case, ours, peers, ratio) of :func:`main`'s results: flat single-query P50
+    and batch QPS, HNSW P50 at recall@k >= 0.95 and build rate, against every peer that ran."""
+    rows = []
+    flat = out.get("flat")
+    if flat:
+        size = f"{flat['n']} x {flat['dim']}"
+        single = {lib: v["p50_ms"] for lib, v in flat["single"].items()}
+        ours = single.pop("superinstance")
+        rows.append(row(f"flat single-query P50, {size}", f"{ours:.3f} ms", _peer_text(single, "{:.3f} ms"),
+                        best_peer_ratio(ours, single)))
+        qps = {lib: v["qps"] for lib, v in flat["batch_qps"].items()}
+        ours = qps.pop("superinstance")
+        rows.append(row(f"flat batch of {flat['batch']}, {size}", f"{ours:.0f} QPS", _peer_text(qps, "{:.0f} QPS"),
+                        best_peer_ratio(ours, qps, lower_is_better=False)))
+    hnsw = out.get("hnsw")
+    if hnsw:
+        rows.extend(_hnsw_summary(hnsw))
+    return rows
+
+
+def _hnsw_summary(hnsw: Dict[str, Any]) -> List[Dict[str, Any]]:
+    libs = {lib: v for lib, v in hnsw["libs"].items() if "sweep" in v}
+    mine = libs.pop("superinstance", None)
+    if mine is None:
+        return []
+    rows = []
+    ours_pt = _at_recall(mine["sweep"])
+    if ours_pt:
+        pts = {lib: _at_recall(v["sweep"]) for lib, v in libs.items()}
+        p50 = {lib: pt["p50_ms"] for lib, pt in pts.items() if pt}
+        rows.append(row(f"HNSW P50 at recall@{hnsw.get('k', 10)} >= 0.95, {hnsw['n']} vectors",
+                        f"{ours_pt['p50_ms']:.3f} ms", _peer_text(p50, "{:.3f} ms"), best_peer_ratio(ours_pt["p50_ms"], p50)))
+    if "build_vps" in mine:
+        vps = {lib: v["build_vps"] for lib, v in libs.items() if "build_vps" in v}
+        rows.append(row(f"HNSW build, {hnsw['threads']} thread(s)", f"{mine['build_vps']:.0f} vec/s",
+                        _peer_text(vps, "{:.0f} vec/s"), best_peer_ratio(mine["build_vps"], vps, lower_is_better=False)))
+    return rows
+
+
 def flat_table(flat: Dict[str, Any]) -> str:
     """Per library: single-query latency percentiles and batch throughput."""
     rows = [f"# flat exact search, {flat['n']} x {flat['dim']}, k={flat['k']}, {flat['threads']} thread(s)",
@@ -506,6 +553,85 @@ def payload_table(p: Dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def call_overhead(calls: int = 20_000, rounds: int = 7) -> Dict[str, float]:
+    """Fixed cost of one small call through the public API: a single-query ``search(q, 5)`` on a
+    64 x 16 index, flat and HNSW; median over ``rounds`` of ``calls`` calls, ns per call (was
+    scripts/call_overhead.py; run it against two builds to compare)."""
+    x = np.random.default_rng(0).standard_normal((64, 16)).astype(np.float32)
+    q = x[3].copy()
+    out: Dict[str, float] = {}
+    for kind in ("flat", "hnsw"):
+        ix = Index(16, kind=kind)
+        ix.add(x)
+        times = []
+        for _ in range(rounds):
+            t = time.perf_counter_ns()
+            for _ in range(calls):
+                ix.search(q, 5)
+            times.append((time.perf_counter_ns() - t) / calls)
+        out[f"{kind}: facade search(q, 5)"] = round(sorted(times)[rounds // 2])
+    return out
+
+
+def hnsw_1m_tail(n: int = 1_000_000, dim: int = 384, k: int = 10, nq: int = 1000, efs: Sequence[int] = (128, 160),
+                 build_threads: int = 2, block: int = 20) -> Dict[str, Any]:
+    """Tail latency at recall >= 0.95 on 1M x 384 (about 10 minutes, 6 GB): ours (f32 HNSW, M 16,
+    ef_construction 100) and hnswlib, both built on ``build_threads``, then single queries on one
+    thread taking turns in blocks of ``block`` (was scripts/hnsw_1m_tail.py)."""
+    import hnswlib
+
+    x, q = make_data(n, dim, nq, seed=7)
+    ref = exact_topk(x, q, k)
+    t = time.perf_counter()
+    ours = Index(dim, metric="ip", kind="hnsw", M=16, ef_construction=100, threads=build_threads)
+    ours.add(x, threads=build_threads)
+    build_ours = time.perf_counter() - t
+    t = time.perf_counter()
+    peer = hnswlib.Index(space="ip", dim=dim)
+    peer.init_index(max_elements=n, M=16, ef_construction=100, random_seed=1)
+    peer.set_num_threads(build_threads)
+    peer.add_items(x)
+    build_peer = time.perf_counter() - t
+    out: Dict[str, Any] = {"n": n, "dim": dim, "k": k, "build_s": {"superinstance": build_ours, "hnswlib": build_peer},
+                           "load_after_build": os.getloadavg()[0], "efs": {}}
+    search = {"superinstance": lambda v: np.asarray(ours.search(v[None], k)[0]),
+              "hnswlib": lambda v: peer.knn_query(v[None], k, num_threads=1)[0]}
+    for ef in efs:
+        ours.ef_search = ef
+        peer.set_ef(ef)
+        lat: Dict[str, List[float]] = {name: [] for name in search}
+        got: Dict[str, List[np.ndarray]] = {name: [] for name in search}
+        for b in range(0, nq, block):
+            order = list(search) if (b // block) % 2 == 0 else list(search)[::-1]
+            for name in order:
+                for i in range(b, min(b + block, nq)):
+                    t = time.perf_counter()
+                    ids = search[name](q[i])
+                    lat[name].append(time.perf_counter() - t)
+                    got[name].append(np.asarray(ids).reshape(-1)[:k].astype(np.int64))
+        out["efs"][ef] = {name: {"recall": recall(np.array(got[name]), ref[:len(got[name])]),
+                                 **{f"p{p}_ms": float(np.percentile(np.array(lat[name]) * 1e3, p)) for p in (50, 95, 99)}}
+                          for name in search}
+    out["load_end"] = os.getloadavg()[0]
+    return out
+
+
+def hnsw_1m_tail_table(r: Dict[str, Any]) -> str:
+    rows = [f"# HNSW tail latency, {r['n']} x {r['dim']}, k={r['k']}; build s: ours {r['build_s']['superinstance']:.1f}, "
+            f"hnswlib {r['build_s']['hnswlib']:.1f}", "| ef | library | recall | P50 ms | P95 ms | P99 ms |",
+            "|---:|---|---:|---:|---:|---:|"]
+    for ef, libs in r["efs"].items():
+        for name, v in libs.items():
+            rows.append(f"| {ef} | {name} | {v['recall']:.3f} | {v['p50_ms']:.2f} | {v['p95_ms']:.2f} | {v['p99_ms']:.2f} |")
+    return "\n".join(rows)
+
+
+def _write_json(path: Optional[str], data: Dict[str, Any]) -> None:
+    if path:
+        with open(path, "w") as f:
+            json.dump(data, f, indent=1)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000)
@@ -531,8 +657,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--hnsw-vs-hnswlib-rounds", type=int, default=0,
                     help="instead of the HNSW sweep: ROUNDS of ours f32 against hnswlib (builds in alternating "
                          "order, interleaved single queries), medians of the per-round ratios")
+    ap.add_argument("--call-overhead", action="store_true",
+                    help="instead: ns per single search(q, 5) on a 64 x 16 index, flat and HNSW")
+    ap.add_argument("--hnsw-1m-tail", action="store_true",
+                    help="instead: 1M x 384 tail latency at recall >= 0.95 against hnswlib (~10 min, 6 GB)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
+    if a.call_overhead:
+        r = call_overhead()
+        print("| call | ns |\n|---|---:|\n" + "\n".join(f"| {k} | {v:.0f} |" for k, v in r.items()))
+        _write_json(a.json, r)
+        return 0
+    if a.hnsw_1m_tail:
+        r = hnsw_1m_tail()
+        print(hnsw_1m_tail_table(r))
+        _write_json(a.json, r)
+        return 0
     limiter = _limit_threads(a.threads)
     out: Dict[str, Any] = {"date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus",

@@ -1,4 +1,4 @@
-"""The loop's own performance: ``python -m superinstance.equilibrium.bench``.
+"""The loop's own performance: ``python -m superinstance.bench.equilibrium``.
 
 * per-tick cost of all four stages on the CPU with a 100k-vector HNSW index
   (P50/P99 per stage, ``orchestrate`` called back to back);
@@ -19,9 +19,10 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from .data import ConversationStream, SimulatedUser
-from .demo import build_default
-from .loop import run_loop, simulated_user_reward
+from ..equilibrium.data import ConversationStream, SimulatedUser
+from ..equilibrium.demo import build_default
+from ..equilibrium.loop import run_loop, simulated_user_reward
+from .table import row
 
 __all__ = ["tick_cost", "rate_hold", "main"]
 
@@ -60,6 +61,16 @@ def rate_hold(rate_hz: float, seconds: float, n: int = 2400, seed: int = 0) -> D
             "mean_period_error_ppm": (slope - period) / period * 1e6,
             "lateness_p50_us": record["timer"]["timer"]["p50_ns"] / 1e3,
             "lateness_p99_us": record["timer"]["timer"]["p99_ns"] / 1e3, "backend": record["timer"]["backend"]}
+
+
+def summary(out: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Summary rows (case, ours, peers, ratio) of :func:`main`'s results; the loop has no peer."""
+    tc = out["tick_cost"]
+    rows = [row(f"tick {stage}, {tc['vectors']} vectors ({tc['index']}), P50 / P99",
+                f"{v['p50']:.1f} / {v['p99']:.1f} us") for stage, v in tc["stages_us"].items()]
+    rows += [row(f"rate holding at {r['rate_hz']:g} Hz, mean period error", f"{r['mean_period_error_ppm']:+.2f} ppm",
+                 f"ticks run {r['ticks_run']}, missed {r['ticks_missed']}") for r in out["rate_hold"]]
+    return rows
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -4,7 +4,7 @@ BLOSUM62, gap open 11, extend 1. Prints a table and medians, and the thread
 scaling of our kernel (threads = 1, 2, 4, ... all CPUs; speed-up over one thread
 per round); --json writes them.
 
-    python -m superinstance.gpu_accelerator.bench_dp [--repeats 5] [--targets 10000] [--quick]
+    python -m superinstance.bench.dp [--repeats 5] [--targets 10000] [--quick]
 
 (also run by ``superinstance bench gpu``)
 
@@ -25,10 +25,12 @@ from superinstance import _core
 from superinstance.gpu_accelerator import BLOSUM62, sw_scores
 from superinstance.gpu_accelerator._dp_common import pack_targets
 
-__all__ = ["main"]
+from .table import best_peer_ratio, row
+
+__all__ = ["main", "summary", "thread_counts"]
 
 
-def _thread_counts(cpus: int):
+def thread_counts(cpus: int):
     """1, 2, 4, ... up to the number of CPUs, and the number of CPUs itself."""
     counts, t = [], 1
     while t < cpus:
@@ -46,13 +48,13 @@ def _threads_row(t: int, family: str = API) -> str:
     return f"superinstance {family} threads={t}"
 
 
-def _scaling(times, cpu, thread_counts, family, gcells):
+def _scaling(times, cpu, counts, family, gcells):
     """Per thread count of one family: speed-up over one thread per round (the rounds are
     interleaved, so a round's load hits both alike) as (median, min, max); cores obtained
     (process CPU time / wall time, median); GCUPS per CPU-second. gcells: giga-cells per call."""
-    wall = {t: times[_threads_row(t, family)] for t in thread_counts}
+    wall = {t: times[_threads_row(t, family)] for t in counts}
     out = {}
-    for t in thread_counts:
+    for t in counts:
         r = [a / b for a, b in zip(wall[1], wall[t])]
         cores = statistics.median(c / w for c, w in zip(cpu[_threads_row(t, family)], wall[t]))
         out[t] = {"speedup": statistics.median(r), "range": (min(r), max(r)), "cores": cores,
@@ -68,6 +70,28 @@ def _scaling_table(scaling) -> str:
             rows.append(f"| {family} | {t} | {v['speedup']:.2f}x ({v['range'][0]:.2f}-{v['range'][1]:.2f}) | "
                         f"{v['cores']:.2f} | {v['gcups_per_cpu_second']:.2f} |")
     return "\n".join(rows)
+
+
+def summary(res) -> list:
+    """Summary rows (case, ours, peers, ratio) of :func:`main`'s results: our best one-thread
+    SIMD level against the parasail kernels, and our kernel's speed-up on all threads."""
+    g = res["gcups"]
+    ours = {n: v for n, v in g.items() if "level=" in n and "scalar" not in n}
+    if not ours:
+        return []
+    best = max(ours, key=ours.get)
+    peers = {n.split()[1]: v for n, v in g.items() if n.startswith("parasail")}
+    top = dict(sorted(peers.items(), key=lambda kv: -kv[1])[:3])
+    rows = [row(f"Smith-Waterman {res['length']} x {res['length']}, one thread, GCUPS",
+                f"{ours[best]:.2f} ({best.split('level=')[1].split()[0]})",
+                ", ".join(f"{n} {v:.2f}" for n, v in top.items()) or "parasail not installed",
+                best_peer_ratio(ours[best], peers, lower_is_better=False))]
+    sc = res["scaling"].get(API, {})
+    if sc:
+        t = max(sc, key=int)
+        rows.append(row(f"Smith-Waterman speed-up, threads={t} over 1", f"{sc[t]['speedup']:.2f}x",
+                        f"ideal {t}x"))
+    return rows
 
 
 def main(argv=None) -> int:
@@ -108,12 +132,12 @@ def main(argv=None) -> int:
         if ours_ref is None:
             ours_ref = ref
         jobs.append((f"superinstance sw_scores level={level} threads=1", *gcups(lambda n=n, level=level: sw_scores(q, targets[:n], threads=1, level=level), n)))
-    thread_counts = _thread_counts(os.cpu_count() or 1)
-    for t in thread_counts:
+    counts = thread_counts(os.cpu_count() or 1)
+    for t in counts:
         jobs.append((_threads_row(t), *gcups(lambda t=t: sw_scores(q, targets, threads=t), a.targets)))
     buf, offsets = pack_targets(targets)
     qa = np.frombuffer(q, np.uint8)
-    for t in thread_counts:
+    for t in counts:
         jobs.append((_threads_row(t, PACKED), *gcups(
             lambda t=t: _core.dp_align_scores(qa, buf, offsets, BLOSUM62.code_of, BLOSUM62.scores, 11, 1, False,
                                               t, None), a.targets)))
@@ -165,7 +189,7 @@ def main(argv=None) -> int:
         for n, r in ratios.items():
             print(f"| {n} | {r:.2f}x |")
     gcells = cells * a.targets / 1e9
-    scaling = {fam: _scaling(times, cpu, thread_counts, fam, gcells) for fam in (API, PACKED)}
+    scaling = {fam: _scaling(times, cpu, counts, fam, gcells) for fam in (API, PACKED)}
     print("\n" + _scaling_table(scaling))
     load = [load_before[0], os.getloadavg()[0]]
     print(f"# load average (1 min) before / after: {load[0]:.2f} / {load[1]:.2f} on {os.cpu_count()} CPUs")
