@@ -20,7 +20,8 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from .. import _core
-from ._dp_common import SeqLike, as_bytes, band_arg, cuda_module, pack_targets, run_on_backend
+from .._backend import cuda_module
+from ._dp_common import SeqLike, as_bytes, band_arg, pack_targets, run_on_backend
 
 __all__ = [
     "SubstitutionMatrix",
