@@ -199,3 +199,26 @@ def test_one_value_stands_for_every_row():
     assert p["has_sentiment"].all()
     ix.set_labels(ids, 5)
     assert ix.payload(ids)["labels"].tolist() == [5] * 4
+
+
+def test_basin_search_narrowed_by_an_id_filter(rng):
+    """A basin search is a label filter; an id filter now combines with it in the core."""
+    from superinstance.vector_navigator import Navigator
+    nav = Navigator(Index(8))
+    x = {p: rng.standard_normal((40, 8)).astype(np.float32) for p in [("a",), ("a", "b"), ("c",)]}
+    ids = {}
+    for p, rows in x.items():
+        nav.create_basin(p)
+        ids[p] = nav.add(p, rows)
+    allx = np.concatenate(list(x.values()))
+    allids = np.concatenate(list(ids.values()))
+    pick = rng.choice(allids, size=60, replace=False)
+    q = rng.standard_normal((3, 8)).astype(np.float32)
+    for filt in (pick, pick.tolist(), {"ids": pick}):
+        got, scores = nav.search(q, 5, basin=("a",), depth=1, filter=filt)
+        keep = np.isin(allids, np.concatenate([ids[("a",)], ids[("a", "b")]])) & np.isin(allids, pick)
+        assert_topk(got, scores, oracle_scores(allx[keep], q, "cosine"), allids[keep], 5)
+    with pytest.raises(ValueError, match="sets the label filter itself"):
+        nav.search(q, 5, basin=("a",), filter={"labels": [0]})
+    with pytest.raises(ValueError, match="unknown filter keys"):
+        nav.search(q, 5, basin=("a",), filter={"idz": [0]})
