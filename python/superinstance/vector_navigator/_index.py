@@ -33,12 +33,18 @@ def _threads(threads: Any) -> Any:
 
 
 def _as_f32_rows(x: Any, what: str) -> np.ndarray:
-    """Real numbers as C-contiguous float32 rows (one vector becomes one row);
-    the binding checks the shape, the core the values."""
+    """Real numbers as C-contiguous float32 rows (one vector becomes one row).
+    The number of dimensions is checked here because the facade counts the
+    rows (to spread one payload value over them); the binding checks the
+    row length, the core the values."""
     a = np.asarray(x)
     if a.dtype == object or a.dtype.kind not in "fiu":
         raise TypeError(f"{what} must be a real numeric array, got dtype {a.dtype}")
-    return np.ascontiguousarray(a[None, :] if a.ndim == 1 else a, dtype=np.float32)
+    if a.ndim == 1:
+        a = a[None, :]
+    if a.ndim != 2:
+        raise ValueError(f"{what} must be 1-D (one vector) or 2-D (n, dim), got {a.ndim}-D")
+    return np.ascontiguousarray(a, dtype=np.float32)
 
 
 def _as_labels(labels: Any, what: str = "labels") -> np.ndarray:
