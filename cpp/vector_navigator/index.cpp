@@ -46,7 +46,10 @@ const char* kind_name(Kind k) { return k == Kind::flat ? "flat" : "hnsw"; }
 
 Index::Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp, CustomFn fn, DType dtype, bool keep_f32,
              std::size_t rerank)
-    : Index(dim, metric, kind, hp, fn, dtype, keep_f32, rerank, true) {}
+    : Index(dim, metric, kind, hp, fn, dtype, keep_f32, rerank, true) {
+  // (Only here: a loaded f32 index carries keep_f32 = true in its header.)
+  if (dtype == DType::f32 && keep_f32) throw std::invalid_argument("rerank applies to dtype 'f16' or 'i8'");
+}
 
 Index::Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp, CustomFn fn, DType dtype, bool keep_f32,
              std::size_t rerank, bool)
@@ -765,9 +768,11 @@ void Index::search(const float* queries, std::size_t nq, const SearchOptions& op
     const float* s = opt.sentiment;
     if (!(s[0] >= -1 && s[0] <= 1) || !(s[1] >= 0 && s[1] <= 1) || !(s[2] >= 0 && s[2] <= 1))
       throw std::invalid_argument("search: sentiment out of range (valence in [-1,1], arousal and dominance in [0,1])");
-    if (!(opt.sentiment_weight >= 0 && opt.sentiment_weight <= 1))
-      throw std::invalid_argument("search: sentiment_weight must be in [0, 1]");
+  } else if (opt.sentiment_weight != 0) {
+    throw std::invalid_argument("search: sentiment_weight needs sentiment=(valence, arousal, dominance)");
   }
+  if (!(opt.sentiment_weight >= 0 && opt.sentiment_weight <= 1))
+    throw std::invalid_argument("search: sentiment_weight must be in [0, 1]");
   if (opt.use_decay && (!(opt.decay_rate >= 0) || !std::isfinite(opt.decay_rate) || !std::isfinite(opt.now)))
     throw std::invalid_argument("search: time_decay must be finite and >= 0, and now finite");
   // Queries: check and prepare (cosine: unit length).
@@ -799,22 +804,29 @@ void Index::search(const float* queries, std::size_t nq, const SearchOptions& op
   std::vector<std::uint32_t> slots;
   std::vector<std::uint8_t> allowed;
   std::size_t allowed_live = live;
-  if (opt.filter_ids) {
+  std::vector<std::int64_t> labs;  // the label filter, sorted for binary search
+  if (opt.filter_labels) {
+    labs = opt.labels;
+    std::sort(labs.begin(), labs.end());
+  }
+  const auto label_passes = [&](std::size_t s) {
+    return !opt.filter_labels || std::binary_search(labs.begin(), labs.end(), label_[s]);
+  };
+  if (opt.filter_ids) {  // both filters: the listed ids that also carry one of the labels
     std::unordered_set<std::uint32_t> seen;
     for (std::uint64_t id : opt.ids) {
       auto it = slot_of_.find(id);
-      if (it != slot_of_.end() && seen.insert(it->second).second) slots.push_back(it->second);
+      if (it != slot_of_.end() && label_passes(it->second) && seen.insert(it->second).second)
+        slots.push_back(it->second);
     }
     scan_locked(q.data(), nq, opt, nullptr, &slots, out_ids, out_scores);
     return;
   }
   if (opt.filter_labels) {
-    std::vector<std::int64_t> labs = opt.labels;
-    std::sort(labs.begin(), labs.end());
     allowed.assign(nslots_, 0);
     allowed_live = 0;
     for (std::size_t s = 0; s < nslots_; ++s) {
-      if (std::binary_search(labs.begin(), labs.end(), label_[s])) {
+      if (label_passes(s)) {
         allowed[s] = 1;
         if (!(flags_[s] & kDeleted)) ++allowed_live;
       }

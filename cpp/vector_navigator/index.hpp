@@ -71,6 +71,8 @@ struct SearchOptions {
   bool use_decay = false;
   double decay_rate = 0;  // per hour
   double now = 0;         // seconds, same clock as the timestamps
+  // Filters: rows whose label is one of `labels` and/or whose id is one of
+  // `ids`; with both, a row must pass both (ids not held are skipped).
   bool filter_labels = false;
   std::vector<std::int64_t> labels;
   bool filter_ids = false;
@@ -89,6 +91,7 @@ class Index {
   // dtype f16 / i8: built-in metrics only; flat scans and HNSW walks read the
   // codes. keep_f32 also keeps the float32 vectors, used to re-rank the
   // quantized candidates exactly.
+  // keep_f32 with dtype f32 is refused ("rerank applies to dtype 'f16' or 'i8'").
   Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp = {}, CustomFn fn = nullptr,
         DType dtype = DType::f32, bool keep_f32 = false, std::size_t rerank = 4);
   ~Index();

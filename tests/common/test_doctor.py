@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 import superinstance
-from superinstance import _core, doctor
+import superinstance.gpu_accelerator
+from superinstance import _backend, _core, doctor
 
 
 def test_report_is_complete_and_truthful():
@@ -30,6 +31,9 @@ def test_report_is_complete_and_truthful():
     gpu = r["gpu"]
     assert gpu["devices"] or gpu["reason"]
     assert gpu["cuda_module"]["built"] == superinstance.capabilities()["cuda_built"]
+    # the library's own backend decision (superinstance._backend), not a third copy
+    assert (gpu["backend"], gpu["backend_reason"]) == _backend.decide(_backend.probe_now())
+    assert gpu["backend"] == superinstance.gpu_accelerator.default_backend()
 
 
 def test_io_uring_probe_agrees_with_a_second_opinion():

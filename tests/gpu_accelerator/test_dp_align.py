@@ -208,7 +208,7 @@ def test_bad_input_errors():
 def test_backend_cuda_without_a_gpu_raises_with_the_reason():
     """Holds with or without the CUDA module (the reason differs)."""
     from superinstance.errors import GpuUnavailable
-    from superinstance.gpu_accelerator._dp_common import gpu_reason
+    from superinstance._backend import gpu_reason
 
     reason = gpu_reason()
     if reason is None:

@@ -22,7 +22,8 @@ from superinstance.gpu_accelerator import (
     rolling_min,
     sw_scores,
 )
-from superinstance.gpu_accelerator._dp_common import gpu_reason, pack_targets
+from superinstance._backend import gpu_reason
+from superinstance.gpu_accelerator._dp_common import pack_targets
 
 if not superinstance.capabilities()["cuda_built"]:
     pytest.skip("CUDA module not built", allow_module_level=True)

@@ -32,7 +32,7 @@ if not superinstance.capabilities()["cuda_built"]:
 
 from superinstance import _cuda  # noqa: E402
 from superinstance.gpu_accelerator import dp_device as dd  # noqa: E402
-from superinstance.gpu_accelerator._dp_common import gpu_reason  # noqa: E402
+from superinstance._backend import gpu_reason  # noqa: E402
 
 REASON = gpu_reason()
 needs_gpu = pytest.mark.skipif(REASON is not None, reason=f"no usable GPU: {REASON}")

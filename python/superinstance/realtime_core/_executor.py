@@ -120,18 +120,10 @@ class RealtimeExecutor:
                  period_ns: Optional[int] = None, strict: bool = False, on_error: str = "continue",
                  backend: str = "timerfd", prefault_stack_bytes: int = 256 * 1024,
                  python_lead_ns: int = 200_000):
-        if not isinstance(policy, str):
-            raise TypeError(f"policy must be a str, got {type(policy).__name__}")
-        if policy not in ("fifo", "rr", "deadline", "other"):
-            raise ValueError(f"unknown scheduling policy {policy!r}: use fifo, rr, deadline or other")
-        if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
-            raise TypeError(f"priority must be an int, got {type(priority).__name__}")
-        if policy in ("fifo", "rr"):
-            priority = 50 if priority is None else priority
-            if not 1 <= priority <= 99:
-                raise ValueError(f"priority for policy {policy!r} must be in 1..99, got {priority}")
-        elif priority is not None:
-            raise ValueError(f"policy {policy!r} takes no priority (got {priority}); use fifo or rr")
+        # Defaults only: the binding checks types, the core the policy and the
+        # priority's range for it (1..99 for fifo / rr, none for the others).
+        if priority is None and isinstance(policy, str) and policy in ("fifo", "rr"):
+            priority = 50
         if cpus is not None and (isinstance(cpus, (str, bytes)) or not hasattr(cpus, "__iter__")):
             raise TypeError(f"cpus must be a sequence of ints or None, got {type(cpus).__name__}")
         cpu_list = None if cpus is None else list(cpus)  # each entry is checked by the binding

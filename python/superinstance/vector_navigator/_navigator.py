@@ -14,7 +14,7 @@ loaded index, so one atomic file holds both.
 from __future__ import annotations
 
 import weakref
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -263,16 +263,25 @@ class Navigator:
                **kwargs: Any) -> Tuple[np.ndarray, np.ndarray]:
         """Index.search restricted to ``basin`` and its descendants down to
         ``depth`` levels below it (0 = the basin alone); other keyword
-        arguments go to Index.search."""
+        arguments go to Index.search. An id filter (``filter=[ids]`` or
+        ``{"ids": [...]}``) narrows the basin search further (both filters
+        are applied by the core in one scan); a label filter would replace
+        the basin's own and is refused."""
         self._require_open()
         if basin is None:
             return self.index.search(queries, k, **kwargs)
         if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
             raise ValueError(f"depth must be an int >= 0, got {depth!r}")
         p = self._require(basin)
-        if "filter" in kwargs:
-            raise ValueError("basin search sets the filter itself; pass basin= or filter=, not both")
-        return self.index.search(queries, k, filter={"labels": self._labels_under(p, depth)}, **kwargs)
+        filt = {"labels": self._labels_under(p, depth)}
+        extra = kwargs.pop("filter", None)
+        if extra is not None:
+            extra = extra if isinstance(extra, Mapping) else {"ids": extra}
+            if "labels" in extra:
+                raise ValueError("basin search sets the label filter itself; pass basin= or filter={'labels': ...}, "
+                                 "not both (filter={'ids': [...]} narrows a basin search)")
+            filt.update(extra)  # ids (and any unknown key, for Index.search to name)
+        return self.index.search(queries, k, filter=filt, **kwargs)
 
     def counts(self) -> Dict[Path, int]:
         """Vectors held directly in each basin."""
