@@ -18,8 +18,10 @@ See docs/frozen_model_rl.md.
 
 from .arms import (FACTORS, ConstraintArm, FeatureExtractor, arm_matrix, combine_confidence, constraint_grid,
                    constraint_simplex)
-from .offline import (Comparison, DecisionLog, Estimate, LoggedData, RidgeRewardModel, compare, direct_method,
-                      doubly_robust, evaluate, hyperparameter_search, ips, replay, snips, target_probabilities)
+from .offline import (Comparison, DecisionLog, Estimate, LoggedData, Summary, compare, direct_method, doubly_robust,
+                      dr_shrinkage, estimate_propensities, evaluate, hyperparameter_search, ips, replay, sndr, snips,
+                      summarize, switch_dr, target_probabilities)
+from .reward_models import LogisticRewardModel, RewardModel, RidgeRewardModel, SharedRewardModel
 from .policies import (Decision, DecisionBatch, DiscountedLinUCB, EpsilonGreedy, HybridLinUCB, LinearThompsonSampling,
                        LinUCB, Policy, SlidingWindowLinUCB, load_policy, policy_from_state_dict)
 from .preference import IRO, KPO, plackett_luce_sample
@@ -29,8 +31,10 @@ from .simulation import (BinaryEnvironment, DriftingEnvironment, LinearEnvironme
 __all__ = [
     "FACTORS", "ConstraintArm", "FeatureExtractor", "arm_matrix", "combine_confidence", "constraint_grid",
     "constraint_simplex",
-    "Comparison", "DecisionLog", "Estimate", "LoggedData", "RidgeRewardModel", "compare", "direct_method",
-    "doubly_robust", "evaluate", "hyperparameter_search", "ips", "replay", "snips", "target_probabilities",
+    "Comparison", "DecisionLog", "Estimate", "LoggedData", "Summary", "compare", "direct_method", "doubly_robust",
+    "dr_shrinkage", "estimate_propensities", "evaluate", "hyperparameter_search", "ips", "replay", "sndr", "snips",
+    "summarize", "switch_dr", "target_probabilities",
+    "LogisticRewardModel", "RewardModel", "RidgeRewardModel", "SharedRewardModel",
     "Decision", "DecisionBatch", "DiscountedLinUCB", "EpsilonGreedy", "HybridLinUCB", "LinearThompsonSampling",
     "LinUCB", "Policy", "SlidingWindowLinUCB", "load_policy", "policy_from_state_dict",
     "IRO", "KPO", "plackett_luce_sample",
