@@ -452,7 +452,10 @@ def target_probabilities(target: Any, data: LoggedData) -> np.ndarray:
         raise ValueError("target probabilities contain NaN")
     if np.any(P < 0) or not np.allclose(sums, 1.0, atol=1e-6):
         bad = np.argwhere(~np.isclose(sums, 1.0, atol=1e-6))
-        where = f" (row {bad[0][0]} sums to {sums[tuple(bad[0])]:.6g})" if len(bad) else ""
+        where = ""
+        if len(bad):
+            at = f"decision {bad[0][0]}" + (f", position {bad[0][1]}" if P.ndim == 3 else "")
+            where = f" ({at} sums to {sums[tuple(bad[0])]:.6g})"
         raise ValueError("target probabilities must be >= 0 and sum to 1 over the arms for every "
                          f"decision{' and position' if P.ndim == 3 else ''}{where}")
     return _at_positions(P, data, "the target") if P.ndim == 3 else P
