@@ -420,6 +420,15 @@ def _at_positions(a: np.ndarray, data: LoggedData, name: str) -> np.ndarray:
     return a[np.arange(a.shape[0]), :, data.positions]
 
 
+def _sums_over_arms(P: np.ndarray) -> np.ndarray:
+    """P.sum(axis=1) as a matrix product, (K,) @ (n, K, L) -> (n, L): numpy's reduction
+    over the middle axis of an (n, K, L) array is strided and took 30 of the 37 ms of
+    an IPS estimate on 10,000 x 80 x 3; the product takes about 0.6 ms (and a 2-D GEMM
+    with a selection matrix 8 ms, its threads fighting on a loaded machine). NaN and
+    Inf propagate to the sums."""
+    return P @ np.ones(P.shape[1]) if P.ndim == 2 else np.ones(P.shape[1]) @ P
+
+
 def target_probabilities(target: Any, data: LoggedData) -> np.ndarray:
     """(n, K) action probabilities of a target policy on the logged decisions.
 
@@ -447,10 +456,10 @@ def target_probabilities(target: Any, data: LoggedData) -> np.ndarray:
         raise ValueError(f"target probabilities must be (n, n_arms) = ({n}, {K}) or (n, n_arms, L), "
                          f"got shape {t.shape}")
     P = _real_array(t, "target probabilities")
-    sums = P.sum(axis=1)
+    sums = _sums_over_arms(P)
     if np.isnan(sums).any():
         raise ValueError("target probabilities contain NaN")
-    if np.any(P < 0) or not np.allclose(sums, 1.0, atol=1e-6):
+    if P.size and P.min() < 0 or not np.allclose(sums, 1.0, atol=1e-6):
         bad = np.argwhere(~np.isclose(sums, 1.0, atol=1e-6))
         where = ""
         if len(bad):
