@@ -16,6 +16,7 @@ Quick start::
 See docs/frozen_model_rl.md.
 """
 
+from .abtest import ABDecision, ABResult, ABTest, confidence_sequence, unit_hash
 from .arms import (FACTORS, ConstraintArm, FeatureExtractor, arm_matrix, combine_confidence, constraint_grid,
                    constraint_simplex)
 from .offline import (Comparison, DecisionLog, Estimate, LoggedData, Summary, compare, direct_method, doubly_robust,
@@ -29,6 +30,7 @@ from .simulation import (BinaryEnvironment, DriftingEnvironment, LinearEnvironme
                          plot_regret, simulate)
 
 __all__ = [
+    "ABDecision", "ABResult", "ABTest", "confidence_sequence", "unit_hash",
     "FACTORS", "ConstraintArm", "FeatureExtractor", "arm_matrix", "combine_confidence", "constraint_grid",
     "constraint_simplex",
     "Comparison", "DecisionLog", "Estimate", "LoggedData", "Summary", "compare", "direct_method", "doubly_robust",
