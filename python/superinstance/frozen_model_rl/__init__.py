@@ -23,11 +23,12 @@ from .offline import (Comparison, DecisionLog, Estimate, LoggedData, Summary, co
                       dr_shrinkage, estimate_propensities, evaluate, hyperparameter_search, ips, replay, sndr, snips,
                       summarize, switch_dr, target_probabilities)
 from .reward_models import LogisticRewardModel, RewardModel, RidgeRewardModel, SharedRewardModel
+from .multiobjective import MultiObjectivePolicy, ScalarizedPolicy, pareto_front, scalarize
 from .policies import (Decision, DecisionBatch, DiscountedLinUCB, EpsilonGreedy, HybridLinUCB, LinearThompsonSampling,
                        LinUCB, Policy, SlidingWindowLinUCB, load_policy, policy_from_state_dict)
 from .preference import IRO, KPO, plackett_luce_sample
 from .simulation import (BinaryEnvironment, DriftingEnvironment, LinearEnvironment, RandomPolicy, RegretResult,
-                         plot_regret, simulate)
+                         TwoObjectiveUser, plot_regret, simulate)
 
 __all__ = [
     "ABDecision", "ABResult", "ABTest", "confidence_sequence", "unit_hash",
@@ -41,5 +42,6 @@ __all__ = [
     "LinUCB", "Policy", "SlidingWindowLinUCB", "load_policy", "policy_from_state_dict",
     "IRO", "KPO", "plackett_luce_sample",
     "BinaryEnvironment", "DriftingEnvironment", "LinearEnvironment", "RandomPolicy", "RegretResult",
-    "plot_regret", "simulate",
+    "plot_regret", "simulate", "TwoObjectiveUser",
+    "MultiObjectivePolicy", "ScalarizedPolicy", "pareto_front", "scalarize",
 ]
