@@ -68,7 +68,8 @@ def test_power_and_the_difference():
 
 def test_stable_hash_routing():
     assert unit_hash("user-1") == unit_hash("user-1")
-    assert unit_hash(42) == unit_hash("42") == unit_hash(b"42")
+    assert unit_hash(42) == unit_hash("42") == unit_hash(b"42") == unit_hash(np.int32(42))
+    assert unit_hash("u", salt="s" * 100) != unit_hash("u", salt="s" * 99)  # long salts are hashed, not cut
     assert unit_hash("user-1", salt="x") != unit_hash("user-1")
     # pinned: the same unit gets the same variant in every process and release
     assert unit_hash("user-1") == 0.6041924073669338

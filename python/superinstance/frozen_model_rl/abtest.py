@@ -54,13 +54,21 @@ _VERSION = 1
 
 
 def unit_hash(unit_id: Any, salt: str = "") -> float:
-    """A stable number in [0, 1) for a unit id (str, bytes or int; an int hashes as
-    its decimal string, so 42 and "42" are the same unit): BLAKE2b of the salt
-    and the id, independent of the process, the machine and PYTHONHASHSEED."""
+    """A stable number in [0, 1) for a unit id (str, bytes or int, numpy integers
+    included; an int hashes as its decimal string, so 42 and "42" are the same unit):
+    BLAKE2b keyed by the salt, independent of the process, the machine and
+    PYTHONHASHSEED."""
+    if isinstance(unit_id, np.integer):
+        unit_id = int(unit_id)
     if isinstance(unit_id, bool) or not isinstance(unit_id, (str, bytes, int)):
         raise TypeError(f"a unit id must be a str, bytes or int, got {type(unit_id).__name__}")
+    if not isinstance(salt, str):
+        raise TypeError("salt must be a str")
     raw = unit_id if isinstance(unit_id, bytes) else str(unit_id).encode("utf-8")
-    h = hashlib.blake2b(raw, digest_size=8, key=salt.encode("utf-8")[:64])
+    key = salt.encode("utf-8")
+    if len(key) > 64:  # BLAKE2b keys are at most 64 bytes: a longer salt is hashed first
+        key = hashlib.blake2b(key).digest()
+    h = hashlib.blake2b(raw, digest_size=8, key=key)
     return int.from_bytes(h.digest(), "big") / 2.0 ** 64
 
 

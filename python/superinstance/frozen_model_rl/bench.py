@@ -411,7 +411,8 @@ def _ope_inputs(n: int, K: int, L: int, seed: int) -> Dict[str, Any]:
 
 
 def ope(n: int = 10000, n_arms: int = 80, n_positions: int = 3, repeats: int = 15, seed: int = 0) -> Dict[str, Any]:
-    """``python -m superinstance.frozen_model_rl.bench --ope [--quick]``.
+    """``python -m superinstance.bench.frozen_model_rl --ope [--quick]`` (this module's
+    new home; ``superinstance.frozen_model_rl.bench`` before the move).
 
     Point estimates (n_bootstrap=0) of every estimator on (n, K, L) inputs, ours and
     obp's when installed, timed alternately in one process (median of ``repeats``),
