@@ -150,3 +150,29 @@ def test_model_argument_errors():
         m.predict(np.zeros((2, 5)))
     with pytest.raises(ValueError, match="weights"):
         RidgeRewardModel().fit(data, weights=-np.ones(len(data)))
+
+
+def test_shared_model_equals_obp_regression_model_with_ridge():
+    """obp's RegressionModel(fitting_method="normal") fits base_model on
+    [context, action_context[action]], one model per position; with scikit-learn's
+    Ridge (unpenalised intercept) that is SharedRewardModel without interactions.
+    DM then agrees once both use the same predictions (the issue's 1e-16)."""
+    obp = pytest.importorskip("obp.ope")
+    sk = pytest.importorskip("sklearn.linear_model")
+    rng = np.random.default_rng(8)
+    n, K, L, d = 1500, 6, 2, 3
+    X = rng.normal(size=(n, d))
+    arms = rng.integers(0, K, n)
+    pos = rng.integers(0, L, n)
+    r = rng.normal(size=n) + X[:, 0] * (arms % 2)
+    F = rng.normal(size=(K, 2))
+    data = LoggedData(X, arms, np.full(n, 1 / K), r, K, positions=pos, action_context=F)
+    ours = SharedRewardModel(lam=0.7, interactions=False).fit_predict(data)
+    reg = obp.RegressionModel(base_model=sk.Ridge(alpha=0.7), n_actions=K, len_list=L, action_context=F,
+                              fitting_method="normal")
+    theirs = reg.fit_predict(context=X, action=arms, reward=r, position=pos, n_folds=1)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+    target = rng.dirichlet(np.ones(K), size=(n, L)).transpose(0, 2, 1)
+    v = obp.DirectMethod().estimate_policy_value(action_dist=target, estimated_rewards_by_reg_model=theirs,
+                                                 position=pos)
+    assert direct_method(target, data, estimated_rewards=theirs).value == pytest.approx(v, rel=1e-14)
