@@ -10,23 +10,26 @@ keeps the false-positive rate at or below ``alpha``.
 
 The confidence sequence (CS) is the asymptotic CS of Waudby-Smith, Arbour, Sinha,
 Kennedy & Ramdas, "Time-uniform central limit theory and asymptotic confidence
-sequences" (Ann. Statist. 2024, Theorem 2.2), built on Robbins' two-sided normal
-mixture boundary (Howard, Ramdas, McAuliffe & Sekhon, "Time-uniform, nonparametric,
-nonasymptotic confidence sequences", Ann. Statist. 2021, eq. (14)):
+sequences" (Ann. Statist. 2024; arXiv 2103.06476), which puts the running standard
+deviation into Robbins' two-sided normal-mixture boundary (Robbins 1970; Howard,
+Ramdas, McAuliffe & Sekhon, "Time-uniform, nonparametric, nonasymptotic confidence
+sequences", Ann. Statist. 2021):
 
     mean_t +- sd_t * sqrt( 2 (t rho^2 + 1) / (t^2 rho^2) * log( sqrt(t rho^2 + 1) / alpha ) )
 
-on the running mean and standard deviation of t observations, with
-``rho^2 = (-2 log alpha + log(-2 log alpha + 1)) / t_star``, the value that makes
-the CS tightest after ``t_star`` observations (their eq. (16)). For a difference
-the observations are the inverse-probability-weighted terms
-``psi_t = y_t (1[variant b] / p_b - 1[control] / p_c)`` (each observation of any
-variant is one step; E psi = mean_b - mean_c under random assignment), as in their
-Section 4 for randomised experiments. Each comparison with the control uses
-``alpha / (number of variants - 1)`` (Bonferroni). Because the CS is asymptotic,
-no decision is taken before every variant in a comparison has ``min_samples``
-observations. Observations are assumed independent: record one outcome per unit
-(or per unit and period), not many correlated outcomes of one unit.
+after t observations, with ``rho^2 = (-2 log alpha + log(-2 log alpha + 1)) / t_star``,
+the mixture width that makes the boundary tightest near ``t_star`` observations (the
+choice Waudby-Smith et al. give). The boundary follows from Ville's inequality for
+the mixture martingale ``(1 + rho^2 t)^(-1/2) exp(rho^2 S_t^2 / (2 (1 + rho^2 t)))``
+of standardised sums S_t. For a difference the observations are the
+inverse-probability-weighted terms ``psi_t = y_t (1[variant b] / p_b - 1[control] / p_c)``
+(each observation of any variant is one step; E psi = mean_b - mean_c under random
+assignment), their construction for randomised experiments. Each comparison with
+the control uses ``alpha / (number of variants - 1)`` (Bonferroni). Because the CS
+is asymptotic, no decision is taken before every variant in a comparison has
+``min_samples`` observations. Observations are assumed independent: record one
+outcome per unit (or per unit and period), not many correlated outcomes of one unit.
+The tests measure the false-positive rate under continuous peeking.
 
 Guardrails ``{metric: lower_bound}`` stop a (non-control) variant as soon as the
 CS of its mean of that metric lies entirely below the bound; its units are then
