@@ -164,3 +164,14 @@ def test_gpu_summary_of_a_full_gpu_result():
     assert rows["256 MiB H2D copy"]["ratio"] == pytest.approx(5.0)  # pinned / pageable rate
     assert rows["256 MiB D2H copy"]["ratio"] == pytest.approx(6.5)
     assert summary({"skipped": "no GPU"}) == [row("GPU benchmarks", "skipped", "no GPU")]
+
+
+def test_ope_summary_rows_one_per_estimator():
+    from superinstance.bench import frozen_model_rl as fb
+
+    r = fb.ope(n=400, n_arms=4, n_positions=2, repeats=1)
+    rows = fb.summary(r)
+    assert [x["case"].split(":")[1].split(",")[0].strip() for x in rows] == list(r["estimators"])
+    for x, est in zip(rows, r["estimators"].values()):
+        assert x["ours"] == f"{est['ours_ms']:.2f} ms"
+        assert x["ratio"] == est.get("speedup")  # obp time / ours when obp is installed, else no ratio

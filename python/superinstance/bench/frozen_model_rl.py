@@ -417,13 +417,12 @@ def _ope_inputs(n: int, K: int, L: int, seed: int) -> Dict[str, Any]:
 
 
 def ope(n: int = 10000, n_arms: int = 80, n_positions: int = 3, repeats: int = 15, seed: int = 0) -> Dict[str, Any]:
-    """``python -m superinstance.bench.frozen_model_rl --ope [--quick]`` (this module's
-    new home; ``superinstance.frozen_model_rl.bench`` before the move).
+    """``python -m superinstance.bench.frozen_model_rl --ope [--quick]``.
 
     Point estimates (n_bootstrap=0) of every estimator on (n, K, L) inputs, ours and
     obp's when installed, timed alternately in one process (median of ``repeats``),
     with the relative difference of the values."""
-    from ..frozen_model_rl import offline as off  # (valid from this module's old and new homes)
+    from ..frozen_model_rl import offline as off
 
     v = _ope_inputs(n, n_arms, n_positions, seed)
     data = off.LoggedData(v["contexts"], v["arms"], v["propensities"], v["rewards"], n_arms,
@@ -547,6 +546,10 @@ def _fmt(results: Dict[str, Any]) -> str:
 
 def summary(results: Dict[str, Any]) -> List[Dict[str, Any]]:
     """Summary rows (case, ours, peers, ratio) of :func:`run`'s or :func:`scenarios`' results."""
+    if "estimators" in results:  # ope()
+        return [row(f"OPE point estimate: {name}, n={results['n']} K={results['n_arms']} L={results['n_positions']}",
+                    f"{r['ours_ms']:.2f} ms", f"obp {r['obp_ms']:.2f} ms" if "obp_ms" in r else results["peer"],
+                    r.get("speedup")) for name, r in results["estimators"].items()]
     if "abrupt_change" in results:
         s = results["abrupt_change"]["summary"]
         return [row(f"abrupt change: {name} regret after / LinUCB's (median)", f"{v['median']:.3f}",
