@@ -2,6 +2,9 @@
 
 * per-tick cost of all four stages on the CPU with a 100k-vector HNSW index
   (P50/P99 per stage, ``orchestrate`` called back to back);
+* the tick paced at the loop's rate: the token step as the loop runs it (after
+  a sleep of one period, with the warm-up task and without it) against the
+  same step back to back, alternating in one process, medians of repeats;
 * rate holding: the timed loop at 5 Hz and 100 Hz; the mean period is the
   median, over the first half of the ticks, of the slope from each tick to the
   tick half a run later (wake-up time against tick index: one stalled wake-up
@@ -21,9 +24,9 @@ import numpy as np
 
 from .data import ConversationStream, SimulatedUser
 from .demo import build_default
-from .loop import run_loop, simulated_user_reward
+from .loop import WARM_LEAD_NS, run_loop, simulated_user_reward
 
-__all__ = ["tick_cost", "rate_hold", "main"]
+__all__ = ["tick_cost", "paced_tick", "rate_hold", "main"]
 
 
 def tick_cost(n: int = 100_000, ticks: int = 3000, kind: str = "hnsw", seed: int = 0) -> Dict[str, Any]:
@@ -43,23 +46,58 @@ def tick_cost(n: int = 100_000, ticks: int = 3000, kind: str = "hnsw", seed: int
             "stages_us": stages}
 
 
+def _p50_p99_us(ns: List[float]) -> Dict[str, float]:
+    return {"p50": float(np.percentile(ns, 50)) / 1e3, "p99": float(np.percentile(ns, 99)) / 1e3}
+
+
+def paced_tick(rate_hz: float = 20.0, seconds: float = 10.0, repeats: int = 5, per_subtopic: int = 200,
+               seed: int = 0) -> Dict[str, Any]:
+    """The token step's work (``timings["total"]``) three ways, alternating, ``repeats`` times:
+    ``back_to_back`` (orchestrate in a tight loop, as many steps as a paced run has), ``paced``
+    (the loop at ``rate_hz`` with its warm-up task) and ``paced_cold`` (the loop with
+    ``warm_lead_ns=0``). Returns each run's P50/P99 (us) and their medians."""
+    b = build_default(rate_hz, per_subtopic=per_subtopic, kind="hnsw", seed=seed)
+    orch = b["orchestrator"]
+    reward = simulated_user_reward(SimulatedUser(seed=seed + 2), b["arms"])
+    runs: Dict[str, List[Dict[str, float]]] = {"back_to_back": [], "paced": [], "paced_cold": []}
+    n = max(1, int(seconds * rate_hz))
+    for rep in range(repeats):
+        src = ConversationStream(b["corpus"], seed=seed + 1 + rep)
+        vad = orch.sense_sentiment(next(src).features)
+        totals = []
+        for _ in range(n):
+            t = next(src)
+            r = orch.orchestrate(t.embedding, sentiment=vad, interrupted=t.interrupted)
+            orch.reward(r.tick, reward(r, t)["reward"])
+            totals.append(r.timings["total"])
+        runs["back_to_back"].append(_p50_p99_us(totals))
+        for name, lead in (("paced", WARM_LEAD_NS), ("paced_cold", 0)):
+            record = run_loop(orch, seconds, ConversationStream(b["corpus"], seed=seed + 1 + rep), reward,
+                              reward_delay=3, warm_lead_ns=lead)
+            runs[name].append(_p50_p99_us([row["stages_ns"]["total"] for row in record["ticks"]]))
+    medians = {name: {q: float(np.median([r[q] for r in rs])) for q in ("p50", "p99")} for name, rs in runs.items()}
+    return {"rate_hz": rate_hz, "seconds": seconds, "repeats": repeats, "vectors": len(b["corpus"]),
+            "steps_per_run": n, "runs_us": runs, "median_us": medians}
+
+
 def rate_hold(rate_hz: float, seconds: float, n: int = 2400, seed: int = 0) -> Dict[str, Any]:
     b = build_default(rate_hz, per_subtopic=max(1, n // 12), kind="hnsw", seed=seed)
     record = run_loop(b["orchestrator"], seconds, ConversationStream(b["corpus"], seed=seed + 1),
                       simulated_user_reward(SimulatedUser(seed=seed + 2), b["arms"]), reward_delay=2)
     rows = record["ticks"]
-    idx = np.array([r["timer_index"] for r in rows], dtype=np.float64)
+    period = record["timer"]["period_ns"]
+    deadline = np.array([r["deadline_ns"] for r in rows], dtype=np.float64)
+    idx = np.round((deadline - deadline[0]) / period)  # grid index of each token deadline
     woke = np.array([r["woke_ns"] for r in rows], dtype=np.float64)
     half = len(rows) // 2
     slope = float(np.median((woke[half:2 * half] - woke[:half]) / (idx[half:2 * half] - idx[:half])))
-    period = record["timer"]["period_ns"]
     missed = record["timer"]["missed_ticks"]
     deadlines = record["timer"]["deadlines"]  # index of the deadline that ended the run
     return {"rate_hz": rate_hz, "seconds": seconds, "ticks_run": len(rows), "ticks_missed": missed,
             "deadlines": deadlines, "all_accounted": len(rows) + missed == deadlines,
             "mean_period_error_ppm": (slope - period) / period * 1e6,
             "lateness_p50_us": record["timer"]["timer"]["p50_ns"] / 1e3,
-            "lateness_p99_us": record["timer"]["timer"]["p99_ns"] / 1e3, "backend": record["timer"]["backend"]}
+            "lateness_p99_us": record["timer"]["timer"]["p99_ns"] / 1e3, "waiter": record["timer"]["waiter"]}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -68,17 +106,26 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--ticks", type=int, default=3000)
     ap.add_argument("--seconds", type=float, default=60.0, help="per rate in the rate-holding test")
     ap.add_argument("--rates", default="5,100")
-    ap.add_argument("--quick", action="store_true", help="10k vectors, 1000 ticks, 5 s per rate")
+    ap.add_argument("--paced-seconds", type=float, default=10.0, help="per run of the paced tick (20 Hz)")
+    ap.add_argument("--repeats", type=int, default=5, help="alternating runs of the paced tick")
+    ap.add_argument("--quick", action="store_true", help="10k vectors, 1000 ticks, 5 s per rate, 3 x 5 s paced")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
     if a.quick:
-        a.vectors, a.ticks, a.seconds = 10_000, 1000, 5.0
+        a.vectors, a.ticks, a.seconds, a.paced_seconds, a.repeats = 10_000, 1000, 5.0, 5.0, 3
     out: Dict[str, Any] = {"machine": platform.platform(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     out["tick_cost"] = tc = tick_cost(a.vectors, a.ticks)
     print(f"per-tick cost, {tc['vectors']} vectors ({tc['index']}, built in {tc['build_s']} s), {tc['ticks']} ticks:")
     print("| stage | P50 us | P99 us | P99.9 us |\n|---|---|---|---|")
     for s, v in tc["stages_us"].items():
         print(f"| {s} | {v['p50']:.1f} | {v['p99']:.1f} | {v['p99.9']:.1f} |")
+    out["paced_tick"] = pt = paced_tick(seconds=a.paced_seconds, repeats=a.repeats)
+    print(f"\ntoken step at {pt['rate_hz']:g} Hz, {pt['vectors']} vectors, {pt['steps_per_run']} steps per run, "
+          f"median of {pt['repeats']} alternating runs (each run's P50 / P99):")
+    print("| how | P50 us | P99 us | runs (P50/P99) |\n|---|---|---|---|")
+    for name, m in pt["median_us"].items():
+        each = ", ".join(f"{r['p50']:.0f}/{r['p99']:.0f}" for r in pt["runs_us"][name])
+        print(f"| {name} | {m['p50']:.0f} | {m['p99']:.0f} | {each} |")
     out["rate_hold"] = []
     print("\n| rate | seconds | ticks run | missed | all accounted | mean period error | lateness P50 / P99 (us) |")
     print("|---|---|---|---|---|---|---|")
