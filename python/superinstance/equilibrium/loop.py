@@ -133,7 +133,10 @@ class EquilibriumLoop:
             return
         period = _period_ns(rate_hz)
         last = self._last_token_ns if self._last_token_ns is not None else self._start_ns - period
-        start = max(last + period, self.scheduler.now_ns() + 1)  # re-anchored at the next token, no jump
+        start = last + period  # re-anchored at the last token: no jump, no drift
+        now = self.scheduler.now_ns()
+        if start < now:  # set from elsewhere while the loop was behind: the first grid point from now
+            start += -(-(now - start) // period) * period
         for name in ("token", "warm"):
             if name in self._task_ids:
                 self.scheduler.remove(self._task_ids.pop(name))
@@ -149,6 +152,16 @@ class EquilibriumLoop:
         if lead > 0:  # added first: ties go to the older task, and the warm-up must come first
             self._add("warm", self._warm_task, rate_hz, start_ns - lead)
         self._add("token", self._token_task, rate_hz, start_ns)
+
+    @property
+    def first_deadline_ns(self) -> int:
+        """The first token deadline (after :meth:`start`)."""
+        return self._start_ns
+
+    @property
+    def end_ns(self) -> int:
+        """The token deadline at which the loop stops (first + seconds); no token runs at or after it."""
+        return self._end_ns
 
     @property
     def task_ids(self) -> Dict[str, int]:
@@ -216,7 +229,7 @@ class EquilibriumLoop:
                 return
             passes += 1
             last, now = now, clock()
-            if now + (now - last) >= stop_at or passes >= WARM_MAX_PASSES:
+            if now + (now - last) >= stop_at or now == last or passes >= WARM_MAX_PASSES:  # now == last: virtual
                 break
         self.warm_passes += passes
 
@@ -273,6 +286,8 @@ class EquilibriumLoop:
                            "runtime_p50_ns": s.extra.get("runtime_p50_ns"),
                            "runtime_p99_ns": s.extra.get("runtime_p99_ns"), "period_ns": s.extra.get("period_ns"),
                            "lead_ns": s.extra.get("lead_ns")}
+        if "token" in tasks:  # counted here: the task restarts its count at a rate change, and ends with a call
+            tasks["token"].update(calls=self._token_calls, missed=self._token_missed)
         late = np.array([r["lateness_ns"] for r in self.ticks], dtype=np.float64)
         pct = (lambda q: float(np.percentile(late, q))) if late.size else (lambda q: float("nan"))
         return {"timer": {"p50_ns": pct(50), "p99_ns": pct(99), "max_ns": float(late.max()) if late.size else
