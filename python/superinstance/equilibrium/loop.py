@@ -41,8 +41,8 @@ __all__ = ["EquilibriumLoop", "run_loop", "user_state", "simulated_user_reward",
 SENTIMENT_RATE_HZ = 10.0     # the original plan's sensing rates
 INTERRUPTION_RATE_HZ = 30.0
 WARM_LEAD_NS = 1_000_000     # warm-up this long before each token deadline (at most a quarter period)
-WARM_GUARD_NS = 150_000      # the last warm pass ends this long before the deadline (the executor's lead)
-WARM_MAX_PASSES = 64         # bounded on a virtual clock too, where passes take no simulated time
+WARM_SPIN_END_NS = 5_000     # the warm task spins until this long before the token deadline
+WARM_MAX_PASSES = 64
 
 RewardFn = Callable[[EquilibriumResult, Tick], Dict[str, float]]
 
@@ -212,26 +212,28 @@ class EquilibriumLoop:
             self.sensed["interruptions_heard"] += 1
 
     def _warm_task(self, tick: Any) -> None:
-        """Warm passes until shortly before the token deadline: the thread must not sleep in between
-        (a core that idles, even for a few hundred microseconds, is cold again)."""
+        """Warm passes, then a spin, until just before the token deadline: the thread must not sleep
+        in between (a core that idles, even for a few hundred microseconds, is cold again, and a
+        thread that sleeps on a busy machine wakes late)."""
         m = self._moment
         if m is None:
             return
         token_deadline = tick.deadline_ns + self._warm_lead_now
-        stop_at = token_deadline - WARM_GUARD_NS
         clock = self.scheduler.now_ns
         now = clock()
-        passes = 0
-        while True:
+        for _ in range(WARM_MAX_PASSES):
             try:
                 self.orch.warm(m.embedding, self._vad, self._interrupted)
             except ValueError:  # reported by the token task that takes this input
                 return
-            passes += 1
+            self.warm_passes += 1
             last, now = now, clock()
-            if now + (now - last) >= stop_at or now == last or passes >= WARM_MAX_PASSES:  # now == last: virtual
-                break
-        self.warm_passes += passes
+            if now == last:  # a virtual clock: passes take no simulated time, nothing to wait for
+                return
+            if now + (now - last) + (now - last) // 4 >= token_deadline - WARM_SPIN_END_NS:
+                break  # one more pass might overrun the deadline
+        while clock() < token_deadline - WARM_SPIN_END_NS:
+            pass
 
     def _token_task(self, tk: Any) -> None:
         if tk.deadline_ns >= self._end_ns:
