@@ -46,8 +46,9 @@ def tick_cost(n: int = 100_000, ticks: int = 3000, kind: str = "hnsw", seed: int
             "stages_us": stages}
 
 
-def _p50_p99_us(ns: List[float]) -> Dict[str, float]:
-    return {"p50": float(np.percentile(ns, 50)) / 1e3, "p99": float(np.percentile(ns, 99)) / 1e3}
+def _p50_p99_us(ns: List[float], cpu_ns: List[float]) -> Dict[str, float]:
+    return {"p50": float(np.percentile(ns, 50)) / 1e3, "p99": float(np.percentile(ns, 99)) / 1e3,
+            "cpu_p50": float(np.percentile(cpu_ns, 50)) / 1e3, "cpu_p99": float(np.percentile(cpu_ns, 99)) / 1e3}
 
 
 def paced_tick(rate_hz: float = 20.0, seconds: float = 10.0, repeats: int = 5, per_subtopic: int = 200,
@@ -64,18 +65,21 @@ def paced_tick(rate_hz: float = 20.0, seconds: float = 10.0, repeats: int = 5, p
     for rep in range(repeats):
         src = ConversationStream(b["corpus"], seed=seed + 1 + rep)
         vad = orch.sense_sentiment(next(src).features)
-        totals = []
+        totals, cpus = [], []
         for _ in range(n):
             t = next(src)
+            cpu0 = time.thread_time_ns()
             r = orch.orchestrate(t.embedding, sentiment=vad, interrupted=t.interrupted)
+            cpus.append(time.thread_time_ns() - cpu0)
             orch.reward(r.tick, reward(r, t)["reward"])
             totals.append(r.timings["total"])
-        runs["back_to_back"].append(_p50_p99_us(totals))
+        runs["back_to_back"].append(_p50_p99_us(totals, cpus))
         for name, lead in (("paced", WARM_LEAD_NS), ("paced_cold", 0)):
             record = run_loop(orch, seconds, ConversationStream(b["corpus"], seed=seed + 1 + rep), reward,
                               reward_delay=3, warm_lead_ns=lead)
-            runs[name].append(_p50_p99_us([row["stages_ns"]["total"] for row in record["ticks"]]))
-    medians = {name: {q: float(np.median([r[q] for r in rs])) for q in ("p50", "p99")} for name, rs in runs.items()}
+            runs[name].append(_p50_p99_us([row["stages_ns"]["total"] for row in record["ticks"]],
+                                          [row["cpu_ns"] for row in record["ticks"]]))
+    medians = {name: {q: float(np.median([r[q] for r in rs])) for q in rs[0]} for name, rs in runs.items()}
     return {"rate_hz": rate_hz, "seconds": seconds, "repeats": repeats, "vectors": len(b["corpus"]),
             "steps_per_run": n, "runs_us": runs, "median_us": medians}
 
@@ -106,6 +110,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--ticks", type=int, default=3000)
     ap.add_argument("--seconds", type=float, default=60.0, help="per rate in the rate-holding test")
     ap.add_argument("--rates", default="5,100")
+    ap.add_argument("--parts", default="tick,paced,rate", help="which parts to run (default all three)")
     ap.add_argument("--paced-seconds", type=float, default=10.0, help="per run of the paced tick (20 Hz)")
     ap.add_argument("--repeats", type=int, default=5, help="alternating runs of the paced tick")
     ap.add_argument("--quick", action="store_true", help="10k vectors, 1000 ticks, 5 s per rate, 3 x 5 s paced")
@@ -114,26 +119,33 @@ def main(argv: Optional[List[str]] = None) -> int:
     if a.quick:
         a.vectors, a.ticks, a.seconds, a.paced_seconds, a.repeats = 10_000, 1000, 5.0, 5.0, 3
     out: Dict[str, Any] = {"machine": platform.platform(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    out["tick_cost"] = tc = tick_cost(a.vectors, a.ticks)
-    print(f"per-tick cost, {tc['vectors']} vectors ({tc['index']}, built in {tc['build_s']} s), {tc['ticks']} ticks:")
-    print("| stage | P50 us | P99 us | P99.9 us |\n|---|---|---|---|")
-    for s, v in tc["stages_us"].items():
-        print(f"| {s} | {v['p50']:.1f} | {v['p99']:.1f} | {v['p99.9']:.1f} |")
-    out["paced_tick"] = pt = paced_tick(seconds=a.paced_seconds, repeats=a.repeats)
-    print(f"\ntoken step at {pt['rate_hz']:g} Hz, {pt['vectors']} vectors, {pt['steps_per_run']} steps per run, "
-          f"median of {pt['repeats']} alternating runs (each run's P50 / P99):")
-    print("| how | P50 us | P99 us | runs (P50/P99) |\n|---|---|---|---|")
-    for name, m in pt["median_us"].items():
-        each = ", ".join(f"{r['p50']:.0f}/{r['p99']:.0f}" for r in pt["runs_us"][name])
-        print(f"| {name} | {m['p50']:.0f} | {m['p99']:.0f} | {each} |")
-    out["rate_hold"] = []
-    print("\n| rate | seconds | ticks run | missed | all accounted | mean period error | lateness P50 / P99 (us) |")
-    print("|---|---|---|---|---|---|---|")
-    for rate in (float(r) for r in a.rates.split(",")):
-        r = rate_hold(rate, a.seconds)
-        out["rate_hold"].append(r)
-        print(f"| {rate:g} Hz | {a.seconds:g} | {r['ticks_run']} | {r['ticks_missed']} | {r['all_accounted']} | "
-              f"{r['mean_period_error_ppm']:+.2f} ppm | {r['lateness_p50_us']:.0f} / {r['lateness_p99_us']:.0f} |")
+    parts = set(a.parts.split(","))
+    unknown = parts - {"tick", "paced", "rate"}
+    if unknown:
+        ap.error(f"unknown --parts {sorted(unknown)}: use tick, paced, rate")
+    if "tick" in parts:
+        out["tick_cost"] = tc = tick_cost(a.vectors, a.ticks)
+        print(f"per-tick cost, {tc['vectors']} vectors ({tc['index']}, built in {tc['build_s']} s), {tc['ticks']} ticks:")
+        print("| stage | P50 us | P99 us | P99.9 us |\n|---|---|---|---|")
+        for s, v in tc["stages_us"].items():
+            print(f"| {s} | {v['p50']:.1f} | {v['p99']:.1f} | {v['p99.9']:.1f} |")
+    if "paced" in parts:
+        out["paced_tick"] = pt = paced_tick(seconds=a.paced_seconds, repeats=a.repeats)
+        print(f"\ntoken step at {pt['rate_hz']:g} Hz, {pt['vectors']} vectors, {pt['steps_per_run']} steps per run, "
+              f"median of {pt['repeats']} alternating runs (each run's P50 / P99):")
+        print("| how | P50 us | P99 us | CPU time P50 / P99 us | runs (P50/P99) |\n|---|---|---|---|---|")
+        for name, m in pt["median_us"].items():
+            each = ", ".join(f"{r['p50']:.0f}/{r['p99']:.0f}" for r in pt["runs_us"][name])
+            print(f"| {name} | {m['p50']:.0f} | {m['p99']:.0f} | {m['cpu_p50']:.0f} / {m['cpu_p99']:.0f} | {each} |")
+    if "rate" in parts:
+        out["rate_hold"] = []
+        print("\n| rate | seconds | ticks run | missed | all accounted | mean period error | lateness P50 / P99 (us) |")
+        print("|---|---|---|---|---|---|---|")
+        for rate in (float(r) for r in a.rates.split(",")):
+            r = rate_hold(rate, a.seconds)
+            out["rate_hold"].append(r)
+            print(f"| {rate:g} Hz | {a.seconds:g} | {r['ticks_run']} | {r['ticks_missed']} | {r['all_accounted']} | "
+                  f"{r['mean_period_error_ppm']:+.2f} ppm | {r['lateness_p50_us']:.0f} / {r['lateness_p99_us']:.0f} |")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)
