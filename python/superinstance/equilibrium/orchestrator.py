@@ -180,10 +180,7 @@ class EquilibriumOrchestrator:
         ids, scores, path = self._context(e, vad)
         similarity = float(scores[0]) if scores.size else 0.0
         t2 = time.perf_counter_ns()
-        x = self.features(measured_rate=measured, target_rate=self._rate_hz,
-                          context_confidence=conf.context_factor(similarity), valence=vad[0], arousal=vad[1],
-                          dominance=vad[2], interruption=bool(interrupted))
-        decision = self.policy.select(x)
+        decision = self.policy.select(self._state(measured, similarity, vad, interrupted))
         weights = self.arms[decision.arm]
         t3 = time.perf_counter_ns()
         factors, confidence, reset = self._confidence(measured, similarity, vad, bool(interrupted), weights)
@@ -201,6 +198,13 @@ class EquilibriumOrchestrator:
                                  suggested_path=path, weights=weights, factors=factors, timings=timings,
                                  decision_id=decision.id, arm=decision.arm, sentiment=vad, context_ids=ids,
                                  context_scores=scores, measured_rate_hz=measured, interrupted=bool(interrupted))
+
+    def _state(self, measured: float, similarity: float, vad: Tuple[float, float, float],
+               interrupted: bool) -> np.ndarray:
+        """The policy's features of the loop's state."""
+        return self.features(measured_rate=measured, target_rate=self._rate_hz,
+                             context_confidence=conf.context_factor(similarity), valence=vad[0], arousal=vad[1],
+                             dominance=vad[2], interruption=bool(interrupted))
 
     def _confidence(self, measured: float, similarity: float, vad: Tuple[float, float, float], interrupted: bool,
                     weights: conf.ConstraintArm) -> Tuple[conf.Factors, float, bool]:
@@ -222,10 +226,7 @@ class EquilibriumOrchestrator:
         _, scores, _ = self._context(e, vad)
         similarity = float(scores[0]) if scores.size else 0.0
         measured = self.measured_rate_hz()
-        x = self.features(measured_rate=measured, target_rate=self._rate_hz,
-                          context_confidence=conf.context_factor(similarity), valence=vad[0], arousal=vad[1],
-                          dominance=vad[2], interruption=bool(interrupted))
-        arm = int(np.argmax(self.policy.scores(x)))
+        arm = int(np.argmax(self.policy.scores(self._state(measured, similarity, vad, interrupted))))
         self._confidence(measured, similarity, vad, bool(interrupted), self.arms[arm])
 
     def reward(self, tick: int, reward: float) -> None:
