@@ -185,3 +185,23 @@ def test_the_demo_summary_reports_the_paced_tick(tmp_path):
     assert s["sentiment_task_calls"] >= 10 and s["interruption_task_calls"] >= 30
     text = format_summary(record)
     assert "tick_paced_p50_us" in text and "tick_paced_p99_us" in text
+
+
+def test_a_source_that_ends_ends_the_loop(built):
+    class Short:
+        def __init__(self, n):
+            self.inner, self.left = ConversationStream(built["corpus"], seed=3), n
+
+        def __next__(self):
+            if self.left == 0:
+                raise StopIteration
+            self.left -= 1
+            return next(self.inner)
+
+    with Scheduler(clock=VirtualClock()) as sched:
+        built["orchestrator"].set_rate(20.0)
+        loop = EquilibriumLoop(built["orchestrator"], Short(11), scheduler=sched)
+        record = loop.run(5.0)
+        assert sched.tasks() == []
+    assert len(record["ticks"]) == 10  # one moment is heard before the first token
+    assert record["errors"] == ["the source ended"]

@@ -107,7 +107,8 @@ class EquilibriumLoop:
         self.sensed = {"sentiment": 0, "interruption": 0, "interruptions_heard": 0}
         self._task_ids: Dict[str, int] = {}
         self._late: Deque[Tuple[int, int, float]] = deque()
-        self._moment: Optional[Tick] = None
+        self._moment: Optional[Tick] = None     # the newest moment a token took (what the sensors read)
+        self._upcoming: Optional[Tick] = None   # the next token's input, sampled ahead (see _warm_task)
         self._vad: Tuple[float, float, float] = (0.0, 0.5, 0.5)
         self._heard_in: Optional[Tick] = None   # the moment whose interruption was heard last
         self._interrupted = False               # heard since the last token
@@ -218,6 +219,10 @@ class EquilibriumLoop:
         m = self._moment
         if m is None:
             return
+        if self._upcoming is None:
+            # The simulator's work for the next token, done first so that its cache traffic is not the
+            # step's (an external producer does it elsewhere); the loop sees it at the deadline only.
+            self._upcoming = self._next_input()
         token_deadline = tick.deadline_ns + self._warm_lead_now
         clock = self.scheduler.now_ns
         now = clock()
@@ -239,12 +244,17 @@ class EquilibriumLoop:
         if tk.deadline_ns >= self._end_ns:
             self._finish()
             return
+        inputs = self._upcoming if self._upcoming is not None else self._next_input()
+        self._upcoming = None
+        if inputs is None:  # the source ended
+            self._finish()
+            return
         self._last_token_ns = tk.deadline_ns
         self._token_calls += 1
         self._token_missed += int(tk.missed)
         orch = self.orch
         orch.observe_wake(tk.woke_ns)
-        inputs = self._moment = next(self.source)
+        self._moment = inputs
         interrupted, self._interrupted = self._interrupted, False
         cpu0 = time.thread_time_ns()  # the step's CPU time: its wall time minus what the machine took away
         try:
@@ -253,6 +263,14 @@ class EquilibriumLoop:
             self.errors.append(f"token {self._token_calls - 1}: {e}")
             return
         self._record(res, inputs, tk, time.thread_time_ns() - cpu0)
+
+    def _next_input(self) -> Optional[Tick]:
+        try:
+            return next(self.source)
+        except StopIteration:
+            if "the source ended" not in self.errors:
+                self.errors.append("the source ended")
+            return None
 
     def _record(self, res: EquilibriumResult, inputs: Tick, tk: Any, cpu_ns: int) -> None:
         row: Dict[str, Any] = {
