@@ -205,3 +205,15 @@ def test_a_source_that_ends_ends_the_loop(built):
         assert sched.tasks() == []
     assert len(record["ticks"]) == 10  # one moment is heard before the first token
     assert record["errors"] == ["the source ended"]
+
+
+def test_the_paced_tick_benchmark_measures_three_ways():
+    from superinstance.equilibrium.bench import paced_tick
+
+    r = paced_tick(rate_hz=50.0, seconds=0.3, repeats=2, per_subtopic=5)
+    assert set(r["median_us"]) == {"back_to_back", "paced", "paced_cold"}
+    for name, runs in r["runs_us"].items():
+        assert len(runs) == 2
+        for run in runs:
+            assert 0 < run["p50"] <= run["p99"] and 0 < run["cpu_p50"] <= run["cpu_p99"], (name, run)
+        assert r["median_us"][name]["p50"] == pytest.approx(float(np.median([x["p50"] for x in runs])))

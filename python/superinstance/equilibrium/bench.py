@@ -24,9 +24,9 @@ import numpy as np
 
 from .data import ConversationStream, SimulatedUser
 from .demo import build_default
-from .loop import WARM_LEAD_NS, run_loop, simulated_user_reward
+from .loop import run_loop, simulated_user_reward
 
-__all__ = ["tick_cost", "paced_tick", "rate_hold", "main"]
+__all__ = ["tick_cost", "rate_hold", "main"]
 
 
 def tick_cost(n: int = 100_000, ticks: int = 3000, kind: str = "hnsw", seed: int = 0) -> Dict[str, Any]:
@@ -74,9 +74,9 @@ def paced_tick(rate_hz: float = 20.0, seconds: float = 10.0, repeats: int = 5, p
             orch.reward(r.tick, reward(r, t)["reward"])
             totals.append(r.timings["total"])
         runs["back_to_back"].append(_p50_p99_us(totals, cpus))
-        for name, lead in (("paced", WARM_LEAD_NS), ("paced_cold", 0)):
+        for name, no_warm in (("paced", {}), ("paced_cold", {"warm_lead_ns": 0})):
             record = run_loop(orch, seconds, ConversationStream(b["corpus"], seed=seed + 1 + rep), reward,
-                              reward_delay=3, warm_lead_ns=lead)
+                              reward_delay=3, **no_warm)
             runs[name].append(_p50_p99_us([row["stages_ns"]["total"] for row in record["ticks"]],
                                           [row["cpu_ns"] for row in record["ticks"]]))
     medians = {name: {q: float(np.median([r[q] for r in rs])) for q in rs[0]} for name, rs in runs.items()}
