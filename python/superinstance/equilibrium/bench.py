@@ -52,11 +52,14 @@ def _p50_p99_us(ns: List[float], cpu_ns: List[float]) -> Dict[str, float]:
 
 
 def paced_tick(rate_hz: float = 20.0, seconds: float = 10.0, repeats: int = 5, per_subtopic: int = 200,
-               seed: int = 0) -> Dict[str, Any]:
+               seed: int = 0, policy: str = "other") -> Dict[str, Any]:
     """The token step's work (``timings["total"]``) three ways, alternating, ``repeats`` times:
     ``back_to_back`` (orchestrate in a tight loop, as many steps as a paced run has), ``paced``
     (the loop at ``rate_hz`` with its warm-up task) and ``paced_cold`` (the loop with
-    ``warm_lead_ns=0``). Returns each run's P50/P99 (us) and their medians."""
+    ``warm_lead_ns=0``), the loop on a ``RealtimeExecutor(policy=policy)``. Returns each run's P50/P99
+    (us) and their medians."""
+    from ..realtime_core import RealtimeExecutor
+
     b = build_default(rate_hz, per_subtopic=per_subtopic, kind="hnsw", seed=seed)
     orch = b["orchestrator"]
     reward = simulated_user_reward(SimulatedUser(seed=seed + 2), b["arms"])
@@ -75,12 +78,13 @@ def paced_tick(rate_hz: float = 20.0, seconds: float = 10.0, repeats: int = 5, p
             totals.append(r.timings["total"])
         runs["back_to_back"].append(_p50_p99_us(totals, cpus))
         for name, no_warm in (("paced", {}), ("paced_cold", {"warm_lead_ns": 0})):
-            record = run_loop(orch, seconds, ConversationStream(b["corpus"], seed=seed + 1 + rep), reward,
-                              reward_delay=3, **no_warm)
+            with RealtimeExecutor(policy=policy, lock_memory=False) as ex:
+                record = run_loop(orch, seconds, ConversationStream(b["corpus"], seed=seed + 1 + rep), reward,
+                                  reward_delay=3, scheduler=ex, **no_warm)
             runs[name].append(_p50_p99_us([row["stages_ns"]["total"] for row in record["ticks"]],
                                           [row["cpu_ns"] for row in record["ticks"]]))
     medians = {name: {q: float(np.median([r[q] for r in rs])) for q in rs[0]} for name, rs in runs.items()}
-    return {"rate_hz": rate_hz, "seconds": seconds, "repeats": repeats, "vectors": len(b["corpus"]),
+    return {"rate_hz": rate_hz, "seconds": seconds, "repeats": repeats, "vectors": len(b["corpus"]), "policy": policy,
             "steps_per_run": n, "runs_us": runs, "median_us": medians}
 
 
@@ -113,6 +117,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--parts", default="tick,paced,rate", help="which parts to run (default all three)")
     ap.add_argument("--paced-seconds", type=float, default=10.0, help="per run of the paced tick (20 Hz)")
     ap.add_argument("--repeats", type=int, default=5, help="alternating runs of the paced tick")
+    ap.add_argument("--policy", default="other", choices=("other", "fifo", "rr"),
+                    help="scheduling policy of the paced loop's executor thread (default other)")
     ap.add_argument("--quick", action="store_true", help="10k vectors, 1000 ticks, 5 s per rate, 3 x 5 s paced")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
@@ -130,8 +136,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         for s, v in tc["stages_us"].items():
             print(f"| {s} | {v['p50']:.1f} | {v['p99']:.1f} | {v['p99.9']:.1f} |")
     if "paced" in parts:
-        out["paced_tick"] = pt = paced_tick(seconds=a.paced_seconds, repeats=a.repeats)
+        out["paced_tick"] = pt = paced_tick(seconds=a.paced_seconds, repeats=a.repeats, policy=a.policy)
         print(f"\ntoken step at {pt['rate_hz']:g} Hz, {pt['vectors']} vectors, {pt['steps_per_run']} steps per run, "
+              f"loop thread policy {pt['policy']}, "
               f"median of {pt['repeats']} alternating runs (each run's P50 / P99):")
         print("| how | P50 us | P99 us | CPU time P50 / P99 us | runs (P50/P99) |\n|---|---|---|---|---|")
         for name, m in pt["median_us"].items():
