@@ -217,3 +217,12 @@ def test_the_paced_tick_benchmark_measures_three_ways():
         for run in runs:
             assert 0 < run["p50"] <= run["p99"] and 0 < run["cpu_p50"] <= run["cpu_p99"], (name, run)
         assert r["median_us"][name]["p50"] == pytest.approx(float(np.median([x["p50"] for x in runs])))
+
+
+def test_an_own_executor_asks_for_fifo_and_says_what_it_got(built):
+    built["orchestrator"].set_rate(50.0)
+    record = EquilibriumLoop(built["orchestrator"], ConversationStream(built["corpus"], seed=1)).run(0.2)
+    assert record["timer"]["policy"] in ("fifo", "other")  # "other" where SCHED_FIFO is refused, with no warning
+    record = EquilibriumLoop(built["orchestrator"], ConversationStream(built["corpus"], seed=1), policy="other").run(0.2)
+    assert record["timer"]["policy"] == "other"
+    assert len(record["ticks"]) + record["timer"]["missed_ticks"] == 10

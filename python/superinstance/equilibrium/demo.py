@@ -70,6 +70,7 @@ def summarize(record: Dict[str, Any]) -> Dict[str, Any]:
     tasks = timing.get("tasks", {})
     s: Dict[str, Any] = {
         "ticks": n, "missed_ticks": timing["missed_ticks"], "waiter": timing.get("waiter", "?"),
+        "loop_policy": timing.get("policy", "?"),
         "lateness_p50_us": timing["timer"].get("p50_ns", float("nan")) / 1e3,
         "lateness_p99_us": timing["timer"].get("p99_ns", float("nan")) / 1e3,
         "lateness_max_us": timing["timer"].get("max_ns", float("nan")) / 1e3,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import warnings
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
@@ -69,6 +70,17 @@ def simulated_user_reward(user: SimulatedUser, arms: List[Any]) -> RewardFn:
     return reward
 
 
+def _own_executor(policy: str) -> Any:
+    """A RealtimeExecutor with ``policy``, or with what the system allows instead (no warning: a loop
+    that asks for SCHED_FIFO where it is refused runs as before, and its record says so)."""
+    from ..realtime_core import RealtimeExecutor
+    from ..realtime_core._executor import RealtimeFallbackWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RealtimeFallbackWarning)
+        return RealtimeExecutor(policy=policy, lock_memory=False)
+
+
 def _period_ns(rate_hz: float) -> int:
     return int(round(1e9 / rate_hz))
 
@@ -79,15 +91,17 @@ class EquilibriumLoop:
     ``scheduler``: a :class:`~superinstance.realtime_core.RealtimeExecutor` or
     :class:`~superinstance.realtime_core.Scheduler` (anything with ``add``/``remove``/``stats``/
     ``now_ns``); shared ones stay open after :meth:`close`. When not given the loop makes its own
-    executor (policy "other", no mlockall) and closes it with itself. ``warm_lead_ns=0`` turns the
-    warm-up off. Bad input from the source is reported in :attr:`errors` and the loop keeps going.
+    executor with scheduling ``policy`` ("fifo" by default: where the system refuses it, the thread
+    quietly stays "other"; the record's ``timer["policy"]`` says what it got; no mlockall) and
+    closes it with itself. ``warm_lead_ns=0`` turns the warm-up off. Bad input from the source is
+    reported in :attr:`errors` and the loop keeps going.
     """
 
     def __init__(self, orch: EquilibriumOrchestrator, source: ConversationStream,
                  reward_fn: Optional[RewardFn] = None, *, reward_delay: int = 0,
                  status: Optional[Callable[[Dict[str, Any]], None]] = None,
                  sentiment_rate_hz: float = SENTIMENT_RATE_HZ, interruption_rate_hz: float = INTERRUPTION_RATE_HZ,
-                 warm_lead_ns: int = WARM_LEAD_NS, scheduler: Any = None) -> None:
+                 warm_lead_ns: int = WARM_LEAD_NS, scheduler: Any = None, policy: str = "fifo") -> None:
         if isinstance(reward_delay, bool) or not isinstance(reward_delay, int) or reward_delay < 0:
             raise ValueError(f"reward_delay must be an int >= 0, got {reward_delay!r}")
         if isinstance(warm_lead_ns, bool) or not isinstance(warm_lead_ns, int) or warm_lead_ns < 0:
@@ -97,11 +111,7 @@ class EquilibriumLoop:
         self.sentiment_rate_hz = _check_rate(sentiment_rate_hz)
         self.interruption_rate_hz = _check_rate(interruption_rate_hz)
         self._owned = scheduler is None
-        if scheduler is None:
-            from ..realtime_core import RealtimeExecutor
-
-            scheduler = RealtimeExecutor(policy="other", lock_memory=False)
-        self.scheduler = scheduler
+        self.scheduler = _own_executor(policy) if scheduler is None else scheduler
         self.ticks: List[Dict[str, Any]] = []
         self.errors: List[str] = []
         self.sensed = {"sentiment": 0, "interruption": 0, "interruptions_heard": 0}
@@ -116,7 +126,9 @@ class EquilibriumLoop:
         self._last_token_ns: Optional[int] = None
         self._token_calls = self._token_missed = 0
         self._done = threading.Event()
-        self._closed = False
+        self._tasks_lock = threading.RLock()  # set_rate may come from another thread while the loop ends
+        self._started = self._closed = False
+        self.timing: Optional[Dict[str, Any]] = None
         self._warm_lead_now = 0
         self.warm_passes = 0
 
@@ -138,10 +150,13 @@ class EquilibriumLoop:
         now = self.scheduler.now_ns()
         if start < now:  # set from elsewhere while the loop was behind: the first grid point from now
             start += -(-(now - start) // period) * period
-        for name in ("token", "warm"):
-            if name in self._task_ids:
-                self.scheduler.remove(self._task_ids.pop(name))
-        self._add_token_tasks(rate_hz, start)
+        with self._tasks_lock:
+            if "token" not in self._task_ids:  # the loop ended meanwhile
+                return
+            for name in ("token", "warm"):
+                if name in self._task_ids:
+                    self.scheduler.remove(self._task_ids.pop(name))
+            self._add_token_tasks(rate_hz, start)
 
     # ------------------------------------------------------------------ tasks
     def _add(self, name: str, fn: Callable[[Any], None], rate_hz: float, start_ns: int) -> None:
@@ -180,8 +195,9 @@ class EquilibriumLoop:
         ``seconds`` later. The sensing tasks run half a token period before the first token."""
         if not (math.isfinite(seconds) and seconds > 0):
             raise ValueError(f"seconds must be > 0, got {seconds}")
-        if self._closed or self._task_ids:
+        if self._started or self._closed:
             raise RuntimeError("an EquilibriumLoop runs once: make a new one")
+        self._started = True
         self._moment = next(self.source)  # what was heard before the first token
         self._sense_sentiment_now()
         period = _period_ns(self.orch.rate_hz)
@@ -293,8 +309,9 @@ class EquilibriumLoop:
             self.status(row)
 
     def _finish(self) -> None:
-        self.timing = self._timing()
-        self._remove_tasks()
+        with self._tasks_lock:
+            self.timing = self._timing()
+            self._remove_tasks()
         self._done.set()
 
     def _timing(self) -> Dict[str, Any]:
@@ -314,7 +331,11 @@ class EquilibriumLoop:
                           float("nan"), "count": int(late.size)},
                 "missed_ticks": self._token_missed, "deadlines": self._token_calls + self._token_missed,
                 "period_ns": _period_ns(self.orch.rate_hz), "tasks": tasks, "sensed": dict(self.sensed),
-                "waiter": self._waiter()}
+                "waiter": self._waiter(), "policy": self._policy()}
+
+    def _policy(self) -> str:
+        obtained = getattr(self.scheduler, "obtained", None)
+        return str(obtained.get("policy", "?")) if isinstance(obtained, dict) else "virtual clock"
 
     def _waiter(self) -> str:
         obtained = getattr(self.scheduler, "obtained", None)
@@ -325,11 +346,12 @@ class EquilibriumLoop:
     def _remove_tasks(self) -> None:
         if self._follow_rate in self.orch._rate_watchers:
             self.orch._rate_watchers.remove(self._follow_rate)
-        for name in list(self._task_ids):
-            try:
-                self.scheduler.remove(self._task_ids.pop(name))
-            except Exception:  # noqa: BLE001 - already gone (its scheduler was closed)
-                pass
+        with self._tasks_lock:
+            for name in list(self._task_ids):
+                try:
+                    self.scheduler.remove(self._task_ids.pop(name))
+                except Exception:  # noqa: BLE001 - already gone (its scheduler was closed)
+                    pass
 
     # ------------------------------------------------------------------ lifetime
     def wait(self, timeout: Optional[float] = None) -> bool:
@@ -342,7 +364,7 @@ class EquilibriumLoop:
 
     def record(self) -> Dict[str, Any]:
         """The run record (see report.py): ticks, errors, timing (per task too), and the paced tick work."""
-        timing = getattr(self, "timing", None) or self._timing()
+        timing = self.timing or self._timing()
         return {"ticks": self.ticks, "errors": list(self.errors), "timer": timing}
 
     def close(self) -> None:
@@ -350,9 +372,10 @@ class EquilibriumLoop:
         owned executor. Idempotent."""
         if self._closed:
             return
-        if not self._done.is_set():
-            self.timing = self._timing() if self._task_ids else getattr(self, "timing", None)
-        self._remove_tasks()
+        with self._tasks_lock:
+            if self._task_ids:  # closed before the end: the statistics so far
+                self.timing = self._timing()
+            self._remove_tasks()
         self._closed = True
         if self._owned:
             self.scheduler.close()
