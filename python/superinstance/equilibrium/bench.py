@@ -52,13 +52,13 @@ def _p50_p99_us(ns: List[float], cpu_ns: List[float]) -> Dict[str, float]:
 
 
 def paced_tick(rate_hz: float = 20.0, seconds: float = 10.0, repeats: int = 5, per_subtopic: int = 200,
-               seed: int = 0, policy: str = "other") -> Dict[str, Any]:
+               seed: int = 0, policy: str = "fifo") -> Dict[str, Any]:
     """The token step's work (``timings["total"]``) three ways, alternating, ``repeats`` times:
     ``back_to_back`` (orchestrate in a tight loop, as many steps as a paced run has), ``paced``
     (the loop at ``rate_hz`` with its warm-up task) and ``paced_cold`` (the loop with
-    ``warm_lead_ns=0``), the loop on a ``RealtimeExecutor(policy=policy)``. Returns each run's P50/P99
-    (us) and their medians."""
-    from ..realtime_core import RealtimeExecutor
+    ``warm_lead_ns=0``), the loop's thread asking for scheduling ``policy``. Returns each run's P50/P99
+    (us), their medians and the policy the thread got."""
+    got = "?"
 
     b = build_default(rate_hz, per_subtopic=per_subtopic, kind="hnsw", seed=seed)
     orch = b["orchestrator"]
@@ -78,13 +78,13 @@ def paced_tick(rate_hz: float = 20.0, seconds: float = 10.0, repeats: int = 5, p
             totals.append(r.timings["total"])
         runs["back_to_back"].append(_p50_p99_us(totals, cpus))
         for name, no_warm in (("paced", {}), ("paced_cold", {"warm_lead_ns": 0})):
-            with RealtimeExecutor(policy=policy, lock_memory=False) as ex:
-                record = run_loop(orch, seconds, ConversationStream(b["corpus"], seed=seed + 1 + rep), reward,
-                                  reward_delay=3, scheduler=ex, **no_warm)
+            record = run_loop(orch, seconds, ConversationStream(b["corpus"], seed=seed + 1 + rep), reward,
+                              reward_delay=3, policy=policy, **no_warm)
+            got = record["timer"]["policy"]
             runs[name].append(_p50_p99_us([row["stages_ns"]["total"] for row in record["ticks"]],
                                           [row["cpu_ns"] for row in record["ticks"]]))
     medians = {name: {q: float(np.median([r[q] for r in rs])) for q in rs[0]} for name, rs in runs.items()}
-    return {"rate_hz": rate_hz, "seconds": seconds, "repeats": repeats, "vectors": len(b["corpus"]), "policy": policy,
+    return {"rate_hz": rate_hz, "seconds": seconds, "repeats": repeats, "vectors": len(b["corpus"]), "policy": got,
             "steps_per_run": n, "runs_us": runs, "median_us": medians}
 
 
@@ -115,16 +115,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--seconds", type=float, default=60.0, help="per rate in the rate-holding test")
     ap.add_argument("--rates", default="5,100")
     ap.add_argument("--parts", default="tick,paced,rate", help="which parts to run (default all three)")
-    ap.add_argument("--paced-seconds", type=float, default=10.0, help="per run of the paced tick (20 Hz)")
+    ap.add_argument("--paced-seconds", type=float, default=None,
+                    help="per run of the paced tick at 20 Hz (default: --seconds, at most 10)")
     ap.add_argument("--repeats", type=int, default=5, help="alternating runs of the paced tick")
-    ap.add_argument("--policy", default="other", choices=("other", "fifo", "rr"),
-                    help="scheduling policy of the paced loop's executor thread (default other)")
+    ap.add_argument("--policy", default="fifo", choices=("other", "fifo", "rr"),
+                    help="scheduling policy the paced loop's thread asks for (default fifo, as the loop's)")
     ap.add_argument("--quick", action="store_true", help="10k vectors, 1000 ticks, 5 s per rate, 3 x 5 s paced")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
     if a.quick:
         a.vectors, a.ticks, a.seconds, a.paced_seconds, a.repeats = 10_000, 1000, 5.0, 5.0, 3
     out: Dict[str, Any] = {"machine": platform.platform(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    if a.paced_seconds is None:
+        a.paced_seconds = min(a.seconds, 10.0)
     parts = set(a.parts.split(","))
     unknown = parts - {"tick", "paced", "rate"}
     if unknown:
