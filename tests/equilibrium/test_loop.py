@@ -226,3 +226,19 @@ def test_an_own_executor_asks_for_fifo_and_says_what_it_got(built):
     record = EquilibriumLoop(built["orchestrator"], ConversationStream(built["corpus"], seed=1), policy="other").run(0.2)
     assert record["timer"]["policy"] == "other"
     assert len(record["ticks"]) + record["timer"]["missed_ticks"] == 10
+
+
+def test_a_scheduler_on_an_executor_reports_the_executors_thread(built):
+    built["orchestrator"].set_rate(50.0)
+    with RealtimeExecutor(policy="other", lock_memory=False) as ex:
+        with Scheduler(ex) as sched:
+            record = EquilibriumLoop(built["orchestrator"], ConversationStream(built["corpus"], seed=1),
+                                     scheduler=sched).run(0.2)
+            assert sched.tasks() == [] and ex.tasks() == []
+        got = ex.obtained
+    assert record["timer"]["policy"] == "other"
+    assert record["timer"]["waiter"] == got.get("waiter", got.get("backend"))  # the key is being renamed to waiter
+    with Scheduler(clock=VirtualClock()) as sched:
+        record = EquilibriumLoop(built["orchestrator"], ConversationStream(built["corpus"], seed=1),
+                                 scheduler=sched).run(0.2)
+    assert record["timer"]["policy"] == record["timer"]["waiter"] == "virtual clock"

@@ -337,11 +337,22 @@ class EquilibriumLoop:
         obtained = getattr(self.scheduler, "obtained", None)
         return str(obtained.get("policy", "?")) if isinstance(obtained, dict) else "virtual clock"
 
-    def _waiter(self) -> str:
+    def _obtained(self) -> Optional[Dict[str, Any]]:
+        """What the executor thread got (None on a virtual clock); a Scheduler shares its executor's."""
+        if getattr(self.scheduler, "clock", None) is not None:
+            return None
         obtained = getattr(self.scheduler, "obtained", None)
-        if not isinstance(obtained, dict):
-            return "virtual clock"
-        return str(obtained.get("waiter", obtained.get("backend", "?")))
+        if obtained is None:  # a Scheduler on an executor
+            obtained = getattr(getattr(self.scheduler, "executor", None), "obtained", None)
+        return obtained if isinstance(obtained, dict) else None
+
+    def _waiter(self) -> str:
+        o = self._obtained()
+        return "virtual clock" if o is None else str(o.get("waiter", o.get("backend", "?")))
+
+    def _policy(self) -> str:
+        o = self._obtained()
+        return "virtual clock" if o is None else str(o.get("policy", "?"))
 
     def _remove_tasks(self) -> None:
         if self._follow_rate in self.orch._rate_watchers:
