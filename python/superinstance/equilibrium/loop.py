@@ -127,6 +127,8 @@ class EquilibriumLoop:
         self._token_calls = self._token_missed = 0
         self._done = threading.Event()
         self._tasks_lock = threading.RLock()  # set_rate may come from another thread while the loop ends
+        self._calls = threading.Condition()    # task bodies in flight (close waits for them)
+        self._in_call, self._call_thread = 0, 0
         self._started = self._closed = False
         self.timing: Optional[Dict[str, Any]] = None
         self._warm_lead_now = 0
@@ -160,8 +162,25 @@ class EquilibriumLoop:
 
     # ------------------------------------------------------------------ tasks
     def _add(self, name: str, fn: Callable[[Any], None], rate_hz: float, start_ns: int) -> None:
-        self._task_ids[name] = self.scheduler.add(fn, rate_hz=rate_hz, name=f"equilibrium.{name}", missed="skip",
-                                                  start_ns=start_ns)
+        self._task_ids[name] = self.scheduler.add(self._counted(fn), rate_hz=rate_hz, name=f"equilibrium.{name}",
+                                                  missed="skip", start_ns=start_ns)
+
+    def _counted(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
+        """``fn`` as a task body that close() can wait for (a call in flight finishes after its removal)."""
+        calls = self._calls
+
+        def body(tick: Any) -> None:
+            with calls:
+                self._in_call, self._call_thread = self._in_call + 1, threading.get_ident()
+            try:
+                fn(tick)
+            finally:
+                with calls:
+                    self._in_call -= 1
+                    calls.notify_all()
+
+        body.__qualname__ = getattr(fn, "__qualname__", "body")
+        return body
 
     def _add_token_tasks(self, rate_hz: float, start_ns: int) -> None:
         lead = self._warm_lead_now = min(self.warm_lead_ns, _period_ns(rate_hz) // 4)
@@ -379,8 +398,9 @@ class EquilibriumLoop:
         return {"ticks": self.ticks, "errors": list(self.errors), "timer": timing}
 
     def close(self) -> None:
-        """Remove every task of the loop (a shared scheduler keeps running without them); close an
-        owned executor. Idempotent."""
+        """Remove every task of the loop (a shared scheduler keeps running without them) and wait for a
+        call of one that is running to finish (not when called from that call); close an owned
+        executor. Idempotent."""
         if self._closed:
             return
         with self._tasks_lock:
@@ -388,6 +408,9 @@ class EquilibriumLoop:
                 self.timing = self._timing()
             self._remove_tasks()
         self._closed = True
+        with self._calls:  # a call that was running finishes now, unless close() came from inside it
+            if self._call_thread != threading.get_ident():
+                self._calls.wait_for(lambda: self._in_call == 0, timeout=30.0)
         if self._owned:
             self.scheduler.close()
 
