@@ -14,6 +14,7 @@ def test_demo_command_runs_and_writes_its_report(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "summary:" in res.stdout and "report:" in res.stdout
+    assert "tick_paced_p50_us" in res.stdout and "tick_paced_p99_us" in res.stdout
     data = json.loads((tmp_path / "r" / "report.json").read_text())
     assert data["summary"]["ticks"] + data["summary"]["missed_ticks"] == 30
 
