@@ -208,10 +208,7 @@ def test_a_source_that_ends_ends_the_loop(built):
 
 
 def test_the_paced_tick_benchmark_measures_three_ways():
-    try:  # its home once the bench modules have moved (superinstance.bench, #17)
-        from superinstance.bench.equilibrium import paced_tick
-    except ImportError:
-        from superinstance.equilibrium.bench import paced_tick
+    from superinstance.bench.equilibrium import paced_tick
 
     r = paced_tick(rate_hz=50.0, seconds=0.3, repeats=2, per_subtopic=5)
     assert set(r["median_us"]) == {"back_to_back", "paced", "paced_cold"}

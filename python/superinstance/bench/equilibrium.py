@@ -27,7 +27,7 @@ from ..equilibrium.demo import build_default
 from ..equilibrium.loop import run_loop, simulated_user_reward
 from .table import row
 
-__all__ = ["tick_cost", "rate_hold", "main"]
+__all__ = ["tick_cost", "paced_tick", "rate_hold", "summary", "main"]
 
 
 def tick_cost(n: int = 100_000, ticks: int = 3000, kind: str = "hnsw", seed: int = 0) -> Dict[str, Any]:
@@ -111,11 +111,17 @@ def rate_hold(rate_hz: float, seconds: float, n: int = 2400, seed: int = 0) -> D
 
 def summary(out: Dict[str, Any]) -> List[Dict[str, Any]]:
     """Summary rows (case, ours, peers, ratio) of :func:`main`'s results; the loop has no peer."""
-    tc = out["tick_cost"]
-    rows = [row(f"tick {stage}, {tc['vectors']} vectors ({tc['index']}), P50 / P99",
-                f"{v['p50']:.1f} / {v['p99']:.1f} us") for stage, v in tc["stages_us"].items()]
+    rows = []
+    if "tick_cost" in out:  # each part only when --parts ran it
+        tc = out["tick_cost"]
+        rows += [row(f"tick {stage}, {tc['vectors']} vectors ({tc['index']}), P50 / P99",
+                     f"{v['p50']:.1f} / {v['p99']:.1f} us") for stage, v in tc["stages_us"].items()]
+    if "paced_tick" in out:
+        pt = out["paced_tick"]
+        rows += [row(f"token step {way.replace('_', ' ')} at {pt['rate_hz']:g} Hz ({pt['policy']}), P50 / P99",
+                     f"{m['p50']:.1f} / {m['p99']:.1f} us") for way, m in pt["median_us"].items()]
     rows += [row(f"rate holding at {r['rate_hz']:g} Hz, mean period error", f"{r['mean_period_error_ppm']:+.2f} ppm",
-                 f"ticks run {r['ticks_run']}, missed {r['ticks_missed']}") for r in out["rate_hold"]]
+                 f"ticks run {r['ticks_run']}, missed {r['ticks_missed']}") for r in out.get("rate_hold", [])]
     return rows
 
 
