@@ -57,7 +57,7 @@ def _accepted_ns(value):
 
 
 # ---------------------------------------------------------------- Timer
-TIMER_ARGS = ["rate_hz", "period_ns", "start_ns", "backend", "missed", "clock"]
+TIMER_ARGS = ["rate_hz", "period_ns", "start_ns", "waiter", "missed", "clock"]
 
 
 @given(arg=st.sampled_from(TIMER_ARGS), value=extreme_values())
@@ -231,7 +231,7 @@ def test_executor_calls_refuse_cleanly(executor, stopped_executor, call, value):
 
 
 EXECUTOR_ARGS = ["policy", "priority", "cpus", "lock_memory", "runtime_ns", "deadline_ns", "period_ns", "on_error",
-                 "backend", "prefault_stack_bytes", "python_lead_ns"]
+                 "waiter", "prefault_stack_bytes", "python_lead_ns"]
 
 
 @given(arg=st.sampled_from(EXECUTOR_ARGS), value=extreme_values())

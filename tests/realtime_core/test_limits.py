@@ -26,7 +26,7 @@ def _libc_free_address():
 
 # ---- deadlines at the end of the int64 clock
 def test_the_issue_timer_raises_instead_of_spinning():
-    t = Timer(period_ns=1000, start_ns=END, clock=VirtualClock(0), backend="virtual")
+    t = Timer(period_ns=1000, start_ns=END, clock=VirtualClock(0), waiter="virtual")
     assert t.tick().deadline_ns == END
     for _ in range(2):  # refused every time, and nothing changes
         with pytest.raises(OverflowError, match="past 2\\*\\*63-1"):
@@ -117,7 +117,7 @@ def test_keyboard_interrupt_in_a_callback_stops_the_run():
 
 
 def test_real_timer_wait_is_interruptible():
-    with Timer(period_ns=10**15, backend="timerfd") as t:  # first deadline ~11 days away
+    with Timer(period_ns=10**15, waiter="timerfd") as t:  # first deadline ~11 days away
         _interrupt_soon()
         with pytest.raises(KeyboardInterrupt):
             t.tick()
@@ -174,7 +174,7 @@ def test_whole_float_ns_arguments_are_accepted():
     (dict(policy="fifo", priority="3"), TypeError, "priority must be an int"),
     (dict(python_lead_ns="1"), TypeError, "python_lead_ns must be an int"),
     (dict(prefault_stack_bytes=-1), ValueError, "prefault_stack_bytes = -1"),
-    (dict(backend=3), TypeError, "backend must be a str"),
+    (dict(waiter=3), TypeError, "waiter must be a str"),
     (dict(policy=3), TypeError, "policy must be a str"),
     (dict(on_error=None), TypeError, "on_error must be a str"),
 ])

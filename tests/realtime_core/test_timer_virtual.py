@@ -170,10 +170,10 @@ def test_tick_type_and_equality():
     (dict(period_ns=1.5e6 + 0.5), ValueError, "whole"),
     (dict(), ValueError, "exactly one"),
     (dict(rate_hz=10, period_ns=1000), ValueError, "exactly one"),
-    (dict(rate_hz=10, backend="sundial"), ValueError, "unknown timer backend"),
+    (dict(rate_hz=10, waiter="sundial"), ValueError, "unknown timer waiter"),
     (dict(rate_hz=10, missed="sometimes"), ValueError, "skip, burst or delay"),
     (dict(rate_hz=10, start_ns=-1), ValueError, "start_ns"),
-    (dict(rate_hz=10, backend="virtual"), ValueError, "VirtualClock"),
+    (dict(rate_hz=10, waiter="virtual"), ValueError, "VirtualClock"),
 ])
 def test_bad_input_raises_clear_errors(kwargs, exc, match):
     with pytest.raises(exc, match=match):

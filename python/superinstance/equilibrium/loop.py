@@ -54,7 +54,7 @@ def run_loop(orch: EquilibriumOrchestrator, seconds: float, source: Conversation
 
     def loop() -> Dict[str, Any]:
         late: deque = deque()
-        with Timer(rate_hz=orch.target_rate_hz, missed="skip", backend=backend) as timer:
+        with Timer(rate_hz=orch.target_rate_hz, missed="skip", waiter=backend) as timer:
             start_ns = timer.next_deadline_ns
             end_ns = start_ns + int(seconds * 1e9)
             missed = 0
@@ -91,7 +91,7 @@ def run_loop(orch: EquilibriumOrchestrator, seconds: float, source: Conversation
                 if status is not None:
                     status(row)
             stats = timer.stats().as_dict()
-            return {"timer": stats, "missed_ticks": missed, "backend": timer.backend,
+            return {"timer": stats, "missed_ticks": missed, "backend": timer.waiter,
                     "period_ns": timer.period_ns, "deadlines": int(tk.index)}
 
     t0 = time.perf_counter()

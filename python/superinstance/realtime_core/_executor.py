@@ -96,7 +96,8 @@ class RealtimeExecutor:
     period_ns``), or ``"other"``. ``cpus``: CPU affinity. ``lock_memory``:
     ``mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)`` (process-wide, undone
     when the last locking executor closes). The thread pre-faults
-    ``prefault_stack_bytes`` of its stack.
+    ``prefault_stack_bytes`` of its stack. ``waiter``: how the loop waits for
+    the next deadline (``"timerfd"`` by default; the names of :class:`Timer`).
 
     What the platform refuses is skipped with ONE :class:`RealtimeFallbackWarning`
     (or :class:`~superinstance.errors.RealtimePermissionError` when
@@ -118,7 +119,7 @@ class RealtimeExecutor:
     def __init__(self, policy: str = "other", priority: Optional[int] = None, cpus: Optional[Sequence[int]] = None,
                  lock_memory: bool = True, *, runtime_ns: Optional[int] = None, deadline_ns: Optional[int] = None,
                  period_ns: Optional[int] = None, strict: bool = False, on_error: str = "continue",
-                 backend: str = "timerfd", prefault_stack_bytes: int = 256 * 1024,
+                 waiter: str = "timerfd", prefault_stack_bytes: int = 256 * 1024,
                  python_lead_ns: int = 200_000):
         if not isinstance(policy, str):
             raise TypeError(f"policy must be a str, got {type(policy).__name__}")
@@ -142,7 +143,7 @@ class RealtimeExecutor:
         self._ex = _core.RtExecutor(policy=policy, priority=_or_zero(priority), cpus=cpu_list,
                                     lock_memory=lock_memory, runtime_ns=_or_zero(runtime_ns),
                                     deadline_ns=_or_zero(deadline_ns), period_ns=_or_zero(period_ns),
-                                    prefault_stack_bytes=prefault_stack_bytes, backend=backend, on_error=on_error,
+                                    prefault_stack_bytes=prefault_stack_bytes, waiter=waiter, on_error=on_error,
                                     error_sink=self._errors.sink, python_lead_ns=python_lead_ns)
         self.requested = {"policy": policy, "priority": _or_zero(priority), "cpus": cpu_list or [],
                           "lock_memory": lock_memory, "runtime_ns": runtime_ns, "deadline_ns": deadline_ns,
@@ -162,7 +163,7 @@ class RealtimeExecutor:
     @property
     def obtained(self) -> Dict[str, Any]:
         """What the thread got: policy, priority (and SCHED_DEADLINE parameters), cpus,
-        memory_locked, stack_prefaulted (bytes), tid, refused (one line per refusal), backend."""
+        memory_locked, stack_prefaulted (bytes), tid, refused (one line per refusal), waiter."""
         return self._ex.obtained
 
     @property

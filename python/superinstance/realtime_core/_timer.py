@@ -18,7 +18,7 @@ Tick = _core.RtTick
 VirtualClock = _core.RtVirtualClock
 Rate = Union[int, float, Fraction]
 
-BACKENDS = ("auto", "clock_nanosleep", "timerfd", "io_uring", "hybrid", "virtual")
+WAITERS = ("auto", "clock_nanosleep", "timerfd", "io_uring", "hybrid", "virtual")
 MISSED = ("skip", "burst", "delay")
 
 
@@ -32,9 +32,9 @@ else:  # pragma: no cover - the library targets Linux
         return _core.realtime_monotonic_ns()
 
 
-def backends() -> List[Dict[str, Any]]:
-    """Each timer backend with whether it works in this process and why not (tries it)."""
-    return _core.realtime_probe_backends()
+def waiters() -> List[Dict[str, Any]]:
+    """Each timer waiter (how a timer waits) with whether it works in this process and why not (tries it)."""
+    return _core.realtime_probe_waiters()
 
 
 def period_fraction(rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None) -> Tuple[int, int]:
@@ -137,9 +137,9 @@ class Timer:
 
     Give ``rate_hz`` (int, float or Fraction, within [1e-6, 1e6]) or
     ``period_ns`` (int, >= 1000). ``start_ns`` is the deadline of tick 0
-    (default: now + one period). ``backend`` is ``auto`` (first working of
-    clock_nanosleep, timerfd, io_uring; see :attr:`backend`), one of those by
-    name (a refused one raises
+    (default: now + one period). ``waiter`` is how the timer waits: ``auto``
+    (first working of clock_nanosleep, timerfd, io_uring; see :attr:`waiter`),
+    one of those by name (a refused one raises
     :class:`~superinstance.errors.BackendUnavailableError` with the reason),
     ``hybrid`` (sleep, then spin: lowest lateness, burns CPU for the margin),
     or ``virtual`` with ``clock=VirtualClock()`` for deterministic tests.
@@ -159,15 +159,15 @@ class Timer:
     timer`` loop is ended from inside or from another thread.
     """
 
-    def __init__(self, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, backend: str = "auto",
+    def __init__(self, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, waiter: str = "auto",
                  missed: str = "skip", start_ns: Optional[int] = None, clock: Optional[VirtualClock] = None):
-        if not isinstance(backend, str):
-            raise TypeError(f"backend must be a str, got {type(backend).__name__}")
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown timer backend {backend!r}: use one of {', '.join(BACKENDS)}")
+        if not isinstance(waiter, str):
+            raise TypeError(f"waiter must be a str, got {type(waiter).__name__}")
+        if waiter not in WAITERS:
+            raise ValueError(f"unknown timer waiter {waiter!r}: use one of {', '.join(WAITERS)}")
         if clock is not None and not isinstance(clock, VirtualClock):
             raise TypeError("clock must be a superinstance.realtime_core.VirtualClock")
-        self._t = _core.RtTimer(rate_hz=rate_hz, period_ns=period_ns, backend=backend, missed=missed,
+        self._t = _core.RtTimer(rate_hz=rate_hz, period_ns=period_ns, waiter=waiter, missed=missed,
                                 start_ns=start_ns, clock=clock)
         self._clock = clock
         self._async: Optional[_Registration] = None
@@ -261,7 +261,7 @@ class Timer:
         self._t.set_missed(missed)
 
     def close(self) -> None:
-        """Release the backend (file descriptors, rings). Idempotent; a blocked tick() raises ClosedError."""
+        """Release the waiter (file descriptors, rings). Idempotent; a blocked tick() raises ClosedError."""
         reg, fut = self._async, self._pending
         self._t.close()  # first: whoever sees the iteration end also sees a closed timer
         if reg is not None:
@@ -303,18 +303,19 @@ class Timer:
         return self._t.closed
 
     @property
-    def backend(self) -> str:
-        """The backend in use (what ``auto`` chose)."""
-        return self._t.backend
+    def waiter(self) -> str:
+        """The waiter in use (what ``auto`` chose)."""
+        return self._t.waiter
 
     @property
-    def backend_note(self) -> str:
-        """Why this backend: auto's choice and the reasons of refused ones."""
-        return self._t.backend_note
+    def waiter_note(self) -> str:
+        """Why this waiter: auto's choice and the reasons of refused ones."""
+        return self._t.waiter_note
 
     @property
-    def backend_info(self) -> str:
-        return self._t.backend_info
+    def waiter_info(self) -> str:
+        """The waiter's settings as ``key=value`` words (the hybrid waiter's spin margin, ...)."""
+        return self._t.waiter_info
 
     @property
     def period_ns(self) -> int:
@@ -347,5 +348,5 @@ class Timer:
     def __repr__(self) -> str:
         if self.closed:
             return "Timer(closed)"
-        return (f"Timer(period_ns={self.period_ns}, backend={self.backend!r}, missed={self.missed!r}, "
+        return (f"Timer(period_ns={self.period_ns}, waiter={self.waiter!r}, missed={self.missed!r}, "
                 f"next={self.next_index})")

@@ -43,7 +43,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import RealtimeExecutor, Timer, backends, monotonic_ns
+from . import RealtimeExecutor, Timer, monotonic_ns, waiters
 
 Chunk = Tuple[np.ndarray, np.ndarray, np.ndarray]  # index, deadline_ns, woke_ns
 
@@ -54,7 +54,7 @@ def _timer_chunk(backend: str, rate: int, seconds: float) -> Chunk:
     idx = np.empty(n, np.int64)
     dl = np.empty(n, np.int64)
     wk = np.empty(n, np.int64)
-    with Timer(rate_hz=rate, backend=backend, start_ns=monotonic_ns() + 2 * period) as t:
+    with Timer(rate_hz=rate, waiter=backend, start_ns=monotonic_ns() + 2 * period) as t:
         for i in range(n):
             tk = t.tick()
             idx[i], dl[i], wk[i] = tk.index, tk.deadline_ns, tk.woke_ns
@@ -319,7 +319,7 @@ def run(rates: List[int], seconds: float, chunk: float, include_fifo: bool = Tru
 
 def _run(rates: List[int], seconds: float, chunk: float, include_fifo: bool,
          log: Callable[[str], None], drift_seconds: float = 0.0) -> Dict[str, Any]:
-    working = [b["name"] for b in backends() if b["ok"]]
+    working = [b["name"] for b in waiters() if b["ok"]]
     fifo = include_fifo and _fifo_permitted()
     methods: List[Tuple[str, str, Callable[[int, float], Any]]] = []
     for pol in (["other", "fifo"] if fifo else ["other"]):
