@@ -101,13 +101,13 @@ def main(argv=None) -> int:
     for level in () if a.scaling else ("avx512", "avx2", "scalar"):
         n = a.targets if level != "scalar" else min(a.targets, 500)
         try:
-            ref = sw_scores(q, targets[:n], threads=1, level=level)
+            ref = sw_scores(q, targets[:n], threads=1, simd=level)
         except Exception as e:  # level not on this CPU
             print(f"# skip {level}: {e}")
             continue
         if ours_ref is None:
             ours_ref = ref
-        jobs.append((f"superinstance sw_scores level={level} threads=1", *gcups(lambda n=n, level=level: sw_scores(q, targets[:n], threads=1, level=level), n)))
+        jobs.append((f"superinstance sw_scores level={level} threads=1", *gcups(lambda n=n, level=level: sw_scores(q, targets[:n], threads=1, simd=level), n)))
     thread_counts = _thread_counts(os.cpu_count() or 1)
     for t in thread_counts:
         jobs.append((_threads_row(t), *gcups(lambda t=t: sw_scores(q, targets, threads=t), a.targets)))
