@@ -155,7 +155,7 @@ class EquilibriumOrchestrator:
         ids, scores, path = self._context(e, vad)
         similarity = float(scores[0]) if scores.size else 0.0
         t.append(time.perf_counter_ns())
-        x = self.features(measured_rate=measured, target_rate=self.target_rate_hz,
+        x = self.features(measured_rate_hz=measured, rate_hz=self.target_rate_hz,
                           context_confidence=conf.context_factor(similarity), valence=vad[0], arousal=vad[1],
                           dominance=vad[2], interruption=bool(interrupted))
         decision = self.policy.select(x)
