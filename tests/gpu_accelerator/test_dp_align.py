@@ -207,13 +207,13 @@ def test_bad_input_errors():
 
 def test_backend_cuda_without_a_gpu_raises_with_the_reason():
     """Holds with or without the CUDA module (the reason differs)."""
-    from superinstance.errors import GpuUnavailable
+    from superinstance.errors import GpuUnavailableError
     from superinstance.gpu_accelerator._dp_common import gpu_reason
 
     reason = gpu_reason()
     if reason is None:
         pytest.skip("a GPU is usable here")
-    with pytest.raises(GpuUnavailable, match="no GPU is usable") as e:
+    with pytest.raises(GpuUnavailableError, match="no GPU is usable") as e:
         nw_scores("ACD", ["ACD"], backend="cuda")
     assert reason in str(e.value)
     scores, info = sw_scores("ACD", ["ACD"], backend="auto", return_info=True)

@@ -40,7 +40,7 @@ threads = st.sampled_from([None, 0, 1, 2, 3])
 
 
 def bad_scalars():
-    """bad_values() less "cuda": a valid backend, which raises GpuUnavailable on this machine."""
+    """bad_values() less "cuda": a valid backend, which raises GpuUnavailableError on this machine."""
     return bad_values().filter(lambda v: not (isinstance(v, str) and v == "cuda"))
 
 

@@ -7,7 +7,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..errors import GpuUnavailable
+from ..errors import GpuUnavailableError
 
 SeqLike = Union[str, bytes, bytearray, memoryview, np.ndarray]
 
@@ -23,11 +23,11 @@ def check_backend(backend: str) -> str:
 
 
 def cuda_module():
-    """The ``superinstance._cuda`` module, or GpuUnavailable saying why it cannot be used."""
+    """The ``superinstance._cuda`` module, or GpuUnavailableError saying why it cannot be used."""
     try:
         from .. import _cuda  # type: ignore[attr-defined]
     except ImportError as e:
-        raise GpuUnavailable(f"superinstance was built without its CUDA module ({e})") from None
+        raise GpuUnavailableError(f"superinstance was built without its CUDA module ({e})") from None
     return _cuda
 
 
@@ -38,7 +38,7 @@ def gpu_reason() -> Optional[str]:
     Probed once per process (the probe launches a kernel)."""
     try:
         cu = cuda_module()
-    except GpuUnavailable as e:
+    except GpuUnavailableError as e:
         return str(e)
     p = cu.probe()
     if not p["devices"]:
@@ -56,7 +56,7 @@ def resolve_backend(backend: str) -> Tuple[str, Optional[str]]:
     reason = gpu_reason()
     if backend == "cuda":
         if reason is not None:
-            raise GpuUnavailable(f"backend='cuda' requested but no GPU is usable: {reason}")
+            raise GpuUnavailableError(f"backend='cuda' requested but no GPU is usable: {reason}")
         return "cuda", None
     return ("cpu", f"no GPU: {reason}") if reason is not None else ("cuda", None)
 

@@ -13,7 +13,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import GpuUnavailable
+from ..errors import GpuUnavailableError
 
 __all__ = [
     "Device",
@@ -60,11 +60,11 @@ class Device:
 
 
 def cuda_module():
-    """The ``superinstance._cuda`` module, or GpuUnavailable saying why there is none."""
+    """The ``superinstance._cuda`` module, or GpuUnavailableError saying why there is none."""
     try:
         from .. import _cuda
     except ImportError as e:
-        raise GpuUnavailable(
+        raise GpuUnavailableError(
             "superinstance._cuda is not built (nvcc was not found when this package was built, "
             f"or it was built with SUPERINSTANCE_CUDA=OFF): {e}") from e
     return _cuda
@@ -112,7 +112,7 @@ def _probe() -> Dict[str, Any]:
     """The _cuda module's probe (devices, and whether a kernel of this build runs), cached."""
     try:
         mod = cuda_module()
-    except GpuUnavailable as e:
+    except GpuUnavailableError as e:
         return {"built": False, "error": str(e), "devices": []}
     p = dict(mod.probe())
     p["built"] = True
@@ -161,7 +161,7 @@ def backend_reason() -> str:
 
 
 def resolve_backend(backend: str) -> str:
-    """``"auto"`` -> the default backend; ``"cuda"`` -> ``"cuda"`` or GpuUnavailable with the reason."""
+    """``"auto"`` -> the default backend; ``"cuda"`` -> ``"cuda"`` or GpuUnavailableError with the reason."""
     if not isinstance(backend, str):
         raise TypeError(f"backend must be a str ({', '.join(BACKENDS)}), got {type(backend).__name__}")
     if backend not in BACKENDS:
@@ -170,5 +170,5 @@ def resolve_backend(backend: str) -> str:
         return "cpu"
     choice, reason = _decide()
     if backend == "cuda" and choice != "cuda":
-        raise GpuUnavailable(f"backend='cuda' was asked for but no GPU is usable: {reason}")
+        raise GpuUnavailableError(f"backend='cuda' was asked for but no GPU is usable: {reason}")
     return choice

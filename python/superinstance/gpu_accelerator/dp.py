@@ -214,7 +214,7 @@ def sw_scores(query: SeqLike, targets: Sequence[SeqLike], *, matrix: Union[str, 
     Returns an int32 array with one score per target (0 for an empty sequence).
     ``threads``: CPU threads (None or 0 = all cores). ``backend``: "auto" (GPU
     when usable, else CPU; ``return_info`` says which and why), "cpu" or "cuda"
-    (GpuUnavailable when no GPU is usable). ``simd`` forces a CPU SIMD level
+    (GpuUnavailableError when no GPU is usable). ``simd`` forces a CPU SIMD level
     ("scalar", "avx2", "avx512"). ``precision`` (GPU only): "s32", "s16x2"
     (two targets per 32-bit DPX lane; refused when int16 could overflow) or
     "auto" (s16x2 when bounds prove it exact). With ``return_info=True`` returns

@@ -140,7 +140,7 @@ class Timer:
     (default: now + one period). ``waiter`` is how the timer waits: ``auto``
     (first working of clock_nanosleep, timerfd, io_uring; see :attr:`waiter`),
     one of those by name (a refused one raises
-    :class:`~superinstance.errors.BackendUnavailableError` with the reason),
+    :class:`~superinstance.errors.UnavailableError` with the reason),
     ``hybrid`` (sleep, then spin: lowest lateness, burns CPU for the margin),
     or ``virtual`` with ``clock=VirtualClock()`` for deterministic tests.
     ``missed`` is the missed-tick policy: ``skip`` (default), ``burst`` or
