@@ -100,7 +100,7 @@ Period period_arg(const py::object& rate_hz, const py::object& period_ns) {
   return rate_arg(rate_hz);
 }
 
-MissedPolicy missed_arg(const py::handle& v) { return parse_missed_policy(str_arg(v, "missed")); }
+MissedPolicy missed_arg(const py::handle& v) { return parse_missed_policy(str_arg(v, "on_missed")); }
 
 std::vector<std::int64_t> latencies_arg(const py::handle& v) {
   if (py::isinstance<py::str>(v) || py::isinstance<py::bytes>(v) || !py::isinstance<py::iterable>(v))
@@ -251,13 +251,13 @@ void bind_timer(py::module_& m) {
   bind_tick_and_clock(m);
   closable_class<Timer>(m, "RtTimer", "Timer")
       .def_init(py::init(&make_timer), py::arg("rate_hz") = py::none(), py::arg("period_ns") = py::none(),
-                py::arg("waiter") = "auto", py::arg("missed") = "skip", py::arg("start_ns") = py::none(),
+                py::arg("waiter") = "auto", py::arg("on_missed") = "skip", py::arg("start_ns") = py::none(),
                 py::arg("clock") = py::none())
       .def("tick", &tick_interruptibly)
       .def("set_rate", [](Timer& t, const py::object& rate_hz, const py::object& period_ns) {
         t.set_period(period_arg(rate_hz, period_ns));
       }, py::arg("rate_hz") = py::none(), py::arg("period_ns") = py::none())
-      .def("set_missed", [](Timer& t, const py::object& p) { t.set_policy(missed_arg(p)); }, py::arg("missed"))
+      .def("set_on_missed", [](Timer& t, const py::object& p) { t.set_policy(missed_arg(p)); }, py::arg("on_missed"))
       .def_any_state("close", [](Timer& t) {
         py::gil_scoped_release r;
         t.close();
@@ -274,7 +274,7 @@ void bind_timer(py::module_& m) {
         return py::make_tuple(p.num, p.den);
       })
       .def_property_readonly("rate_hz", [](const Timer& t) { return t.period().rate_hz(); })
-      .def_property_readonly("missed", [](const Timer& t) { return std::string(missed_policy_name(t.policy())); })
+      .def_property_readonly("on_missed", [](const Timer& t) { return std::string(missed_policy_name(t.policy())); })
       .def_property_readonly("next_deadline_ns", &Timer::next_deadline)
       .def_property_readonly("next_index", &Timer::next_index)
       .def("now_ns", &Timer::now_ns)
@@ -407,7 +407,7 @@ void bind_task_methods(closable_class<Holder>& cls) {
           auto body = python_body(fn, h.sink, t.name, [core] { core->stop(); });
           return core->add(t.name, t.period, t.start_ns, t.missed, std::move(body), python_prelude(h.python_lead_ns));
         }, py::arg("fn"), py::arg("rate_hz") = py::none(), py::arg("period_ns") = py::none(), py::arg("name") = "",
-        py::arg("missed") = "skip", py::arg("start_ns") = py::none())
+        py::arg("on_missed") = "skip", py::arg("start_ns") = py::none())
       .def("add_native_task", [](Holder& h, const py::object& address, const py::object& user_data,
                                  const py::object& rate_hz, const py::object& period_ns, const py::object& name,
                                  const py::object& missed, const py::object& start_ns) {
@@ -416,7 +416,7 @@ void bind_task_methods(closable_class<Holder>& cls) {
           TaskSpec t = task_spec(h, rate_hz, period_ns, name, missed, start_ns);
           return h.core().add(t.name, t.period, t.start_ns, t.missed, native_body(fn, ud));
         }, py::arg("address"), py::arg("user_data") = 0, py::arg("rate_hz") = py::none(),
-        py::arg("period_ns") = py::none(), py::arg("name") = "", py::arg("missed") = "skip",
+        py::arg("period_ns") = py::none(), py::arg("name") = "", py::arg("on_missed") = "skip",
         py::arg("start_ns") = py::none())
       .def("remove_task", [](Holder& h, const py::object& id) { h.core().remove(int_arg<std::uint64_t>(id, "task_id")); },
            py::arg("task_id"))

@@ -89,7 +89,7 @@ class TickOverhead:
 
     def setup(self, missed):
         self.clock = VirtualClock(0)
-        self.t = Timer(rate_hz=1000, start_ns=0, missed=missed, clock=self.clock)
+        self.t = Timer(rate_hz=1000, start_ns=0, on_missed=missed, clock=self.clock)
 
     def time_tick(self, missed):
         self.t.tick()

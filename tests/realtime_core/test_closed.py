@@ -31,7 +31,7 @@ def test_timer_facade(waiter):
 from superinstance.realtime_core import Timer, VirtualClock
 def make():
     return Timer(rate_hz=100, waiter="{waiter}", {clock})
-ARGS = {{"set_rate": (50,), "set_missed": ("burst",)}}
+ARGS = {{"set_rate": (50,), "set_on_missed": ("burst",)}}
 SKIP = {{{NEXT_SKIP}}}
 ''')
 
@@ -41,7 +41,7 @@ def test_core_timer():
 from superinstance import _core
 def make():
     return _core.RtTimer(rate_hz=100, waiter="timerfd")
-ARGS = {"set_rate": (50,), "set_missed": ("burst",)}
+ARGS = {"set_rate": (50,), "set_on_missed": ("burst",)}
 ''')
 
 

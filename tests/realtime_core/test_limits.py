@@ -42,7 +42,7 @@ def test_the_issue_timer_raises_instead_of_spinning():
 def test_last_representable_deadlines_are_exact(missed):
     period = 999_983  # prime: no lucky rounding
     start = END - 5 * period
-    t = Timer(period_ns=period, start_ns=start, clock=VirtualClock(start), missed=missed)
+    t = Timer(period_ns=period, start_ns=start, clock=VirtualClock(start), on_missed=missed)
     assert [t.tick().deadline_ns for _ in range(6)] == [start + k * period for k in range(6)]
     with pytest.raises(OverflowError):
         t.tick()
@@ -81,7 +81,7 @@ def test_scheduler_tasks_past_the_end_are_never_due():
     s.run_until(END)
     assert calls == [END - 2000, END - 1000] and clock.now_ns == END  # run_until runs calls due before END
     assert s.stats(tid).count == 2
-    t = Timer(period_ns=1000, start_ns=END - 1000, clock=clock, missed="burst")  # the clock is at END already
+    t = Timer(period_ns=1000, start_ns=END - 1000, clock=clock, on_missed="burst")  # the clock is at END already
     assert [t.tick().deadline_ns for _ in range(2)] == [END - 1000, END]  # END itself is a deadline
     with pytest.raises(OverflowError):
         t.tick()
@@ -94,7 +94,7 @@ def _interrupt_soon(delay=0.3):
 
 def test_long_virtual_run_is_interruptible():
     s = Scheduler(clock=VirtualClock(0))
-    s.add_native(_libc_free_address(), period_ns=1000, missed="burst")
+    s.add_native(_libc_free_address(), period_ns=1000, on_missed="burst")
     t0 = time.monotonic()
     _interrupt_soon()
     with pytest.raises(KeyboardInterrupt):
@@ -149,7 +149,7 @@ BAD_TIMER = [
     (dict(rate_hz=Fraction(10**30, 1)), ValueError, "numerator"),
     (dict(rate_hz=10, start_ns=2**63), ValueError, "start_ns"),
     (dict(rate_hz=10, start_ns="0"), TypeError, "start_ns must be an int"),
-    (dict(rate_hz=10, missed=3), TypeError, "missed must be a str"),
+    (dict(rate_hz=10, on_missed=3), TypeError, "on_missed must be a str"),
     (dict(rate_hz=10, clock=3), TypeError, "VirtualClock"),
 ]
 

@@ -91,7 +91,7 @@ def test_bad_task_arguments():
     with pytest.raises(ValueError):
         s.add(lambda t: None)
     with pytest.raises(ValueError, match="skip, burst or delay"):
-        s.add(lambda t: None, rate_hz=1, missed="never")
+        s.add(lambda t: None, rate_hz=1, on_missed="never")
     with Scheduler(lock_memory=False) as threaded:
         with pytest.raises(RuntimeError, match="VirtualClock"):
             threaded.run_for(1)

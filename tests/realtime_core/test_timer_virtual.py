@@ -79,7 +79,7 @@ def test_wake_latency_is_reported_and_recorded():
 
 def test_skip_drops_the_deadlines_that_passed():
     clock = VirtualClock(0)
-    t = Timer(period_ns=1_000_000, start_ns=0, missed="skip", clock=clock)
+    t = Timer(period_ns=1_000_000, start_ns=0, on_missed="skip", clock=clock)
     t.tick()                       # k=0 at 0
     clock.advance(3_500_000)       # the loop body takes 3.5 periods
     late = t.tick()                # k=1 fires at once, 2.5 ms late; 2 and 3 have passed too
@@ -92,7 +92,7 @@ def test_skip_drops_the_deadlines_that_passed():
 
 def test_burst_fires_every_deadline_until_caught_up():
     clock = VirtualClock(0)
-    t = Timer(period_ns=1_000_000, start_ns=0, missed="burst", clock=clock)
+    t = Timer(period_ns=1_000_000, start_ns=0, on_missed="burst", clock=clock)
     t.tick()
     clock.advance(3_500_000)
     ticks = [t.tick() for _ in range(4)]
@@ -104,7 +104,7 @@ def test_burst_fires_every_deadline_until_caught_up():
 
 def test_delay_reanchors_at_the_late_tick():
     clock = VirtualClock(0)
-    t = Timer(period_ns=1_000_000, start_ns=0, missed="delay", clock=clock)
+    t = Timer(period_ns=1_000_000, start_ns=0, on_missed="delay", clock=clock)
     t.tick()
     clock.advance(3_500_000)
     late = t.tick()
@@ -171,7 +171,7 @@ def test_tick_type_and_equality():
     (dict(), ValueError, "exactly one"),
     (dict(rate_hz=10, period_ns=1000), ValueError, "exactly one"),
     (dict(rate_hz=10, waiter="sundial"), ValueError, "unknown timer waiter"),
-    (dict(rate_hz=10, missed="sometimes"), ValueError, "skip, burst or delay"),
+    (dict(rate_hz=10, on_missed="sometimes"), ValueError, "skip, burst or delay"),
     (dict(rate_hz=10, start_ns=-1), ValueError, "start_ns"),
     (dict(rate_hz=10, waiter="virtual"), ValueError, "VirtualClock"),
 ])

@@ -145,7 +145,7 @@ def test_deterministic_concurrent_ticks_are_serialised():
     # Two threads share one timer: each deadline is delivered exactly once.
     got = []
     lock = threading.Lock()
-    with Timer(period_ns=1_000_000, waiter="timerfd", missed="burst") as t:
+    with Timer(period_ns=1_000_000, waiter="timerfd", on_missed="burst") as t:
         def run():
             for _ in range(20):
                 tk = t.tick()

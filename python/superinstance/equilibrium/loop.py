@@ -54,7 +54,7 @@ def run_loop(orch: EquilibriumOrchestrator, seconds: float, source: Conversation
 
     def loop() -> Dict[str, Any]:
         late: deque = deque()
-        with Timer(rate_hz=orch.target_rate_hz, missed="skip", waiter=backend) as timer:
+        with Timer(rate_hz=orch.target_rate_hz, on_missed="skip", waiter=backend) as timer:
             start_ns = timer.next_deadline_ns
             end_ns = start_ns + int(seconds * 1e9)
             missed = 0

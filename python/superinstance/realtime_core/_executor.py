@@ -231,17 +231,17 @@ class RealtimeExecutor:
             f.cancel()
 
     def add(self, fn: Callable[[Any], Any], rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
-              name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
+              name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None) -> int:
         """Call ``fn(tick)`` periodically on the grid ``start_ns + k * period``; returns the task id."""
         return self._ex.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=_task_name(name, fn),
-                                 missed=missed, start_ns=start_ns)
+                                 on_missed=on_missed, start_ns=start_ns)
 
     def add_native(self, address: int, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
-                     user_data: int = 0, name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
+                     user_data: int = 0, name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None) -> int:
         """Call the C function ``void f(void *user_data, uint64_t index, int64_t deadline_ns)`` at
         ``address`` (ctypes, numba ``cfunc``) periodically, without taking the GIL."""
         return self._ex.add_native_task(address, user_data=user_data, rate_hz=rate_hz, period_ns=period_ns,
-                                        name=_native_name(name, address), missed=missed, start_ns=start_ns)
+                                        name=_native_name(name, address), on_missed=on_missed, start_ns=start_ns)
 
     def remove(self, task_id: int) -> None:
         """Remove a periodic task (UnknownIdError if there is none with this id)."""
@@ -346,18 +346,18 @@ class Scheduler:
         return self._executor
 
     def add(self, fn: Callable[[Any], Any], rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
-            name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
+            name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None) -> int:
         """Add a periodic task ``fn(tick)``; safe while running. Returns its id."""
         self._check_open()
         return self._core.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=_task_name(name, fn),
-                                   missed=missed, start_ns=start_ns)
+                                   on_missed=on_missed, start_ns=start_ns)
 
     def add_native(self, address: int, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
-                   user_data: int = 0, name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
+                   user_data: int = 0, name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None) -> int:
         """Add a C callback ``void f(void*, uint64_t index, int64_t deadline_ns)``, called without the GIL."""
         self._check_open()
         return self._core.add_native_task(address, user_data=user_data, rate_hz=rate_hz, period_ns=period_ns,
-                                          name=_native_name(name, address), missed=missed, start_ns=start_ns)
+                                          name=_native_name(name, address), on_missed=on_missed, start_ns=start_ns)
 
     def remove(self, task_id: int) -> None:
         """Remove a task (UnknownIdError if unknown); safe while running."""

@@ -143,7 +143,7 @@ class Timer:
     :class:`~superinstance.errors.UnavailableError` with the reason),
     ``hybrid`` (sleep, then spin: lowest lateness, burns CPU for the margin),
     or ``virtual`` with ``clock=VirtualClock()`` for deterministic tests.
-    ``missed`` is the missed-tick policy: ``skip`` (default), ``burst`` or
+    ``on_missed`` is the missed-tick policy: ``skip`` (default), ``burst`` or
     ``delay``, with tokio's meanings (docs/realtime_core.md).
 
     :meth:`tick` blocks (GIL released) until the next deadline and returns a
@@ -160,14 +160,14 @@ class Timer:
     """
 
     def __init__(self, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, waiter: str = "auto",
-                 missed: str = "skip", start_ns: Optional[int] = None, clock: Optional[VirtualClock] = None):
+                 on_missed: str = "skip", start_ns: Optional[int] = None, clock: Optional[VirtualClock] = None):
         if not isinstance(waiter, str):
             raise TypeError(f"waiter must be a str, got {type(waiter).__name__}")
         if waiter not in WAITERS:
             raise ValueError(f"unknown timer waiter {waiter!r}: use one of {', '.join(WAITERS)}")
         if clock is not None and not isinstance(clock, VirtualClock):
             raise TypeError("clock must be a superinstance.realtime_core.VirtualClock")
-        self._t = _core.RtTimer(rate_hz=rate_hz, period_ns=period_ns, waiter=waiter, missed=missed,
+        self._t = _core.RtTimer(rate_hz=rate_hz, period_ns=period_ns, waiter=waiter, on_missed=on_missed,
                                 start_ns=start_ns, clock=clock)
         self._clock = clock
         self._async: Optional[_Registration] = None
@@ -257,8 +257,9 @@ class Timer:
         """Change the period from the next deadline on: that deadline stays, later ones follow the new period."""
         self._t.set_rate(rate_hz=rate_hz, period_ns=period_ns)
 
-    def set_missed(self, missed: str) -> None:
-        self._t.set_missed(missed)
+    def set_on_missed(self, on_missed: str) -> None:
+        """Change the missed-tick policy (``skip``, ``burst`` or ``delay``) from the next tick on."""
+        self._t.set_on_missed(on_missed)
 
     def close(self) -> None:
         """Release the waiter (file descriptors, rings). Idempotent; a blocked tick() raises ClosedError."""
@@ -331,8 +332,9 @@ class Timer:
         return self._t.rate_hz
 
     @property
-    def missed(self) -> str:
-        return self._t.missed
+    def on_missed(self) -> str:
+        """The missed-tick policy (``skip``, ``burst`` or ``delay``)."""
+        return self._t.on_missed
 
     @property
     def next_deadline_ns(self) -> int:
@@ -348,5 +350,5 @@ class Timer:
     def __repr__(self) -> str:
         if self.closed:
             return "Timer(closed)"
-        return (f"Timer(period_ns={self.period_ns}, waiter={self.waiter!r}, missed={self.missed!r}, "
+        return (f"Timer(period_ns={self.period_ns}, waiter={self.waiter!r}, on_missed={self.on_missed!r}, "
                 f"next={self.next_index})")
