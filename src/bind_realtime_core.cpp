@@ -237,7 +237,7 @@ stays within [0, 2**63-1] ns: a move past the end raises OverflowError.
 )doc")
       .def(py::init([](const py::object& start_ns) { return std::make_shared<VirtualClock>(ns_arg(start_ns, "start_ns")); }),
            py::arg("start_ns") = 0)
-      .def_property_readonly("now_ns", &VirtualClock::now)
+      .def("now_ns", &VirtualClock::now)
       .def("advance", [](VirtualClock& c, const py::object& ns) { c.advance(ns_arg(ns, "ns")); }, py::arg("ns"))
       .def("set", [](VirtualClock& c, const py::object& t) { c.set(ns_arg(t, "t_ns")); }, py::arg("t_ns"))
       .def("set_wake_latency", [](VirtualClock& c, const py::object& ns) { c.set_wake_latency(ns_arg(ns, "ns")); },
