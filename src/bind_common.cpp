@@ -159,7 +159,7 @@ py::dict histogram_summary(const LatencyHistogram& h) {
   d["p50"] = p[0];
   d["p95"] = p[1];
   d["p99"] = p[2];
-  d["p99.9"] = p[3];
+  d["p999"] = p[3];
   d["max"] = h.max();
   d["mean"] = h.mean();
   return d;
@@ -202,7 +202,7 @@ mean are exact. Values >= 2**48 ns share the last bucket.
              return py::array_t<double>(static_cast<py::ssize_t>(v.size()), v.data());
            }, py::arg("qs"))
       .def("summary", &histogram_summary,
-           "dict with count, min, p50, p95, p99, p99.9, max and mean (ns)")
+           "dict with count, min, p50, p95, p99, p999, max and mean (ns)")
       .def("bucket_counts", [](const LatencyHistogram& h) {
              const auto& b = h.buckets();
              return py::array_t<std::uint64_t>(static_cast<py::ssize_t>(b.size()), b.data());

@@ -130,7 +130,7 @@ py::dict timer_stats_dict(const TimerStats& s) {
   d["p50_ns"] = p[0];
   d["p95_ns"] = p[1];
   d["p99_ns"] = p[2];
-  d["p99.9_ns"] = p[3];
+  d["p999_ns"] = p[3];
   d["max_ns"] = s.lateness.max();
   d["min_ns"] = s.lateness.min();
   d["mean_ns"] = s.lateness.count() ? s.lateness.mean() : std::nan("");

@@ -68,7 +68,7 @@ def test_summary_keys():
     h = LatencyHistogram()
     h.record(1000, count=10)
     s = h.summary()
-    assert s["count"] == 10 and s["p99"] == 1000 and s["p99.9"] == 1000 and s["max"] == 1000
+    assert s["count"] == 10 and s["p99"] == 1000 and s["p999"] == 1000 and s["max"] == 1000
 
 
 @pytest.mark.parametrize("bad", [-1, -1.0, float("nan"), float("inf")])

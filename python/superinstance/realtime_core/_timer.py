@@ -71,10 +71,10 @@ class LatencyStats:
 
     @classmethod
     def _from_dict(cls, d: Dict[str, Any]) -> "LatencyStats":
-        keys = {"count", "missed", "overruns", "p50_ns", "p95_ns", "p99_ns", "p99.9_ns", "max_ns", "mean_ns",
+        keys = {"count", "missed", "overruns", "p50_ns", "p95_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns",
                 "histogram"}
         return cls(count=d["count"], missed=d["missed"], overruns=d["overruns"], p50_ns=d["p50_ns"],
-                   p95_ns=d["p95_ns"], p99_ns=d["p99_ns"], p999_ns=d["p99.9_ns"], max_ns=d["max_ns"],
+                   p95_ns=d["p95_ns"], p99_ns=d["p99_ns"], p999_ns=d["p999_ns"], max_ns=d["max_ns"],
                    mean_ns=d["mean_ns"], histogram=d["histogram"],
                    extra={k: v for k, v in d.items() if k not in keys})
 
@@ -95,7 +95,7 @@ class LatencyStats:
 
     def as_dict(self) -> Dict[str, Any]:
         d = {"count": self.count, "missed": self.missed, "overruns": self.overruns, "p50_ns": self.p50_ns,
-             "p95_ns": self.p95_ns, "p99_ns": self.p99_ns, "p99.9_ns": self.p999_ns, "max_ns": self.max_ns,
+             "p95_ns": self.p95_ns, "p99_ns": self.p99_ns, "p999_ns": self.p999_ns, "max_ns": self.max_ns,
              "mean_ns": self.mean_ns}
         d.update({k: v for k, v in self.extra.items() if not k.endswith("histogram")})
         return d
