@@ -181,7 +181,7 @@ mean are exact. Values >= 2**48 ns share the last bucket.
              h.record(ns, int_arg<std::uint64_t>(count, "count"));
            },
            py::arg("value_ns"), py::arg("count") = 1)
-      .def("record_many", &record_many, py::arg("values_ns"),
+      .def("record_batch", &record_many, py::arg("values_ns"),
            "Record every value of an integer or float array; nothing is stored if any is invalid.")
       .def("merge", [](LatencyHistogram& h, const py::object& other) {
              if (!py::isinstance<LatencyHistogram>(other))
@@ -219,7 +219,7 @@ mean are exact. Values >= 2**48 ns share the last bucket.
                std::to_string(static_cast<long long>(p[0])) + "ns, p99=" +
                std::to_string(static_cast<long long>(p[1])) + "ns, max=" + std::to_string(h.max()) + "ns)";
       })
-      .def_readonly_static("bucket_count", &LatencyHistogram::kBucketCount);
+      .def_readonly_static("n_buckets", &LatencyHistogram::kBucketCount);
 }
 
 // ---------------------------------------------------------------- files
