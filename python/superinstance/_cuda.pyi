@@ -47,7 +47,7 @@ class Event:
     def __exit__(self, *args: Any) -> None: ...
 
 class Graph:
-    node_count: int
+    n_nodes: int
     state: str
     launches: int
     updates_in_place: int

@@ -97,7 +97,7 @@ def test_cuda_graph_checks_precede_cuda_calls():
         g = ga.Graph()
     except GpuUnavailableError:  # pragma: no cover - _cuda not built
         pytest.skip("superinstance._cuda is not built")
-    assert g.state == "empty" and g.node_count == 0
+    assert g.state == "empty" and g.n_nodes == 0
     with pytest.raises(RuntimeError, match="not instantiated"):
         g.launch()
     with pytest.raises(RuntimeError, match="not instantiated"):
@@ -135,7 +135,7 @@ def test_graph_capture_replay_and_update():
             ga.DeviceArray.from_host(x2) as d2, ga.DeviceArray((256, 3)) as out:
         with g.capture(s):
             head.forward_device(d1, out, s)
-        assert g.state == "captured" and g.node_count == 1
+        assert g.state == "captured" and g.n_nodes == 1
         out.fill_zero()
         g.instantiate()
         g.upload(s)
