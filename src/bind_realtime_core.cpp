@@ -585,7 +585,7 @@ py::dict obtained_dict(const PyExecutor& h) {
   }
   d["cpus"] = o.cpus;
   d["memory_locked"] = o.memory_locked;
-  d["stack_prefaulted"] = o.stack_prefaulted;
+  d["stack_prefaulted_bytes"] = o.stack_prefaulted;
   d["tid"] = o.tid;
   d["slice_ns"] = o.fair_slice_ns;
   d["refused"] = o.refused;

@@ -30,7 +30,7 @@ def test_fifo_executor_obtains_what_it_asked_for():
         with RealtimeExecutor("fifo", priority=20, cpus=[0]) as ex:
             o = ex.obtained
             assert (o["policy"], o["priority"], o["cpus"], o["refused"]) == ("fifo", 20, [0], [])
-            assert o["memory_locked"] and o["stack_prefaulted"] == 256 * 1024
+            assert o["memory_locked"] and o["stack_prefaulted_bytes"] == 256 * 1024
             # The work really runs on that thread with that policy.
             info = ex.submit(lambda: (threading.get_native_id(), os.sched_getscheduler(0),
                                       os.sched_getaffinity(0))).result(5)

@@ -163,7 +163,7 @@ class RealtimeExecutor:
     @property
     def obtained(self) -> Dict[str, Any]:
         """What the thread got: policy, priority (and SCHED_DEADLINE parameters), cpus,
-        memory_locked, stack_prefaulted (bytes), tid, refused (one line per refusal), waiter."""
+        memory_locked, stack_prefaulted_bytes, tid, refused (one line per refusal), waiter."""
         return self._ex.obtained
 
     @property
