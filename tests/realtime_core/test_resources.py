@@ -18,7 +18,7 @@ import pytest
 
 from resource_probes import locked_memory_kb, open_fds, os_threads
 from superinstance.realtime_core import RealtimeExecutor, Scheduler, Timer, VirtualClock, waiters
-from superinstance.realtime_core._executor import RealtimeFallbackWarning
+from superinstance.realtime_core import RealtimeFallbackWarning
 
 WORKING = {b["name"] for b in waiters() if b["ok"]}
 CYCLES = 2000

@@ -20,7 +20,7 @@ to configure a machine for real-time work.
 from __future__ import annotations
 
 from ._timer import LatencyStats, Tick, Timer, VirtualClock, monotonic_ns, period_fraction, waiters
-from ._executor import RealtimeExecutor, Scheduler, TaskErrors
+from ._executor import RealtimeExecutor, RealtimeFallbackWarning, Scheduler, TaskErrors
 from ._platform import platform_report
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "LatencyStats",
     "VirtualClock",
     "RealtimeExecutor",
+    "RealtimeFallbackWarning",
     "Scheduler",
     "TaskErrors",
     "monotonic_ns",
