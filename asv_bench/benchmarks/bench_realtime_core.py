@@ -85,13 +85,13 @@ class TickOverhead:
     """Pure overhead of tick() (no waiting): a timer on a virtual clock."""
 
     params = [["skip", "burst", "delay"]]
-    param_names = ["missed"]
+    param_names = ["on_missed"]
 
-    def setup(self, missed):
+    def setup(self, on_missed):
         self.clock = VirtualClock(0)
-        self.t = Timer(rate_hz=1000, start_ns=0, on_missed=missed, clock=self.clock)
+        self.t = Timer(rate_hz=1000, start_ns=0, on_missed=on_missed, clock=self.clock)
 
-    def time_tick(self, missed):
+    def time_tick(self, on_missed):
         self.t.tick()
 
     def teardown(self, missed):
