@@ -13,18 +13,18 @@ from __future__ import annotations
 import functools
 from typing import Any, Dict, List, Optional, Tuple
 
-from .errors import GpuUnavailable
+from .errors import GpuUnavailableError
 
 #: The values of every ``backend=`` argument.
 BACKENDS = ("auto", "cpu", "cuda")
 
 
 def cuda_module() -> Any:
-    """The ``superinstance._cuda`` module, or GpuUnavailable saying why there is none."""
+    """The ``superinstance._cuda`` module, or GpuUnavailableError saying why there is none."""
     try:
         from . import _cuda  # type: ignore[attr-defined]
     except ImportError as e:
-        raise GpuUnavailable(
+        raise GpuUnavailableError(
             "superinstance._cuda is not built (nvcc was not found when this package was built, "
             f"or it was built with SUPERINSTANCE_CUDA=OFF): {e}") from e
     return _cuda
@@ -84,7 +84,7 @@ def probe_now() -> Dict[str, Any]:
     compiled_architectures) and "built": True."""
     try:
         mod = cuda_module()
-    except GpuUnavailable as e:
+    except GpuUnavailableError as e:
         return {"built": False, "error": str(e), "devices": []}
     p = dict(mod.probe())
     p["built"] = True
@@ -140,12 +140,12 @@ def check_backend(backend: Any) -> str:
 
 def resolve(backend: Any) -> Tuple[str, Optional[str]]:
     """(the backend to use, why the CPU when "auto" chose it): "cpu" -> "cpu";
-    "cuda" -> "cuda" or GpuUnavailable with the reason; "auto" -> the decision."""
+    "cuda" -> "cuda" or GpuUnavailableError with the reason; "auto" -> the decision."""
     if check_backend(backend) == "cpu":
         return "cpu", None
     used, reason = decision()
     if used == "cuda":
         return "cuda", None
     if backend == "cuda":
-        raise GpuUnavailable(f"backend='cuda' was asked for but no GPU is usable: {reason}")
+        raise GpuUnavailableError(f"backend='cuda' was asked for but no GPU is usable: {reason}")
     return "cpu", reason

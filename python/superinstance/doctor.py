@@ -125,8 +125,8 @@ def realtime_report() -> Dict[str, Any]:
         "cap_ipc_lock": _capability(14),
         "timer_slack_ns": _core.timer_slack_ns(),
         "rt_throttling": {"enabled": throttling, "runtime_us": rt_runtime, "period_us": rt_period},
-        "timer_backends": {p["name"]: {"ok": p["ok"], "detail": " ".join(p["detail"].split())}
-                           for p in _core.realtime_probe_backends()},
+        "timer_waiters": {p["name"]: {"ok": p["ok"], "detail": " ".join(p["detail"].split())}
+                          for p in _core.realtime_probe_waiters()},
         "io_uring": dict(uring.as_dict(),
                          io_uring_disabled_sysctl=_int_or_none(_read("/proc/sys/kernel/io_uring_disabled"))),
     }
@@ -244,8 +244,8 @@ def format_text(r: Dict[str, Any]) -> str:
         ("  timer slack", f"{rt['timer_slack_ns']} ns"),
         ("  RT throttling", throttling),
         ("  io_uring", _probe_line(rt["io_uring"])),
-        ("  timer backends", ", ".join(f"{name} {'ok' if b['ok'] else 'refused (' + b['detail'] + ')'}"
-                                       for name, b in rt["timer_backends"].items())),
+        ("  timer waiters", ", ".join(f"{name} {'ok' if b['ok'] else 'refused (' + b['detail'] + ')'}"
+                                      for name, b in rt["timer_waiters"].items())),
     ]
     if gpu["devices"]:
         for d in gpu["devices"]:

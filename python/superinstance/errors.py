@@ -16,9 +16,9 @@ __all__ = [
     "WrongFileKindError",
     "ClosedError",
     "UnknownIdError",
-    "BackendUnavailableError",
-    "GpuUnavailable",
-    "GpuOutOfMemory",
+    "UnavailableError",
+    "GpuUnavailableError",
+    "GpuOutOfMemoryError",
     "RealtimePermissionError",
 ]
 
@@ -54,15 +54,16 @@ class UnknownIdError(SuperinstanceError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class BackendUnavailableError(SuperinstanceError, RuntimeError):
-    """A backend (timer source, SIMD level, GPU, ...) this platform refuses."""
+class UnavailableError(SuperinstanceError, RuntimeError):
+    """Something asked for by name that this platform cannot provide (a timer waiter, a SIMD level,
+    a GPU, ...); the message says why."""
 
 
-class GpuUnavailable(BackendUnavailableError):
+class GpuUnavailableError(UnavailableError):
     """A GPU was asked for and none is usable; the message says why."""
 
 
-class GpuOutOfMemory(SuperinstanceError, MemoryError):
+class GpuOutOfMemoryError(SuperinstanceError, MemoryError):
     """Device memory allocation failed; the device remains usable."""
 
 

@@ -109,7 +109,7 @@ def test_realtime_bench_header_names_its_own_arguments(monkeypatch, capsys):
     # sys.argv ("... realtime_core.bench bench --quick").
     from superinstance.bench import realtime_core as rt_bench
 
-    canned = {"results": {}, "machine": "test machine", "fifo": False, "backends": [], "cyclictest": False,
+    canned = {"results": {}, "machine": "test machine", "fifo": False, "waiters": [], "cyclictest": False,
               "date": "2026-01-01 00:00 UTC", "cpu_dma_latency_held": None}
     monkeypatch.setattr(rt_bench, "run", lambda *a, **k: dict(canned))
     monkeypatch.setattr(sys, "argv", ["superinstance", "bench", "timer", "--quick"])

@@ -119,7 +119,7 @@ def test_floyd_warshall_matches_oracle(simd_levels):
         w = random_graph(rng, n, p, 0, 100)
         ref = fw_oracle(w)
         for level in simd_levels:
-            np.testing.assert_array_equal(floyd_warshall(w, backend="cpu", level=level, threads=2), ref)
+            np.testing.assert_array_equal(floyd_warshall(w, backend="cpu", simd=level, threads=2), ref)
 
 
 def numpy_fw(w):
@@ -141,7 +141,7 @@ def test_floyd_warshall_blocked_sizes_match_numpy(simd_levels):
         ref = numpy_fw(w)
         for level in simd_levels:
             for threads in (1, 2):
-                np.testing.assert_array_equal(floyd_warshall(w, backend="cpu", level=level, threads=threads), ref)
+                np.testing.assert_array_equal(floyd_warshall(w, backend="cpu", simd=level, threads=threads), ref)
 
 
 def test_floyd_warshall_negative_edges_without_negative_cycles():

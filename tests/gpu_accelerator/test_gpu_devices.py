@@ -1,4 +1,4 @@
-"""devices(), default_backend() and its reason, GpuUnavailable when a GPU is required."""
+"""devices(), default_backend() and its reason, GpuUnavailableError when a GPU is required."""
 
 import importlib.util
 import sys
@@ -6,7 +6,7 @@ import sys
 import pytest
 
 import superinstance.gpu_accelerator as ga
-from superinstance.errors import BackendUnavailableError, GpuUnavailable
+from superinstance.errors import UnavailableError, GpuUnavailableError
 
 from superinstance import _backend
 from superinstance.gpu_accelerator import _dp_common
@@ -30,22 +30,22 @@ def test_no_gpu_gives_a_reason_and_gpu_unavailable():
     if HAS_GPU:
         pytest.skip("a GPU is usable here")
     assert ga.devices() == [] or not _backend.probe()["devices"]
-    with pytest.raises(GpuUnavailable) as e:
+    with pytest.raises(GpuUnavailableError) as e:
         ga.resolve_backend("cuda")
     assert ga.backend_reason() in str(e.value)
-    assert isinstance(e.value, BackendUnavailableError) and isinstance(e.value, RuntimeError)
+    assert isinstance(e.value, UnavailableError) and isinstance(e.value, RuntimeError)
 
 
 def test_cuda_objects_refused_without_gpu():
     if HAS_GPU:
         pytest.skip("a GPU is usable here")
     if not _backend.probe()["built"]:
-        with pytest.raises(GpuUnavailable, match="not built"):
+        with pytest.raises(GpuUnavailableError, match="not built"):
             ga.Stream()
         return
     # The CUDA module imports here; asking it for device resources says why not.
     for make in (ga.Stream, ga.Event, lambda: ga.DeviceArray((4,)), lambda: ga.PinnedBuffer(4)):
-        with pytest.raises(GpuUnavailable, match="driver|device"):
+        with pytest.raises(GpuUnavailableError, match="driver|device"):
             make()
 
 

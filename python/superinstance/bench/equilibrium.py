@@ -41,7 +41,7 @@ def tick_cost(n: int = 100_000, ticks: int = 3000, kind: str = "hnsw", seed: int
         t = next(src)
         r = orch.orchestrate(t.embedding, t.features, interrupted=t.interrupted, measured_rate_hz=100.0)
         orch.reward(r.tick, reward(r, t)["reward"])
-    stages = {s: {k: v / 1e3 for k, v in h.summary().items() if k in ("p50", "p99", "p99.9", "max")}
+    stages = {s: {k: v / 1e3 for k, v in h.summary().items() if k in ("p50", "p99", "p999", "max")}
               for s, h in orch.stage_stats.items()}
     return {"vectors": len(b["corpus"]), "index": kind, "ticks": ticks, "build_s": round(build_s, 1),
             "stages_us": stages}
@@ -154,7 +154,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"per-tick cost, {tc['vectors']} vectors ({tc['index']}, built in {tc['build_s']} s), {tc['ticks']} ticks:")
         print("| stage | P50 us | P99 us | P99.9 us |\n|---|---|---|---|")
         for s, v in tc["stages_us"].items():
-            print(f"| {s} | {v['p50']:.1f} | {v['p99']:.1f} | {v['p99.9']:.1f} |")
+            print(f"| {s} | {v['p50']:.1f} | {v['p99']:.1f} | {v['p999']:.1f} |")
     if "paced" in parts:
         out["paced_tick"] = pt = paced_tick(seconds=a.paced_seconds, repeats=a.repeats, policy=a.policy)
         print(f"\ntoken step at {pt['rate_hz']:g} Hz, {pt['vectors']} vectors, {pt['steps_per_run']} steps per run, "

@@ -73,8 +73,7 @@ def simulated_user_reward(user: SimulatedUser, arms: List[Any]) -> RewardFn:
 def _own_executor(policy: str) -> Any:
     """A RealtimeExecutor with ``policy``, or with what the system allows instead (no warning: a loop
     that asks for SCHED_FIFO where it is refused runs as before, and its record says so)."""
-    from ..realtime_core import RealtimeExecutor
-    from ..realtime_core._executor import RealtimeFallbackWarning
+    from ..realtime_core import RealtimeExecutor, RealtimeFallbackWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RealtimeFallbackWarning)
@@ -163,7 +162,7 @@ class EquilibriumLoop:
     # ------------------------------------------------------------------ tasks
     def _add(self, name: str, fn: Callable[[Any], None], rate_hz: float, start_ns: int) -> None:
         self._task_ids[name] = self.scheduler.add(self._counted(fn), rate_hz=rate_hz, name=f"equilibrium.{name}",
-                                                  missed="skip", start_ns=start_ns)
+                                                  on_missed="skip", start_ns=start_ns)
 
     def _counted(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
         """``fn`` as a task body that close() can wait for (a call in flight finishes after its removal)."""
@@ -367,7 +366,7 @@ class EquilibriumLoop:
 
     def _waiter(self) -> str:
         o = self._obtained()
-        return "virtual clock" if o is None else str(o.get("waiter", o.get("backend", "?")))
+        return "virtual clock" if o is None else str(o.get("waiter", "?"))
 
     def _policy(self) -> str:
         o = self._obtained()

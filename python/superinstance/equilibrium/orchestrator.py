@@ -202,7 +202,7 @@ class EquilibriumOrchestrator:
     def _state(self, measured: float, similarity: float, vad: Tuple[float, float, float],
                interrupted: bool) -> np.ndarray:
         """The policy's features of the loop's state."""
-        return self.features(measured_rate=measured, target_rate=self._rate_hz,
+        return self.features(measured_rate_hz=measured, rate_hz=self._rate_hz,
                              context_confidence=conf.context_factor(similarity), valence=vad[0], arousal=vad[1],
                              dominance=vad[2], interruption=bool(interrupted))
 

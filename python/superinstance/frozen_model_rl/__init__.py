@@ -7,7 +7,7 @@ Quick start::
     arms = constraint_grid((0.5, 1.0, 2.0))           # 81 weight configurations
     fx = FeatureExtractor()
     policy = LinUCB(arms, fx.dim, alpha=0.5, ttl=1000, default_reward=0.0)
-    d = policy.select(fx(measured_rate=1.9, target_rate=2.0, context_confidence=0.8,
+    d = policy.select(fx(measured_rate_hz=1.9, rate_hz=2.0, context_confidence=0.8,
                          valence=0.2, arousal=0.4, dominance=0.5, interruption=False))
     weights = policy.arms[d.arm]
     ...                                                # later, maybe much later

@@ -141,14 +141,14 @@ class Policy:
         """The policy's parameters (as the core holds them)."""
         return self._core.config()
 
-    @property
     def stats(self) -> Dict[str, int]:
         """Counters: rounds, updates, pending (table size), expired, expired_default,
         evicted, reinversions, next_id."""
         return self._core.stats()
 
     @property
-    def pending_count(self) -> int:
+    def n_pending(self) -> int:
+        """Decisions waiting for their reward (the pending table's size)."""
         return self._core.stats()["pending"]
 
     def pending_ids(self) -> np.ndarray:

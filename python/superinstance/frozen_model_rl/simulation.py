@@ -310,7 +310,7 @@ def simulate(policies: Union[Policy, Mapping[str, Any]], env: LinearEnvironment,
         idx = np.arange(n_rounds)
         reg[pi] = np.cumsum(best - E[idx, chosen])
         rew[pi] = np.cumsum(R[idx, chosen])
-        stats[name] = dict(pol.stats) if hasattr(pol, "stats") and not callable(pol.stats) else {}
+        stats[name] = dict(pol.stats()) if callable(getattr(pol, "stats", None)) else {}
     return RegretResult(names, reg, rew, np.cumsum(best), stats)
 
 

@@ -88,5 +88,5 @@ def backend_reason() -> str:
 
 
 def resolve_backend(backend: str) -> str:
-    """``"auto"`` -> the default backend; ``"cuda"`` -> ``"cuda"`` or GpuUnavailable with the reason."""
+    """``"auto"`` -> the default backend; ``"cuda"`` -> ``"cuda"`` or GpuUnavailableError with the reason."""
     return _backend.resolve(backend)[0]

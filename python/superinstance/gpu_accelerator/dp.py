@@ -183,7 +183,7 @@ def _threads(threads: Optional[int]) -> int:
 
 
 def _align(global_: bool, query: SeqLike, targets: Sequence[SeqLike], matrix: Union[str, SubstitutionMatrix],
-           gap_open: int, gap_extend: int, threads: Optional[int], backend: str, level: Optional[str],
+           gap_open: int, gap_extend: int, threads: Optional[int], backend: str, simd: Optional[str],
            return_info: bool, precision: str):
     if not isinstance(precision, str) or precision not in ("auto", "s32", "s16x2"):
         raise ValueError(f"precision must be 'auto', 's32' or 's16x2', got {precision!r}")
@@ -198,7 +198,7 @@ def _align(global_: bool, query: SeqLike, targets: Sequence[SeqLike], matrix: Un
         return cuda_module().dp_align_scores(q, buf, offsets, mat.code_of, mat.scores, go, ge, global_, precision)
 
     def cpu():
-        return _core.dp_align_scores(q, buf, offsets, mat.code_of, mat.scores, go, ge, global_, nthreads, level)
+        return _core.dp_align_scores(q, buf, offsets, mat.code_of, mat.scores, go, ge, global_, nthreads, simd)
 
     (scores, info), used, reason = run_on_backend(backend, gpu, cpu)
     info = dict(info, backend=used)
@@ -209,31 +209,31 @@ def _align(global_: bool, query: SeqLike, targets: Sequence[SeqLike], matrix: Un
 
 def sw_scores(query: SeqLike, targets: Sequence[SeqLike], *, matrix: Union[str, SubstitutionMatrix] = "blosum62",
               gap_open: int = 11, gap_extend: int = 1, threads: Optional[int] = None, backend: str = "auto",
-              level: Optional[str] = None, precision: str = "auto", return_info: bool = False):
+              simd: Optional[str] = None, precision: str = "auto", return_info: bool = False):
     """Smith-Waterman local alignment scores of ``query`` against each target.
 
     Returns an int32 array with one score per target (0 for an empty sequence).
     ``threads``: CPU threads (None or 0 = all cores). ``backend``: "auto" (GPU
     when usable, else CPU; ``return_info`` says which and why), "cpu" or "cuda"
-    (GpuUnavailable when no GPU is usable). ``level`` forces a CPU SIMD level
+    (GpuUnavailableError when no GPU is usable). ``simd`` forces a CPU SIMD level
     ("scalar", "avx2", "avx512"). ``precision`` (GPU only): "s32", "s16x2"
     (two targets per 32-bit DPX lane; refused when int16 could overflow) or
     "auto" (s16x2 when bounds prove it exact). With ``return_info=True`` returns
-    ``(scores, info)``; info holds the backend, SIMD level, lanes and how many
+    ``(scores, info)``; info holds the backend, the SIMD level (``simd``), lanes and how many
     targets were recomputed in 32 bits after 16-bit saturation.
     """
-    return _align(False, query, targets, matrix, gap_open, gap_extend, threads, backend, level, return_info, precision)
+    return _align(False, query, targets, matrix, gap_open, gap_extend, threads, backend, simd, return_info, precision)
 
 
 def nw_scores(query: SeqLike, targets: Sequence[SeqLike], *, matrix: Union[str, SubstitutionMatrix] = "blosum62",
               gap_open: int = 11, gap_extend: int = 1, threads: Optional[int] = None, backend: str = "auto",
-              level: Optional[str] = None, precision: str = "auto", return_info: bool = False):
+              simd: Optional[str] = None, precision: str = "auto", return_info: bool = False):
     """Needleman-Wunsch global alignment scores of ``query`` against each target.
 
     Same arguments as :func:`sw_scores`. End gaps are penalised like any other
     gap (an empty target scores ``-(gap_open + (len(query) - 1) * gap_extend)``).
     """
-    return _align(True, query, targets, matrix, gap_open, gap_extend, threads, backend, level, return_info, precision)
+    return _align(True, query, targets, matrix, gap_open, gap_extend, threads, backend, simd, return_info, precision)
 
 
 def _int_or_float(x: Any, what: str) -> np.ndarray:
@@ -272,13 +272,13 @@ def optimal_path(cost: Any, *, threads: Optional[int] = None, backend: str = "au
 
 
 def floyd_warshall(weights: Any, *, threads: Optional[int] = None, backend: str = "auto",
-                   level: Optional[str] = None) -> np.ndarray:
+                   simd: Optional[str] = None) -> np.ndarray:
     """All-pairs shortest path lengths of a directed graph with int32 weights.
 
     ``weights[i, j]`` is the weight of edge i -> j, or :data:`NO_EDGE` when there
     is none. Negative weights are allowed; a negative cycle raises ValueError.
     Requires ``(n - 1) * max|w| < 2**29``. The CPU runs a blocked algorithm on
-    ``threads`` threads (None = all cores) with SIMD rows (``level`` forces one). Returns an int32 (n, n) matrix with
+    ``threads`` threads (None = all cores) with SIMD rows (``simd`` forces one). Returns an int32 (n, n) matrix with
     :data:`NO_EDGE` where j is unreachable from i.
     """
     w = np.asarray(weights)
@@ -289,7 +289,7 @@ def floyd_warshall(weights: Any, *, threads: Optional[int] = None, backend: str 
     w = _int_or_float(w, "weights")
     nthreads = _threads(threads)
     return run_on_backend(backend, lambda: cuda_module().dp_floyd_warshall_i32(w),
-                          lambda: _core.dp_floyd_warshall_i32(w, nthreads, level))[0]
+                          lambda: _core.dp_floyd_warshall_i32(w, nthreads, simd))[0]
 
 
 def _rolling(x: Any, window: int, want_max: bool, threads: Optional[int], backend: str) -> np.ndarray:

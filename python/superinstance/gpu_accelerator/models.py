@@ -19,7 +19,7 @@ from typing import Dict, Optional, Union
 import numpy as np
 
 from .. import _core
-from ..errors import ClosedError, GpuUnavailable
+from ..errors import ClosedError, GpuUnavailableError
 from .. import _backend
 from .._backend import cuda_module
 
@@ -54,7 +54,7 @@ class SentimentHead:
 
     ``backend``: ``"auto"`` (CUDA when a usable GPU exists, else CPU; see
     :func:`~superinstance.gpu_accelerator.backend_reason`), ``"cpu"`` or ``"cuda"``
-    (:class:`~superinstance.errors.GpuUnavailable` when there is no GPU).
+    (:class:`~superinstance.errors.GpuUnavailableError` when there is no GPU).
     Both backends compute the same function within 1e-5 (float32).
     """
 
@@ -166,7 +166,7 @@ class SentimentHead:
 
         self._check_open()
         if self._dev is None:
-            raise GpuUnavailable("this SentimentHead runs on the CPU backend; create it with "
+            raise GpuUnavailableError("this SentimentHead runs on the CPU backend; create it with "
                                  "backend='cuda' to launch on a device")
         x, out = as_device_array(x), as_device_array(out)
         if x.dtype != np.float32 or out.dtype != np.float32:

@@ -96,7 +96,8 @@ class RealtimeExecutor:
     period_ns``), or ``"other"``. ``cpus``: CPU affinity. ``lock_memory``:
     ``mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)`` (process-wide, undone
     when the last locking executor closes). The thread pre-faults
-    ``prefault_stack_bytes`` of its stack.
+    ``prefault_stack_bytes`` of its stack. ``waiter``: how the loop waits for
+    the next deadline (``"timerfd"`` by default; the names of :class:`Timer`).
 
     What the platform refuses is skipped with ONE :class:`RealtimeFallbackWarning`
     (or :class:`~superinstance.errors.RealtimePermissionError` when
@@ -118,7 +119,7 @@ class RealtimeExecutor:
     def __init__(self, policy: str = "other", priority: Optional[int] = None, cpus: Optional[Sequence[int]] = None,
                  lock_memory: bool = True, *, runtime_ns: Optional[int] = None, deadline_ns: Optional[int] = None,
                  period_ns: Optional[int] = None, strict: bool = False, on_error: str = "continue",
-                 backend: str = "timerfd", prefault_stack_bytes: int = 256 * 1024,
+                 waiter: str = "timerfd", prefault_stack_bytes: int = 256 * 1024,
                  python_lead_ns: int = 200_000):
         # Defaults only: the binding checks types, the core the policy and the
         # priority's range for it (1..99 for fifo / rr, none for the others).
@@ -134,7 +135,7 @@ class RealtimeExecutor:
         self._ex = _core.RtExecutor(policy=policy, priority=_or_zero(priority), cpus=cpu_list,
                                     lock_memory=lock_memory, runtime_ns=_or_zero(runtime_ns),
                                     deadline_ns=_or_zero(deadline_ns), period_ns=_or_zero(period_ns),
-                                    prefault_stack_bytes=prefault_stack_bytes, backend=backend, on_error=on_error,
+                                    prefault_stack_bytes=prefault_stack_bytes, waiter=waiter, on_error=on_error,
                                     error_sink=self._errors.sink, python_lead_ns=python_lead_ns)
         self.requested = {"policy": policy, "priority": _or_zero(priority), "cpus": cpu_list or [],
                           "lock_memory": lock_memory, "runtime_ns": runtime_ns, "deadline_ns": deadline_ns,
@@ -154,7 +155,7 @@ class RealtimeExecutor:
     @property
     def obtained(self) -> Dict[str, Any]:
         """What the thread got: policy, priority (and SCHED_DEADLINE parameters), cpus,
-        memory_locked, stack_prefaulted (bytes), tid, refused (one line per refusal), backend."""
+        memory_locked, stack_prefaulted_bytes, tid, refused (one line per refusal), waiter."""
         return self._ex.obtained
 
     @property
@@ -222,17 +223,17 @@ class RealtimeExecutor:
             f.cancel()
 
     def add(self, fn: Callable[[Any], Any], rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
-              name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
+              name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None) -> int:
         """Call ``fn(tick)`` periodically on the grid ``start_ns + k * period``; returns the task id."""
         return self._ex.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=_task_name(name, fn),
-                                 missed=missed, start_ns=start_ns)
+                                 on_missed=on_missed, start_ns=start_ns)
 
     def add_native(self, address: int, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
-                     user_data: int = 0, name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
+                     user_data: int = 0, name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None) -> int:
         """Call the C function ``void f(void *user_data, uint64_t index, int64_t deadline_ns)`` at
         ``address`` (ctypes, numba ``cfunc``) periodically, without taking the GIL."""
         return self._ex.add_native_task(address, user_data=user_data, rate_hz=rate_hz, period_ns=period_ns,
-                                        name=_native_name(name, address), missed=missed, start_ns=start_ns)
+                                        name=_native_name(name, address), on_missed=on_missed, start_ns=start_ns)
 
     def remove(self, task_id: int) -> None:
         """Remove a periodic task (UnknownIdError if there is none with this id)."""
@@ -337,18 +338,18 @@ class Scheduler:
         return self._executor
 
     def add(self, fn: Callable[[Any], Any], rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
-            name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
+            name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None) -> int:
         """Add a periodic task ``fn(tick)``; safe while running. Returns its id."""
         self._check_open()
         return self._core.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=_task_name(name, fn),
-                                   missed=missed, start_ns=start_ns)
+                                   on_missed=on_missed, start_ns=start_ns)
 
     def add_native(self, address: int, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
-                   user_data: int = 0, name: str = "", missed: str = "skip", start_ns: Optional[int] = None) -> int:
+                   user_data: int = 0, name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None) -> int:
         """Add a C callback ``void f(void*, uint64_t index, int64_t deadline_ns)``, called without the GIL."""
         self._check_open()
         return self._core.add_native_task(address, user_data=user_data, rate_hz=rate_hz, period_ns=period_ns,
-                                          name=_native_name(name, address), missed=missed, start_ns=start_ns)
+                                          name=_native_name(name, address), on_missed=on_missed, start_ns=start_ns)
 
     def remove(self, task_id: int) -> None:
         """Remove a task (UnknownIdError if unknown); safe while running."""
