@@ -1,10 +1,21 @@
-// Index::save / load / parse: the saved file format of a vector index (moved
-// from index.cpp unchanged).
+// Index::save / load / parse: the saved file format of a vector index.
+// Payload (format version 2; version 1 ends before the attachment):
+//   meta       16 x u64 (dim, metric, kind, nslots, deleted, M, ef_construction,
+//              ef_search, seed, next_id, dtype, has_f32, rerank, 3 reserved zeros)
+//   rows       f32 rows if kept; f16 codes padded to 4 bytes, or i8 codes padded
+//              to 4 bytes and f32 scales; f32 squared norms of quantized rows
+//   per slot   norm (f64), id (u64), sentiment (3 x f32), timestamp (f64),
+//              label (i64), flags (u8)
+//   graph      the HNSW graph (Hnsw::serialize), HNSW indexes only
+//   attachment u64 length, then the bytes
+// The rows are written from and (with mmap) used in place, so they keep the
+// machine's byte order; everything else goes through common/byte_io.hpp.
 #include <cstring>
 #include <memory>
 #include <string>
 
 #include "common/atomic_file.hpp"
+#include "common/byte_io.hpp"
 #include "common/errors.hpp"
 #include "vector_navigator/hnsw.hpp"
 #include "vector_navigator/index.hpp"
@@ -23,18 +34,20 @@ struct Meta {  // 128 bytes, little-endian
 };
 static_assert(sizeof(Meta) == 128, "meta size");
 
-template <class T>
-void append(std::vector<unsigned char>& out, const std::vector<T>& v) {
-  const auto* p = reinterpret_cast<const unsigned char*>(v.data());
-  out.insert(out.end(), p, p + v.size() * sizeof(T));
+void write_meta(ByteWriter& w, const Meta& m) {
+  for (std::uint64_t v : {m.dim, m.metric, m.kind, m.nslots, m.deleted, m.M, m.ef_construction, m.ef_search,
+                          m.seed, m.next_id})
+    w.put<std::uint64_t>(v);
+  w.array(m.reserved, 6);
 }
 
-template <class T>
-void take(const unsigned char*& p, const unsigned char* end, std::vector<T>& v, std::size_t n) {
-  if (static_cast<std::size_t>(end - p) / sizeof(T) < n) throw CorruptFile("vector index file is truncated");
-  v.resize(n);
-  std::memcpy(v.data(), p, n * sizeof(T));
-  p += n * sizeof(T);
+Meta read_meta(ByteReader& r) {
+  Meta m;
+  for (std::uint64_t* v : {&m.dim, &m.metric, &m.kind, &m.nslots, &m.deleted, &m.M, &m.ef_construction,
+                           &m.ef_search, &m.seed, &m.next_id})
+    *v = r.get<std::uint64_t>();
+  for (auto& v : m.reserved) v = r.get<std::uint64_t>();
+  return m;
 }
 
 }  // namespace
@@ -57,21 +70,21 @@ void Index::save(const std::string& path, const std::string* attachment) const {
   m.reserved[0] = static_cast<std::uint64_t>(dtype_);
   m.reserved[1] = has_f32_ ? 1 : 0;
   m.reserved[2] = rerank_;
-  std::vector<unsigned char> tail;
-  append(tail, norm_);
-  append(tail, ids_);
-  append(tail, vad_);
-  append(tail, ts_);
-  append(tail, label_);
-  append(tail, flags_);
-  if (hnsw_) hnsw_->serialize(tail);
+  ByteWriter head;
+  write_meta(head, m);
+  ByteWriter tail;
+  tail.array(norm_);
+  tail.array(ids_);
+  tail.array(vad_);
+  tail.array(ts_);
+  tail.array(label_);
+  tail.array(flags_);
+  if (hnsw_) hnsw_->serialize(tail.buffer());
   // Version 2: the attachment's length (u64) and bytes end the payload.
-  const std::uint64_t att_len = att.size();
-  const auto* lp = reinterpret_cast<const unsigned char*>(&att_len);
-  tail.insert(tail.end(), lp, lp + sizeof att_len);
-  tail.insert(tail.end(), att.begin(), att.end());
+  tail.put<std::uint64_t>(att.size());
+  tail.bytes(att.data(), att.size());
   io::AtomicFileWriter w(path, kFileKind, kFormatVersion);
-  w.write(&m, sizeof m);
+  w.write(head.buffer().data(), head.size());
   if (has_f32_) w.write(vdata_, nslots_ * dim_ * sizeof(float));
   if (dtype_ == DType::f16) {
     w.write(hdata_, nslots_ * dim_ * 2);
@@ -84,7 +97,7 @@ void Index::save(const std::string& path, const std::string* attachment) const {
     w.write(qscale_.data(), nslots_ * 4);
   }
   if (dtype_ != DType::f32) w.write(qsq_.data(), nslots_ * 4);
-  w.write(tail.data(), tail.size());
+  w.write(tail.buffer().data(), tail.size());
   w.commit();
 }
 
@@ -118,10 +131,8 @@ std::unique_ptr<Index> Index::load(const std::string& path, bool mmap, CustomFn 
 std::unique_ptr<Index> Index::parse(const unsigned char* p, const unsigned char* end, std::uint32_t version,
                                     std::unique_ptr<io::MappedFile> mapped, CustomFn fn, const std::string& path) {
   const bool mmap = mapped != nullptr;
-  Meta m;
-  if (static_cast<std::size_t>(end - p) < sizeof m) throw CorruptFile("vector index file is truncated: " + path);
-  std::memcpy(&m, p, sizeof m);
-  p += sizeof m;
+  ByteReader rd(p, static_cast<std::size_t>(end - p), "vector index file is truncated: " + path);
+  const Meta m = read_meta(rd);
   if (m.dim == 0 || m.dim > 65536 || m.metric > 3 || m.kind > 1 || m.deleted > m.nslots || m.M < 2 || m.M > 512 ||
       m.nslots > 0xfffffff0ull || m.reserved[0] > 2 || m.reserved[1] > 1 || m.reserved[2] > 1000 ||
       (m.reserved[0] != 0 && m.metric == 3) || (m.reserved[0] == 0 && m.reserved[1] != 1) ||
@@ -143,7 +154,7 @@ std::unique_ptr<Index> Index::parse(const unsigned char* p, const unsigned char*
   }
   const std::size_t n = m.nslots;
   const std::size_t vbytes = ix->has_f32_ ? n * m.dim * sizeof(float) : 0;
-  if (static_cast<std::size_t>(end - p) < vbytes) throw CorruptFile("vector index file is truncated: " + path);
+  p = rd.bytes(vbytes);
   if (!ix->has_f32_) {
     ix->vdata_ = nullptr;
   } else if (mmap) {
@@ -153,10 +164,9 @@ std::unique_ptr<Index> Index::parse(const unsigned char* p, const unsigned char*
     std::memcpy(ix->vec_.data(), p, vbytes);
     ix->vdata_ = ix->vec_.data();
   }
-  p += vbytes;
   if (dtype == DType::f16) {
     const std::size_t cb = n * m.dim * 2, pad = cb % 4;
-    if (static_cast<std::size_t>(end - p) < cb + pad) throw CorruptFile("vector index file is truncated: " + path);
+    p = rd.bytes(cb + pad);
     if (mmap) {
       ix->hdata_ = reinterpret_cast<const std::uint16_t*>(p);
     } else {
@@ -164,10 +174,9 @@ std::unique_ptr<Index> Index::parse(const unsigned char* p, const unsigned char*
       std::memcpy(ix->h16_.data(), p, cb);
       ix->hdata_ = ix->h16_.data();
     }
-    p += cb + pad;
   } else if (dtype == DType::i8) {
     const std::size_t cb = n * m.dim, pad = (4 - cb % 4) % 4;
-    if (static_cast<std::size_t>(end - p) < cb + pad) throw CorruptFile("vector index file is truncated: " + path);
+    p = rd.bytes(cb + pad);
     if (mmap) {
       ix->cdata_ = reinterpret_cast<const std::int8_t*>(p);
     } else {
@@ -175,16 +184,15 @@ std::unique_ptr<Index> Index::parse(const unsigned char* p, const unsigned char*
       std::memcpy(ix->q8_.data(), p, cb);
       ix->cdata_ = ix->q8_.data();
     }
-    p += cb + pad;
-    take(p, end, ix->qscale_, n);
+    rd.array(ix->qscale_, n);
   }
-  if (dtype != DType::f32) take(p, end, ix->qsq_, n);
-  take(p, end, ix->norm_, n);
-  take(p, end, ix->ids_, n);
-  take(p, end, ix->vad_, n * 3);
-  take(p, end, ix->ts_, n);
-  take(p, end, ix->label_, n);
-  take(p, end, ix->flags_, n);
+  if (dtype != DType::f32) rd.array(ix->qsq_, n);
+  rd.array(ix->norm_, n);
+  rd.array(ix->ids_, n);
+  rd.array(ix->vad_, n * 3);
+  rd.array(ix->ts_, n);
+  rd.array(ix->label_, n);
+  rd.array(ix->flags_, n);
   ix->nslots_ = n;
   ix->next_id_ = m.next_id;
   std::size_t deleted = 0;
@@ -200,17 +208,14 @@ std::unique_ptr<Index> Index::parse(const unsigned char* p, const unsigned char*
   if (deleted != m.deleted || (ix->kind_ == Kind::flat && deleted != 0))
     throw CorruptFile("vector index file: deleted count mismatch: " + path);
   ix->deleted_ = deleted;
-  if (ix->hnsw_) p += ix->hnsw_->deserialize(p, end, n);
+  if (ix->hnsw_) rd.bytes(ix->hnsw_->deserialize(rd.cursor(), end, n));
   if (version >= 2) {  // version 1 files end here: no attachment
-    std::uint64_t att_len;
-    if (static_cast<std::size_t>(end - p) < sizeof att_len) throw CorruptFile("vector index file is truncated: " + path);
-    std::memcpy(&att_len, p, sizeof att_len);
-    p += sizeof att_len;
-    if (static_cast<std::uint64_t>(end - p) < att_len) throw CorruptFile("vector index file is truncated: " + path);
-    ix->attachment_.assign(reinterpret_cast<const char*>(p), static_cast<std::size_t>(att_len));
-    p += att_len;
+    const auto att_len = rd.get<std::uint64_t>();
+    if (att_len > rd.remaining()) throw CorruptFile("vector index file is truncated: " + path);
+    const auto att = static_cast<std::size_t>(att_len);
+    ix->attachment_.assign(reinterpret_cast<const char*>(rd.bytes(att)), att);
   }
-  if (p != end) throw CorruptFile("vector index file has trailing bytes: " + path);
+  if (!rd.done()) throw CorruptFile("vector index file has trailing bytes: " + path);
   ix->mapped_ = std::move(mapped);
   return ix;
 }
