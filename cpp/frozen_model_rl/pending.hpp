@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "common/byte_io.hpp"

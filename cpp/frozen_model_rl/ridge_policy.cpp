@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "common/errors.hpp"
 #include "frozen_model_rl/linalg.hpp"
@@ -21,6 +22,8 @@ class Scratch {
       p_ = heap_.data();
     }
   }
+  Scratch(const Scratch&) = delete;  // p_ may point into this object
+  Scratch& operator=(const Scratch&) = delete;
   double* data() { return p_; }
 
  private:
