@@ -21,7 +21,6 @@
 namespace si::vn {
 namespace {
 
-constexpr std::uint8_t kHasVad = 1, kHasTs = 2, kDeleted = 4;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 std::string idstr(std::uint64_t id) { return std::to_string(id); }
@@ -556,10 +555,10 @@ struct Scorer {
   float w1, w;
   float finish(float sim, std::size_t s) const {
     if (opt.use_sentiment) {
-      const float ss = (flags[s] & kHasVad) ? sentiment_similarity(opt.sentiment, vad + 3 * s) : 0.0f;
+      const float ss = (flags[s] & Index::kHasVad) ? sentiment_similarity(opt.sentiment, vad + 3 * s) : 0.0f;
       sim = w1 * sim + w * ss;
     }
-    if (opt.use_decay && (flags[s] & kHasTs)) {
+    if (opt.use_decay && (flags[s] & Index::kHasTs)) {
       double h = (opt.now - ts[s]) / 3600.0;
       if (h < 0) h = 0;
       sim = static_cast<float>(sim * std::exp(-opt.decay_rate * h));

@@ -88,6 +88,9 @@ class Hnsw;
 
 class Index {
  public:
+  // Per-slot flags (index.cpp and index_io.cpp read them; saved in the file as they are).
+  static constexpr std::uint8_t kHasVad = 1, kHasTs = 2, kDeleted = 4;
+
   // dtype f16 / i8: built-in metrics only; flat scans and HNSW walks read the
   // codes. keep_f32 also keeps the float32 vectors, used to re-rank the
   // quantized candidates exactly.
@@ -227,7 +230,7 @@ class Index {
   std::vector<float> vad_;      // 3 per slot
   std::vector<double> ts_;
   std::vector<std::int64_t> label_;
-  std::vector<std::uint8_t> flags_;  // bit0 has vad, bit1 has ts, bit2 deleted
+  std::vector<std::uint8_t> flags_;  // kHasVad | kHasTs | kDeleted per slot
   std::unordered_map<std::uint64_t, std::uint32_t> slot_of_;
   std::size_t nslots_ = 0;
   std::size_t deleted_ = 0;

@@ -21,9 +21,6 @@
 #include "vector_navigator/index.hpp"
 
 namespace si::vn {
-namespace {
-constexpr std::uint8_t kDeleted = 4;  // index.cpp's slot flag of a removed row
-}  // namespace
 
 // ---------------------------------------------------------------- persistence
 namespace {

@@ -105,7 +105,7 @@ def test_learning_policies_learn_from_the_metric():
     for i in range(50):
         d = t.decide(i, np.array([1.0, 0.5]))
         t.record(d, 1.0)
-    assert pa.stats["updates"] + pb.stats["updates"] == 50
+    assert pa.stats()["updates"] + pb.stats()["updates"] == 50
 
 
 def test_save_and_reload_mid_test_continue_exactly(tmp_path):
