@@ -668,10 +668,12 @@ class ShardedIndex:
         return out
 
     def ids(self) -> np.ndarray:
-        """Every held id (uint64): shard by shard, each in its storage order."""
+        """Every held id (uint64), ascending (the storage order of a single
+        Index that got the same automatic ids, so Navigator.build_basins sees
+        the rows in the same order)."""
         self._require_open()
         parts = self._scatter({s: ("ids", ()) for s in range(self._shards)})
-        return np.concatenate([np.asarray(parts[s], np.uint64) for s in range(self._shards)])
+        return np.sort(np.concatenate([np.asarray(parts[s], np.uint64) for s in range(self._shards)]))
 
     @property
     def memory_bytes(self) -> int:
