@@ -148,6 +148,13 @@ def _check_finite_rows(x: np.ndarray, metric: str) -> None:
             raise ValueError(f"vector {int(np.argmax(zero))} is all zeros (cosine needs a direction)")
 
 
+def _decode_hits(raw: bytes, nq: int, k: int) -> Tuple[np.ndarray, np.ndarray]:
+    """A shard's search reply: nq x k uint64 ids, then nq x k float32 scores."""
+    ids = np.frombuffer(raw, dtype=np.uint64, count=nq * k).reshape(nq, k)
+    scores = np.frombuffer(raw, dtype=np.float32, offset=nq * k * 8).reshape(nq, k)
+    return ids, scores
+
+
 def _merge_topk(parts: List[Tuple[np.ndarray, np.ndarray]], nq: int, k: int) -> Tuple[np.ndarray, np.ndarray]:
     """Exact merge of per-shard top lists: higher score first, lower id on ties
     (NO_ID / -inf padding last)."""
@@ -591,7 +598,9 @@ class ShardedIndex:
                    "now": now, "ef": ef, "exact": exact, "threads": threads}
         calls = self._search_calls(qa, int(k), options, f_labels, f_ids)
         got = self._scatter(calls, partial=partial)
-        ids, scores = _merge_topk([got[s] for s in sorted(got)], qa.shape[0], int(k))
+        nq = qa.shape[0]
+        parts = [_decode_hits(got[s], nq, calls[s][1][1]) for s in sorted(got)]
+        ids, scores = _merge_topk(parts, nq, int(k))
         if single:
             ids, scores = ids[0], scores[0]
         return (ids, scores, sorted(got)) if partial else (ids, scores)
@@ -606,7 +615,7 @@ class ShardedIndex:
             if not targets:  # no shard can hold a listed id: let one shard answer with padding
                 targets = [s for s in range(self._shards) if self._counts[s]][:1]
         # Big batches travel once through the object store, not once per shard.
-        q_arg = self._ray.put(qa) if qa.nbytes > 64 * 1024 and len(targets) > 1 else qa
+        q_arg = self._ray.put(qa.tobytes()) if qa.nbytes > 64 * 1024 and len(targets) > 1 else qa.tobytes()
         calls = {}
         for s in targets:
             flt: Optional[Dict[str, Any]] = None
