@@ -6,6 +6,8 @@ tested against float64 brute force) and, for one case, brute force directly.
 """
 
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -221,6 +223,30 @@ def test_save_load_roundtrip_and_bad_directories(data, tmp_path):
         f.write(blob)
     with pytest.raises(CorruptFileError):
         ShardedIndex.load(d)
+
+
+@pytest.mark.slow
+def test_load_on_a_fresh_ray_instance(data, tmp_path):
+    """Saved here, loaded by another process on a Ray instance of its own."""
+    x, q = data[0], data[1]
+    d = str(tmp_path / "idx")
+    with ShardedIndex(DIM, shards=2, replicas=2, threads=1) as sx:
+        sx.add(x, labels=data[2])
+        sx.save(d)
+        want = sx.search(q, 10, filter={"labels": [2, 3]})[0]
+    np.save(tmp_path / "q.npy", q)
+    code = (
+        "import numpy as np, ray\n"
+        "ray.init(address='local', num_cpus=1, include_dashboard=False, log_to_driver=False)\n"
+        "from superinstance.vector_navigator import ShardedIndex\n"
+        f"sx = ShardedIndex.load({d!r})\n"
+        f"q = np.load({str(tmp_path / 'q.npy')!r})\n"
+        f"np.save({str(tmp_path / 'got.npy')!r}, sx.search(q, 10, filter={{'labels': [2, 3]}})[0])\n"
+        "print(len(sx), sx.replicas)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split()[-2:] == ["600", "2"]
+    assert np.load(tmp_path / "got.npy").tolist() == want.tolist()
 
 
 def test_navigator_over_sharded_index(data, tmp_path):

@@ -710,8 +710,7 @@ class ShardedIndex:
         directory = os.path.abspath(os.fspath(directory))
         with self._lock:
             os.makedirs(directory, exist_ok=True)
-            old = _read_manifest(directory) if os.path.exists(os.path.join(directory, MANIFEST)) else None
-            gen = (old["generation"] + 1) if old else 1
+            old, gen = _previous_save(directory)
             files = [f"shard-{s:04d}-g{gen}.sif" for s in range(self._shards)]
             try:
                 sizes = self._scatter({s: ("save", (os.path.join(directory, files[s]),))
@@ -805,6 +804,19 @@ def _check_manifest(m: Dict[str, Any]) -> None:
         raise ValueError("shard count and file list disagree")
     if any(os.path.basename(f) != f for f in m["files"]):
         raise ValueError("a shard file name points outside the directory")
+
+
+def _previous_save(directory: str) -> Tuple[Optional[Dict[str, Any]], int]:
+    """The manifest already in the directory (None when there is none or it is
+    unreadable: then its files are left alone) and the next generation number,
+    above every shard file's generation present."""
+    try:
+        old: Optional[Dict[str, Any]] = _read_manifest(directory)
+    except (OSError, ValueError):
+        old = None
+    gens = [int(f.rsplit("-g", 1)[1][:-4]) for f in os.listdir(directory)
+            if f.startswith("shard-") and f.endswith(".sif") and f.rsplit("-g", 1)[-1][:-4].isdigit()]
+    return old, max(gens + [old["generation"] if old else 0]) + 1
 
 
 def _remove_quietly(directory: str, files: Sequence[str]) -> None:
