@@ -75,6 +75,19 @@ def _as_ids(ids: Any, what: str = "ids") -> np.ndarray:
     raise TypeError(f"{what} must be integers, got dtype {a.dtype}")
 
 
+def _payload_fields(payload: Any, sentiment: Any, timestamps: Any, labels: Any) -> Tuple[Any, Any, Any]:
+    """(sentiment, timestamps, labels) of an add: the payload dict's entries
+    where given, else the keyword arguments."""
+    if payload is None:
+        return sentiment, timestamps, labels
+    if not isinstance(payload, Mapping):
+        raise TypeError("payload must be a dict with keys 'sentiment', 'timestamps', 'labels'")
+    unknown = set(payload) - {"sentiment", "timestamps", "labels"}
+    if unknown:
+        raise ValueError(f"unknown payload keys {sorted(unknown)}: use sentiment, timestamps, labels")
+    return payload.get("sentiment", sentiment), payload.get("timestamps", timestamps), payload.get("labels", labels)
+
+
 def _custom_address(metric: Any) -> int:
     addr = getattr(metric, "address", None)  # numba cfunc
     if isinstance(addr, int) and addr:
@@ -243,15 +256,7 @@ class Index:
         """
         x = _as_f32_rows(vectors, "vectors")
         n = x.shape[0]
-        if payload is not None:
-            if not isinstance(payload, Mapping):
-                raise TypeError("payload must be a dict with keys 'sentiment', 'timestamps', 'labels'")
-            unknown = set(payload) - {"sentiment", "timestamps", "labels"}
-            if unknown:
-                raise ValueError(f"unknown payload keys {sorted(unknown)}: use sentiment, timestamps, labels")
-            sentiment = payload.get("sentiment", sentiment)
-            timestamps = payload.get("timestamps", timestamps)
-            labels = payload.get("labels", labels)
+        sentiment, timestamps, labels = _payload_fields(payload, sentiment, timestamps, labels)
         id_arr = None
         if ids is not None:
             id_arr = _as_ids(ids)
