@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import storage
 from ..errors import ClosedError, CorruptFileError, SuperinstanceError, UnknownIdError
-from ._index import NO_ID, Index, _as_f32_rows, _as_ids
+from ._index import NO_ID, Index, _as_f32_rows, _as_ids, _payload_fields
 from ._shard_actor import ShardReplica
 
 __all__ = ["ShardedIndex", "ShardUnavailableError", "shard_of"]
@@ -110,15 +110,7 @@ class _AddBatch:
 
 
 def _payload_columns(n: int, payload: Any, sentiment: Any, timestamps: Any, labels: Any) -> Tuple[Any, Any, Any]:
-    if payload is not None:
-        if not isinstance(payload, Mapping):
-            raise TypeError("payload must be a dict with keys 'sentiment', 'timestamps', 'labels'")
-        unknown = set(payload) - {"sentiment", "timestamps", "labels"}
-        if unknown:
-            raise ValueError(f"unknown payload keys {sorted(unknown)}: use sentiment, timestamps, labels")
-        sentiment = payload.get("sentiment", sentiment)
-        timestamps = payload.get("timestamps", timestamps)
-        labels = payload.get("labels", labels)
+    sentiment, timestamps, labels = _payload_fields(payload, sentiment, timestamps, labels)
     if sentiment is not None:
         sentiment = np.asarray(sentiment, dtype=np.float32)
         if sentiment.shape == (3,):
