@@ -406,6 +406,12 @@ class ShardedIndex:
                 rep = self._groups[s][ready[self._turn[s] % len(ready)]]
                 self._turn[s] += 1
                 refs[s] = (rep, getattr(rep.handle, method).remote(*args))
+        if len(refs) == len(calls):
+            try:  # the common case: one wait for all replies (a ray.get costs ~0.1 ms)
+                got = self._ray.get([ref for _, ref in refs.values()])
+                return dict(zip(refs, got))
+            except self._ray.exceptions.RayError:
+                pass  # sorted out shard by shard below
         out: Dict[int, Any] = {}
         for s, (method, args) in calls.items():
             try:
