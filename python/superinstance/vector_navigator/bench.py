@@ -560,7 +560,8 @@ def _merge_ms(shards: int, nq: int, k: int, repeat: int = 20) -> float:
 
 def run_sharded(n: int, dim: int, shards: int, k: int = 10, kind: str = "hnsw", M: int = 16, efc: int = 100,
                 ef: int = 64, threads: int = 2, nq: int = 200, batch: int = 1000, rounds: int = 3,
-                repeat: int = 300, block: int = 20, add_chunk: int = 50_000) -> Dict[str, Any]:
+                repeat: int = 300, block: int = 20, add_chunk: int = 50_000,
+                shard_efs: Sequence[int] = (10, 16, 32)) -> Dict[str, Any]:
     """ShardedIndex (``shards`` Ray actors on a local Ray instance, one thread
     each) against one Index in this process with the same data and
     parameters: recall@k against exact float64 search, single-query latency
@@ -613,6 +614,13 @@ def run_sharded(n: int, dim: int, shards: int, k: int = 10, kind: str = "hnsw", 
             times[name].append(time.perf_counter() - t)
     res["single_batch_qps"] = batch / float(np.median(times["single"]))
     res["sharded_batch_qps"] = batch / float(np.median(times["sharded"]))
+    if kind == "hnsw":  # the shards at smaller ef: recall and batch rate, for a comparison at equal recall
+        res["sharded_ef_sweep"] = []
+        for e in shard_efs:
+            t = time.perf_counter()
+            got = sx.search(qb, k, threads=1, ef=e)[0]
+            res["sharded_ef_sweep"].append({"ef": e, "batch_qps": batch / (time.perf_counter() - t),
+                                            "recall": recall(got[:nq].astype(np.int64), ref)})
     res["merge_ms"] = {str(s): _merge_ms(s, 1, k) for s in (4, 16, 64)}
     res["merge_batch_ms"] = {str(s): _merge_ms(s, batch, k, 5) for s in (4, 16, 64)}
     sx.close()
@@ -678,7 +686,12 @@ def sharded_table(r: Dict[str, Any]) -> str:
             f"| batch of {r['batch']} (queries/s; Index {r['threads']} threads, shards 1 each) | "
             f"{r['single_batch_qps']:.0f} | {r['sharded_batch_qps']:.0f} | "
             f"{r['sharded_batch_qps'] / r['single_batch_qps']:.2f}x |",
-            f"| build (s) | {r['single_build_s']:.1f} | {r['sharded_build_s']:.1f} | |",
+            f"| build (s) | {r['single_build_s']:.1f} | {r['sharded_build_s']:.1f} | |"]
+    for e in r.get("sharded_ef_sweep", []):
+        rows.append(f"| shards at ef {e['ef']}: recall@{r['k']}, batch queries/s | {r['recall_single']:.4f}, "
+                    f"{r['single_batch_qps']:.0f} (ef {r['ef']}) | {e['recall']:.4f}, {e['batch_qps']:.0f} | "
+                    f"{e['recall'] - r['recall_single']:+.4f}, {e['batch_qps'] / r['single_batch_qps']:.2f}x |")
+    rows += [
             f"\nRay round trip P50: empty call to one actor {r['rtt_one_p50_ms']:.3f} ms, to all {r['shards']} at "
             f"once {r['rtt_scatter_p50_ms']:.3f} ms; a call carrying one query's bytes and k hits back "
             f"{r['rtt_search_bytes_one_p50_ms']:.3f} ms, to all at once {r['rtt_search_bytes_scatter_p50_ms']:.3f} ms; "
