@@ -634,22 +634,26 @@ def sharded_model(r: Dict[str, Any], shard_counts: Sequence[int] = (4, 16, 64), 
     machine, from the measured numbers of :func:`run_sharded`.
 
     Assumptions: every shard runs on its own machine with ``shard_threads``
-    cores as fast as this machine's, and nothing else; a single query costs
+    cores as fast as this machine's, and nothing else. A single query costs
     one shard call as measured here carrying a search's bytes (one shard, no
     search) plus ``network_ms`` for the network between machines, plus the
     driver's serial cost per further shard (submitting, measured, and
     receiving, taken equal to it), plus the shard's search, plus the merge of
-    S x k hits (measured). HNSW search time grows with log2(rows per shard),
-    through the two measured points (one shard at n / S rows timed inside its
-    actor, the single Index at n rows; both one-threaded); a flat scan is
-    linear in the rows. A batch is split over the shard's threads and its
-    merge runs on the driver (measured). The one-machine columns are the
-    single Index at the same total rows with the same cores and no Ray."""
+    S x k hits (measured). Search time per query: HNSW grows with log2(rows
+    per shard), through the two measured points (one shard at n / S rows
+    timed inside its actor, the single Index at n rows; both one-threaded);
+    flat is linear in the rows. A batch costs, per query and core, what the
+    single Index's batch cost here (its threads x seconds / queries), scaled
+    to the shard's rows the same way, spread over the shard's cores, plus one
+    shard call and the driver's merge of the batch (measured). The
+    one-machine columns: the single Index at the same total rows, the same
+    cores, no Ray."""
     s0, n = r["shards"], r["n"]
     n_total = n if n_total is None else n_total
     call = r["rtt_search_bytes_one_p50_ms"] + network_ms
     per_extra = 2 * r["submit_per_call_ms"]
     t_shard, t_full = r["shard_search_p50_ms"], r["single_p50_ms"]  # at n / s0 and n rows
+    batch_core_ms = r["threads"] * 1e3 / r["single_batch_qps"]  # per query and core, at n rows
 
     def cost(rows: float) -> float:
         if r["kind"] != "hnsw":
@@ -657,16 +661,19 @@ def sharded_model(r: Dict[str, Any], shard_counts: Sequence[int] = (4, 16, 64), 
         slope = (t_full - t_shard) / max(1e-9, np.log2(n) - np.log2(n / s0))
         return max(1e-3, t_shard + slope * (np.log2(rows) - np.log2(n / s0)))
 
+    def batch_cost(rows: float) -> float:
+        return batch_core_ms * cost(rows) / t_full
+
     out = []
     for s in shard_counts:
         rows = n_total / s
         merge = r["merge_ms"].get(str(s), r["merge_ms"]["64"])
         merge_b = r["merge_batch_ms"].get(str(s), r["merge_batch_ms"]["64"])
         p50 = call + per_extra * (s - 1) + cost(rows) + merge
-        batch_s = (call + per_extra * (s - 1) + r["batch"] * cost(rows) / shard_threads + merge_b) / 1e3
+        batch_s = (call + per_extra * (s - 1) + r["batch"] * batch_cost(rows) / shard_threads + merge_b) / 1e3
         out.append({"shards": s, "rows_per_shard": rows, "shard_search_ms": cost(rows), "p50_ms": p50,
                     "batch_qps": r["batch"] / batch_s, "single_machine_p50_ms": cost(n_total),
-                    "single_machine_qps": shard_threads * 1e3 / cost(n_total)})
+                    "single_machine_qps": shard_threads * 1e3 / batch_cost(n_total)})
     return out
 
 
@@ -700,8 +707,9 @@ def sharded_table(r: Dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def sharded_model_table(model: List[Dict[str, float]], n_total: int) -> str:
-    rows = [f"# model: {n_total} vectors, one shard per machine (assumptions: sharded_model's docstring)",
+def sharded_model_table(model: List[Dict[str, float]], n_total: int, shard_threads: int, network_ms: float) -> str:
+    rows = [f"# model: {n_total} vectors, one shard per machine of {shard_threads} cores, {network_ms} ms network per "
+            "call (assumptions: sharded_model's docstring)",
             "| shards | rows per shard | shard search (ms) | single-query P50 (ms) | batch (queries/s) | "
             "one machine P50 (ms) | one machine (queries/s) |", "|---|---|---|---|---|---|---|"]
     for m in model:
@@ -724,16 +732,24 @@ def main_sharded(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=300)
     ap.add_argument("--model-n", default="1000000,16000000", help="total vectors of the model tables")
+    ap.add_argument("--shard-threads", type=int, default=8, help="model: cores per shard machine")
+    ap.add_argument("--network-ms", type=float, default=0.1, help="model: network time per call between machines")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--from-json", default=None, help="print the tables (and the model) of a saved run")
     a = ap.parse_args(argv)
-    r = run_sharded(a.n, a.dim, a.sharded, kind=a.kind, M=a.M, efc=a.ef_construction, ef=a.ef, threads=a.threads,
-                    batch=a.batch, repeat=a.repeat)
-    r["date_utc"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    if a.from_json:
+        with open(a.from_json) as f:
+            r = json.load(f)
+    else:
+        r = run_sharded(a.n, a.dim, a.sharded, kind=a.kind, M=a.M, efc=a.ef_construction, ef=a.ef,
+                        threads=a.threads, batch=a.batch, repeat=a.repeat)
+        r["date_utc"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     print(sharded_table(r) + "\n")
     r["model"] = {}
     for total in (int(v) for v in a.model_n.split(",")):
-        r["model"][str(total)] = sharded_model(r, n_total=total)
-        print(sharded_model_table(r["model"][str(total)], total) + "\n")
+        r["model"][str(total)] = sharded_model(r, n_total=total, shard_threads=a.shard_threads,
+                                               network_ms=a.network_ms)
+        print(sharded_model_table(r["model"][str(total)], total, a.shard_threads, a.network_ms) + "\n")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(r, f, indent=1)
