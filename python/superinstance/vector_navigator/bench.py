@@ -550,7 +550,7 @@ def _shard_search_p50(sx: Any, q: np.ndarray, k: int, ef: int) -> float:
 
 def _merge_ms(shards: int, nq: int, k: int, repeat: int = 20) -> float:
     """Driver time (ms) to merge shards x k candidates per query, for nq queries."""
-    from ._sharded import _merge_topk
+    from superinstance.vector_navigator._sharded import _merge_topk
 
     rng = np.random.default_rng(0)
     parts = [(rng.integers(0, 2**40, (nq, k)).astype(np.uint64), rng.random((nq, k), dtype=np.float32))
@@ -571,7 +571,7 @@ def run_sharded(n: int, dim: int, shards: int, k: int = 10, kind: str = "hnsw", 
     inputs of :func:`sharded_model`."""
     import ray
 
-    from ._sharded import ShardedIndex
+    from superinstance.vector_navigator._sharded import ShardedIndex
 
     if not ray.is_initialized():
         ray.init(num_cpus=threads, include_dashboard=False, log_to_driver=False)
