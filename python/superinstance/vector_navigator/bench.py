@@ -628,6 +628,15 @@ def run_sharded(n: int, dim: int, shards: int, k: int = 10, kind: str = "hnsw", 
     return res
 
 
+def sharded_model_exponent(r: Dict[str, Any]) -> float:
+    """a in search time ~ rows ** a: 1 for flat; for HNSW fitted through one
+    shard (n / S rows) and the single Index (n rows), kept in [0, 1]."""
+    if r["kind"] != "hnsw":
+        return 1.0
+    ratio = r["single_p50_ms"] / max(1e-9, r["shard_search_p50_ms"])
+    return float(min(1.0, max(0.0, np.log(ratio) / np.log(r["shards"]))))
+
+
 def sharded_model(r: Dict[str, Any], shard_counts: Sequence[int] = (4, 16, 64), n_total: Optional[int] = None,
                   shard_threads: int = 8, network_ms: float = 0.1) -> List[Dict[str, float]]:
     """Predicted single-query P50 and batch throughput with one shard per
@@ -639,27 +648,26 @@ def sharded_model(r: Dict[str, Any], shard_counts: Sequence[int] = (4, 16, 64), 
     search) plus ``network_ms`` for the network between machines, plus the
     driver's serial cost per further shard (submitting, measured, and
     receiving, taken equal to it), plus the shard's search, plus the merge of
-    S x k hits (measured). Search time per query: HNSW grows with log2(rows
-    per shard), through the two measured points (one shard at n / S rows
-    timed inside its actor, the single Index at n rows; both one-threaded);
-    flat is linear in the rows. A batch costs, per query and core, what the
+    S x k hits (measured). Search time per query grows as rows ** a: a = 1
+    for a flat scan; for HNSW, a is fitted through the two measured points
+    (one shard at n / S rows timed inside its actor, the single Index at n
+    rows; both one-threaded; :func:`sharded_model_exponent`). A batch costs, per query and core, what the
     single Index's batch cost here (its threads x seconds / queries), scaled
     to the shard's rows the same way, spread over the shard's cores, plus one
     shard call and the driver's merge of the batch (measured). The
     one-machine columns: the single Index at the same total rows, the same
     cores, no Ray."""
-    s0, n = r["shards"], r["n"]
+    n = r["n"]
     n_total = n if n_total is None else n_total
     call = r["rtt_search_bytes_one_p50_ms"] + network_ms
     per_extra = 2 * r["submit_per_call_ms"]
-    t_shard, t_full = r["shard_search_p50_ms"], r["single_p50_ms"]  # at n / s0 and n rows
+    t_full = r["single_p50_ms"]  # one query, one thread, n rows
     batch_core_ms = r["threads"] * 1e3 / r["single_batch_qps"]  # per query and core, at n rows
 
+    exponent = sharded_model_exponent(r)
+
     def cost(rows: float) -> float:
-        if r["kind"] != "hnsw":
-            return t_full * rows / n
-        slope = (t_full - t_shard) / max(1e-9, np.log2(n) - np.log2(n / s0))
-        return max(1e-3, t_shard + slope * (np.log2(rows) - np.log2(n / s0)))
+        return t_full * (rows / n) ** exponent
 
     def batch_cost(rows: float) -> float:
         return batch_core_ms * cost(rows) / t_full
@@ -707,9 +715,10 @@ def sharded_table(r: Dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def sharded_model_table(model: List[Dict[str, float]], n_total: int, shard_threads: int, network_ms: float) -> str:
+def sharded_model_table(model: List[Dict[str, float]], n_total: int, shard_threads: int, network_ms: float,
+                        exponent: float) -> str:
     rows = [f"# model: {n_total} vectors, one shard per machine of {shard_threads} cores, {network_ms} ms network per "
-            "call (assumptions: sharded_model's docstring)",
+            f"call, search time ~ rows ** {exponent:.2f} (assumptions: sharded_model's docstring)",
             "| shards | rows per shard | shard search (ms) | single-query P50 (ms) | batch (queries/s) | "
             "one machine P50 (ms) | one machine (queries/s) |", "|---|---|---|---|---|---|---|"]
     for m in model:
@@ -749,7 +758,8 @@ def main_sharded(argv: Optional[List[str]] = None) -> int:
     for total in (int(v) for v in a.model_n.split(",")):
         r["model"][str(total)] = sharded_model(r, n_total=total, shard_threads=a.shard_threads,
                                                network_ms=a.network_ms)
-        print(sharded_model_table(r["model"][str(total)], total, a.shard_threads, a.network_ms) + "\n")
+        print(sharded_model_table(r["model"][str(total)], total, a.shard_threads, a.network_ms,
+                                  sharded_model_exponent(r)) + "\n")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(r, f, indent=1)
