@@ -225,6 +225,38 @@ def test_save_load_roundtrip_and_bad_directories(data, tmp_path):
         ShardedIndex.load(d)
 
 
+def test_a_save_cut_before_the_manifest_leaves_the_previous_save(data, tmp_path, monkeypatch):
+    from superinstance.vector_navigator import _sharded
+
+    x, q = data[0], data[1]
+    d = str(tmp_path / "cut")
+    with ShardedIndex(DIM, shards=2, threads=1) as sx:
+        sx.add(x[:200])
+        sx.save(d)
+        want = sx.search(q, 10)
+        sx.add(x[200:300])
+
+        def crash(*args, **kwargs):
+            raise OSError("simulated crash before the manifest is written")
+
+        monkeypatch.setattr(_sharded, "_write_manifest", crash)
+        with pytest.raises(OSError, match="simulated"):
+            sx.save(d)  # the new generation's shard files are written, the manifest is not
+        monkeypatch.undo()
+        # a process killed at that point leaves them behind: a file of generation 2 stays
+        with open(os.path.join(d, "shard-0000-g2.sif"), "wb") as f:
+            f.write(b"left by a killed save")
+        with ShardedIndex.load(d) as back:
+            assert len(back) == 200
+            assert back.search(q, 10)[0].tolist() == want[0].tolist()
+        with open(os.path.join(d, "notes.txt"), "w") as f:
+            f.write("a file of the user's")
+        sx.save(d)  # a later save works, supersedes both, and removes the stale shard files
+    assert sorted(os.listdir(d)) == [MANIFEST, "notes.txt", "shard-0000-g3.sif", "shard-0001-g3.sif"]
+    with ShardedIndex.load(d) as back:
+        assert len(back) == 300
+
+
 @pytest.mark.slow
 def test_load_on_a_fresh_ray_instance(data, tmp_path):
     """Saved here, loaded by another process on a Ray instance of its own."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 import threading
 import time
@@ -708,22 +709,25 @@ class ShardedIndex:
         directory = os.path.abspath(os.fspath(directory))
         with self._lock:
             os.makedirs(directory, exist_ok=True)
+            had_manifest = os.path.exists(os.path.join(directory, MANIFEST))
             old, gen = _previous_save(directory)
             files = [f"shard-{s:04d}-g{gen}.sif" for s in range(self._shards)]
             try:
                 sizes = self._scatter({s: ("save", (os.path.join(directory, files[s]),))
                                        for s in range(self._shards)})
+                manifest = {"format": _MANIFEST_VERSION, "generation": gen, "hash": "splitmix64", "dim": self.dim,
+                            "metric": self.metric, "kind": self.kind, "threads": self._spec["threads"],
+                            "options": self._spec["options"], "shards": self._shards, "replicas": self._replicas,
+                            "next_id": self._next_id, "files": files,
+                            "counts": [int(sizes[s]) for s in range(self._shards)]}
+                _write_manifest(directory, manifest, self._basins_bytes())
             except BaseException:
                 _remove_quietly(directory, files)
                 raise
-            manifest = {"format": _MANIFEST_VERSION, "generation": gen, "hash": "splitmix64", "dim": self.dim,
-                        "metric": self.metric, "kind": self.kind, "threads": self._spec["threads"],
-                        "options": self._spec["options"], "shards": self._shards, "replicas": self._replicas,
-                        "next_id": self._next_id, "files": files, "counts": [int(sizes[s]) for s in range(self._shards)]}
-            _write_manifest(directory, manifest, self._basins_bytes())
             self._settle_restarts()
-            if old:
-                _remove_quietly(directory, [f for f in old["files"] if f not in files])
+            if old is not None or not had_manifest:
+                # shard files no manifest names any more: the previous generation, saves cut short
+                _remove_quietly(directory, [f for f in _shard_files(directory) if f not in files])
             self._base = [os.path.join(directory, f) for f in files]
             self._log = [[] for _ in range(self._shards)]
 
@@ -812,9 +816,14 @@ def _previous_save(directory: str) -> Tuple[Optional[Dict[str, Any]], int]:
         old: Optional[Dict[str, Any]] = _read_manifest(directory)
     except (OSError, ValueError):
         old = None
-    gens = [int(f.rsplit("-g", 1)[1][:-4]) for f in os.listdir(directory)
-            if f.startswith("shard-") and f.endswith(".sif") and f.rsplit("-g", 1)[-1][:-4].isdigit()]
+    gens = [int(f.rsplit("-g", 1)[1][:-4]) for f in _shard_files(directory)]
     return old, max(gens + [old["generation"] if old else 0]) + 1
+
+
+def _shard_files(directory: str) -> List[str]:
+    """Names of the form shard-NNNN-gG.sif in the directory (the files save() writes)."""
+    return [f for f in os.listdir(directory)
+            if re.fullmatch(r"shard-[0-9]{4,}-g[0-9]+\.sif", f)]
 
 
 def _remove_quietly(directory: str, files: Sequence[str]) -> None:
