@@ -257,11 +257,9 @@ class Index:
         x = _as_f32_rows(vectors, "vectors")
         n = x.shape[0]
         sentiment, timestamps, labels = _payload_fields(payload, sentiment, timestamps, labels)
-        id_arr = None
-        if ids is not None:
-            id_arr = _as_ids(ids)
-            if id_arr.shape[0] != n:
-                raise ValueError(f"got {id_arr.shape[0]} ids for {n} vectors")
+        # Conversions only (one VAD triple, timestamp or label stands for every
+        # row); the binding checks the shapes, the core the values.
+        id_arr = None if ids is None else _as_ids(ids)
         vad = None
         if sentiment is not None:
             vad = np.asarray(sentiment, dtype=np.float32)
