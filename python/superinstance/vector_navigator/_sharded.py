@@ -631,12 +631,9 @@ class ShardedIndex:
         """Whether the index holds this id."""
         self._require_open()
         try:
-            v = int(id)
-        except (TypeError, ValueError):
+            arr = _as_ids([id])
+        except (TypeError, ValueError):  # not an integer in [0, 2**64)
             return False
-        if v < 0 or v >= 2**64:
-            return False
-        arr = np.array([v], np.uint64)
         s = int(shard_of(arr, self._shards)[0])
         return not self._call_shard(s, "missing", arr)
 
