@@ -5,8 +5,6 @@
            [--hnsw-dtypes f32,f16,i8,i8+rerank4] [--hnsw-peers hnswlib,faiss,usearch]
            [--hnsw-nq 300] [--hnsw-efs 16,32,64,128,256]
            [--hnsw-vs-hnswlib-rounds R]
-    python -m superinstance.vector_navigator.bench --sharded 4 [--n 200000] [--kind hnsw] [--ef 64]
-           [--threads 2] [--batch 1000] [--model-n 1000000,16000000] [--json out.json]
 
 Peers are used when importable: numpy, faiss-cpu (IndexFlatIP, IndexHNSWFlat),
 hnswlib, usearch. Thread counts are set explicitly for every library (faiss via
@@ -359,155 +357,6 @@ def run_hnsw_vs_hnswlib(n: int, dim: int, k: int, threads: int, M: int, efc: int
     return res
 
 
-def run_payload_and_quantized(n: int, dim: int, k: int, repeat: int) -> Dict[str, Any]:
-    """Single-query cost of payload scoring and filters, and of f16 / i8
-    storage, against plain f32 search on the same data (interleaved, 1 thread)."""
-    x, q = make_data(n, dim, 200, seed=5)
-    rng = np.random.default_rng(1)
-    vad = np.stack([rng.uniform(-1, 1, n), rng.uniform(0, 1, n), rng.uniform(0, 1, n)], 1)
-    ix = Index(dim, threads=1)
-    ix.add(x, sentiment=vad, timestamps=1.7e9 - rng.uniform(0, 86400, n), labels=rng.integers(0, 10, n))
-    exact = ix.search(q, k)[0]
-    fns: Dict[str, Callable[[np.ndarray], Any]] = {
-        "plain": lambda v: ix.search(v, k),
-        "sentiment": lambda v: ix.search(v, k, sentiment=(0.2, 0.5, 0.5), sentiment_weight=0.3),
-        "sentiment+decay": lambda v: ix.search(v, k, sentiment=(0.2, 0.5, 0.5), sentiment_weight=0.3,
-                                               time_decay=0.1, now=1.7e9),
-        "label_filter_50%": lambda v: ix.search(v, k, filter={"labels": [0, 1, 2, 3, 4]}),
-    }
-    quant: Dict[str, Index] = {}
-    for name, kw in (("f16", {"dtype": "f16"}), ("i8", {"dtype": "i8"}), ("i8+rerank4", {"dtype": "i8", "rerank": 4})):
-        quant[name] = Index(dim, threads=1, **kw)
-        quant[name].add(x)
-        fns[name] = (lambda qi: (lambda v: qi.search(v, k)))(quant[name])
-    lat = interleaved(fns, q, repeat)
-    out: Dict[str, Any] = {"n": n, "dim": dim, "k": k, "threads": 1}
-    base = float(np.median(lat["plain"]))
-    for name, v in lat.items():
-        out[name] = {**stats(v), "ratio_to_plain": float(np.median(v)) / base}
-    for name, qi in quant.items():
-        out[name]["recall_at_k_vs_f32"] = recall(qi.search(q, k)[0].astype(np.int64), exact.astype(np.int64))
-        out[name]["vector_bytes"] = qi.vector_bytes
-    out["plain"]["vector_bytes"] = ix.vector_bytes
-    return out
-
-
-def _at_recall(sweep: List[Dict[str, Any]], target: float = 0.95) -> Optional[Dict[str, Any]]:
-    """The fastest sweep point that reaches ``target`` recall@k (sweeps go by increasing ef)."""
-    return next((pt for pt in sweep if pt["recall"] >= target), None)
-
-
-PEER_TIME = "peer time / ours (>1: ours faster)"
-OURS_RATE = "ours {what} / peer {what} (>1: ours faster)"
-
-
-def ratio_table(out: Dict[str, Any]) -> str:
-    """Markdown table of ratios against the peers; the last column says what each ratio compares."""
-    rows = ["| test | peer | peer | ours | ratio | ratio is |", "|---|---|---|---|---:|---|"]
-    flat = out.get("flat")
-    if flat:
-        ours = flat["single"]["superinstance"]["p50_ms"]
-        for lib, v in flat["single"].items():
-            if lib != "superinstance":
-                rows.append(f"| flat single-query P50, {flat['n']}x{flat['dim']} | {lib} | {v['p50_ms']:.3f} ms | "
-                            f"{ours:.3f} ms | {v['p50_ms'] / ours:.2f}x | {PEER_TIME} |")
-        mine = flat["single"]["superinstance"]
-        if "scan_GBps" in mine and "mem_read_GBps_numpy_sum" in flat:
-            rows.append(f"| flat single-query bytes scanned per second at P50 | memory read, numpy sum on "
-                        f"{flat.get('threads', 1)} thread(s) | {flat['mem_read_GBps_numpy_sum']:.1f} GB/s | "
-                        f"{mine['scan_GBps']:.1f} GB/s | {mine['scan_GBps'] / flat['mem_read_GBps_numpy_sum']:.2f} | "
-                        f"of memory bandwidth (ours scan rate / numpy read rate) |")
-        ours = flat["batch_qps"]["superinstance"]["qps"]
-        for lib, v in flat["batch_qps"].items():
-            if lib != "superinstance":
-                rows.append(f"| flat batch of {flat['batch']} | {lib} | {v['qps']:.0f} QPS | {ours:.0f} QPS | "
-                            f"{ours / v['qps']:.2f}x | {OURS_RATE.format(what='QPS')} |")
-                if "ratio_per_round_median" in v:
-                    rows.append(f"| flat batch of {flat['batch']}, median of per-round ratios | {lib} | | | "
-                                f"{v['ratio_per_round_median']:.2f}x | {PEER_TIME} |")
-    hnsw = out.get("hnsw")
-    if hnsw:
-        rows.extend(_hnsw_ratio_rows(hnsw))
-    return "\n".join(rows)
-
-
-def _hnsw_ratio_rows(hnsw: Dict[str, Any]) -> List[str]:
-    rows: List[str] = []
-    libs = hnsw["libs"]
-    mine = libs.get("superinstance", {})
-    ours_pt = _at_recall(mine.get("sweep", []))
-    for lib, v in libs.items():
-        if lib == "superinstance" or "sweep" not in v:
-            continue
-        pt = _at_recall(v["sweep"])
-        if ours_pt and pt:
-            rows.append(f"| HNSW P50 at recall@{hnsw.get('k', 10)} >= 0.95, {hnsw['n']} vectors | {lib} | "
-                        f"{pt['p50_ms']:.3f} ms (ef {pt['ef']}, recall {pt['recall']:.3f}) | "
-                        f"{ours_pt['p50_ms']:.3f} ms (ef {ours_pt['ef']}, recall {ours_pt['recall']:.3f}) | "
-                        f"{pt['p50_ms'] / ours_pt['p50_ms']:.2f}x | {PEER_TIME} |")
-        if "build_vps" in v and "build_vps" in mine:
-            rows.append(f"| HNSW build, {hnsw['threads']} thread(s) | {lib} | {v['build_vps']:.0f} vec/s | "
-                        f"{mine['build_vps']:.0f} vec/s | {mine['build_vps'] / v['build_vps']:.2f}x | "
-                        f"{OURS_RATE.format(what='build rate')} |")
-    for lib, v in libs.items():
-        if "sweep" not in v:
-            rows.append(f"| HNSW | {lib} | skipped: {v} | | | |")
-    return rows
-
-
-def flat_table(flat: Dict[str, Any]) -> str:
-    """Per library: single-query latency percentiles and batch throughput."""
-    rows = [f"# flat exact search, {flat['n']} x {flat['dim']}, k={flat['k']}, {flat['threads']} thread(s)",
-            "| library | single P50 ms | P95 ms | P99 ms | batch of " + str(flat["batch"]) + " QPS |",
-            "|---|---:|---:|---:|---:|"]
-    for lib, v in flat["single"].items():
-        qps = flat["batch_qps"].get(lib, {}).get("qps")
-        rows.append(f"| {lib} | {v['p50_ms']:.3f} | {v['p95_ms']:.3f} | {v['p99_ms']:.3f} | "
-                    f"{'' if qps is None else f'{qps:.0f}'} |")
-    if "agreement_with_faiss" in flat:
-        rows.append(f"agreement of ours with faiss (recall of faiss's ids): {flat['agreement_with_faiss']:.4f}")
-    return "\n".join(rows)
-
-
-def hnsw_table(hnsw: Dict[str, Any]) -> str:
-    """Per library and ef: recall@k against exact float64 search and single-query latency."""
-    rows = [f"# HNSW, {hnsw['n']} x {hnsw['dim']}, M={hnsw['M']}, ef_construction={hnsw['ef_construction']}, "
-            f"k={hnsw['k']}, build on {hnsw['threads']} thread(s)",
-            f"| library | build s | ef | recall@{hnsw['k']} | P50 ms | P99 ms |", "|---|---:|---:|---:|---:|---:|"]
-    for lib, v in hnsw["libs"].items():
-        for pt in v.get("sweep", []):
-            rows.append(f"| {lib} | {v['build_s']:.1f} | {pt['ef']} | {pt['recall']:.3f} | {pt['p50_ms']:.3f} | "
-                        f"{pt['p99_ms']:.3f} |")
-    return "\n".join(rows)
-
-
-def hnsw_vs_hnswlib_table(r: Dict[str, Any]) -> str:
-    """Medians over rounds of ours against hnswlib, per ef."""
-    rows = [f"# ours (f32 HNSW) against hnswlib, {r['n']} x {r['dim']}, M={r['M']}, {r['rounds']} round(s); "
-            f"build rate ours / hnswlib (median of rounds): {r['build_ratio_median']:.2f}x",
-            f"| ef | recall@{r['k']} ours | recall@{r['k']} hnswlib | P50 ms ours | P50 ms hnswlib "
-            "| ours P50 / hnswlib P50 (<1: ours faster), median of rounds |", "|---:|---:|---:|---:|---:|---:|"]
-    for ef, v in r["sweep"].items():
-        rec, p50 = v["recall_median"], v["p50_ms_median"]
-        rows.append(f"| {ef} | {rec['superinstance']:.3f} | {rec['hnswlib']:.3f} | {p50['superinstance']:.3f} | "
-                    f"{p50['hnswlib']:.3f} | {v['p50_ratio_median']:.2f}x |")
-    return "\n".join(rows)
-
-
-def payload_table(p: Dict[str, Any]) -> str:
-    """Payload scoring, filters and quantized storage against plain f32 search (1 thread)."""
-    rows = [f"# payload scoring and quantized storage, {p['n']} x {p['dim']}, k={p['k']}, 1 thread",
-            f"| variant | P50 ms | P99 ms | time / plain f32 time | recall@{p['k']} vs f32 | vector bytes |",
-            "|---|---:|---:|---:|---:|---:|"]
-    for name, v in p.items():
-        if not isinstance(v, dict):
-            continue
-        rec = v.get("recall_at_k_vs_f32")
-        rows.append(f"| {name} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} | {v['ratio_to_plain']:.2f}x | "
-                    f"{'' if rec is None else f'{rec:.3f}'} | {v.get('vector_bytes', '')} |")
-    return "\n".join(rows)
-
-
 # ------------------------------------------------------------ ShardedIndex on Ray
 def _ray_round_trips(sx: Any, dim: int, k: int, repeat: int) -> Dict[str, float]:
     """P50s (ms) of Ray calls that do no search: an empty call to one shard and
@@ -728,7 +577,12 @@ def sharded_model_table(model: List[Dict[str, float]], n_total: int, shard_threa
 
 
 def main_sharded(argv: Optional[List[str]] = None) -> int:
-    """``python -m superinstance.vector_navigator.bench --sharded 4 [--n ...]``: run_sharded and the model."""
+    """ShardedIndex against one Index, and the scaling model:
+
+        python -m superinstance.vector_navigator.bench --sharded 4 [--n 200000] [--kind hnsw] [--ef 64]
+               [--threads 2] [--batch 1000] [--model-n 1000000,16000000] [--json out.json]
+               [--from-json out.json] [--shard-threads 8] [--network-ms 0.1]
+    """
     ap = argparse.ArgumentParser(description="ShardedIndex on a local Ray instance against one Index")
     ap.add_argument("--sharded", type=int, default=4, help="shard count")
     ap.add_argument("--n", type=int, default=200_000)
@@ -764,6 +618,155 @@ def main_sharded(argv: Optional[List[str]] = None) -> int:
         with open(a.json, "w") as f:
             json.dump(r, f, indent=1)
     return 0
+
+
+def run_payload_and_quantized(n: int, dim: int, k: int, repeat: int) -> Dict[str, Any]:
+    """Single-query cost of payload scoring and filters, and of f16 / i8
+    storage, against plain f32 search on the same data (interleaved, 1 thread)."""
+    x, q = make_data(n, dim, 200, seed=5)
+    rng = np.random.default_rng(1)
+    vad = np.stack([rng.uniform(-1, 1, n), rng.uniform(0, 1, n), rng.uniform(0, 1, n)], 1)
+    ix = Index(dim, threads=1)
+    ix.add(x, sentiment=vad, timestamps=1.7e9 - rng.uniform(0, 86400, n), labels=rng.integers(0, 10, n))
+    exact = ix.search(q, k)[0]
+    fns: Dict[str, Callable[[np.ndarray], Any]] = {
+        "plain": lambda v: ix.search(v, k),
+        "sentiment": lambda v: ix.search(v, k, sentiment=(0.2, 0.5, 0.5), sentiment_weight=0.3),
+        "sentiment+decay": lambda v: ix.search(v, k, sentiment=(0.2, 0.5, 0.5), sentiment_weight=0.3,
+                                               time_decay=0.1, now=1.7e9),
+        "label_filter_50%": lambda v: ix.search(v, k, filter={"labels": [0, 1, 2, 3, 4]}),
+    }
+    quant: Dict[str, Index] = {}
+    for name, kw in (("f16", {"dtype": "f16"}), ("i8", {"dtype": "i8"}), ("i8+rerank4", {"dtype": "i8", "rerank": 4})):
+        quant[name] = Index(dim, threads=1, **kw)
+        quant[name].add(x)
+        fns[name] = (lambda qi: (lambda v: qi.search(v, k)))(quant[name])
+    lat = interleaved(fns, q, repeat)
+    out: Dict[str, Any] = {"n": n, "dim": dim, "k": k, "threads": 1}
+    base = float(np.median(lat["plain"]))
+    for name, v in lat.items():
+        out[name] = {**stats(v), "ratio_to_plain": float(np.median(v)) / base}
+    for name, qi in quant.items():
+        out[name]["recall_at_k_vs_f32"] = recall(qi.search(q, k)[0].astype(np.int64), exact.astype(np.int64))
+        out[name]["vector_bytes"] = qi.vector_bytes
+    out["plain"]["vector_bytes"] = ix.vector_bytes
+    return out
+
+
+def _at_recall(sweep: List[Dict[str, Any]], target: float = 0.95) -> Optional[Dict[str, Any]]:
+    """The fastest sweep point that reaches ``target`` recall@k (sweeps go by increasing ef)."""
+    return next((pt for pt in sweep if pt["recall"] >= target), None)
+
+
+PEER_TIME = "peer time / ours (>1: ours faster)"
+OURS_RATE = "ours {what} / peer {what} (>1: ours faster)"
+
+
+def ratio_table(out: Dict[str, Any]) -> str:
+    """Markdown table of ratios against the peers; the last column says what each ratio compares."""
+    rows = ["| test | peer | peer | ours | ratio | ratio is |", "|---|---|---|---|---:|---|"]
+    flat = out.get("flat")
+    if flat:
+        ours = flat["single"]["superinstance"]["p50_ms"]
+        for lib, v in flat["single"].items():
+            if lib != "superinstance":
+                rows.append(f"| flat single-query P50, {flat['n']}x{flat['dim']} | {lib} | {v['p50_ms']:.3f} ms | "
+                            f"{ours:.3f} ms | {v['p50_ms'] / ours:.2f}x | {PEER_TIME} |")
+        mine = flat["single"]["superinstance"]
+        if "scan_GBps" in mine and "mem_read_GBps_numpy_sum" in flat:
+            rows.append(f"| flat single-query bytes scanned per second at P50 | memory read, numpy sum on "
+                        f"{flat.get('threads', 1)} thread(s) | {flat['mem_read_GBps_numpy_sum']:.1f} GB/s | "
+                        f"{mine['scan_GBps']:.1f} GB/s | {mine['scan_GBps'] / flat['mem_read_GBps_numpy_sum']:.2f} | "
+                        f"of memory bandwidth (ours scan rate / numpy read rate) |")
+        ours = flat["batch_qps"]["superinstance"]["qps"]
+        for lib, v in flat["batch_qps"].items():
+            if lib != "superinstance":
+                rows.append(f"| flat batch of {flat['batch']} | {lib} | {v['qps']:.0f} QPS | {ours:.0f} QPS | "
+                            f"{ours / v['qps']:.2f}x | {OURS_RATE.format(what='QPS')} |")
+                if "ratio_per_round_median" in v:
+                    rows.append(f"| flat batch of {flat['batch']}, median of per-round ratios | {lib} | | | "
+                                f"{v['ratio_per_round_median']:.2f}x | {PEER_TIME} |")
+    hnsw = out.get("hnsw")
+    if hnsw:
+        rows.extend(_hnsw_ratio_rows(hnsw))
+    return "\n".join(rows)
+
+
+def _hnsw_ratio_rows(hnsw: Dict[str, Any]) -> List[str]:
+    rows: List[str] = []
+    libs = hnsw["libs"]
+    mine = libs.get("superinstance", {})
+    ours_pt = _at_recall(mine.get("sweep", []))
+    for lib, v in libs.items():
+        if lib == "superinstance" or "sweep" not in v:
+            continue
+        pt = _at_recall(v["sweep"])
+        if ours_pt and pt:
+            rows.append(f"| HNSW P50 at recall@{hnsw.get('k', 10)} >= 0.95, {hnsw['n']} vectors | {lib} | "
+                        f"{pt['p50_ms']:.3f} ms (ef {pt['ef']}, recall {pt['recall']:.3f}) | "
+                        f"{ours_pt['p50_ms']:.3f} ms (ef {ours_pt['ef']}, recall {ours_pt['recall']:.3f}) | "
+                        f"{pt['p50_ms'] / ours_pt['p50_ms']:.2f}x | {PEER_TIME} |")
+        if "build_vps" in v and "build_vps" in mine:
+            rows.append(f"| HNSW build, {hnsw['threads']} thread(s) | {lib} | {v['build_vps']:.0f} vec/s | "
+                        f"{mine['build_vps']:.0f} vec/s | {mine['build_vps'] / v['build_vps']:.2f}x | "
+                        f"{OURS_RATE.format(what='build rate')} |")
+    for lib, v in libs.items():
+        if "sweep" not in v:
+            rows.append(f"| HNSW | {lib} | skipped: {v} | | | |")
+    return rows
+
+
+def flat_table(flat: Dict[str, Any]) -> str:
+    """Per library: single-query latency percentiles and batch throughput."""
+    rows = [f"# flat exact search, {flat['n']} x {flat['dim']}, k={flat['k']}, {flat['threads']} thread(s)",
+            "| library | single P50 ms | P95 ms | P99 ms | batch of " + str(flat["batch"]) + " QPS |",
+            "|---|---:|---:|---:|---:|"]
+    for lib, v in flat["single"].items():
+        qps = flat["batch_qps"].get(lib, {}).get("qps")
+        rows.append(f"| {lib} | {v['p50_ms']:.3f} | {v['p95_ms']:.3f} | {v['p99_ms']:.3f} | "
+                    f"{'' if qps is None else f'{qps:.0f}'} |")
+    if "agreement_with_faiss" in flat:
+        rows.append(f"agreement of ours with faiss (recall of faiss's ids): {flat['agreement_with_faiss']:.4f}")
+    return "\n".join(rows)
+
+
+def hnsw_table(hnsw: Dict[str, Any]) -> str:
+    """Per library and ef: recall@k against exact float64 search and single-query latency."""
+    rows = [f"# HNSW, {hnsw['n']} x {hnsw['dim']}, M={hnsw['M']}, ef_construction={hnsw['ef_construction']}, "
+            f"k={hnsw['k']}, build on {hnsw['threads']} thread(s)",
+            f"| library | build s | ef | recall@{hnsw['k']} | P50 ms | P99 ms |", "|---|---:|---:|---:|---:|---:|"]
+    for lib, v in hnsw["libs"].items():
+        for pt in v.get("sweep", []):
+            rows.append(f"| {lib} | {v['build_s']:.1f} | {pt['ef']} | {pt['recall']:.3f} | {pt['p50_ms']:.3f} | "
+                        f"{pt['p99_ms']:.3f} |")
+    return "\n".join(rows)
+
+
+def hnsw_vs_hnswlib_table(r: Dict[str, Any]) -> str:
+    """Medians over rounds of ours against hnswlib, per ef."""
+    rows = [f"# ours (f32 HNSW) against hnswlib, {r['n']} x {r['dim']}, M={r['M']}, {r['rounds']} round(s); "
+            f"build rate ours / hnswlib (median of rounds): {r['build_ratio_median']:.2f}x",
+            f"| ef | recall@{r['k']} ours | recall@{r['k']} hnswlib | P50 ms ours | P50 ms hnswlib "
+            "| ours P50 / hnswlib P50 (<1: ours faster), median of rounds |", "|---:|---:|---:|---:|---:|---:|"]
+    for ef, v in r["sweep"].items():
+        rec, p50 = v["recall_median"], v["p50_ms_median"]
+        rows.append(f"| {ef} | {rec['superinstance']:.3f} | {rec['hnswlib']:.3f} | {p50['superinstance']:.3f} | "
+                    f"{p50['hnswlib']:.3f} | {v['p50_ratio_median']:.2f}x |")
+    return "\n".join(rows)
+
+
+def payload_table(p: Dict[str, Any]) -> str:
+    """Payload scoring, filters and quantized storage against plain f32 search (1 thread)."""
+    rows = [f"# payload scoring and quantized storage, {p['n']} x {p['dim']}, k={p['k']}, 1 thread",
+            f"| variant | P50 ms | P99 ms | time / plain f32 time | recall@{p['k']} vs f32 | vector bytes |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for name, v in p.items():
+        if not isinstance(v, dict):
+            continue
+        rec = v.get("recall_at_k_vs_f32")
+        rows.append(f"| {name} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} | {v['ratio_to_plain']:.2f}x | "
+                    f"{'' if rec is None else f'{rec:.3f}'} | {v.get('vector_bytes', '')} |")
+    return "\n".join(rows)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
