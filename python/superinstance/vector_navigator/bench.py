@@ -579,7 +579,7 @@ def sharded_model_table(model: List[Dict[str, float]], n_total: int, shard_threa
 def main_sharded(argv: Optional[List[str]] = None) -> int:
     """ShardedIndex against one Index, and the scaling model:
 
-        python -m superinstance.vector_navigator.bench --sharded 4 [--n 200000] [--kind hnsw] [--ef 64]
+        python -m superinstance.bench.vector_navigator --sharded 4 [--n 200000] [--kind hnsw] [--ef 64]
                [--threads 2] [--batch 1000] [--model-n 1000000,16000000] [--json out.json]
                [--from-json out.json] [--shard-threads 8] [--network-ms 0.1]
     """
