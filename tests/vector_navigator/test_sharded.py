@@ -296,7 +296,7 @@ def test_navigator_over_sharded_index(data, tmp_path):
     for nav in navs:
         nav.index.add(x[200:400])
     # build_basins reads ids() (ascending: the single index's storage order here) and gets the same clusters
-    assert sharded.build_basins(levels=2, branching=3) == single.build_basins(levels=2, branching=3)
+    assert sharded.build_basins(2, 3) == single.build_basins(2, 3)  # positional: levels= is depth= after #17
     assert sharded.counts() == single.counts()
     leaf = single.route(x[250])
     assert sharded.route(x[250]) == leaf
