@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import ClosedError
 from . import _basin_state
 from ._index import Index, _as_f32_rows
+from ._sharded import ShardedIndex
 
 Path = Tuple[str, ...]
 
@@ -103,8 +104,8 @@ class Navigator:
     """
 
     def __init__(self, index: Index) -> None:
-        if not isinstance(index, Index):
-            raise TypeError("Navigator needs a superinstance.vector_navigator.Index")
+        if not isinstance(index, (Index, ShardedIndex)):
+            raise TypeError("Navigator needs a superinstance.vector_navigator.Index or ShardedIndex")
         if index.closed:
             raise ClosedError("Index is closed")
         self._closed = False
