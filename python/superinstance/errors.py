@@ -20,6 +20,7 @@ __all__ = [
     "GpuUnavailableError",
     "GpuOutOfMemoryError",
     "RealtimePermissionError",
+    "ShardUnavailableError",
 ]
 
 
@@ -69,3 +70,7 @@ class GpuOutOfMemoryError(SuperinstanceError, MemoryError):
 
 class RealtimePermissionError(SuperinstanceError, PermissionError):
     """The process lacks a real-time permission (SCHED_FIFO, mlock, ...) that was required."""
+
+
+class ShardUnavailableError(SuperinstanceError, RuntimeError):
+    """Every replica of a ShardedIndex shard is dead (or still restarting past the timeout)."""

@@ -175,3 +175,15 @@ def test_ope_summary_rows_one_per_estimator():
     for x, est in zip(rows, r["estimators"].values()):
         assert x["ours"] == f"{est['ours_ms']:.2f} ms"
         assert x["ratio"] == est.get("speedup")  # obp time / ours when obp is installed, else no ratio
+
+
+def test_sharded_summary_compares_with_one_index():
+    from superinstance.bench.vector_navigator import summary
+
+    canned = {"shards": 4, "n": 1000, "dim": 8, "kind": "hnsw", "k": 10, "batch": 100, "recall_sharded": 0.99,
+              "recall_single": 0.98, "sharded_p50_ms": 2.0, "single_p50_ms": 0.5, "sharded_batch_qps": 500.0,
+              "single_batch_qps": 1000.0}
+    rows = summary(canned)
+    assert [r["case"].split(": ")[1] for r in rows] == ["recall@10", "single-query P50", "batch of 100"]
+    assert rows[1]["ratio"] == pytest.approx(0.25) and rows[2]["ratio"] == pytest.approx(0.5)  # > 1: ours better
+    assert rows[0]["ratio"] is None and "0.980" in rows[0]["peers"]

@@ -32,10 +32,7 @@ def test_routing_is_splitmix64_of_the_id():
 
 def test_scaling_model_arithmetic():
     """sharded_model on made-up measurements, against the formulas by hand."""
-    try:  # the bench modules move to superinstance.bench (helper "bench", #17)
-        from superinstance.bench.vector_navigator import sharded_model, sharded_model_exponent, sharded_model_table
-    except ImportError:
-        from superinstance.vector_navigator.bench import sharded_model, sharded_model_exponent, sharded_model_table
+    from superinstance.bench.vector_navigator import sharded_model, sharded_model_exponent, sharded_model_table
 
     r = {"shards": 4, "n": 1000, "kind": "hnsw", "batch": 100, "threads": 2, "rtt_search_bytes_one_p50_ms": 1.0,
          "submit_per_call_ms": 0.1, "single_p50_ms": 0.4, "shard_search_p50_ms": 0.2, "single_batch_qps": 1000.0,

@@ -27,7 +27,9 @@ __all__ = ["SUITES", "run", "run_module"]
 SUITES: Dict[str, List[Tuple[str, List[str], List[str]]]] = {
     "timer": [("superinstance.bench.realtime_core", ["--seconds", "10"], ["--seconds", "2", "--rates", "1000,100"])],
     "search": [("superinstance.bench.vector_navigator", [],
-                ["--n", "20000", "--hnsw-n", "10000", "--repeat", "50", "--batch", "200"])],
+                ["--n", "20000", "--hnsw-n", "10000", "--repeat", "50", "--batch", "200"]),
+               ("superinstance.bench.vector_navigator", ["--sharded", "4"],
+                ["--sharded", "4", "--n", "20000", "--repeat", "50", "--batch", "200"])],
     "bandit": [("superinstance.bench.frozen_model_rl", [], ["--quick"]),
                ("superinstance.bench.frozen_model_rl", ["--scenarios"], ["--scenarios", "--quick"]),
                ("superinstance.bench.frozen_model_rl", ["--ope"], ["--ope", "--quick"])],

@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import storage
-from ..errors import ClosedError, CorruptFileError, SuperinstanceError, UnknownIdError
+from ..errors import ClosedError, CorruptFileError, ShardUnavailableError, UnknownIdError
 from ._index import NO_ID, Index, _as_f32_rows, _as_ids, _payload_fields
 from ._shard_actor import ShardReplica
 
@@ -38,10 +38,6 @@ MANIFEST = "manifest.sif"
 _MANIFEST_KIND = "vecnav-sharded"
 _MANIFEST_VERSION = 1
 _INSTALL_HINT = "ShardedIndex needs Ray: pip install 'superinstance[distributed]' (or pip install ray)"
-
-
-class ShardUnavailableError(SuperinstanceError, RuntimeError):
-    """Every replica of a shard is dead (or still restarting past the timeout)."""
 
 
 def _ray() -> Any:
