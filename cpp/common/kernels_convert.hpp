@@ -55,6 +55,10 @@ void dot_i8_rows(const float* q, const std::int8_t* rows, const float* scale, st
     const std::int8_t* row = rows + r * dim;
     typename V::reg s0 = V::zero(), s1 = V::zero();
     std::size_t i = 0;
+    for (; i + 2 * W <= dim; i += 2 * W) {
+      s0 = V::fma(V::load(q + i), V::load_i8(row + i), s0);
+      s1 = V::fma(V::load(q + i + W), V::load_i8(row + i + W), s1);
+    }
     for (; i + W <= dim; i += W) s0 = V::fma(V::load(q + i), V::load_i8(row + i), s0);
     if (i < dim) s1 = V::fma(V::load_n(q + i, dim - i), V::load_i8_n(row + i, dim - i), s1);
     out[r] = V::hsum(V::add(s0, s1)) * scale[r];

@@ -23,28 +23,37 @@ namespace si::simd::kernels {
 
 // ---- row-major form ----
 
+// Forced inline: the register tiles must stay in registers, which they do only
+// when the step is inlined into its loop.
+#define SI_TILE_INLINE inline __attribute__((always_inline))
+
+// acc[a][b] += q(a)[i, i + width) * rows(b)[i, i + width), the last vector
+// masked to n lanes when Tail.
+template <class V, int QB, int RB, bool Tail>
+SI_TILE_INLINE void dot_step(const float* q, const float* rows, std::size_t dim, std::size_t i, std::size_t n,
+                             typename V::reg (&acc)[QB][RB]) {
+  typename V::reg rv[RB];
+#pragma GCC unroll 4
+  for (int b = 0; b < RB; ++b) rv[b] = Tail ? V::load_n(rows + b * dim + i, n) : V::load(rows + b * dim + i);
+#pragma GCC unroll 4
+  for (int a = 0; a < QB; ++a) {
+    const typename V::reg qv = Tail ? V::load_n(q + a * dim + i, n) : V::load(q + a * dim + i);
+#pragma GCC unroll 4
+    for (int b = 0; b < RB; ++b) acc[a][b] = V::fma(qv, rv[b], acc[a][b]);
+  }
+}
+
 template <class V, int QB, int RB>
-inline void dot_micro(const float* q, const float* rows, std::size_t dim, float* out, std::size_t out_stride) {
+SI_TILE_INLINE void dot_micro(const float* q, const float* rows, std::size_t dim, float* out, std::size_t out_stride) {
   constexpr std::size_t W = V::width;
   typename V::reg acc[QB][RB];
 #pragma GCC unroll 4
   for (int a = 0; a < QB; ++a)
 #pragma GCC unroll 4
     for (int b = 0; b < RB; ++b) acc[a][b] = V::zero();
-  auto step = [&](auto load) {
-    typename V::reg rv[RB];
-#pragma GCC unroll 4
-    for (int b = 0; b < RB; ++b) rv[b] = load(rows + b * dim);
-#pragma GCC unroll 4
-    for (int a = 0; a < QB; ++a) {
-      const typename V::reg qv = load(q + a * dim);
-#pragma GCC unroll 4
-      for (int b = 0; b < RB; ++b) acc[a][b] = V::fma(qv, rv[b], acc[a][b]);
-    }
-  };
   std::size_t i = 0;
-  for (; i + W <= dim; i += W) step([i](const float* p) { return V::load(p + i); });
-  if (i < dim) step([i, n = dim - i](const float* p) { return V::load_n(p + i, n); });
+  for (; i + W <= dim; i += W) dot_step<V, QB, RB, false>(q, rows, dim, i, W, acc);
+  if (i < dim) dot_step<V, QB, RB, true>(q, rows, dim, i, dim - i, acc);
   if constexpr (RB == 4) {
 #pragma GCC unroll 4
     for (int a = 0; a < QB; ++a) V::hsum4(acc[a][0], acc[a][1], acc[a][2], acc[a][3], out + a * out_stride);
@@ -79,25 +88,35 @@ void dot_tile(const float* q, std::size_t nq, const float* rows, std::size_t nr,
 
 // ---- broadcast form, on packed rows ----
 
-// acc[a][v] = sum_d *query(d, a) * k[d * KD + v * width] for d < dim.
+// acc[a][v] += *query(d, a) * k[d * KD + v * width], one element d of dim.
 template <class V, int QB, int NV, std::size_t KD, class Query>
-inline void bcast_accumulate(Query query, const float* k, std::size_t dim, typename V::reg (&acc)[QB][NV]) {
+SI_TILE_INLINE void bcast_step(Query query, const float* k, std::size_t d, typename V::reg (&acc)[QB][NV]) {
+  const float* kr = k + d * KD;
+  typename V::reg r[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) r[v] = V::load(kr + v * V::width);
+#pragma GCC unroll 12
+  for (int a = 0; a < QB; ++a) {
+    const typename V::reg b = V::bcast(query(d, a));
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[a][v] = V::fma(b, r[v], acc[a][v]);
+  }
+}
+
+// acc[a][v] = sum_d *query(d, a) * k[d * KD + v * width] for d < dim, the
+// loop over d unrolled DU (1 or 2) times.
+template <class V, int QB, int NV, std::size_t KD, int DU, class Query>
+SI_TILE_INLINE void bcast_accumulate(Query query, const float* k, std::size_t dim, typename V::reg (&acc)[QB][NV]) {
 #pragma GCC unroll 12
   for (int a = 0; a < QB; ++a)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[a][v] = V::zero();
+  static_assert(DU == 1 || DU == 2, "the loop over dim is unrolled once or twice");
+  if constexpr (DU == 2) {
 #pragma GCC unroll 2
-  for (std::size_t d = 0; d < dim; ++d) {
-    const float* kr = k + d * KD;
-    typename V::reg r[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) r[v] = V::load(kr + v * V::width);
-#pragma GCC unroll 12
-    for (int a = 0; a < QB; ++a) {
-      const typename V::reg b = V::bcast(query(d, a));
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[a][v] = V::fma(b, r[v], acc[a][v]);
-    }
+    for (std::size_t d = 0; d < dim; ++d) bcast_step<V, QB, NV, KD>(query, k, d, acc);
+  } else {
+    for (std::size_t d = 0; d < dim; ++d) bcast_step<V, QB, NV, KD>(query, k, d, acc);
   }
 }
 
@@ -108,7 +127,7 @@ std::uint32_t panel_micro(const float* group, std::size_t nq, const float* panel
   using V = typename Isa::f32;
   constexpr std::size_t W = V::width, PR = 2 * W, PQ = Isa::panel_queries;
   typename V::reg acc[QB][2];
-  bcast_accumulate<V, QB, 2, PR>([group](std::size_t d, int a) { return group + d * PQ + a; }, panel, dim, acc);
+  bcast_accumulate<V, QB, 2, PR, 2>([group](std::size_t d, int a) { return group + d * PQ + a; }, panel, dim, acc);
   std::uint32_t mask = 0;
 #pragma GCC unroll 12
   for (int a = 0; a < QB; ++a) {
@@ -134,11 +153,11 @@ std::uint32_t panel_tile(const float* group, std::size_t nq, const float* panel,
 }
 
 // NQ row-major queries x NV vectors of key columns; `rem` valid columns.
-template <class V, int NQ, int NV>
+template <class V, int NQ, int NV, int DU>
 void qk_micro(const float* q, std::size_t dim, const float* kt, std::size_t rem, float* out, std::size_t ldo) {
   constexpr std::size_t W = V::width;
   typename V::reg acc[NQ][NV];
-  bcast_accumulate<V, NQ, NV, kKeyBlock>([q, dim](std::size_t d, int a) { return q + a * dim + d; }, kt, dim, acc);
+  bcast_accumulate<V, NQ, NV, kKeyBlock, DU>([q, dim](std::size_t d, int a) { return q + a * dim + d; }, kt, dim, acc);
   for (int a = 0; a < NQ; ++a)
     for (int v = 0; v < NV; ++v) {
       const std::size_t j = static_cast<std::size_t>(v) * W;
@@ -150,12 +169,12 @@ void qk_micro(const float* q, std::size_t dim, const float* kt, std::size_t rem,
     }
 }
 
-template <class V, int NV>
+template <class V, int NV, int DU>
 void qk_columns(const float* q, std::size_t m, std::size_t dim, const float* kt, std::size_t rem, float* out,
                 std::size_t ldo) {
   std::size_t i = 0;
-  for (; i + 4 <= m; i += 4) qk_micro<V, 4, NV>(q + i * dim, dim, kt, rem, out + i * ldo, ldo);
-  for (; i < m; ++i) qk_micro<V, 1, NV>(q + i * dim, dim, kt, rem, out + i * ldo, ldo);
+  for (; i + 4 <= m; i += 4) qk_micro<V, 4, NV, DU>(q + i * dim, dim, kt, rem, out + i * ldo, ldo);
+  for (; i < m; ++i) qk_micro<V, 1, NV, DU>(q + i * dim, dim, kt, rem, out + i * ldo, ldo);
 }
 
 // out[i * ldo + j] = sum_d q[i * dim + d] * kt[d * kKeyBlock + j] for i < m,
@@ -169,12 +188,14 @@ void qk_block(const float* q, std::size_t m, std::size_t dim, const float* kt, s
   for (std::size_t c0 = 0; c0 < valid; c0 += kCols) {
     const std::size_t rem = valid - c0 < kCols ? valid - c0 : kCols;
     switch ((rem + W - 1) / W) {
-      case 1: qk_columns<V, 1>(q, m, dim, kt + c0, rem, out + c0, ldo); break;
-      case 2: qk_columns<V, 2>(q, m, dim, kt + c0, rem, out + c0, ldo); break;
-      case 3: qk_columns<V, 3>(q, m, dim, kt + c0, rem, out + c0, ldo); break;
-      default: qk_columns<V, 4>(q, m, dim, kt + c0, rem, out + c0, ldo); break;
+      case 1: qk_columns<V, 1, Isa::qk_unroll>(q, m, dim, kt + c0, rem, out + c0, ldo); break;
+      case 2: qk_columns<V, 2, Isa::qk_unroll>(q, m, dim, kt + c0, rem, out + c0, ldo); break;
+      case 3: qk_columns<V, 3, Isa::qk_unroll>(q, m, dim, kt + c0, rem, out + c0, ldo); break;
+      default: qk_columns<V, 4, Isa::qk_unroll>(q, m, dim, kt + c0, rem, out + c0, ldo); break;
     }
   }
 }
 
 }  // namespace si::simd::kernels
+
+#undef SI_TILE_INLINE

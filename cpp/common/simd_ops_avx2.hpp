@@ -140,6 +140,8 @@ struct Avx2 {
   // dot_tile: queries per register tile; rows per tile when there is one query.
   static constexpr int dot_tile_queries = 2, single_query_rows = 4;
   // panel_tile: query groups of 6 (12 accumulators of the 16 registers), in steps of 3.
+  // qk_block: its loop over dim unrolled this many times (measured 15% faster than 1 (in-process A/B, 16 x 128 x 384)).
+  static constexpr int qk_unroll = 2;
   static constexpr std::size_t panel_queries = 6, panel_query_step = 3;
 };
 
