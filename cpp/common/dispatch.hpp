@@ -36,3 +36,11 @@ struct KernelSet {
 };
 
 }  // namespace si::simd
+
+// The KernelSet of a family's three tables, nulls for the levels this build has
+// no files for (the *_avx2 / *_avx512 tables exist only on x86 builds).
+#if defined(SUPERINSTANCE_X86_KERNELS)
+#define SI_KERNEL_SET(scalar, avx2, avx512) {&(scalar), &(avx2), &(avx512)}
+#else
+#define SI_KERNEL_SET(scalar, avx2, avx512) {&(scalar), nullptr, nullptr}
+#endif

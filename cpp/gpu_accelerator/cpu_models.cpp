@@ -6,11 +6,9 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 #include "common/parallel.hpp"
 #include "common/vector_kernels.hpp"
-#include "gpu_accelerator/cosine_kernels.hpp"
 
 namespace si::gpu {
 namespace {
@@ -27,8 +25,8 @@ void check_size(const std::vector<float>& v, std::size_t want, const char* name)
                                   std::to_string(i));
 }
 
-// Below this many queries the key transpose costs more than it saves.
-constexpr std::size_t kMinQueriesForTranspose = 4;
+// Below this many queries packing the keys costs more than it saves.
+constexpr std::size_t kMinQueriesForPacking = 4;
 
 // Logistic function without overflow for any z (exp of a non-positive argument only).
 template <class T>
@@ -143,9 +141,8 @@ std::size_t first_non_finite(const float* p, std::size_t n) {
 SentimentHeadCpu::SentimentHeadCpu(SentimentWeights w) : w_(std::move(w)) {
   w_.validate();
   if (w_.hidden <= kKeyBlock) {
-    w1t_.assign(w_.in * kKeyBlock, 0.0f);
-    for (std::size_t j = 0; j < w_.hidden; ++j)
-      for (std::size_t i = 0; i < w_.in; ++i) w1t_[i * kKeyBlock + j] = w_.w1[j * w_.in + i];
+    w1t_.resize(w_.in * kKeyBlock);
+    simd::pack_columns(w_.w1.data(), w_.hidden, w_.in, kKeyBlock, w1t_.data());
   }
 }
 
@@ -167,7 +164,6 @@ void SentimentHeadCpu::forward(const float* x, std::size_t batch, float* out,
   const auto& k = simd::vector_kernels(level);
   const std::size_t in = w_.in, hid = w_.hidden;
   if (threads == 0) threads = auto_threads(2.0 * batch * hid * (in + 3));
-  const auto& ck = cosine_kernel_set().at(level);
   auto finish_row = [&](float* h, std::size_t r) {
     // A non-finite pre-activation means a float partial sum overflowed (the
     // inputs and weights are finite): that row is recomputed in double, where
@@ -187,19 +183,21 @@ void SentimentHeadCpu::forward(const float* x, std::size_t batch, float* out,
     if (non_finite) return forward_row_f64(x + r * in, out + r * 3);
     write_outputs(z[0], z[1], z[2], out + r * 3);
   };
-  parallel_chunks(batch, threads, [&](std::size_t b, std::size_t e) {
+  // Tasks of kTile rows; layer 1 of a tile at once (x_tile @ w1^T, vectorised
+  // over hidden units) when w1 is packed, else row by row.
+  constexpr std::size_t kTile = 32;
+  const std::size_t tiles = (batch + kTile - 1) / kTile;
+  std::vector<std::vector<float>> scratch(std::min<std::size_t>(tiles, si::resolve_threads(static_cast<int>(threads))));
+  si::parallel_for(tiles, static_cast<int>(threads), [&](std::size_t t, std::size_t worker) {
+    const std::size_t r0 = t * kTile, rows = std::min(kTile, batch - r0);
+    std::vector<float>& h = scratch[worker];
     if (!w1t_.empty()) {
-      // Layer 1 for a tile of rows at once: x_tile @ w1^T, vectorised over hidden units.
-      constexpr std::size_t kTile = 32;
-      std::vector<float> h(kTile * kKeyBlock);
-      for (std::size_t r0 = b; r0 < e; r0 += kTile) {
-        const std::size_t rows = std::min(kTile, e - r0);
-        ck.qk_block(x + r0 * in, rows, in, w1t_.data(), hid, h.data(), kKeyBlock);
-        for (std::size_t r = 0; r < rows; ++r) finish_row(h.data() + r * kKeyBlock, r0 + r);
-      }
+      h.resize(kTile * kKeyBlock);
+      k.qk_block(x + r0 * in, rows, in, w1t_.data(), hid, h.data(), kKeyBlock);
+      for (std::size_t r = 0; r < rows; ++r) finish_row(h.data() + r * kKeyBlock, r0 + r);
     } else {
-      std::vector<float> h(hid);
-      for (std::size_t r = b; r < e; ++r) {
+      h.resize(hid);
+      for (std::size_t r = r0; r < r0 + rows; ++r) {
         k.dot_rows(x + r * in, w_.w1.data(), hid, in, in, h.data());
         finish_row(h.data(), r);
       }
@@ -210,7 +208,6 @@ void SentimentHeadCpu::forward(const float* x, std::size_t batch, float* out,
 void cosine_matrix(const float* q, std::size_t m, const float* k, std::size_t n, std::size_t dim,
                    float* out, simd::Level level, unsigned threads) {
   const auto& vk = simd::vector_kernels(level);
-  const auto& ck = cosine_kernel_set().at(level);
   if (m == 0 || n == 0) return;
   if (threads == 0) threads = auto_threads(2.0 * m * n * dim);
   std::vector<RowNorm> qnorm(m), knorm(n);
@@ -224,45 +221,36 @@ void cosine_matrix(const float* q, std::size_t m, const float* k, std::size_t n,
     q = q_rescaled.data();
   }
   // Keys in blocks of kKeyBlock that stay in L2 while every query passes over
-  // them. With several queries, each block is transposed once (dim x block) so
+  // them. With several queries, each block is packed once (dim x block) so
   // that the micro-kernel vectorises over keys; one query uses row dot products.
-  const bool transpose = m >= kMinQueriesForTranspose;
+  const bool packed = m >= kMinQueriesForPacking;
   const std::size_t blocks = (n + kKeyBlock - 1) / kKeyBlock;
-  parallel_chunks(blocks, threads, [&](std::size_t b, std::size_t e) {
-    std::vector<float> kt(transpose ? dim * kKeyBlock : 0);
-    std::vector<float> k_rescaled;
-    for (std::size_t blk = b; blk < e; ++blk) {
-      const std::size_t j0 = blk * kKeyBlock, j1 = std::min(n, j0 + kKeyBlock), w = j1 - j0;
-      for (std::size_t j = j0; j < j1; ++j) knorm[j] = row_norm(vk, k + j * dim, dim);
-      const float* base = k + j0 * dim;
-      if (any_rescaled(knorm.data() + j0, w)) {
-        k_rescaled.resize(w * dim);
-        rescale_rows(base, w, dim, knorm.data() + j0, k_rescaled.data());
-        base = k_rescaled.data();
-      }
-      if (transpose) {
-        if (w < kKeyBlock) std::fill(kt.begin(), kt.end(), 0.0f);
-        // In strips of 16 dimensions: each source read is one cache line of a
-        // key row, and the 16 destination rows stay in L1. (Reading a column
-        // across 128 rows at a stride of 4*dim bytes maps to few cache sets.)
-        for (std::size_t d0 = 0; d0 < dim; d0 += 16) {
-          const std::size_t dn = std::min<std::size_t>(16, dim - d0);
-          for (std::size_t j = 0; j < w; ++j) {
-            const float* src = base + j * dim + d0;
-            float* dst = kt.data() + d0 * kKeyBlock + j;
-            for (std::size_t t = 0; t < dn; ++t) dst[t * kKeyBlock] = src[t];
-          }
-        }
-        ck.qk_block(q, m, dim, kt.data(), w, out + j0, n);
-      } else {
-        for (std::size_t i = 0; i < m; ++i) vk.dot_rows(q + i * dim, base, w, dim, dim, out + i * n + j0);
-      }
-      for (std::size_t i = 0; i < m; ++i) {
-        float* o = out + i * n + j0;
-        const float qi = qnorm[i].inv;
-        // (o * qi) * kinv: o * qi <= |k| <= 2^50, so no intermediate overflows.
-        for (std::size_t j = 0; j < w; ++j) o[j] = std::clamp(o[j] * qi * knorm[j0 + j].inv, -1.0f, 1.0f);
-      }
+  struct Scratch {
+    std::vector<float> kt, k_rescaled;
+  };
+  std::vector<Scratch> scratch(std::min<std::size_t>(blocks, si::resolve_threads(static_cast<int>(threads))));
+  si::parallel_for(blocks, static_cast<int>(threads), [&](std::size_t blk, std::size_t worker) {
+    Scratch& s = scratch[worker];
+    const std::size_t j0 = blk * kKeyBlock, j1 = std::min(n, j0 + kKeyBlock), w = j1 - j0;
+    for (std::size_t j = j0; j < j1; ++j) knorm[j] = row_norm(vk, k + j * dim, dim);
+    const float* base = k + j0 * dim;
+    if (any_rescaled(knorm.data() + j0, w)) {
+      s.k_rescaled.resize(w * dim);
+      rescale_rows(base, w, dim, knorm.data() + j0, s.k_rescaled.data());
+      base = s.k_rescaled.data();
+    }
+    if (packed) {
+      s.kt.resize(dim * kKeyBlock);
+      simd::pack_columns(base, w, dim, kKeyBlock, s.kt.data());
+      vk.qk_block(q, m, dim, s.kt.data(), w, out + j0, n);
+    } else {
+      for (std::size_t i = 0; i < m; ++i) vk.dot_rows(q + i * dim, base, w, dim, dim, out + i * n + j0);
+    }
+    for (std::size_t i = 0; i < m; ++i) {
+      float* o = out + i * n + j0;
+      const float qi = qnorm[i].inv;
+      // (o * qi) * kinv: o * qi <= |k| <= 2^50, so no intermediate overflows.
+      for (std::size_t j = 0; j < w; ++j) o[j] = std::clamp(o[j] * qi * knorm[j0 + j].inv, -1.0f, 1.0f);
     }
   });
 }

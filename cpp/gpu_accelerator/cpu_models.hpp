@@ -1,6 +1,7 @@
 // CPU twins of the loop's small GPU models (float32): the sentiment head and
-// batched cosine similarity. Pure C++; SIMD through common/vector_kernels.hpp,
-// split over threads when a call is large enough to pay for them.
+// batched cosine similarity. Pure C++; SIMD through common/vector_kernels.hpp
+// (qk_block on packed key blocks), split over threads (si::parallel_for) when
+// a call is large enough to pay for them.
 // The CUDA versions (models.cu) compute the same functions.
 #pragma once
 
@@ -8,8 +9,11 @@
 #include <vector>
 
 #include "common/cpu_features.hpp"
+#include "common/vector_kernels.hpp"
 
 namespace si::gpu {
+
+using simd::kKeyBlock;  // columns of a packed key block (qk_block)
 
 // A two-layer perceptron: features (in) -> hidden (ReLU) -> 3 outputs, then
 // valence = tanh(z0) in [-1, 1], arousal = sigmoid(z1), dominance = sigmoid(z2)
@@ -44,19 +48,13 @@ class SentimentHeadCpu {
   void forward_row_f64(const float* x, float* out) const;
 
   SentimentWeights w_;
-  std::vector<float> w1t_;
-  bool closed_ = false;  // w1 transposed, (in x kKeyBlock), when hidden <= kKeyBlock
+  std::vector<float> w1t_;  // w1 packed for qk_block, (in x kKeyBlock), when hidden <= kKeyBlock
+  bool closed_ = false;
 };
 
 // out (m, n) = cosine(q_i, k_j); a zero-norm row gives 0. q: (m, dim), k: (n, dim).
 void cosine_matrix(const float* q, std::size_t m, const float* k, std::size_t n, std::size_t dim,
                    float* out, simd::Level level, unsigned threads = 0);
-
-// Runs fn(begin, end) over [0, count) split into at most `threads` contiguous
-// chunks (0 = hardware concurrency), on the calling thread when one suffices.
-// Exceptions from workers are rethrown in the caller.
-template <class Fn>
-void parallel_chunks(std::size_t count, unsigned threads, Fn&& fn);
 
 unsigned auto_threads(double work_flops);
 
@@ -64,5 +62,3 @@ unsigned auto_threads(double work_flops);
 std::size_t first_non_finite(const float* p, std::size_t n);
 
 }  // namespace si::gpu
-
-#include "gpu_accelerator/parallel_impl.hpp"

@@ -1,9 +1,8 @@
-// C++ unit tests of gpu_accelerator's CPU side: the thread splitter, the
-// sentiment head and cosine against double-precision references on every
-// SIMD level, and the graph state machine.
+// C++ unit tests of gpu_accelerator's CPU side: the sentiment head and cosine
+// against double-precision references on every SIMD level, and the graph state
+// machine.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cmath>
 #include <random>
 #include <stdexcept>
@@ -13,33 +12,13 @@
 #include "common/errors.hpp"
 #include "gpu_accelerator/cpu_models.hpp"
 #include "gpu_accelerator/graph_lifecycle.hpp"
+#include "test_support.hpp"
+
+using si::testing::randn;
 
 namespace {
 
 using si::gpu::GraphLifecycle;
-
-std::vector<float> randn(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d;
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-
-TEST(GpuCoreParallel, CoversEveryIndexOnceAndRethrows) {
-  for (unsigned threads : {1u, 2u, 3u, 8u, 100u}) {
-    std::vector<std::atomic<int>> hits(37);
-    si::gpu::parallel_chunks(hits.size(), threads, [&](std::size_t b, std::size_t e) {
-      for (std::size_t i = b; i < e; ++i) hits[i]++;
-    });
-    for (auto& h : hits) EXPECT_EQ(h.load(), 1);
-  }
-  EXPECT_THROW(si::gpu::parallel_chunks(10, 4,
-                                        [](std::size_t b, std::size_t) {
-                                          if (b > 0) throw std::runtime_error("worker");
-                                        }),
-               std::runtime_error);
-}
 
 TEST(GpuCoreModels, SentimentMatchesDoubleOnEveryLevel) {
   const std::size_t in = 19, hid = 45, batch = 70;

@@ -19,27 +19,13 @@
 #include "vector_navigator/huge_pages.hpp"
 #include "vector_navigator/index.hpp"
 #include "vector_navigator/vn_kernels.hpp"
+#include "test_support.hpp"
 
 using namespace si;
 using namespace si::vn;
 
-namespace {
-
-std::vector<float> randn(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d;
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-
-double ref_dot(const float* a, const float* b, std::size_t n) {
-  double s = 0;
-  for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
-  return s;
-}
-
-}  // namespace
+using si::testing::randn;
+using si::testing::ref_dot;
 
 TEST(VnKernels, EveryLevelMatchesDoubleReference) {
   for (simd::Level level : simd::available_levels()) {

@@ -5,12 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <exception>
-#include <mutex>
 #include <numeric>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 #include "common/parallel.hpp"
 #include "gpu_accelerator/dp/dp_align_common.hpp"
@@ -18,16 +15,8 @@
 namespace si::dp {
 
 const simd::KernelSet<AlignKernels>& align_kernel_set() {
-  static const simd::KernelSet<AlignKernels> set{
-      &detail::kAlignScalar,
-#if defined(SUPERINSTANCE_X86_KERNELS)
-      &detail::kAlignAvx2,
-      &detail::kAlignAvx512,
-#else
-      nullptr,
-      nullptr,
-#endif
-  };
+  static const simd::KernelSet<AlignKernels> set SI_KERNEL_SET(detail::kAlignScalar, detail::kAlignAvx2,
+                                                               detail::kAlignAvx512);
   return set;
 }
 
