@@ -14,10 +14,13 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <type_traits>
 
 #include <pybind11/pybind11.h>
+
+#include "common/cpu_features.hpp"
 
 namespace si::py_bind {
 
@@ -100,6 +103,21 @@ inline std::string path_arg(const pybind11::handle& v, const char* name = "path"
   if (!py::isinstance<py::str>(v) && !py::isinstance<py::bytes>(v) && !py::hasattr(v, "__fspath__"))
     throw py::type_error(std::string(name) + " must be a str, bytes or os.PathLike, got " + py_type_name(v));
   return py::module_::import("os").attr("fsencode")(v).cast<std::string>();
+}
+
+// A SIMD level by name ("scalar", "avx2", "avx512"); the ValueError names the choices.
+inline simd::Level simd_level_named(const std::string& name) {
+  const auto level = simd::parse_level(name);
+  if (!level) throw pybind11::value_error("unknown SIMD level '" + name + "': use scalar, avx2 or avx512");
+  return *level;
+}
+
+// A SIMD level argument: None means the active level.
+inline simd::Level simd_level_arg(const std::optional<std::string>& name) {
+  return name ? simd_level_named(*name) : simd::active_level();
+}
+inline simd::Level simd_level_arg(const pybind11::handle& v, const char* name) {
+  return v.is_none() ? simd::active_level() : simd_level_named(str_arg(v, name));
 }
 
 }  // namespace si::py_bind

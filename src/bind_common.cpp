@@ -10,6 +10,7 @@
 #include <string>
 
 #include "args.hpp"
+#include "arrays.hpp"
 #include "bindings.hpp"
 #include "common/atomic_file.hpp"
 #include "common/build_info.hpp"
@@ -58,14 +59,6 @@ py::dict simd_dict() {
   return d;
 }
 
-Level level_arg(const std::optional<std::string>& name) {
-  if (!name) return simd::active_level();
-  auto level = simd::parse_level(*name);
-  if (!level)
-    throw py::value_error("unknown SIMD level '" + *name + "': use scalar, avx2 or avx512");
-  return *level;
-}
-
 // ---------------------------------------------------------------- kernels
 using F32Array = py::array_t<float, py::array::c_style | py::array::forcecast>;
 
@@ -81,7 +74,7 @@ float pair_kernel(const F32Array& a, const F32Array& b, const std::optional<std:
   if (a.shape(0) != b.shape(0))
     throw py::value_error("a and b must have the same length, got " + std::to_string(a.shape(0)) +
                           " and " + std::to_string(b.shape(0)));
-  const auto& k = simd::vector_kernels(level_arg(level));
+  const auto& k = simd::vector_kernels(simd_level_arg(level));
   py::gil_scoped_release release;
   return l2 ? k.l2sq(a.data(), b.data(), a.shape(0)) : k.dot(a.data(), b.data(), a.shape(0));
 }
@@ -93,7 +86,7 @@ py::array_t<float> rows_kernel(const F32Array& q, const F32Array& rows,
   if (rows.shape(1) != q.shape(0))
     throw py::value_error("rows have dim " + std::to_string(rows.shape(1)) + ", query has " +
                           std::to_string(q.shape(0)));
-  const auto& k = simd::vector_kernels(level_arg(level));
+  const auto& k = simd::vector_kernels(simd_level_arg(level));
   const auto n = static_cast<std::size_t>(rows.shape(0));
   const auto dim = static_cast<std::size_t>(rows.shape(1));
   py::array_t<float> out(static_cast<py::ssize_t>(n));
@@ -293,20 +286,14 @@ void bind_files(py::module_& m) {
           const std::string path = path_arg(path_obj);
           const std::string kind = str_arg(kind_obj, "kind");
           const auto max_version = int_arg<std::uint32_t>(max_version_obj, "max_version");
-          std::unique_ptr<io::FileReader> reader;
-          {
-            py::gil_scoped_release release;
-            reader = std::make_unique<io::FileReader>(path, kind, max_version);
-          }
+          const auto reader =
+              without_gil([&] { return std::make_unique<io::FileReader>(path, kind, max_version); });
           const io::FileHeader& h = reader->header();
           PyObject* raw = PyBytes_FromStringAndSize(nullptr, static_cast<py::ssize_t>(h.payload_size));
           if (raw == nullptr) throw py::error_already_set();
           py::bytes payload = py::reinterpret_steal<py::bytes>(raw);
           auto* dst = reinterpret_cast<unsigned char*>(PyBytes_AS_STRING(raw));
-          {
-            py::gil_scoped_release release;
-            reader->read_payload(dst);
-          }
+          without_gil([&] { reader->read_payload(dst); });
           return py::make_tuple(header_dict(h), payload);
         },
         py::arg("path"), py::arg("kind"), py::arg("max_version"));
@@ -314,12 +301,8 @@ void bind_files(py::module_& m) {
         [](const py::object& path_obj) {
           // Checks the header only (any kind, any version); the payload is not read.
           const std::string path = path_arg(path_obj);
-          io::FileHeader h;
-          {
-            py::gil_scoped_release release;
-            io::MappedFile f(path, "", UINT32_MAX, /*verify_checksum=*/false);
-            h = f.header();
-          }
+          const io::FileHeader h = without_gil(
+              [&] { return io::MappedFile(path, "", UINT32_MAX, /*verify_checksum=*/false).header(); });
           return header_dict(h);
         },
         py::arg("path"));

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "args.hpp"
+#include "arrays.hpp"
 #include "bindings.hpp"
 #include "common/parallel.hpp"
 #include "dp_bind_shapes.hpp"
@@ -22,15 +23,6 @@ namespace si::py_bind {
 namespace {
 
 using simd::Level;
-
-Level dp_level_arg(const py::handle& obj) {
-  if (obj.is_none()) return simd::active_level();
-  if (!py::isinstance<py::str>(obj)) throw py::type_error("simd must be a str or None, got " + py_type_name(obj));
-  const auto name = obj.cast<std::string>();
-  auto level = simd::parse_level(name);
-  if (!level) throw py::value_error("unknown SIMD level '" + name + "': use scalar, avx2 or avx512");
-  return *level;
-}
 
 using dp_shapes::CArray;
 
@@ -51,7 +43,7 @@ py::tuple align_scores(const CArray<std::uint8_t>& query, const CArray<std::uint
   const auto gap_extend = int_arg<std::int32_t>(gap_extend_obj, "gap_extend", 0, 1 << 24);
   const bool global = bool_arg(global_obj, "global_");
   const int threads = threads_arg(threads_obj);
-  const Level lvl = dp_level_arg(level_obj);
+  const Level lvl = simd_level_arg(level_obj, "simd");
   if (query.ndim() != 1 || targets.ndim() != 1) throw py::value_error("query and targets must be 1-D byte arrays");
   if (offsets.ndim() != 1 || offsets.shape(0) < 1) throw py::value_error("offsets must be 1-D with n_targets + 1 entries");
   if (code_of.ndim() != 1 || code_of.shape(0) != 256) throw py::value_error("code_of must have 256 entries");
@@ -68,14 +60,11 @@ py::tuple align_scores(const CArray<std::uint8_t>& query, const CArray<std::uint
   p.gap_extend = gap_extend;
   p.global = global;
   dp::AlignStats stats;
-  std::vector<std::int32_t> scores;
-  {
-    py::gil_scoped_release release;
-    scores = dp::align_scores(p, code_of.data(), query.data(), static_cast<std::size_t>(query.shape(0)),
-                              targets.data(), off, n, threads, lvl, &stats);
-  }
-  py::array_t<std::int32_t> out(static_cast<py::ssize_t>(n));
-  std::copy(scores.begin(), scores.end(), out.mutable_data());
+  const auto scores = without_gil([&] {
+    return dp::align_scores(p, code_of.data(), query.data(), static_cast<std::size_t>(query.shape(0)),
+                            targets.data(), off, n, threads, lvl, &stats);
+  });
+  const auto out = to_array(scores);
   py::dict info;
   info["simd"] = simd::level_name(stats.level);
   info["lanes"] = stats.lanes;
@@ -94,7 +83,7 @@ py::tuple optimal_path(const CArray<T>& cost, const py::object& threads_obj,
 py::array_t<std::int32_t> floyd_warshall(const CArray<std::int32_t>& w, const py::object& threads_obj,
                                          const py::object& level) {
   const int threads = threads_arg(threads_obj);
-  const Level lvl = dp_level_arg(level);
+  const Level lvl = simd_level_arg(level, "simd");
   return dp_shapes::floyd_warshall(w, [&](std::int32_t* d, std::size_t n) { dp::floyd_warshall_i32(d, n, threads, lvl); });
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "args.hpp"
+#include "arrays.hpp"
 #include "bindings.hpp"
 #include "common/errors.hpp"
 #include "common/cpu_features.hpp"
@@ -158,27 +159,24 @@ py::dict config_dict(const bandit::Config& c) {
   return d;
 }
 
-int simd_arg(const std::optional<std::string>& name) {
-  if (!name) return -1;
-  auto level = si::simd::parse_level(*name);
-  if (!level) throw py::value_error("unknown SIMD level '" + *name + "': use scalar, avx2 or avx512");
-  return static_cast<int>(*level);
-}
-
-int simd_arg(const py::handle& v) {
-  return simd_arg(v.is_none() ? std::nullopt : std::optional<std::string>(str_arg(v, "simd")));
+// Config::simd_level: -1 (None) lets the core follow the active level.
+int config_simd_arg(const py::handle& v) {
+  return v.is_none() ? -1 : static_cast<int>(simd_level_named(str_arg(v, "simd")));
 }
 
 const si::bandit::BanditKernels& kernels_arg(const std::optional<std::string>& name) {
-  const int l = simd_arg(name);
-  return l < 0 ? si::bandit::bandit_kernel_set().active()
-               : si::bandit::bandit_kernel_set().at(static_cast<si::simd::Level>(l));
+  return si::bandit::bandit_kernel_set().at(simd_level_arg(name));
 }
 
-py::array_t<double> to_array(const std::vector<double>& v) {
-  py::array_t<double> a(static_cast<py::ssize_t>(v.size()));
-  std::copy(v.begin(), v.end(), a.mutable_data());
-  return a;
+// A binding of Bandit::scores or Bandit::means: context x (dim,) -> one value per arm.
+auto per_arm_binding(void (Bandit::*values)(const double*, double*) const) {
+  return [values](const Bandit& b, const py::object& x_obj) {
+    const F64 x = float_array(x_obj, "context x");
+    check_vector(x, b, "context x");
+    py::array_t<double> out(b.n_arms());
+    (b.*values)(x.data(), out.mutable_data());
+    return out;
+  };
 }
 
 }  // namespace
@@ -228,7 +226,7 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
              c.has_default_reward = !default_reward.is_none();
              c.default_reward = c.has_default_reward ? float_arg(default_reward, "default_reward") : 0.0;
              c.pending_in_design = bool_arg(pending_in_design, "pending_in_design");
-             c.simd_level = simd_arg(simd);
+             c.simd_level = config_simd_arg(simd);
              c.clock = si::bandit::parse_clock(str_arg(clock, "clock"));
              c.idle_gamma = float_arg(idle_gamma, "idle_gamma");
              c.max_age = int_arg<std::uint64_t>(max_age, "max_age");
@@ -286,24 +284,8 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
              return py::make_tuple(ids, arms, scores, props);
            },
            py::arg("X"), py::arg("track") = true)
-      .def("scores",
-           [](const Bandit& b, const py::object& x_obj) {
-             const F64 x = float_array(x_obj, "context x");
-             check_vector(x, b, "context x");
-             py::array_t<double> out(b.n_arms());
-             b.scores(x.data(), out.mutable_data());
-             return out;
-           },
-           py::arg("x"))
-      .def("means",
-           [](const Bandit& b, const py::object& x_obj) {
-             const F64 x = float_array(x_obj, "context x");
-             check_vector(x, b, "context x");
-             py::array_t<double> out(b.n_arms());
-             b.means(x.data(), out.mutable_data());
-             return out;
-           },
-           py::arg("x"))
+      .def("scores", per_arm_binding(&Bandit::scores), py::arg("x"))
+      .def("means", per_arm_binding(&Bandit::means), py::arg("x"))
       .def("update",
            [](Bandit& b, const py::object& id_obj, const py::object& reward_obj) {
              const std::uint64_t id = id_arg(id_obj, "decision_id");
@@ -381,13 +363,7 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
              d["next_id"] = s.next_id;
              return d;
            })
-      .def("pending_ids",
-           [](const Bandit& b) {
-             const auto v = b.pending_ids();
-             py::array_t<std::uint64_t> a(static_cast<py::ssize_t>(v.size()));
-             std::copy(v.begin(), v.end(), a.mutable_data());
-             return a;
-           })
+      .def("pending_ids", [](const Bandit& b) { return to_array(b.pending_ids()); })
       .def("theta",
            [](const Bandit& b, const py::object& arm) { return to_array(b.theta(arm_arg(arm, b))); },
            py::arg("arm"))
@@ -402,19 +378,13 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
       .def("copy", [](const Bandit& b) { return std::make_unique<Bandit>(b); })
       .def("state_bytes",
            [](const Bandit& b) {
-             std::vector<unsigned char> s;
-             {
-               py::gil_scoped_release rel;
-               s = b.serialize();
-             }
+             const auto s = without_gil([&] { return b.serialize(); });
              return py::bytes(reinterpret_cast<const char*>(s.data()), s.size());
            })
       .def_static("from_state_bytes",
                   [](const py::object& data, const py::object& version_obj) {
-                    if (!py::isinstance<py::bytes>(data))
-                      throw py::type_error("data must be bytes, got " + py_type_name(data));
+                    const std::string s = bytes_arg(data, "data");
                     const auto version = int_arg<std::uint32_t>(version_obj, "version");
-                    std::string s = data.cast<std::string>();
                     py::gil_scoped_release rel;
                     return Bandit::deserialize(reinterpret_cast<const unsigned char*>(s.data()), s.size(),
                                                version);
@@ -422,8 +392,7 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
                   py::arg("data"), py::arg("version") = Bandit::kFormatVersion)
       .def("load_state_bytes",
            [](Bandit& b, const py::object& data) {
-             if (!py::isinstance<py::bytes>(data)) throw py::type_error("data must be bytes, got " + py_type_name(data));
-             std::string s = data.cast<std::string>();
+             const std::string s = bytes_arg(data, "data");
              py::gil_scoped_release rel;
              auto other = Bandit::deserialize(reinterpret_cast<const unsigned char*>(s.data()), s.size());
              b = *other;

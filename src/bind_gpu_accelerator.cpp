@@ -10,6 +10,7 @@
 #include <string>
 
 #include "args.hpp"
+#include "arrays.hpp"
 #include "bindings.hpp"
 #include "closable.hpp"
 #include "common/parallel.hpp"
@@ -21,15 +22,6 @@ namespace py = pybind11;
 
 namespace si::py_bind {
 namespace {
-
-simd::Level level_arg(const py::handle& obj) {
-  if (obj.is_none()) return simd::active_level();
-  if (!py::isinstance<py::str>(obj)) throw py::type_error("level must be a str or None, got " + py_type_name(obj));
-  const auto name = obj.cast<std::string>();
-  auto level = simd::parse_level(name);
-  if (!level) throw py::value_error("unknown SIMD level '" + name + "': use scalar, avx2 or avx512");
-  return *level;
-}
 
 // A user's thread count (0: automatic), checked before any work.
 unsigned threads_arg(const py::handle& obj) {
@@ -65,11 +57,7 @@ std::vector<float> vec(const py::array& a, const char* name, int ndim) {
 }
 
 void check_finite(const float* p, std::size_t n, const char* name) {
-  std::size_t bad;
-  {
-    py::gil_scoped_release release;
-    bad = gpu::first_non_finite(p, n);
-  }
+  const std::size_t bad = without_gil([&] { return gpu::first_non_finite(p, n); });
   if (bad != n)
     throw py::value_error(std::string(name) + " holds NaN or infinity (flat index " +
                           std::to_string(bad) + ")");
@@ -103,7 +91,7 @@ py::array_t<float> sentiment_forward(const gpu::SentimentHeadCpu& head, const py
     throw py::value_error("features have " + std::to_string(x.shape(1)) +
                           " columns, the sentiment head expects " +
                           std::to_string(head.in_features()));
-  const auto lv = level_arg(level);
+  const auto lv = simd_level_arg(level, "level");
   const unsigned threads = threads_arg(threads_obj);
   const auto batch = static_cast<std::size_t>(x.shape(0));
   const float* px = static_cast<const float*>(x.data());
@@ -124,7 +112,7 @@ py::array_t<float> cosine(const py::object& queries, const py::object& keys, con
     throw py::value_error("queries have dim " + std::to_string(q.shape(1)) + ", keys have dim " +
                           std::to_string(k.shape(1)));
   if (q.shape(1) == 0) throw py::value_error("vectors must have at least one dimension");
-  const auto lv = level_arg(level);
+  const auto lv = simd_level_arg(level, "level");
   const unsigned threads = threads_arg(threads_obj);
   const auto m = static_cast<std::size_t>(q.shape(0)), n = static_cast<std::size_t>(k.shape(0)),
              d = static_cast<std::size_t>(q.shape(1));

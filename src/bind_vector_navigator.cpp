@@ -57,13 +57,6 @@ vn::Kind parse_kind(const std::string& s) {
   throw py::value_error("unknown kind '" + s + "': use flat or hnsw");
 }
 
-simd::Level level_arg(const std::optional<std::string>& name) {
-  if (!name) return simd::active_level();
-  auto l = simd::parse_level(*name);
-  if (!l) throw py::value_error("unknown SIMD level '" + *name + "'");
-  return *l;
-}
-
 void check_rows(const py::array& a, std::size_t dim, const char* what) {
   if (a.ndim() != 2)
     throw py::value_error(std::string(what) + " must be 2-D (n, dim), got " + std::to_string(a.ndim()) + "-D");
@@ -309,7 +302,7 @@ void bind_kernels(py::module_& m) {
   m.def("vn_dot_tile", [](const F32& q, const F32& rows, const std::optional<std::string>& level) {
         if (q.ndim() != 2 || rows.ndim() != 2 || q.shape(1) != rows.shape(1))
           throw py::value_error("queries (nq, dim) and rows (nr, dim) must be 2-D with the same dim");
-        const auto& k = vn::vn_kernels(level_arg(level));
+        const auto& k = vn::vn_kernels(simd_level_arg(level));
         const auto nq = q.shape(0), nr = rows.shape(0);
         py::array_t<float> out({nq, nr});
         float* o = out.mutable_data();
@@ -321,7 +314,7 @@ void bind_kernels(py::module_& m) {
         if (q.ndim() != 2 || rows.ndim() != 2 || q.shape(1) != rows.shape(1) || thr.ndim() != 1 ||
             thr.shape(0) != q.shape(0))
           throw py::value_error("queries (nq, dim), rows (nr, dim) and thresholds (nq,) are required");
-        const auto& k = vn::vn_kernels(level_arg(level));
+        const auto& k = vn::vn_kernels(simd_level_arg(level));
         const std::size_t nq = q.shape(0), nr = rows.shape(0), dim = q.shape(1);
         const std::size_t PR = k.panel_rows, PQ = k.panel_queries;
         py::array_t<float> out({nq, nr});
@@ -357,7 +350,7 @@ void bind_kernels(py::module_& m) {
   m.def("vn_dot_f16_rows", [](const F32& q, const U16& rows, const std::optional<std::string>& level) {
         if (q.ndim() != 1 || rows.ndim() != 2 || q.shape(0) != rows.shape(1))
           throw py::value_error("query (dim,) and rows (n, dim) of uint16 half bits are required");
-        const auto& k = vn::vn_kernels(level_arg(level));
+        const auto& k = vn::vn_kernels(simd_level_arg(level));
         py::array_t<float> out(rows.shape(0));
         float* o = out.mutable_data();
         py::gil_scoped_release release;
@@ -368,7 +361,7 @@ void bind_kernels(py::module_& m) {
         if (q.ndim() != 1 || rows.ndim() != 2 || q.shape(0) != rows.shape(1) || scale.ndim() != 1 ||
             scale.shape(0) != rows.shape(0))
           throw py::value_error("query (dim,), rows (n, dim) int8 and scale (n,) are required");
-        const auto& k = vn::vn_kernels(level_arg(level));
+        const auto& k = vn::vn_kernels(simd_level_arg(level));
         py::array_t<float> out(rows.shape(0));
         float* o = out.mutable_data();
         py::gil_scoped_release release;

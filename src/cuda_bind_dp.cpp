@@ -17,6 +17,7 @@
 #include <string>
 #include <type_traits>
 
+#include "arrays.hpp"
 #include "bindings.hpp"
 #include "cuda_bind_stream.hpp"
 #include "dp_bind_shapes.hpp"
@@ -28,6 +29,8 @@ namespace dpg = si::dp::gpu;
 namespace {
 
 using si::py_bind::stream_arg;
+using si::py_bind::to_array;
+using si::py_bind::without_gil;
 using si::py_bind::dp_shapes::CArray;
 
 dpg::Precision precision_arg(const std::string& s) {
@@ -56,6 +59,13 @@ void with_status(Twin&& twin) {
   int status = 0;
   twin(&status);
   raise_status(status);
+}
+
+// A kernel's f32 entry point for float data, its i32 one for int32 data.
+template <class T, class F32, class I32>
+auto by_dtype(F32* f32, I32* i32) {
+  if constexpr (std::is_same<T, float>::value) return f32;
+  else return i32;
 }
 
 // ------------------------------------------------------------------ alignment
@@ -93,14 +103,11 @@ py::tuple align(const CArray<std::uint8_t>& query, const CArray<std::uint8_t>& t
   if (offsets.data()[0] < 0 || offsets.data()[in.n] > targets.shape(0))
     throw py::value_error("offsets out of range of targets");
   const auto prec = precision_arg(precision);
-  dpg::AlignRun run;
-  {
-    py::gil_scoped_release release;
-    run = dpg::align_scores(in.p, code_of.data(), query.data(), static_cast<std::size_t>(query.shape(0)),
-                            targets.data(), offsets.data(), in.n, prec, device);
-  }
-  py::array_t<std::int32_t> out(static_cast<py::ssize_t>(in.n));
-  std::copy(run.scores.begin(), run.scores.end(), out.mutable_data());
+  const auto run = without_gil([&] {
+    return dpg::align_scores(in.p, code_of.data(), query.data(), static_cast<std::size_t>(query.shape(0)),
+                             targets.data(), offsets.data(), in.n, prec, device);
+  });
+  const auto out = to_array(run.scores);
   py::dict info;
   info["variant"] = run.variant;
   info["kernel_ms"] = run.kernel_ms;
@@ -177,15 +184,9 @@ template <class T, class Tot>
 py::tuple path(const CArray<T>& cost, bool device) {
   return si::py_bind::dp_shapes::optimal_path<T, Tot>(
       cost, [&](const T* c, std::size_t B, std::size_t R, std::size_t C, Tot* t, std::int32_t* p) {
-        if (device) {
-          if constexpr (std::is_same<T, float>::value) dpg::optimal_path_f32(c, B, R, C, t, p);
-          else dpg::optimal_path_i32(c, B, R, C, t, p);
-          return;
-        }
-        with_status([&](int* s) {
-          if constexpr (std::is_same<T, float>::value) dpg::optimal_path_f32_host(c, B, R, C, t, p, s);
-          else dpg::optimal_path_i32_host(c, B, R, C, t, p, s);
-        });
+        if (device) return by_dtype<T>(dpg::optimal_path_f32, dpg::optimal_path_i32)(c, B, R, C, t, p);
+        const auto host = by_dtype<T>(dpg::optimal_path_f32_host, dpg::optimal_path_i32_host);
+        with_status([&](int* s) { host(c, B, R, C, t, p, s); });
       });
 }
 
@@ -200,15 +201,9 @@ template <class T>
 py::array_t<T> roll(const CArray<T>& x, std::int64_t window, bool want_max, bool device) {
   return si::py_bind::dp_shapes::rolling<T>(
       x, window, [&](const T* in, std::size_t B, std::size_t n, std::size_t win, T* out) {
-        if (device) {
-          if constexpr (std::is_same<T, float>::value) dpg::rolling_minmax_f32(in, B, n, win, want_max, out);
-          else dpg::rolling_minmax_i32(in, B, n, win, want_max, out);
-          return;
-        }
-        with_status([&](int* s) {
-          if constexpr (std::is_same<T, float>::value) dpg::rolling_minmax_f32_host(in, B, n, win, want_max, out, s);
-          else dpg::rolling_minmax_i32_host(in, B, n, win, want_max, out, s);
-        });
+        if (device) return by_dtype<T>(dpg::rolling_minmax_f32, dpg::rolling_minmax_i32)(in, B, n, win, want_max, out);
+        const auto host = by_dtype<T>(dpg::rolling_minmax_f32_host, dpg::rolling_minmax_i32_host);
+        with_status([&](int* s) { host(in, B, n, win, want_max, out, s); });
       });
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "arrays.hpp"
 #include "bindings.hpp"
 #include "closable.hpp"
 #include "cuda_bind_stream.hpp"
@@ -23,6 +24,7 @@ namespace py = pybind11;
 namespace cu = si::gpu::cuda;
 namespace dl = si::gpu::dlpack;
 using si::py_bind::stream_arg;
+using si::py_bind::without_gil;
 
 namespace {
 
@@ -154,11 +156,7 @@ py::dict from_dlpack(py::capsule cap) {
 }
 
 py::array pinned_empty(std::size_t nbytes) {
-  std::unique_ptr<cu::PinnedAllocation> a;
-  {
-    py::gil_scoped_release release;
-    a = std::make_unique<cu::PinnedAllocation>(nbytes);
-  }
+  auto a = without_gil([&] { return std::make_unique<cu::PinnedAllocation>(nbytes); });
   void* p = a->ptr;
   py::capsule owner(a.release(), [](void* v) { delete static_cast<cu::PinnedAllocation*>(v); });
   return py::array(py::dtype::of<std::uint8_t>(), {static_cast<py::ssize_t>(nbytes)}, {1},
@@ -182,10 +180,7 @@ SI_REGISTER_BINDINGS(gpu_accelerator) {
                                                      "Device memory (cudaMalloc); close() frees it");
   buffer.def_init(py::init([](std::size_t nbytes, int device) {
                   PyDeviceBuffer b;
-                  {
-                    py::gil_scoped_release release;
-                    b.alloc = std::make_shared<cu::DeviceAllocation>(nbytes, device);
-                  }
+                  b.alloc = without_gil([&] { return std::make_shared<cu::DeviceAllocation>(nbytes, device); });
                   b.nbytes = nbytes;
                   b.device = device;
                   return b;
@@ -328,11 +323,7 @@ SI_REGISTER_BINDINGS(gpu_accelerator) {
   m.def("from_dlpack", &from_dlpack, py::arg("capsule"));
 
   m.def("bench_launch_chain", [](int chain, int repeats) {
-    cu::LaunchBench b;
-    {
-      py::gil_scoped_release release;
-      b = cu::bench_launch_chain(chain, repeats);
-    }
+    const auto b = without_gil([&] { return cu::bench_launch_chain(chain, repeats); });
     py::dict d;
     d["chain"] = b.chain;
     d["stream_us_per_kernel"] = b.stream_us_per_kernel;
@@ -341,11 +332,7 @@ SI_REGISTER_BINDINGS(gpu_accelerator) {
     return d;
   }, py::arg("chain"), py::arg("repeats") = 200);
   m.def("bench_copy_bandwidth", [](std::size_t bytes, int repeats) {
-    cu::CopyBench b;
-    {
-      py::gil_scoped_release release;
-      b = cu::bench_copy_bandwidth(bytes, repeats);
-    }
+    const auto b = without_gil([&] { return cu::bench_copy_bandwidth(bytes, repeats); });
     py::dict d;
     d["bytes"] = b.bytes;
     d["pageable_h2d_gbps"] = b.pageable_h2d_gbps;

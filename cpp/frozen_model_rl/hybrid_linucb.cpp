@@ -12,15 +12,9 @@ namespace si::bandit {
 
 namespace {
 
-class HybridLinUCB final : public RidgePolicy {
+class HybridLinUCB final : public RidgePolicyWithOwnState<HybridLinUCB> {
  public:
-  HybridLinUCB(const Config& cfg, const BanditKernels& kern) : RidgePolicy(cfg, kern) { init_shared(); }
-  std::unique_ptr<Policy> clone() const override { return std::make_unique<HybridLinUCB>(*this); }
-
-  void reset() override {
-    RidgePolicy::reset();
-    init_shared();
-  }
+  HybridLinUCB(const Config& cfg, const BanditKernels& kern) : RidgePolicyWithOwnState(cfg, kern) { reset_own(); }
 
   void scores(const double* x, double* out, bool with_width, std::uint64_t) const override;
 
@@ -66,8 +60,10 @@ class HybridLinUCB final : public RidgePolicy {
   }
 
  private:
+  friend class RidgePolicyWithOwnState<HybridLinUCB>;
+
   // The prior of the shared part.
-  void init_shared() {
+  void reset_own() {
     k_ = config().arm_feature_dim * config().dim;
     A0_.assign(k_ * k_, 0.0);
     A0inv_.assign(k_ * k_, 0.0);

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "frozen_model_rl/policy.hpp"
@@ -55,6 +56,23 @@ class RidgePolicy : public Policy {
   static void read_no_window(ByteReader& r);
 
   std::vector<Ridge> ridge_;
+};
+
+// Base of a ridge policy with state of its own besides the ridges (the hybrid
+// LinUCB's shared part, SW-LinUCB's window). Derived::reset_own() sets that
+// state to its prior: Derived's constructor calls it (the base's constructor
+// runs before Derived's members exist) and reset() calls it after the ridges'.
+template <class Derived>
+class RidgePolicyWithOwnState : public RidgePolicy {
+ public:
+  using RidgePolicy::RidgePolicy;
+  std::unique_ptr<Policy> clone() const override {
+    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+  }
+  void reset() override {
+    RidgePolicy::reset();
+    static_cast<Derived&>(*this).reset_own();
+  }
 };
 
 }  // namespace si::bandit

@@ -21,15 +21,9 @@ struct WindowEntry {
   std::vector<double> x;
 };
 
-class SWLinUCB final : public RidgePolicy {
+class SWLinUCB final : public RidgePolicyWithOwnState<SWLinUCB> {
  public:
-  SWLinUCB(const Config& cfg, const BanditKernels& kern) : RidgePolicy(cfg, kern) { clear_window(); }
-  std::unique_ptr<Policy> clone() const override { return std::make_unique<SWLinUCB>(*this); }
-
-  void reset() override {
-    RidgePolicy::reset();
-    clear_window();
-  }
+  SWLinUCB(const Config& cfg, const BanditKernels& kern) : RidgePolicyWithOwnState(cfg, kern) { reset_own(); }
 
   void begin_round(std::uint64_t t) override { evict(t); }
 
@@ -93,7 +87,10 @@ class SWLinUCB final : public RidgePolicy {
   }
 
  private:
-  void clear_window() {
+  friend class RidgePolicyWithOwnState<SWLinUCB>;
+
+  // An empty window.
+  void reset_own() {
     window_.clear();
     arm_window_.clear();
     if (config().clock == Clock::Update) arm_window_.resize(config().n_arms);

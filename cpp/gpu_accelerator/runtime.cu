@@ -32,6 +32,36 @@ void check(cudaError_t err, const std::string& what) {
   }
 }
 
+namespace {
+
+// Frees a handle in a destructor: errors are dropped (nothing can report them
+// there) and cleared so that later calls are not reported for them.
+template <class H>
+void release_quietly(H handle, cudaError_t (*release)(H)) {
+  if (!handle) return;
+  release(handle);
+  cudaGetLastError();
+}
+
+// The handle of an open Stream or Event; Closed after close().
+template <class H>
+H open_handle(H handle, const char* what) {
+  if (!handle) throw Closed(std::string(what) + " is closed");
+  return handle;
+}
+
+// The answer of cudaStreamQuery/cudaEventQuery: true when the work is done.
+bool work_done(cudaError_t err, const char* what) {
+  if (err == cudaErrorNotReady) {
+    cudaGetLastError();
+    return false;
+  }
+  check(err, what);
+  return true;
+}
+
+}  // namespace
+
 void use_device(int device) {
   if (device < 0) throw std::invalid_argument("device index must be >= 0, got " + std::to_string(device));
   int count = 0;
@@ -84,12 +114,7 @@ PinnedAllocation::PinnedAllocation(std::size_t n) : size(n) {
   check(err, "cudaMallocHost(" + std::to_string(n) + " bytes)");
 }
 
-PinnedAllocation::~PinnedAllocation() {
-  if (ptr) {
-    cudaFreeHost(ptr);
-    cudaGetLastError();
-  }
-}
+PinnedAllocation::~PinnedAllocation() { release_quietly(ptr, &cudaFreeHost); }
 
 void copy(void* dst, const void* src, std::size_t bytes, cudaStream_t stream, bool async) {
   if (bytes == 0) return;
@@ -126,29 +151,13 @@ Stream::Stream(int device, bool non_blocking, int priority) : device_(device) {
         "cudaStreamCreateWithPriority");
 }
 
-Stream::~Stream() {
-  if (stream_) {
-    cudaStreamDestroy(stream_);
-    cudaGetLastError();
-  }
-}
+Stream::~Stream() { release_quietly(stream_, &cudaStreamDestroy); }
 
-cudaStream_t Stream::handle() const {
-  if (!stream_) throw Closed("Stream is closed");
-  return stream_;
-}
+cudaStream_t Stream::handle() const { return open_handle(stream_, "Stream"); }
 
 void Stream::synchronize() const { check(cudaStreamSynchronize(handle()), "cudaStreamSynchronize"); }
 
-bool Stream::query() const {
-  cudaError_t err = cudaStreamQuery(handle());
-  if (err == cudaErrorNotReady) {
-    cudaGetLastError();
-    return false;
-  }
-  check(err, "cudaStreamQuery");
-  return true;
-}
+bool Stream::query() const { return work_done(cudaStreamQuery(handle()), "cudaStreamQuery"); }
 
 void Stream::close() {
   if (!stream_) return;
@@ -164,30 +173,14 @@ Event::Event(bool timing, int device) : timing_(timing), device_(device) {
         "cudaEventCreateWithFlags");
 }
 
-Event::~Event() {
-  if (event_) {
-    cudaEventDestroy(event_);
-    cudaGetLastError();
-  }
-}
+Event::~Event() { release_quietly(event_, &cudaEventDestroy); }
 
-cudaEvent_t Event::handle() const {
-  if (!event_) throw Closed("Event is closed");
-  return event_;
-}
+cudaEvent_t Event::handle() const { return open_handle(event_, "Event"); }
 
 void Event::record(cudaStream_t stream) { check(cudaEventRecord(handle(), stream), "cudaEventRecord"); }
 void Event::synchronize() const { check(cudaEventSynchronize(handle()), "cudaEventSynchronize"); }
 
-bool Event::query() const {
-  cudaError_t err = cudaEventQuery(handle());
-  if (err == cudaErrorNotReady) {
-    cudaGetLastError();
-    return false;
-  }
-  check(err, "cudaEventQuery");
-  return true;
-}
+bool Event::query() const { return work_done(cudaEventQuery(handle()), "cudaEventQuery"); }
 
 float Event::elapsed_ms_since(const Event& start) const {
   if (!timing_ || !start.timing_)

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "common/byte_io.hpp"
 #include "common/errors.hpp"
 #include "common/rng.hpp"
 #include "vector_navigator/index.hpp"
@@ -317,60 +318,30 @@ void Hnsw::search(const float* q, std::size_t ef, const std::uint8_t* allowed,
 }
 
 // ---------------------------------------------------------------- persistence
-namespace {
-template <class T>
-void put(std::vector<unsigned char>& out, const T& v) {
-  const auto* p = reinterpret_cast<const unsigned char*>(&v);
-  out.insert(out.end(), p, p + sizeof(T));
-}
-void put_bytes(std::vector<unsigned char>& out, const void* p, std::size_t n) {
-  const auto* b = static_cast<const unsigned char*>(p);
-  out.insert(out.end(), b, b + n);
-}
-void need(const unsigned char* p, const unsigned char* end, std::size_t n) {
-  if (static_cast<std::size_t>(end - p) < n) throw CorruptFile("vector index file: HNSW graph is truncated");
-}
-}  // namespace
-
-void Hnsw::serialize(std::vector<unsigned char>& out) const {
-  put<std::uint64_t>(out, entry_);
-  put<std::int64_t>(out, max_level_);
-  put<std::uint64_t>(out, M_);
-  put<std::uint64_t>(out, levels_.size());
-  put_bytes(out, levels_.data(), levels_.size());
-  put_bytes(out, l0_.data(), l0_.size() * sizeof(std::uint32_t));
-  for (std::size_t i = 0; i < levels_.size(); ++i)
-    put_bytes(out, upper_[i].data(), upper_[i].size() * sizeof(std::uint32_t));
+void Hnsw::serialize(ByteWriter& out) const {
+  out.put<std::uint64_t>(entry_);
+  out.put<std::int64_t>(max_level_);
+  out.put<std::uint64_t>(M_);
+  out.put<std::uint64_t>(levels_.size());
+  out.array(levels_);
+  out.array(l0_);
+  for (std::size_t i = 0; i < levels_.size(); ++i) out.array(upper_[i]);
 }
 
 std::size_t Hnsw::deserialize(const unsigned char* p, const unsigned char* end, std::size_t nodes) {
-  const unsigned char* start = p;
-  std::uint64_t entry, m, n;
-  std::int64_t maxl;
-  need(p, end, 32);
-  std::memcpy(&entry, p, 8);
-  std::memcpy(&maxl, p + 8, 8);
-  std::memcpy(&m, p + 16, 8);
-  std::memcpy(&n, p + 24, 8);
-  p += 32;
+  ByteReader in(p, static_cast<std::size_t>(end - p), "vector index file: HNSW graph is truncated");
+  const auto entry = in.get<std::uint64_t>();
+  const auto maxl = in.get<std::int64_t>();
+  const auto m = in.get<std::uint64_t>();
+  const auto n = in.get<std::uint64_t>();
   if (m != M_ || n != nodes || maxl < -1 || maxl > 30 || (n > 0 && entry >= n))
     throw CorruptFile("vector index file: inconsistent HNSW header");
-  need(p, end, n);
-  levels_.assign(p, p + n);
-  p += n;
-  const std::size_t l0n = n * (M0_ + 1);
-  need(p, end, l0n * 4);
-  l0_.resize(l0n);
-  std::memcpy(l0_.data(), p, l0n * 4);
-  p += l0n * 4;
+  in.array(levels_, n);
+  in.array(l0_, n * (M0_ + 1));
   upper_.assign(n, {});
   for (std::size_t i = 0; i < n; ++i) {
     if (levels_[i] > 30) throw CorruptFile("vector index file: bad HNSW level");
-    const std::size_t cnt = static_cast<std::size_t>(levels_[i]) * (M_ + 1);
-    need(p, end, cnt * 4);
-    upper_[i].resize(cnt);
-    std::memcpy(upper_[i].data(), p, cnt * 4);
-    p += cnt * 4;
+    in.array(upper_[i], static_cast<std::size_t>(levels_[i]) * (M_ + 1));
   }
   // Validate links so that a damaged file cannot send a search out of bounds.
   for (std::size_t i = 0; i < n; ++i) {
@@ -385,7 +356,7 @@ std::size_t Hnsw::deserialize(const unsigned char* p, const unsigned char* end, 
   max_level_ = static_cast<int>(maxl);
   if (n > 0 && (max_level_ < 0 || levels_[entry_] != max_level_))
     throw CorruptFile("vector index file: bad HNSW entry point");
-  return static_cast<std::size_t>(p - start);
+  return in.position();
 }
 
 }  // namespace si::vn

@@ -12,6 +12,10 @@
 #include <utility>
 #include <vector>
 
+namespace si {
+class ByteWriter;
+}  // namespace si
+
 namespace si::vn {
 
 class Index;
@@ -35,7 +39,7 @@ class Hnsw {
   std::size_t memory_bytes() const;  // levels, links and locks, as allocated
 
   // Serialisation (see Index::save): flat arrays.
-  void serialize(std::vector<unsigned char>& out) const;
+  void serialize(ByteWriter& out) const;
   // Parses from [p, end); returns bytes read; throws CorruptFile.
   std::size_t deserialize(const unsigned char* p, const unsigned char* end, std::size_t nodes);
 

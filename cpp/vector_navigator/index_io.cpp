@@ -76,7 +76,7 @@ void Index::save(const std::string& path, const std::string* attachment) const {
   tail.array(ts_);
   tail.array(label_);
   tail.array(flags_);
-  if (hnsw_) hnsw_->serialize(tail.buffer());
+  if (hnsw_) hnsw_->serialize(tail);
   // Version 2: the attachment's length (u64) and bytes end the payload.
   tail.put<std::uint64_t>(att.size());
   tail.bytes(att.data(), att.size());
