@@ -56,15 +56,26 @@ def test_each_task_runs_at_its_own_rate_on_a_virtual_clock(built):
     np.testing.assert_array_equal(deadlines, first + 50 * MS * np.arange(40))
 
 
-def _slow_steps(clock, first_ns, period_ns, work_ns, then=None):
-    """A status callback that makes the token step at grid position k take work_ns[k] of virtual time
-    (and calls then(k) after it)."""
-    def status(row):
-        k = (row["deadline_ns"] - first_ns) // period_ns
-        clock.advance(work_ns.get(k, 0))
-        if then is not None:
-            then(k)
-    return status
+def _run_with_slow_steps(built, rate_hz, seconds, work_ns, then=None):
+    """Runs a loop on a virtual clock in which the token step at grid position k (from the first token
+    deadline) takes work_ns[k] of virtual time, then calls then(k). Returns (record, loop)."""
+    clock = VirtualClock()
+    period = int(round(1e9 / rate_hz))
+    with Scheduler(clock=clock) as sched:
+        loop = _loop(built, sched, rate_hz)
+        loop.start(seconds)
+
+        def status(row):
+            k = (row["deadline_ns"] - loop.first_deadline_ns) // period
+            clock.advance(work_ns.get(k, 0))
+            if then is not None:
+                then(k)
+
+        loop.status = status
+        loop.wait()
+        record = loop.record()
+        loop.close()
+    return record, loop
 
 
 def test_late_and_missed_tokens_are_accounted_for_exactly_on_a_virtual_clock(built):
@@ -72,15 +83,8 @@ def test_late_and_missed_tokens_are_accounted_for_exactly_on_a_virtual_clock(bui
     # k = 3 starts 70 ms late and k = 4 is skipped. The step at k = 17 takes 250 ms: the call at k = 18
     # starts at 1100 ms, when 950, 1000, 1050 and 1100 ms have passed; only 950 ms (k = 19) lies before the
     # end, the others are not the run's deadlines (the scheduler's own tick.missed counts all four).
-    clock = VirtualClock()
-    with Scheduler(clock=clock) as sched:
-        loop = _loop(built, sched, 20.0)
-        loop.start(1.0)
-        first = loop.first_deadline_ns
-        loop.status = _slow_steps(clock, first, 50 * MS, {2: 120 * MS, 17: 250 * MS})
-        loop.wait()
-        record = loop.record()
-        loop.close()
+    record, loop = _run_with_slow_steps(built, 20.0, 1.0, {2: 120 * MS, 17: 250 * MS})
+    first = loop.first_deadline_ns
     rows, timer = record["ticks"], record["timer"]
     ks = [(r["deadline_ns"] - first) // (50 * MS) for r in rows]
     assert ks == [0, 1, 2, 3] + list(range(5, 19))
@@ -97,15 +101,8 @@ def test_a_slow_first_and_last_step_miss_only_deadlines_before_the_end(built):
     # at k = 1 starts 45 ms late, k = 2 and 3 are skipped. The step at k = 8 takes 300 ms: the call at k = 9
     # starts 280 ms late, far past the end, and the run ends at the next call; none of the 14 deadlines that
     # k = 9 skipped (200 .. 460 ms) is the run's.
-    clock = VirtualClock()
-    with Scheduler(clock=clock) as sched:
-        loop = _loop(built, sched, 50.0)
-        loop.start(0.2)
-        first = loop.first_deadline_ns
-        loop.status = _slow_steps(clock, first, 20 * MS, {0: 65 * MS, 8: 300 * MS})
-        loop.wait()
-        record = loop.record()
-        loop.close()
+    record, loop = _run_with_slow_steps(built, 50.0, 0.2, {0: 65 * MS, 8: 300 * MS})
+    first = loop.first_deadline_ns
     ks = [(r["deadline_ns"] - first) // (20 * MS) for r in record["ticks"]]
     assert ks == [0, 1] + list(range(4, 10))
     assert record["timer"]["missed_ticks"] == 2 and record["timer"]["deadlines"] == 10
@@ -121,21 +118,12 @@ def test_a_rate_change_while_behind_counts_the_old_grids_passed_deadlines(built)
     # 20 Hz; the step at k = 5 (250 ms) takes 130 ms and then sets 40 Hz: at 380 ms the 20 Hz deadlines
     # 300 and 350 ms have passed without running (missed); the 40 Hz grid continues from the last token
     # (275, 300, ... ms) at its first point from now, 400 ms, up to the end (975 ms): 24 deadlines.
-    clock = VirtualClock()
-    orch = built["orchestrator"]
-
     def change(k):
         if k == 5:
-            orch.set_rate(40.0)
+            built["orchestrator"].set_rate(40.0)
 
-    with Scheduler(clock=clock) as sched:
-        loop = _loop(built, sched, 20.0)
-        loop.start(1.0)
-        first = loop.first_deadline_ns
-        loop.status = _slow_steps(clock, first, 50 * MS, {5: 130 * MS}, then=change)
-        loop.wait()
-        record = loop.record()
-        loop.close()
+    record, loop = _run_with_slow_steps(built, 20.0, 1.0, {5: 130 * MS}, then=change)
+    first = loop.first_deadline_ns
     t_ms = [(r["deadline_ns"] - first) // MS for r in record["ticks"]]
     assert t_ms == [50 * k for k in range(6)] + [400 + 25 * k for k in range(24)]
     assert record["timer"]["missed_ticks"] == 2 and record["timer"]["deadlines"] == 32
@@ -336,3 +324,80 @@ def test_a_scheduler_on_an_executor_reports_the_executors_thread(built):
         record = EquilibriumLoop(built["orchestrator"], ConversationStream(built["corpus"], seed=1),
                                  scheduler=sched).run(0.2)
     assert record["timer"]["policy"] == record["timer"]["waiter"] == "virtual clock"
+
+
+def _one_step(built, seed=1):
+    """One orchestrated step and its input, for calling a reward function directly."""
+    orch = built["orchestrator"]
+    tick = next(ConversationStream(built["corpus"], seed=seed))
+    res = orch.orchestrate(tick.embedding, sentiment=(0.2, 0.7, 0.5), interrupted=True, measured_rate_hz=25.0)
+    return res, tick
+
+
+def test_a_two_objective_user_scalarises_with_its_weights_and_names_each_objective(built):
+    from superinstance.equilibrium.loop import user_state
+    from superinstance.frozen_model_rl.simulation import TwoObjectiveUser
+
+    arms = built["arms"]
+    fn = simulated_user_reward(TwoObjectiveUser(seed=7, weights=(0.8, 0.2)), arms)
+    twin = TwoObjectiveUser(seed=7, weights=(0.8, 0.2))  # the same noise, drawn independently
+    res, tick = _one_step(built)
+    out = fn(res, tick)
+    state = user_state(res, tick)
+    w = [np.array([a.rate, a.context, a.sentiment, a.interruption]) for a in arms]
+    observed = twin.reward(w[res.arm], state)
+    expected = np.array([twin.expected(x, state) for x in w])  # (arms, 2)
+    assert set(out) == {"reward", "expected_reward", "best_expected", "random_expected", "satisfaction", "stability"}
+    assert (out["satisfaction"], out["stability"]) == (observed[0], observed[1])
+    assert out["reward"] == pytest.approx(0.8 * observed[0] + 0.2 * observed[1], abs=1e-15)
+    scalar = 0.8 * expected[:, 0] + 0.2 * expected[:, 1]
+    assert out["expected_reward"] == pytest.approx(scalar[res.arm], abs=1e-15)
+    assert out["best_expected"] == pytest.approx(scalar.max(), abs=1e-15)
+    assert out["random_expected"] == pytest.approx(scalar.mean(), abs=1e-15)
+    assert 0.0 <= min(observed) and max(observed) <= 1.0
+
+
+def test_a_single_objective_user_gives_what_it_gave_before(built):
+    from superinstance.equilibrium.loop import user_state
+
+    fn = simulated_user_reward(SimulatedUser(seed=3), built["arms"])
+    twin = SimulatedUser(seed=3)
+    res, tick = _one_step(built, seed=4)
+    out = fn(res, tick)
+    state = user_state(res, tick)
+    w = [np.array([a.rate, a.context, a.sentiment, a.interruption]) for a in built["arms"]]
+    values = [twin.expected(x, state) for x in w]
+    assert out == {"reward": twin.reward(w[res.arm], state), "expected_reward": values[res.arm],
+                   "best_expected": max(values), "random_expected": float(np.mean(values))}
+
+
+def test_a_multi_objective_user_needs_one_weight_per_objective(built):
+    class Odd:
+        objectives = ("a", "b")
+        weights = (1.0, 0.0, 0.0)
+
+    with pytest.raises(ValueError, match="one per objective"):
+        simulated_user_reward(Odd(), built["arms"])
+
+
+def test_the_demo_rewards_two_objectives_by_default_and_one_when_asked(tmp_path):
+    record = run_demo(0.5, 20.0, str(tmp_path / "r"), per_subtopic=10, kind="flat", live=False)
+    ticks, s = record["ticks"], record["summary"]
+    assert record["objectives"] == ["satisfaction", "stability"] and ticks
+    for t in ticks:  # the demo's user scalarises 0.5 / 0.5
+        assert 0.0 <= t["satisfaction"] <= 1.0 and 0.0 <= t["stability"] <= 1.0
+        assert t["reward"] == pytest.approx(0.5 * t["satisfaction"] + 0.5 * t["stability"], abs=1e-15)
+    for name in ("satisfaction", "stability"):
+        assert s[f"mean_{name}"] == pytest.approx(np.mean([t[name] for t in ticks]))
+        assert f"mean_{name}" in format_summary(record)
+    assert s["mean_reward"] == pytest.approx((s["mean_satisfaction"] + s["mean_stability"]) / 2)
+    assert "2-objective reward (satisfaction, stability" in record["description"]
+    page = open(record["paths"]["html"]).read()
+    assert "Reward objectives" in page and "mean_stability" in page
+
+    one = run_demo(0.5, 20.0, None, per_subtopic=10, kind="flat", live=False, objectives=1)
+    assert one["objectives"] == [] and one["config"]["objectives"] == 1
+    assert not any("satisfaction" in t or "stability" in t for t in one["ticks"])
+    assert not any(k.startswith("mean_s") for k in one["summary"])
+    with pytest.raises(ValueError, match="objectives must be 1 or 2"):
+        run_demo(0.5, 20.0, None, per_subtopic=10, kind="flat", live=False, objectives=3)

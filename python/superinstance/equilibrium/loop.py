@@ -40,7 +40,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..realtime_core import period_fraction
-from .data import ConversationStream, SimulatedUser, Tick
+from .data import ConversationStream, Tick
 from .orchestrator import EquilibriumOrchestrator, EquilibriumResult, _check_rate
 
 __all__ = ["EquilibriumLoop", "run_loop", "user_state", "simulated_user_reward", "SENTIMENT_RATE_HZ",
@@ -63,18 +63,41 @@ def user_state(result: EquilibriumResult, inputs: Tick) -> tuple:
     return (rate_error, result.factors.context, inputs.vad[1], 1.0 if result.interrupted else 0.0)
 
 
-def simulated_user_reward(user: SimulatedUser, arms: List[Any]) -> RewardFn:
-    """A reward function that also reports what regret analysis needs."""
+def simulated_user_reward(user: Any, arms: List[Any]) -> RewardFn:
+    """A reward function that also reports what regret analysis needs: the reward, and the expected
+    reward of the chosen arm, of the best arm and of a uniformly random arm in the tick's state.
+
+    ``user``: a :class:`~.data.SimulatedUser` (one objective), or a multi-objective user such as
+    :class:`superinstance.frozen_model_rl.simulation.TwoObjectiveUser`, which names its
+    ``objectives``, scalarises with ``weights`` and whose ``reward``/``expected`` return one value
+    per objective. Then ``reward`` is the reward vector @ weights, the expected values are
+    ``expected(...) @ weights``, and each objective's observed value is returned under its name
+    (e.g. ``satisfaction`` and ``stability``)."""
     matrix = [np.array([a.rate, a.context, a.sentiment, a.interruption]) for a in arms]
+    objectives = tuple(str(n) for n in getattr(user, "objectives", ()))
+    if not objectives:
+        def reward(result: EquilibriumResult, inputs: Tick) -> Dict[str, float]:
+            state = user_state(result, inputs)
+            values = [user.expected(w, state) for w in matrix]
+            return {"reward": user.reward(matrix[result.arm], state), "expected_reward": values[result.arm],
+                    "best_expected": max(values), "random_expected": float(np.mean(values))}
 
-    def reward(result: EquilibriumResult, inputs: Tick) -> Dict[str, float]:
+        return reward
+    weights = np.asarray(user.weights, dtype=np.float64)
+    if weights.shape != (len(objectives),) or not np.all(np.isfinite(weights)):
+        raise ValueError(f"user.weights must be {len(objectives)} finite numbers (one per objective "
+                         f"{objectives}), got {user.weights!r}")
+
+    def vector_reward(result: EquilibriumResult, inputs: Tick) -> Dict[str, float]:
         state = user_state(result, inputs)
-        chosen = matrix[result.arm]
-        values = [user.expected(w, state) for w in matrix]
-        return {"reward": user.reward(chosen, state), "expected_reward": values[result.arm],
-                "best_expected": max(values), "random_expected": float(np.mean(values))}
+        observed = np.asarray(user.reward(matrix[result.arm], state), dtype=np.float64)
+        values = [float(np.asarray(user.expected(w, state), dtype=np.float64) @ weights) for w in matrix]
+        out = {"reward": float(observed @ weights), "expected_reward": values[result.arm],
+               "best_expected": max(values), "random_expected": float(np.mean(values))}
+        out.update((name, float(v)) for name, v in zip(objectives, observed))
+        return out
 
-    return reward
+    return vector_reward
 
 
 def _own_executor(policy: str) -> Any:
