@@ -17,12 +17,15 @@ def test_demo_command_runs_and_writes_its_report(tmp_path):
     assert "tick_paced_p50_us" in res.stdout and "tick_paced_p99_us" in res.stdout
     data = json.loads((tmp_path / "r" / "report.json").read_text())
     assert data["summary"]["ticks"] + data["summary"]["missed_ticks"] == 30
+    assert data["objectives"] == ["satisfaction", "stability"]  # the default: a 2-objective user
+    assert "mean_satisfaction" in res.stdout and "mean_stability" in res.stdout
 
 
 @pytest.mark.parametrize("args, message", [
     (["--rate", "0.1"], "--rate must be within"),
     (["--rate", "2000"], "--rate must be within"),
     (["--seconds", "0"], "--seconds must be > 0"),
+    (["--objectives", "3"], "invalid choice"),
 ])
 def test_demo_rejects_bad_arguments(args, message):
     res = subprocess.run([sys.executable, "-m", "superinstance", "demo", *args], capture_output=True, text=True)

@@ -105,8 +105,9 @@ def test_timed_loop_holds_its_rate_and_delivers_late_rewards():
 def test_demo_writes_a_report(tmp_path):
     record = run_demo(1.0, 20.0, str(tmp_path), per_subtopic=10, kind="flat", live=False)
     html = (tmp_path / "report.html").read_text()
-    assert html.count("<svg") == 5
-    for title in ("Timer lateness", "Per-stage latency", "Confidence and reward", "Arm choices", "regret"):
+    assert html.count("<svg") == 6
+    for title in ("Timer lateness", "Per-stage latency", "Confidence and reward", "Reward objectives", "Arm choices",
+                  "regret"):
         assert title in html
     data = json.loads((tmp_path / "report.json").read_text())
     assert data["summary"]["ticks"] == len(data["ticks"]) > 0

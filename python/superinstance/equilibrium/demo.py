@@ -13,7 +13,7 @@ from .data import FEATURE_DIM, SUBTOPIC_MOOD, ConversationStream, SimulatedUser,
 from .loop import INTERRUPTION_RATE_HZ, SENTIMENT_RATE_HZ, run_loop, simulated_user_reward
 from .orchestrator import EquilibriumOrchestrator
 
-__all__ = ["build_default", "run_demo", "DEFAULT_ARM_VALUES"]
+__all__ = ["build_default", "run_demo", "simulated_user", "DEFAULT_ARM_VALUES"]
 
 DEFAULT_ARM_VALUES = (0.5, 1.5)  # 2^4 = 16 weight configurations
 
@@ -91,18 +91,43 @@ def summarize(record: Dict[str, Any]) -> Dict[str, Any]:
         "random_regret_total": float(np.sum(best - rnd)) if n else float("nan"),
         "regret_per_tick_second_half": float(np.mean((best - exp)[half:])) if n > 1 else float("nan"),
         "random_regret_per_tick": float(np.mean(best - rnd)) if n else float("nan"),
-        "errors": len(record["errors"]),
     })
+    for name in record.get("objectives", ()):  # a multi-objective user: each objective's observed mean
+        s[f"mean_{name}"] = float(np.nanmean([t.get(name, float("nan")) for t in ticks])) if n else float("nan")
+    s["errors"] = len(record["errors"])
     return s
+
+
+def simulated_user(objectives: int, seed: int) -> Any:
+    """The demo's simulated user: two objectives (satisfaction, stability; scalarised 0.5 / 0.5) or one
+    (satisfaction)."""
+    if isinstance(objectives, bool) or objectives not in (1, 2):
+        raise ValueError(f"objectives must be 1 or 2, got {objectives!r}")
+    if objectives == 1:
+        return SimulatedUser(seed=seed)
+    from ..frozen_model_rl.simulation import TwoObjectiveUser
+
+    return TwoObjectiveUser(seed=seed)
+
+
+def _user_words(user: Any) -> str:
+    names = tuple(getattr(user, "objectives", ()))
+    if not names:
+        return "simulated user (one objective, satisfaction)"
+    weights = " / ".join(f"{w:g}" for w in user.weights)
+    return f"simulated user with a {len(names)}-objective reward ({', '.join(names)}; scalarised {weights})"
 
 
 def run_demo(seconds: float = 30.0, rate_hz: float = 20.0, report_dir: Optional[str] = "superinstance-report",
              *, per_subtopic: int = 200, kind: str = "hnsw", reward_delay: int = 3, seed: int = 0,
-             out: TextIO = sys.stderr, live: bool = True) -> Dict[str, Any]:
+             out: TextIO = sys.stderr, live: bool = True, objectives: int = 2) -> Dict[str, Any]:
+    """Runs the loop on the built-in data against a simulated user (``objectives``: 2, satisfaction and
+    stability scalarised 0.5 / 0.5, or 1, satisfaction only) and returns the run record with a summary."""
+    user = simulated_user(objectives, seed + 2)
     built = build_default(rate_hz, per_subtopic=per_subtopic, kind=kind, seed=seed)
     orch, arms = built["orchestrator"], built["arms"]
     source = ConversationStream(built["corpus"], seed=seed + 1)
-    reward_fn = simulated_user_reward(SimulatedUser(seed=seed + 2), arms)
+    reward_fn = simulated_user_reward(user, arms)
     tty = live and hasattr(out, "isatty") and out.isatty()
     every = max(1, int(rate_hz // 4))
 
@@ -116,6 +141,7 @@ def run_demo(seconds: float = 30.0, rate_hz: float = 20.0, report_dir: Optional[
     record = run_loop(orch, seconds, source, reward_fn, reward_delay=reward_delay, status=status)
     if tty:
         out.write("\n")
+    record["objectives"] = list(getattr(user, "objectives", ()))
     record["arms"] = [{"rate": a.rate, "context": a.context, "sentiment": a.sentiment,
                        "interruption": a.interruption} for a in arms]
     record["summary"] = summarize(record)
@@ -123,12 +149,13 @@ def run_demo(seconds: float = 30.0, rate_hz: float = 20.0, report_dir: Optional[
     record["config"] = {"seconds": seconds, "rate_hz": rate_hz, "corpus_size": len(built["corpus"]),
                         "index_kind": kind, "reward_delay_ticks": reward_delay, "seed": seed,
                         "sentiment_backend": getattr(built["head"], "backend", "cpu"),
-                        "sentiment_rate_hz": SENTIMENT_RATE_HZ, "interruption_rate_hz": INTERRUPTION_RATE_HZ}
+                        "sentiment_rate_hz": SENTIMENT_RATE_HZ, "interruption_rate_hz": INTERRUPTION_RATE_HZ,
+                        "objectives": objectives}
     record["description"] = (f"{seconds:g} s of the equilibrium loop at {rate_hz:g} Hz on the built-in corpus "
                              f"({len(built['corpus'])} utterances in 12 basins, {kind} index), "
                              f"sentiment sensed at {SENTIMENT_RATE_HZ:g} Hz and interruptions at "
                              f"{INTERRUPTION_RATE_HZ:g} Hz (tasks on one realtime_core scheduler), "
-                             f"LinUCB over {len(arms)} constraint-weight arms, simulated user with rewards "
+                             f"LinUCB over {len(arms)} constraint-weight arms, {_user_words(user)}, rewards "
                              f"arriving {reward_delay} ticks late.")
     if report_dir:
         from .report import write_report

@@ -20,6 +20,12 @@
 
 The rate has one owner, the orchestrator (``orch.rate_hz``); ``set_rate`` on
 either re-times the token and warm tasks at the next token deadline.
+
+Every deadline of the token and sensing tasks in [their first deadline, the loop's
+end) is accounted for: it either ran (``calls``) or was missed (skipped because the
+thread was late); the loop counts them itself from the grid index of each call
+(see :class:`_Deadlines`), so that a late call near the end does not count deadlines
+beyond the end, and a rate change does not lose or double any.
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .data import ConversationStream, SimulatedUser, Tick
+from ..realtime_core import period_fraction
+from .data import ConversationStream, Tick
 from .orchestrator import EquilibriumOrchestrator, EquilibriumResult, _check_rate
 
 __all__ = ["EquilibriumLoop", "run_loop", "user_state", "simulated_user_reward", "SENTIMENT_RATE_HZ",
@@ -56,18 +63,41 @@ def user_state(result: EquilibriumResult, inputs: Tick) -> tuple:
     return (rate_error, result.factors.context, inputs.vad[1], 1.0 if result.interrupted else 0.0)
 
 
-def simulated_user_reward(user: SimulatedUser, arms: List[Any]) -> RewardFn:
-    """A reward function that also reports what regret analysis needs."""
+def simulated_user_reward(user: Any, arms: List[Any]) -> RewardFn:
+    """A reward function that also reports what regret analysis needs: the reward, and the expected
+    reward of the chosen arm, of the best arm and of a uniformly random arm in the tick's state.
+
+    ``user``: a :class:`~.data.SimulatedUser` (one objective), or a multi-objective user such as
+    :class:`superinstance.frozen_model_rl.simulation.TwoObjectiveUser`, which names its
+    ``objectives``, scalarises with ``weights`` and whose ``reward``/``expected`` return one value
+    per objective. Then ``reward`` is the reward vector @ weights, the expected values are
+    ``expected(...) @ weights``, and each objective's observed value is returned under its name
+    (e.g. ``satisfaction`` and ``stability``)."""
     matrix = [np.array([a.rate, a.context, a.sentiment, a.interruption]) for a in arms]
+    objectives = tuple(str(n) for n in getattr(user, "objectives", ()))
+    if not objectives:
+        def reward(result: EquilibriumResult, inputs: Tick) -> Dict[str, float]:
+            state = user_state(result, inputs)
+            values = [user.expected(w, state) for w in matrix]
+            return {"reward": user.reward(matrix[result.arm], state), "expected_reward": values[result.arm],
+                    "best_expected": max(values), "random_expected": float(np.mean(values))}
 
-    def reward(result: EquilibriumResult, inputs: Tick) -> Dict[str, float]:
+        return reward
+    weights = np.asarray(user.weights, dtype=np.float64)
+    if weights.shape != (len(objectives),) or not np.all(np.isfinite(weights)):
+        raise ValueError(f"user.weights must be {len(objectives)} finite numbers (one per objective "
+                         f"{objectives}), got {user.weights!r}")
+
+    def vector_reward(result: EquilibriumResult, inputs: Tick) -> Dict[str, float]:
         state = user_state(result, inputs)
-        chosen = matrix[result.arm]
-        values = [user.expected(w, state) for w in matrix]
-        return {"reward": user.reward(chosen, state), "expected_reward": values[result.arm],
-                "best_expected": max(values), "random_expected": float(np.mean(values))}
+        observed = np.asarray(user.reward(matrix[result.arm], state), dtype=np.float64)
+        values = [float(np.asarray(user.expected(w, state), dtype=np.float64) @ weights) for w in matrix]
+        out = {"reward": float(observed @ weights), "expected_reward": values[result.arm],
+               "best_expected": max(values), "random_expected": float(np.mean(values))}
+        out.update((name, float(v)) for name, v in zip(objectives, observed))
+        return out
 
-    return reward
+    return vector_reward
 
 
 def _own_executor(policy: str) -> Any:
@@ -82,6 +112,59 @@ def _own_executor(policy: str) -> Any:
 
 def _period_ns(rate_hz: float) -> int:
     return int(round(1e9 / rate_hz))
+
+
+class _Grid:
+    """The deadlines of one periodic task as the scheduler computes them: deadline k is
+    ``start_ns + floor(k * num / den)`` with the exact period num/den ns of its rate."""
+
+    def __init__(self, start_ns: int, rate_hz: float) -> None:
+        self.start_ns = int(start_ns)
+        self.num, self.den = period_fraction(rate_hz=rate_hz)
+
+    def first_index_from(self, t_ns: int) -> int:
+        """The smallest grid index whose deadline is at or after ``t_ns``."""
+        if t_ns <= self.start_ns:
+            return 0
+        return -(-(t_ns - self.start_ns) * self.den // self.num)
+
+
+class _Deadlines:
+    """Accounts for every deadline of a task in [its first deadline, ``end_ns``): each one either
+    ran (``calls``) or was ``missed``. Counted from the grid index of each call rather than from
+    the scheduler's per-call ``missed`` (the deadlines already passed when a call starts), which
+    may lie at or after the end when a call near the end starts late."""
+
+    def __init__(self, grid: _Grid, end_ns: int) -> None:
+        self.grid, self.end_ns = grid, end_ns
+        self.calls = self.missed = 0
+        self._next = 0  # the first grid index not yet accounted for
+
+    def _end_index(self) -> int:
+        return self.grid.first_index_from(self.end_ns)
+
+    def reach(self, index: int) -> bool:
+        """A call at grid ``index``: the deadlines skipped before it are missed. False when the call
+        lies at or after the end (the deadlines before the end that it skipped are missed too)."""
+        end = self._end_index()
+        self.missed += max(0, min(index, end) - self._next)
+        if index >= end:
+            self._next = max(self._next, end)
+            return False
+        self._next = index + 1
+        return True
+
+    def missed_after(self, index: int, skipped: int) -> int:
+        """Of the ``skipped`` deadlines after a call at ``index`` (the scheduler's ``tick.missed``),
+        those before the end."""
+        return max(0, min(skipped, self._end_index() - index - 1))
+
+    def regrid(self, grid: _Grid, now_ns: int) -> None:
+        """The task continues on ``grid`` (a rate change at ``now_ns``): the deadlines of the old
+        grid that passed before now without running are missed; the new one counts from its start."""
+        passed = self.grid.first_index_from(min(now_ns, self.end_ns))
+        self.missed += max(0, passed - self._next)
+        self.grid, self._next = grid, 0
 
 
 class EquilibriumLoop:
@@ -123,7 +206,7 @@ class EquilibriumLoop:
         self._interrupted = False               # heard since the last token
         self._start_ns = self._end_ns = 0
         self._last_token_ns: Optional[int] = None
-        self._token_calls = self._token_missed = 0
+        self._accounts: Dict[str, _Deadlines] = {}  # token, sentiment, interruption (see _Deadlines)
         self._done = threading.Event()
         self._tasks_lock = threading.RLock()  # set_rate may come from another thread while the loop ends
         self._calls = threading.Condition()    # task bodies in flight (close waits for them)
@@ -143,20 +226,19 @@ class EquilibriumLoop:
         self.orch.set_rate(rate_hz)
 
     def _follow_rate(self, rate_hz: float) -> None:
-        if "token" not in self._task_ids:
-            return
-        period = _period_ns(rate_hz)
-        last = self._last_token_ns if self._last_token_ns is not None else self._start_ns - period
-        start = last + period  # re-anchored at the last token: no jump, no drift
-        now = self.scheduler.now_ns()
-        if start < now:  # set from elsewhere while the loop was behind: the first grid point from now
-            start += -(-(now - start) // period) * period
-        with self._tasks_lock:
-            if "token" not in self._task_ids:  # the loop ended meanwhile
+        with self._tasks_lock:  # with the token task's accounting (it may run on another thread)
+            if "token" not in self._task_ids:  # not started, or the loop ended meanwhile
                 return
+            period = _period_ns(rate_hz)
+            last = self._last_token_ns if self._last_token_ns is not None else self._start_ns - period
+            start = last + period  # re-anchored at the last token: no jump, no drift
+            now = self.scheduler.now_ns()
+            if start < now:  # set while the loop was behind: the first grid point from now
+                start += -(-(now - start) // period) * period
             for name in ("token", "warm"):
                 if name in self._task_ids:
                     self.scheduler.remove(self._task_ids.pop(name))
+            self._accounts["token"].regrid(_Grid(start, rate_hz), now)
             self._add_token_tasks(rate_hz, start)
 
     # ------------------------------------------------------------------ tasks
@@ -185,7 +267,13 @@ class EquilibriumLoop:
         lead = self._warm_lead_now = min(self.warm_lead_ns, _period_ns(rate_hz) // 4)
         if lead > 0:  # added first: ties go to the older task, and the warm-up must come first
             self._add("warm", self._warm_task, rate_hz, start_ns - lead)
-        self._add("token", self._token_task, rate_hz, start_ns)
+        grid = self._accounts["token"].grid
+
+        def token(tk: Any) -> None:
+            self._token_task(tk, grid)
+
+        token.__qualname__ = "EquilibriumLoop._token_task"
+        self._add("token", token, rate_hz, start_ns)
 
     @property
     def first_deadline_ns(self) -> int:
@@ -222,6 +310,9 @@ class EquilibriumLoop:
         self._start_ns = self.scheduler.now_ns() + period
         self._end_ns = self._start_ns + int(seconds * 1e9)
         sensing = self._start_ns - period // 2
+        self._accounts = {"token": _Deadlines(_Grid(self._start_ns, self.orch.rate_hz), self._end_ns),
+                          "sentiment": _Deadlines(_Grid(sensing, self.sentiment_rate_hz), self._end_ns),
+                          "interruption": _Deadlines(_Grid(sensing, self.interruption_rate_hz), self._end_ns)}
         self._add("sentiment", self._sentiment_task, self.sentiment_rate_hz, sensing)
         self._add("interruption", self._interruption_task, self.interruption_rate_hz, sensing)
         self._add_token_tasks(self.orch.rate_hz, self._start_ns)
@@ -234,12 +325,22 @@ class EquilibriumLoop:
         except ValueError as e:  # keep the last sensed sentiment
             self.errors.append(f"sentiment: {e}")
 
+    def _sensing_due(self, name: str, tick: Any) -> bool:
+        """Accounts for a sensing call; False at or after the loop's end (it senses nothing then)."""
+        account = self._accounts[name]
+        if not account.reach(tick.index):
+            return False
+        account.calls += 1
+        self.sensed[name] += 1
+        return True
+
     def _sentiment_task(self, tick: Any) -> None:
-        self._sense_sentiment_now()
-        self.sensed["sentiment"] += 1
+        if self._sensing_due("sentiment", tick):
+            self._sense_sentiment_now()
 
     def _interruption_task(self, tick: Any) -> None:
-        self.sensed["interruption"] += 1
+        if not self._sensing_due("interruption", tick):
+            return
         m = self._moment
         if m is not None and m.interrupted and m is not self._heard_in:  # one interruption per moment
             self._heard_in = m
@@ -274,18 +375,22 @@ class EquilibriumLoop:
         while clock() < token_deadline - WARM_SPIN_END_NS:
             pass
 
-    def _token_task(self, tk: Any) -> None:
-        if tk.deadline_ns >= self._end_ns:
-            self._finish()
-            return
-        inputs = self._upcoming if self._upcoming is not None else self._next_input()
-        self._upcoming = None
-        if inputs is None:  # the source ended
-            self._finish()
-            return
-        self._last_token_ns = tk.deadline_ns
-        self._token_calls += 1
-        self._token_missed += int(tk.missed)
+    def _token_task(self, tk: Any, grid: _Grid) -> None:
+        with self._tasks_lock:  # set_rate may re-grid the token task from another thread
+            account = self._accounts["token"]
+            if grid is not account.grid:  # a call of the grid before a rate change: superseded
+                return
+            if not account.reach(tk.index):  # at or after the end
+                self._finish()
+                return
+            inputs = self._upcoming if self._upcoming is not None else self._next_input()
+            self._upcoming = None
+            if inputs is None:  # the source ended
+                self._finish()
+                return
+            self._last_token_ns = tk.deadline_ns
+            account.calls += 1
+            missed_after = account.missed_after(tk.index, int(tk.missed))
         orch = self.orch
         orch.observe_wake(tk.woke_ns)
         self._moment = inputs
@@ -294,9 +399,9 @@ class EquilibriumLoop:
         try:
             res = orch.orchestrate(inputs.embedding, sentiment=self._vad, interrupted=interrupted)
         except (ValueError, KeyError) as e:  # bad input from the source: report it, keep running
-            self.errors.append(f"token {self._token_calls - 1}: {e}")
+            self.errors.append(f"token {account.calls - 1}: {e}")
             return
-        self._record(res, inputs, tk, time.thread_time_ns() - cpu0)
+        self._record(res, inputs, tk, time.thread_time_ns() - cpu0, missed_after)
 
     def _next_input(self) -> Optional[Tick]:
         try:
@@ -306,11 +411,11 @@ class EquilibriumLoop:
                 self.errors.append("the source ended")
             return None
 
-    def _record(self, res: EquilibriumResult, inputs: Tick, tk: Any, cpu_ns: int) -> None:
+    def _record(self, res: EquilibriumResult, inputs: Tick, tk: Any, cpu_ns: int, missed: int) -> None:
         row: Dict[str, Any] = {
             "index": res.tick, "woke_ns": tk.woke_ns, "deadline_ns": tk.deadline_ns,
             "t_s": (tk.deadline_ns - self._start_ns) / 1e9, "lateness_ns": tk.lateness_ns,
-            "missed": int(tk.missed), "confidence": res.confidence, "arm": res.arm, "rate_hz": res.rate_hz,
+            "missed": missed, "confidence": res.confidence, "arm": res.arm, "rate_hz": res.rate_hz,
             "measured_rate_hz": res.measured_rate_hz, "interrupted": res.interrupted,
             "attention_reset": res.attention_reset, "stages_ns": dict(res.timings), "cpu_ns": cpu_ns,
             "path": list(res.suggested_path or ()), "reward": float("nan"), "expected_reward": float("nan"),
@@ -341,13 +446,16 @@ class EquilibriumLoop:
                            "runtime_p50_ns": s.extra.get("runtime_p50_ns"),
                            "runtime_p99_ns": s.extra.get("runtime_p99_ns"), "period_ns": s.extra.get("period_ns"),
                            "lead_ns": s.extra.get("lead_ns")}
-        if "token" in tasks:  # counted here: the task restarts its count at a rate change, and ends with a call
-            tasks["token"].update(calls=self._token_calls, missed=self._token_missed)
+        for name, account in self._accounts.items():  # counted here, within [first deadline, end) (see _Deadlines)
+            if name in tasks:
+                tasks[name].update(calls=account.calls, missed=account.missed)
+        token = self._accounts.get("token")
+        calls, missed = (token.calls, token.missed) if token is not None else (0, 0)
         late = np.array([r["lateness_ns"] for r in self.ticks], dtype=np.float64)
         pct = (lambda q: float(np.percentile(late, q))) if late.size else (lambda q: float("nan"))
         return {"timer": {"p50_ns": pct(50), "p99_ns": pct(99), "max_ns": float(late.max()) if late.size else
                           float("nan"), "count": int(late.size)},
-                "missed_ticks": self._token_missed, "deadlines": self._token_calls + self._token_missed,
+                "missed_ticks": missed, "deadlines": calls + missed,
                 "period_ns": _period_ns(self.orch.rate_hz), "tasks": tasks, "sensed": dict(self.sensed),
                 "waiter": self._waiter(), "policy": self._policy()}
 
@@ -384,11 +492,15 @@ class EquilibriumLoop:
 
     # ------------------------------------------------------------------ lifetime
     def wait(self, timeout: Optional[float] = None) -> bool:
-        """Until the last token deadline has passed (True), or ``timeout`` s (False). A virtual-clock
-        scheduler is run to that point here."""
+        """Until the token task's call at or after the end has ended the run (True), or ``timeout`` s
+        (False). A virtual-clock scheduler is run to that point here: past the end, and on while the
+        token task, late, skipped the deadline at the end (its next call comes within a period)."""
         run_until = getattr(self.scheduler, "run_until", None)
         if getattr(self.scheduler, "clock", None) is not None and run_until is not None:
-            run_until(self._end_ns + 1)
+            until = self._end_ns + 1
+            while not self._done.is_set() and "token" in self._task_ids:
+                run_until(until)
+                until = self.scheduler.now_ns() + _period_ns(self.orch.rate_hz) + 1
         return self._done.wait(timeout)
 
     def record(self) -> Dict[str, Any]:

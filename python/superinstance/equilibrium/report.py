@@ -3,7 +3,9 @@
 Input is the run record that :func:`.loop.run_loop` returns (a dict), plus what run_demo adds:
 ``ticks`` (one dict per tick: ``index``, ``t_s``, ``lateness_ns``, ``confidence``,
 ``reward``, ``arm``, ``expected_reward``, ``best_expected``, ``random_expected``,
-``stages_ns`` = {stage: ns}), ``arms`` (list of weight dicts), ``summary`` and ``config``.
+``stages_ns`` = {stage: ns}, and with a multi-objective user each objective's value by name),
+``objectives`` (those names; empty with one objective), ``arms`` (list of weight dicts), ``summary``
+and ``config``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ def charts(record: Dict[str, Any]) -> List[str]:
     out.append(svgplot.line_chart("Confidence and reward", "tick", "value",
                                   [("confidence", idx, [t["confidence"] for t in ticks]),
                                    (f"reward (mean of {window})", idx[window - 1:], smooth)], y_range=(0.0, 1.0)))
+    objectives = list(record.get("objectives", ()))
+    if objectives and ticks:  # a multi-objective user: each objective, smoothed like the reward
+        series = [(f"{name} (mean of {window})", idx[window - 1:],
+                   np.convolve([t[name] for t in ticks], np.ones(window) / window, mode="valid").tolist())
+                  for name in objectives]
+        out.append(svgplot.line_chart("Reward objectives", "tick", "value", series, y_range=(0.0, 1.0)))
     arms = record["arms"]
     counts = np.bincount([t["arm"] for t in ticks], minlength=len(arms)).tolist()
     out.append(svgplot.bar_chart("Arm choices", "arm", "times chosen", [str(i) for i in range(len(arms))],
