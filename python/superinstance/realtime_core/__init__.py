@@ -22,6 +22,7 @@ from __future__ import annotations
 from ._timer import LatencyStats, Tick, Timer, VirtualClock, backends, monotonic_ns, period_fraction
 from ._executor import RealtimeExecutor, Scheduler, TaskErrors
 from ._platform import platform_report
+from ._rate_state import RateSnapshot, RateState
 
 __all__ = [
     "Timer",
@@ -31,6 +32,8 @@ __all__ = [
     "RealtimeExecutor",
     "Scheduler",
     "TaskErrors",
+    "RateState",
+    "RateSnapshot",
     "backends",
     "monotonic_ns",
     "period_fraction",
