@@ -197,6 +197,19 @@ def test_cython_calls_cost_what_cxx_calls_cost(ext, capsys):
     timer.close()
 
 
+def test_publishing_cost_per_tick(ext, shm_name, capsys):
+    """What publish= adds to a tick: the seqlock write and the lateness percentiles (C++ loops, alternating)."""
+    plain = ext.CTimer(1e6, start_ns=1000)
+    published = ext.CTimer(1e6, start_ns=1000)
+    published.publish(shm_name)
+    with_pub, without = _paired(lambda pub: (published if pub else plain).time_tick(20000, False))
+    with capsys.disabled():
+        print(f"\nvirtual-clock tick: {without:.0f} ns, with publish {with_pub:.0f} ns ({with_pub - without:+.0f} ns)")
+    assert with_pub - without < 20_000  # a few us here; a regression to a system call per tick would show
+    plain.close()
+    published.close()
+
+
 def test_eight_threads_search_one_index(ext, capsys):
     """Throughput of 1, 2, ..., 8 threads searching one index through Cython (no GIL, shared reader lock)."""
     import os
