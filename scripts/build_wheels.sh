@@ -75,7 +75,7 @@ for v in $pythons; do
   tag=$(basename "$built" .whl | cut -d- -f3-4)
   wheel=$(ls -t "$out"/superinstance-*-"$tag"-*manylinux*.whl | head -1)
   size=$(du -k "$wheel" | cut -f1)
-  has_cuda=$("$py" -c 'import sys, zipfile; print("yes" if any("/_cuda" in n for n in zipfile.ZipFile(sys.argv[1]).namelist()) else "no")' "$wheel")
+  has_cuda=$("$py" -c 'import sys, zipfile; print("yes" if any("/_cuda." in n and n.endswith(".so") for n in zipfile.ZipFile(sys.argv[1]).namelist()) else "no")' "$wheel")
   result=skipped
   if [ "$smoke" = 1 ]; then
     venv=$ROOT/build/wheels/venv-$v
