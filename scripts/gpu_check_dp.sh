@@ -25,7 +25,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 export PYTHONPATH=python
 python - <<'PY' || exit 3
-from superinstance.gpu_accelerator._dp_common import gpu_reason
+from superinstance._backend import gpu_reason
 r = gpu_reason()
 assert r is None, f"no usable GPU: {r}"
 from superinstance import _cuda

@@ -159,7 +159,7 @@ py::dict histogram_summary(const LatencyHistogram& h) {
   d["p50"] = p[0];
   d["p95"] = p[1];
   d["p99"] = p[2];
-  d["p99.9"] = p[3];
+  d["p999"] = p[3];
   d["max"] = h.max();
   d["mean"] = h.mean();
   return d;
@@ -181,7 +181,7 @@ mean are exact. Values >= 2**48 ns share the last bucket.
              h.record(ns, int_arg<std::uint64_t>(count, "count"));
            },
            py::arg("value_ns"), py::arg("count") = 1)
-      .def("record_many", &record_many, py::arg("values_ns"),
+      .def("record_batch", &record_many, py::arg("values_ns"),
            "Record every value of an integer or float array; nothing is stored if any is invalid.")
       .def("merge", [](LatencyHistogram& h, const py::object& other) {
              if (!py::isinstance<LatencyHistogram>(other))
@@ -202,7 +202,7 @@ mean are exact. Values >= 2**48 ns share the last bucket.
              return py::array_t<double>(static_cast<py::ssize_t>(v.size()), v.data());
            }, py::arg("qs"))
       .def("summary", &histogram_summary,
-           "dict with count, min, p50, p95, p99, p99.9, max and mean (ns)")
+           "dict with count, min, p50, p95, p99, p999, max and mean (ns)")
       .def("bucket_counts", [](const LatencyHistogram& h) {
              const auto& b = h.buckets();
              return py::array_t<std::uint64_t>(static_cast<py::ssize_t>(b.size()), b.data());
@@ -219,7 +219,7 @@ mean are exact. Values >= 2**48 ns share the last bucket.
                std::to_string(static_cast<long long>(p[0])) + "ns, p99=" +
                std::to_string(static_cast<long long>(p[1])) + "ns, max=" + std::to_string(h.max()) + "ns)";
       })
-      .def_readonly_static("bucket_count", &LatencyHistogram::kBucketCount);
+      .def_readonly_static("n_buckets", &LatencyHistogram::kBucketCount);
 }
 
 // ---------------------------------------------------------------- files

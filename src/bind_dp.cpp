@@ -25,7 +25,7 @@ using simd::Level;
 
 Level dp_level_arg(const py::handle& obj) {
   if (obj.is_none()) return simd::active_level();
-  if (!py::isinstance<py::str>(obj)) throw py::type_error("level must be a str or None, got " + py_type_name(obj));
+  if (!py::isinstance<py::str>(obj)) throw py::type_error("simd must be a str or None, got " + py_type_name(obj));
   const auto name = obj.cast<std::string>();
   auto level = simd::parse_level(name);
   if (!level) throw py::value_error("unknown SIMD level '" + name + "': use scalar, avx2 or avx512");
@@ -77,7 +77,7 @@ py::tuple align_scores(const CArray<std::uint8_t>& query, const CArray<std::uint
   py::array_t<std::int32_t> out(static_cast<py::ssize_t>(n));
   std::copy(scores.begin(), scores.end(), out.mutable_data());
   py::dict info;
-  info["level"] = simd::level_name(stats.level);
+  info["simd"] = simd::level_name(stats.level);
   info["lanes"] = stats.lanes;
   info["recomputed"] = stats.recomputed;
   return py::make_tuple(out, info);
@@ -126,7 +126,7 @@ SI_REGISTER_BINDINGS(dp) {
   using namespace si::py_bind;
   m.def("dp_align_scores", &align_scores, py::arg("query"), py::arg("targets"), py::arg("offsets"),
         py::arg("code_of"), py::arg("matrix"), py::arg("gap_open"), py::arg("gap_extend"), py::arg("global_"),
-        py::arg("threads") = 0, py::arg("level") = py::none(),
+        py::arg("threads") = 0, py::arg("simd") = py::none(),
         "Alignment scores (Smith-Waterman, or Needleman-Wunsch when global_) of one query against "
         "concatenated targets; returns (int32 scores, info dict).");
   m.def("dp_optimal_path_i32", [](const CArray<std::int32_t>& c, const py::object& threads) {
@@ -136,7 +136,7 @@ SI_REGISTER_BINDINGS(dp) {
           return optimal_path<float, double>(c, threads, &si::dp::optimal_path_f32); },
         py::arg("cost"), py::arg("threads") = 0, "Optimal path of float32 costs (batch, rows, cols): (float64 totals, int32 paths).");
   m.def("dp_floyd_warshall_i32", &floyd_warshall, py::arg("weights"), py::arg("threads") = 0,
-        py::arg("level") = py::none(),
+        py::arg("simd") = py::none(),
         "All-pairs shortest paths of int32 weights; dp_no_edge marks a missing edge.");
   m.attr("dp_no_edge") = si::dp::kNoEdge;
   m.def("dp_rolling_minmax_i32", [](const CArray<std::int32_t>& x, const py::object& w, const py::object& mx, const py::object& threads) {

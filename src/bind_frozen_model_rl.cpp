@@ -13,6 +13,7 @@
 #include "common/cpu_features.hpp"
 #include "frozen_model_rl/bandit.hpp"
 #include "frozen_model_rl/bandit_kernels.hpp"
+#include "frozen_model_rl/linalg.hpp"
 
 namespace py = pybind11;
 
@@ -401,12 +402,12 @@ Use the policies of superinstance.frozen_model_rl; this class is their engine.)d
       .def("copy", [](const Bandit& b) { return std::make_unique<Bandit>(b); })
       .def("state_bytes",
            [](const Bandit& b) {
-             std::string s;
+             std::vector<unsigned char> s;
              {
                py::gil_scoped_release rel;
                s = b.serialize();
              }
-             return py::bytes(s);
+             return py::bytes(reinterpret_cast<const char*>(s.data()), s.size());
            })
       .def_static("from_state_bytes",
                   [](const py::object& data, const py::object& version_obj) {

@@ -1,4 +1,4 @@
-// Bindings of cpp/realtime_core: timers and their backends, the virtual
+// Bindings of cpp/realtime_core: timers and their waiters, the virtual
 // clock, the multi-rate scheduler and the real-time executor. Names carry an
 // Rt/realtime_ prefix in _core; python/superinstance/realtime_core is the
 // public facade.
@@ -100,7 +100,7 @@ Period period_arg(const py::object& rate_hz, const py::object& period_ns) {
   return rate_arg(rate_hz);
 }
 
-MissedPolicy missed_arg(const py::handle& v) { return parse_missed_policy(str_arg(v, "missed")); }
+MissedPolicy missed_arg(const py::handle& v) { return parse_missed_policy(str_arg(v, "on_missed")); }
 
 std::vector<std::int64_t> latencies_arg(const py::handle& v) {
   if (py::isinstance<py::str>(v) || py::isinstance<py::bytes>(v) || !py::isinstance<py::iterable>(v))
@@ -130,7 +130,7 @@ py::dict timer_stats_dict(const TimerStats& s) {
   d["p50_ns"] = p[0];
   d["p95_ns"] = p[1];
   d["p99_ns"] = p[2];
-  d["p99.9_ns"] = p[3];
+  d["p999_ns"] = p[3];
   d["max_ns"] = s.lateness.max();
   d["min_ns"] = s.lateness.min();
   d["mean_ns"] = s.lateness.count() ? s.lateness.mean() : std::nan("");
@@ -160,31 +160,31 @@ py::dict task_stats_dict(const TaskStats& s) {
 }
 
 // ---------------------------------------------------------------- timer
-std::unique_ptr<Waiter> make_backend(const std::string& backend, const py::object& clock, std::string& note) {
+std::unique_ptr<Waiter> make_timer_waiter(const std::string& waiter, const py::object& clock, std::string& note) {
   if (!clock.is_none()) {
     if (!py::isinstance<VirtualClock>(clock))
       throw py::type_error("clock must be a superinstance.realtime_core.VirtualClock, got " + py_type_name(clock));
     auto vc = clock.cast<std::shared_ptr<VirtualClock>>();
-    if (backend != "auto" && backend != "virtual")
-      throw py::value_error("a timer on a virtual clock takes backend='auto' or 'virtual', got '" + backend + "'");
+    if (waiter != "auto" && waiter != "virtual")
+      throw py::value_error("a timer on a virtual clock takes waiter='auto' or 'virtual', got '" + waiter + "'");
     note = "virtual clock (deterministic, for tests)";
     return make_virtual_waiter(vc);
   }
-  if (backend == "virtual") throw py::value_error("backend='virtual' needs clock=VirtualClock(...)");
-  if (backend == "auto") return make_auto_waiter(note);
-  note = backend + " (asked for by name)";
-  return make_waiter(backend);
+  if (waiter == "virtual") throw py::value_error("waiter='virtual' needs clock=VirtualClock(...)");
+  if (waiter == "auto") return make_auto_waiter(note);
+  note = waiter + " (asked for by name)";
+  return make_waiter(waiter);
 }
 
-std::unique_ptr<Timer> make_timer(const py::object& rate_hz, const py::object& period_ns, const py::object& backend,
+std::unique_ptr<Timer> make_timer(const py::object& rate_hz, const py::object& period_ns, const py::object& waiter,
                                   const py::object& missed, const py::object& start_ns, const py::object& clock) {
   const Period p = period_arg(rate_hz, period_ns);
   const MissedPolicy policy = missed_arg(missed);
-  const std::string backend_name = str_arg(backend, "backend");
+  const std::string waiter_name = str_arg(waiter, "waiter");
   std::optional<std::int64_t> start;
   if (!start_ns.is_none()) start = ns_arg(start_ns, "start_ns");
   std::string note;
-  auto w = make_backend(backend_name, clock, note);
+  auto w = make_timer_waiter(waiter_name, clock, note);
   return std::make_unique<Timer>(p, start, policy, std::move(w), note);
 }
 
@@ -237,7 +237,7 @@ stays within [0, 2**63-1] ns: a move past the end raises OverflowError.
 )doc")
       .def(py::init([](const py::object& start_ns) { return std::make_shared<VirtualClock>(ns_arg(start_ns, "start_ns")); }),
            py::arg("start_ns") = 0)
-      .def_property_readonly("now_ns", &VirtualClock::now)
+      .def("now_ns", &VirtualClock::now)
       .def("advance", [](VirtualClock& c, const py::object& ns) { c.advance(ns_arg(ns, "ns")); }, py::arg("ns"))
       .def("set", [](VirtualClock& c, const py::object& t) { c.set(ns_arg(t, "t_ns")); }, py::arg("t_ns"))
       .def("set_wake_latency", [](VirtualClock& c, const py::object& ns) { c.set_wake_latency(ns_arg(ns, "ns")); },
@@ -251,14 +251,14 @@ void bind_timer(py::module_& m) {
   bind_tick_and_clock(m);
   closable_class<Timer>(m, "RtTimer", "Timer")
       .def_init(py::init(&make_timer), py::arg("rate_hz") = py::none(), py::arg("period_ns") = py::none(),
-                py::arg("backend") = "auto", py::arg("missed") = "skip", py::arg("start_ns") = py::none(),
+                py::arg("waiter") = "auto", py::arg("on_missed") = "skip", py::arg("start_ns") = py::none(),
                 py::arg("clock") = py::none())
       .def("tick", &tick_interruptibly)
       .def("publish", [](Timer& t, const py::object& name) { t.publish(str_arg(name, "publish")); }, py::arg("name"))
       .def("set_rate", [](Timer& t, const py::object& rate_hz, const py::object& period_ns) {
         t.set_period(period_arg(rate_hz, period_ns));
       }, py::arg("rate_hz") = py::none(), py::arg("period_ns") = py::none())
-      .def("set_missed", [](Timer& t, const py::object& p) { t.set_policy(missed_arg(p)); }, py::arg("missed"))
+      .def("set_on_missed", [](Timer& t, const py::object& p) { t.set_policy(missed_arg(p)); }, py::arg("on_missed"))
       .def_any_state("close", [](Timer& t) {
         py::gil_scoped_release r;
         t.close();
@@ -266,16 +266,16 @@ void bind_timer(py::module_& m) {
       .def_property_readonly_any_state("closed", &Timer::closed)
       .def("stats", [](const Timer& t) { return timer_stats_dict(t.stats()); })
       .def("reset_stats", &Timer::reset_stats)
-      .def_property_readonly("backend", [](const Timer& t) { return t.backend(); })
-      .def_property_readonly("backend_note", [](const Timer& t) { return t.backend_note(); })
-      .def_property_readonly("backend_info", &Timer::backend_info)
+      .def_property_readonly("waiter", [](const Timer& t) { return t.backend(); })
+      .def_property_readonly("waiter_note", [](const Timer& t) { return t.backend_note(); })
+      .def_property_readonly("waiter_info", &Timer::backend_info)
       .def_property_readonly("period_ns", [](const Timer& t) { return t.period().rounded_ns(); })
       .def_property_readonly("period_fraction", [](const Timer& t) {
         const Period p = t.period();
         return py::make_tuple(p.num, p.den);
       })
       .def_property_readonly("rate_hz", [](const Timer& t) { return t.period().rate_hz(); })
-      .def_property_readonly("missed", [](const Timer& t) { return std::string(missed_policy_name(t.policy())); })
+      .def_property_readonly("on_missed", [](const Timer& t) { return std::string(missed_policy_name(t.policy())); })
       .def_property_readonly("next_deadline_ns", &Timer::next_deadline)
       .def_property_readonly("next_index", &Timer::next_index)
       .def("now_ns", &Timer::now_ns)
@@ -284,8 +284,8 @@ void bind_timer(py::module_& m) {
       .def("async_try_complete", &Timer::async_try_complete);
 
   m.def("realtime_monotonic_ns", &monotonic_ns, "CLOCK_MONOTONIC in ns (the clock of every timer deadline).");
-  m.def("realtime_backends", [] { return backend_names(); }, "Names of the timer backends (besides auto and virtual).");
-  m.def("realtime_probe_backends", [] {
+  m.def("realtime_waiters", [] { return backend_names(); }, "Names of the timer waiters (besides auto and virtual).");
+  m.def("realtime_probe_waiters", [] {
     std::vector<BackendProbe> probes;
     {
       py::gil_scoped_release r;
@@ -306,10 +306,10 @@ void bind_timer(py::module_& m) {
     return py::make_tuple(p.num, p.den);
   }, py::arg("rate_hz") = py::none(), py::arg("period_ns") = py::none(),
      "The exact period num/den ns that a timer uses for this rate or period.");
-  m.def("_realtime_simulate_refusal", [](const py::object& backend, const py::object& reason) {
-    set_simulated_refusal(str_arg(backend, "backend"), str_arg(reason, "reason"));
-  }, py::arg("backend"), py::arg("reason"),
-        "Test hook: make creating `backend` fail as a refusing platform would (empty reason clears).");
+  m.def("_realtime_simulate_refusal", [](const py::object& waiter, const py::object& reason) {
+    set_simulated_refusal(str_arg(waiter, "waiter"), str_arg(reason, "reason"));
+  }, py::arg("waiter"), py::arg("reason"),
+        "Test hook: make creating `waiter` fail as a refusing platform would (empty reason clears).");
   m.def("_realtime_clear_refusals", &clear_simulated_refusals);
 }
 
@@ -408,7 +408,7 @@ void bind_task_methods(closable_class<Holder>& cls) {
           auto body = python_body(fn, h.sink, t.name, [core] { core->stop(); });
           return core->add(t.name, t.period, t.start_ns, t.missed, std::move(body), python_prelude(h.python_lead_ns));
         }, py::arg("fn"), py::arg("rate_hz") = py::none(), py::arg("period_ns") = py::none(), py::arg("name") = "",
-        py::arg("missed") = "skip", py::arg("start_ns") = py::none())
+        py::arg("on_missed") = "skip", py::arg("start_ns") = py::none())
       .def("add_native_task", [](Holder& h, const py::object& address, const py::object& user_data,
                                  const py::object& rate_hz, const py::object& period_ns, const py::object& name,
                                  const py::object& missed, const py::object& start_ns) {
@@ -417,7 +417,7 @@ void bind_task_methods(closable_class<Holder>& cls) {
           TaskSpec t = task_spec(h, rate_hz, period_ns, name, missed, start_ns);
           return h.core().add(t.name, t.period, t.start_ns, t.missed, native_body(fn, ud));
         }, py::arg("address"), py::arg("user_data") = 0, py::arg("rate_hz") = py::none(),
-        py::arg("period_ns") = py::none(), py::arg("name") = "", py::arg("missed") = "skip",
+        py::arg("period_ns") = py::none(), py::arg("name") = "", py::arg("on_missed") = "skip",
         py::arg("start_ns") = py::none())
       .def("remove_task", [](Holder& h, const py::object& id) { h.core().remove(int_arg<std::uint64_t>(id, "task_id")); },
            py::arg("task_id"))
@@ -537,7 +537,7 @@ struct ThreadGil {  // one Python thread state for the executor thread's life
 ExecutorConfig executor_config(const py::object& policy, const py::object& priority, const py::object& cpus,
                                const py::object& lock_memory, const py::object& runtime_ns,
                                const py::object& deadline_ns, const py::object& period_ns,
-                               const py::object& prefault_stack_bytes, const py::object& backend) {
+                               const py::object& prefault_stack_bytes, const py::object& waiter) {
   ExecutorConfig c;
   c.policy = str_arg(policy, "policy");
   c.priority = int_arg<int>(priority, "priority");
@@ -547,7 +547,7 @@ ExecutorConfig executor_config(const py::object& policy, const py::object& prior
   c.deadline_ns = ns_arg(deadline_ns, "deadline_ns");
   c.period_ns = ns_arg(period_ns, "period_ns");
   c.prefault_stack_bytes = static_cast<std::size_t>(int_arg<std::int64_t>(prefault_stack_bytes, "prefault_stack_bytes", 0));
-  c.backend = str_arg(backend, "backend");
+  c.backend = str_arg(waiter, "waiter");
   validate(c);
   return c;
 }
@@ -589,11 +589,11 @@ py::dict obtained_dict(const PyExecutor& h) {
   }
   d["cpus"] = o.cpus;
   d["memory_locked"] = o.memory_locked;
-  d["stack_prefaulted"] = o.stack_prefaulted;
+  d["stack_prefaulted_bytes"] = o.stack_prefaulted;
   d["tid"] = o.tid;
   d["slice_ns"] = o.fair_slice_ns;
   d["refused"] = o.refused;
-  d["backend"] = h.ex->backend();
+  d["waiter"] = h.ex->backend();
   return d;
 }
 
@@ -633,17 +633,17 @@ void bind_executor(py::module_& m) {
   ex.def_init(py::init([](const py::object& policy, const py::object& priority, const py::object& cpus,
                           const py::object& lock_memory, const py::object& runtime_ns, const py::object& deadline_ns,
                           const py::object& period_ns, const py::object& prefault_stack_bytes,
-                          const py::object& backend, const py::object& on_error, const py::object& sink,
+                          const py::object& waiter, const py::object& on_error, const py::object& sink,
                           const py::object& python_lead_ns) {
                 const ExecutorConfig c = executor_config(policy, priority, cpus, lock_memory, runtime_ns, deadline_ns,
-                                                         period_ns, prefault_stack_bytes, backend);
+                                                         period_ns, prefault_stack_bytes, waiter);
                 const ErrorPolicy ep = error_policy_arg(on_error);
                 const std::int64_t lead = ns_arg(python_lead_ns, "python_lead_ns");
                 return make_executor(c, ep, callable_arg(sink, "error_sink", true), lead);
               }),
               py::arg("policy") = "other", py::arg("priority") = 0, py::arg("cpus") = py::none(),
               py::arg("lock_memory") = true, py::arg("runtime_ns") = 0, py::arg("deadline_ns") = 0,
-              py::arg("period_ns") = 0, py::arg("prefault_stack_bytes") = 256 * 1024, py::arg("backend") = "timerfd",
+              py::arg("period_ns") = 0, py::arg("prefault_stack_bytes") = 256 * 1024, py::arg("waiter") = "timerfd",
               py::arg("on_error") = "continue", py::arg("error_sink") = py::none(), py::arg("python_lead_ns") = 0)
       .def_property_readonly("obtained", &obtained_dict)
       .def("submit", &submit_job, py::arg("job"))

@@ -150,8 +150,9 @@ py::tuple search(const Index& ix, const F32& queries, const py::object& k_obj, c
   if (!sentiment.is_none()) {
     o.use_sentiment = true;
     sentiment_arg(sentiment, o.sentiment);
-    o.sentiment_weight = static_cast<float>(float_arg(sentiment_weight, "sentiment_weight"));
   }
+  // Read with or without sentiment: the core refuses a weight without one.
+  o.sentiment_weight = static_cast<float>(float_arg(sentiment_weight, "sentiment_weight"));
   if (!time_decay.is_none()) {
     o.use_decay = true;
     o.decay_rate = float_arg(time_decay, "time_decay");
@@ -187,15 +188,18 @@ const U64& ids_1d(const U64& ids) {
   return ids;
 }
 
-Index* make_index(const py::object& dim, const std::string& metric, const std::string& kind, const py::object& M,
+Index* make_index(const py::object& dim, const py::object& metric, const py::object& kind, const py::object& M,
                   const py::object& efc, const py::object& efs, const py::object& seed, std::uintptr_t fn,
-                  const std::string& dtype, const py::object& rerank) {
+                  const py::object& dtype, const py::object& rerank) {
   // Types and representable ranges here; the core checks the values.
   vn::HnswParams hp{int_arg<std::size_t>(M, "M"), int_arg<std::size_t>(efc, "ef_construction"),
                     int_arg<std::size_t>(efs, "ef_search"), int_arg<std::uint64_t>(seed, "seed")};
-  const auto r = int_arg<std::size_t>(rerank, "rerank");
-  return new Index(int_arg<std::size_t>(dim, "dim"), parse_metric(metric), parse_kind(kind), hp,
-                   fn ? fn_from(fn) : nullptr, parse_dtype(dtype), r > 0, r > 0 ? r : 4);
+  // rerank None: no f32 copy (the factor is unused); an int: keep f32 and re-rank by it.
+  const bool keep_f32 = !rerank.is_none();
+  const std::size_t r = keep_f32 ? int_arg<std::size_t>(rerank, "rerank") : 4;
+  return new Index(int_arg<std::size_t>(dim, "dim"), parse_metric(str_arg(metric, "metric")),
+                   parse_kind(str_arg(kind, "kind")), hp, fn ? fn_from(fn) : nullptr,
+                   parse_dtype(str_arg(dtype, "dtype")), keep_f32, r);
 }
 
 void bind_index(py::module_& m) {
@@ -204,7 +208,7 @@ void bind_index(py::module_& m) {
   closable_class<Index>(m, "VectorIndex", "Index", "Core of superinstance.vector_navigator.Index (use the facade).")
       .def_init(py::init(&make_index), py::arg("dim"), py::arg("metric") = "cosine", py::arg("kind") = "flat",
                 py::arg("M") = 16, py::arg("ef_construction") = 200, py::arg("ef_search") = 64,
-                py::arg("seed") = 0x5eed, py::arg("custom_fn") = 0, py::arg("dtype") = "f32", py::arg("rerank") = 0)
+                py::arg("seed") = 0x5eed, py::arg("custom_fn") = 0, py::arg("dtype") = "f32", py::arg("rerank") = py::none())
       .def("add", &add, py::arg("vectors"), py::arg("ids") = py::none(), py::arg("sentiment") = py::none(),
            py::arg("timestamps") = py::none(), py::arg("labels") = py::none(), py::arg("threads") = 0)
       .def("check_add", &check_add, py::arg("vectors"), py::arg("ids") = py::none(), py::arg("sentiment") = py::none(),

@@ -3,7 +3,7 @@
 // dp_device.py) checks dtypes and shapes and owns lifetimes.
 //
 // * dp_<kernel>(numpy arrays): validated on the host, then run on the GPU
-//   (GpuUnavailable with the reason when no CUDA device can run our kernels).
+//   (GpuUnavailableError with the reason when no CUDA device can run our kernels).
 // * dp_<kernel>_host(numpy arrays): the launcher's host twin (the same per-thread
 //   DPX code on the CPU, for tests without a GPU); values the kernels check on
 //   the device raise ValueError from the status word.

@@ -295,7 +295,7 @@ SI_REGISTER_BINDINGS(gpu_accelerator) {
         py::gil_scoped_release release;
         g.launch(h);
       })
-      .def_property_readonly("node_count", &cu::Graph::node_count)
+      .def_property_readonly("n_nodes", &cu::Graph::node_count)
       .def_property_readonly("state", [](const cu::Graph& g) { return g.lifecycle().state_name(); })
       .def_property_readonly("launches", [](const cu::Graph& g) { return g.lifecycle().launches(); })
       .def_property_readonly("updates_in_place",

@@ -28,8 +28,8 @@ void register_error_translator(py::module_&) {
   classes = new ErrorClasses{
       errors.attr("CorruptFileError"),        errors.attr("UnsupportedVersionError"),
       errors.attr("WrongFileKindError"),      errors.attr("ClosedError"),
-      errors.attr("UnknownIdError"),          errors.attr("BackendUnavailableError"),
-      errors.attr("GpuUnavailable"),          errors.attr("GpuOutOfMemory"),
+      errors.attr("UnknownIdError"),          errors.attr("UnavailableError"),
+      errors.attr("GpuUnavailableError"),     errors.attr("GpuOutOfMemoryError"),
       errors.attr("RealtimePermissionError"), errors.attr("SuperinstanceError")};
   py::register_exception_translator([](std::exception_ptr p) {
     try {

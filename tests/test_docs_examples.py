@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # A fence as CommonMark has it: up to 3 spaces, 3+ backticks (or tildes), an info string
 # (without backticks after backticks); closed by the same character, at least as many.
 FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}(?!.*`)|~{3,})[ \t]*(?P<info>.*?)\s*$")
-OPTIONAL_MODULES = {"numba", "matplotlib", "pyarrow", "parasail", "cupy", "torch", "faiss", "hnswlib", "tqdm"}
+OPTIONAL_MODULES = {"numba", "matplotlib", "pyarrow", "parasail", "cupy", "torch", "faiss", "hnswlib", "tqdm", "ray"}
 TIMEOUT_S = 120
 
 # (file, a line of the block) -> the library bug that makes the block fail as written.

@@ -24,10 +24,10 @@ class Histogram:
         rng = np.random.default_rng(0)
         self.values = rng.lognormal(11, 1.5, n).astype(np.int64)
         self.h = LatencyHistogram()
-        self.h.record_many(self.values)
+        self.h.record_batch(self.values)
 
-    def time_record_many(self, n):
-        LatencyHistogram().record_many(self.values)
+    def time_record_batch(self, n):
+        LatencyHistogram().record_batch(self.values)
 
     def time_percentiles(self, n):
         self.h.percentiles([50, 95, 99, 99.9])
@@ -36,7 +36,7 @@ class Histogram:
         self.h.record(12345)
 
     def peakmem_histogram(self, n):
-        LatencyHistogram().record_many(self.values)
+        LatencyHistogram().record_batch(self.values)
 
 
 class AtomicFile:

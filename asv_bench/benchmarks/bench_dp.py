@@ -28,13 +28,13 @@ class AlignScores:
         self.f = dp.sw_scores if kind == "sw" else dp.nw_scores
 
     def time_scores(self, level, threads, kind):
-        self.f(self.q, self.targets, threads=threads, level=level, backend="cpu")
+        self.f(self.q, self.targets, threads=threads, simd=level, backend="cpu")
 
     def track_gcups(self, level, threads, kind):
         import time
 
         t0 = time.perf_counter()
-        self.f(self.q, self.targets, threads=threads, level=level, backend="cpu")
+        self.f(self.q, self.targets, threads=threads, simd=level, backend="cpu")
         return 256 * 256 * len(self.targets) / (time.perf_counter() - t0) / 1e9
 
     track_gcups.unit = "GCUPS"
@@ -47,7 +47,7 @@ class AlignScalar:
         self.targets = [rng.choice(PROTEIN, 256).tobytes() for _ in range(50)]
 
     def time_sw_scalar(self):
-        dp.sw_scores(self.q, self.targets, threads=1, level="scalar", backend="cpu")
+        dp.sw_scores(self.q, self.targets, threads=1, simd="scalar", backend="cpu")
 
 
 class OptimalPath:

@@ -1,4 +1,4 @@
-"""Benchmarks of realtime_core: timer lateness per backend next to Python's own
+"""Benchmarks of realtime_core: timer lateness per waiter next to Python's own
 sleep loops, tick overhead on a virtual clock, and the cost of delivering a
 tick to a Python callback.
 
@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from superinstance.realtime_core import Scheduler, Timer, VirtualClock, backends, monotonic_ns
+from superinstance.realtime_core import Scheduler, Timer, VirtualClock, monotonic_ns, waiters
 from superinstance.bench import realtime_core as rt_bench
 
-BACKENDS = [b["name"] for b in backends() if b["ok"]]
+WAITERS = [b["name"] for b in waiters() if b["ok"]]
 SECONDS = 0.5  # per measurement: lateness needs hundreds of ticks, not repeats
 
 
@@ -26,9 +26,9 @@ def _percentiles(lat_ns):
 
 
 class TimerLateness:
-    """Lateness (us) of our Timer per backend and of Python sleep loops, at 1 kHz and 100 Hz."""
+    """Lateness (us) of our Timer per waiter and of Python sleep loops, at 1 kHz and 100 Hz."""
 
-    params = [BACKENDS + ["time.sleep", "asyncio.sleep", "aiter"], [1000, 100]]
+    params = [WAITERS + ["time.sleep", "asyncio.sleep", "aiter"], [1000, 100]]
     param_names = ["method", "rate_hz"]
     timeout = 60
     number = 1
@@ -68,7 +68,7 @@ class TimerLateness:
                             break
                 return lat
             return asyncio.run(aloop())
-        with Timer(rate_hz=rate, backend=method, start_ns=start) as t:
+        with Timer(rate_hz=rate, waiter=method, start_ns=start) as t:
             return [t.tick().lateness_ns for _ in range(n)]
 
     def track_p50_us(self, method, rate):
@@ -85,13 +85,13 @@ class TickOverhead:
     """Pure overhead of tick() (no waiting): a timer on a virtual clock."""
 
     params = [["skip", "burst", "delay"]]
-    param_names = ["missed"]
+    param_names = ["on_missed"]
 
-    def setup(self, missed):
+    def setup(self, on_missed):
         self.clock = VirtualClock(0)
-        self.t = Timer(rate_hz=1000, start_ns=0, missed=missed, clock=self.clock)
+        self.t = Timer(rate_hz=1000, start_ns=0, on_missed=on_missed, clock=self.clock)
 
-    def time_tick(self, missed):
+    def time_tick(self, on_missed):
         self.t.tick()
 
     def teardown(self, missed):

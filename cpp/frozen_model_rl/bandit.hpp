@@ -1,7 +1,8 @@
 // Contextual bandit policies with float64 state, a pending-decision table for
 // delayed rewards, and atomic checksummed save/load.
 //
-// One class, Bandit, runs every algorithm (the algorithm is a config field):
+// Bandit is the facade the bindings use; the algorithm (a config field) is one
+// class behind the Policy interface (policy.hpp), one file each:
 //   LinUCB        disjoint ridge per arm (Li et al. 2010, alg. 1); A^-1 kept by
 //                 Sherman-Morrison rank-1 updates and re-inverted exactly from A
 //                 (Cholesky) every `reinvert_every` updates of an arm.
@@ -39,19 +40,23 @@
 // expires them, applying `default_reward` if one is configured.
 //
 // Thread safety: every public method takes an internal mutex.
+//
+// Files: bandit.cpp (this facade: time, decisions, rewards, expiry), config.cpp,
+// policy.{hpp,cpp} and one file per algorithm, pending.{hpp,cpp} (the
+// pending-decision table), linalg.{hpp,cpp}, state_io.cpp (the saved format;
+// bytes through common/byte_io.hpp).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
+#include "common/rng.hpp"
 #include "frozen_model_rl/bandit_kernels.hpp"
+#include "frozen_model_rl/pending.hpp"
 
 namespace si::bandit {
 
@@ -63,6 +68,7 @@ enum class Algo : std::uint32_t {
   DLinUCB = 4,
   SWLinUCB = 5,
 };
+constexpr std::uint32_t kMaxAlgo = 5;
 
 // What time forgetting counts in (DLinUCB, SWLinUCB); see the top of this file.
 enum class Clock : std::uint32_t {
@@ -165,35 +171,7 @@ struct Stats {
   std::uint64_t next_id = 0;
 };
 
-// Per-arm ridge regression with A, A^-1 (rank-1 maintained), b, theta.
-struct Ridge {
-  std::vector<double> A, Ainv, b, theta;
-  std::uint32_t since_exact = 0;
-};
-
-// Per-arm discounted statistics (D-LinUCB) with the eigen-decomposition of V.
-struct Discounted {
-  std::vector<double> V, Vt, b;      // caught up to time t_last
-  std::vector<double> Q, evals, Qb, M;  // V = Q diag(evals) Q'; Qb = Q'b; M = Q' Vt Q
-  std::uint64_t t_last = 0;
-  std::uint32_t since_exact = 0;  // warm-started updates since a fresh decomposition
-};
-
-struct Pending {
-  std::uint32_t arm = 0;
-  std::uint64_t time = 0;
-  double propensity = 1.0;
-  bool in_design = false;  // x is already in A with reward `imputed`
-  double imputed = 0.0;
-  std::vector<double> x;
-};
-
-struct WindowEntry {
-  std::uint64_t time = 0;
-  std::uint32_t arm = 0;
-  double reward = 0.0;
-  std::vector<double> x;
-};
+class Policy;
 
 class Bandit {
  public:
@@ -205,6 +183,7 @@ class Bandit {
   explicit Bandit(Config config);
   Bandit(const Bandit& other);             // deep copy (takes other's lock)
   Bandit& operator=(const Bandit& other);  // replaces this state (takes both locks)
+  ~Bandit();
 
   const Config& config() const { return cfg_; }
   std::uint32_t n_arms() const { return cfg_.n_arms; }
@@ -243,7 +222,8 @@ class Bandit {
   std::vector<double> theta(std::uint32_t arm) const;
   std::vector<double> a_inv(std::uint32_t arm) const;
 
-  std::string serialize() const;
+  // The state's bytes (the payload of a saved file; see state_io.cpp).
+  std::vector<unsigned char> serialize() const;
   // Throws si::CorruptFile on any inconsistency; `version` is the payload's
   // format version (1 .. kFormatVersion). The configuration is checked by
   // Config::validate and the payload's size against what it declares before
@@ -257,62 +237,30 @@ class Bandit {
 
  private:
   void copy_state_from(const Bandit& o);
-  void init_models();
   void reset_locked();
+  // Time, ids, statistics, pending table and generator back to the start.
+  void restart();
   void check_x(const double* x, const char* what) const;
   static void check_reward(double r);
-  void check_stored_x(const std::vector<double>& x, const char* what) const;
-  void check_scores(const double* s) const;
-  void score_locked(const double* x, double* out, bool with_width) const;
-  void mean_locked(const double* x, double* out) const;
   Decision select_locked(const double* x, bool track);
+  // Adds an observation to the model (decided_at: its decision's round,
+  // UINT64_MAX for update_arm).
   void apply(std::uint32_t arm, const double* x, double reward, std::uint64_t decided_at);
   void resolve(const Pending& p, double reward);
-  bool hallucinates() const;
+  void resolve_expired(const Pending& p, bool evicted);
   void expire_locked();
-  void evict_window_locked();
-  void push_window(std::uint32_t arm, const double* x, double reward);
-  void downdate_front(std::deque<WindowEntry>& q);
-  // DLinUCB: decay of an arm's statistics since its last update (idle: per round)
-  // and the decay its next update applies.
-  double idle_decay(const Discounted& m) const;
-  double update_decay(const Discounted& m) const;
-  void resolve_expired(std::map<std::uint64_t, Pending>::iterator it, bool evicted);
-  void remember(std::deque<std::uint64_t>& q, std::unordered_set<std::uint64_t>& s,
-                std::uint64_t id);
-  double uniform();
-  double normal();
 
-  Config cfg_;
+  Config cfg_;  // the policy's, kept here too for unlocked reads (n_arms, dim)
   const BanditKernels* kern_ = nullptr;
+  std::unique_ptr<Policy> policy_;  // the algorithm and its model
+  PendingTable pending_;
   std::uint64_t t_ = 0;
   std::uint64_t next_id_ = 0;
-  Stats stats_;
-  std::uint64_t rng_[4] = {0, 0, 0, 0};
-
-  std::vector<Ridge> ridge_;          // LinUCB, LinTS, EpsGreedy, SWLinUCB, Hybrid (disjoint part)
-  std::vector<Discounted> disc_;      // DLinUCB
-  // Hybrid shared part.
-  std::uint32_t k_ = 0;               // shared dim = arm_feature_dim * dim
-  std::vector<double> A0_, A0inv_, b0_, beta_;
-  std::vector<std::vector<double>> B_;  // per arm, dim x k_ row-major
-  std::deque<WindowEntry> window_;   // SWLinUCB Clock::Round: all arms, oldest first
-  std::vector<std::deque<WindowEntry>> arm_window_;  // SWLinUCB Clock::Update: per arm
+  Stats stats_;  // pending, reinversions and next_id are filled in by stats()
+  Xoshiro256ss rng_;
   std::vector<double> scratch_;  // per-arm scores of select (guarded by mu_)
-  double max_norm2_ = 0.0;       // cfg_.max_context_norm2(), cached
-
-  std::map<std::uint64_t, Pending> pending_;
-  std::deque<std::uint64_t> rewarded_q_, expired_q_;
-  std::unordered_set<std::uint64_t> rewarded_s_, expired_s_;
 
   mutable std::mutex mu_;
 };
-
-// Linear algebra helpers (exposed for tests).
-// Inverse of a symmetric positive definite n x n matrix via Cholesky; false if not SPD.
-bool spd_inverse(const double* A, std::size_t n, double* out);
-// Cyclic Jacobi eigen-decomposition of a symmetric matrix: A = Q diag(w) Q'.
-// Q is row-major with eigenvectors in columns.
-void sym_eigen(const double* A, std::size_t n, double* Q, double* w);
 
 }  // namespace si::bandit

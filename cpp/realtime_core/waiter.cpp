@@ -483,7 +483,7 @@ void clear_simulated_refusals() {
 std::unique_ptr<Waiter> make_waiter(const std::string& name) {
   const auto& names = backend_names();
   if (std::find(names.begin(), names.end(), name) == names.end())
-    throw std::invalid_argument("unknown timer backend '" + name +
+    throw std::invalid_argument("unknown timer waiter '" + name +
                                 "': use auto, clock_nanosleep, timerfd, io_uring or hybrid");
   {
     std::lock_guard<std::mutex> g(refusal_mutex());
@@ -512,7 +512,7 @@ std::unique_ptr<Waiter> make_auto_waiter(std::string& why) {
       refused += e.what();
     }
   }
-  throw BackendUnavailable("no timer backend works here: " + refused);
+  throw BackendUnavailable("no timer waiter works here: " + refused);
 }
 
 std::vector<BackendProbe> probe_backends() {

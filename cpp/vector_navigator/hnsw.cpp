@@ -6,18 +6,14 @@
 #include <limits>
 
 #include "common/errors.hpp"
+#include "common/rng.hpp"
 #include "vector_navigator/index.hpp"
 #include "vector_navigator/parallel.hpp"
 
 namespace si::vn {
 namespace {
 
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+using si::splitmix64;
 
 struct Closer {  // max-heap on distance: worst on top
   bool operator()(const std::pair<float, std::uint32_t>& a, const std::pair<float, std::uint32_t>& b) const {

@@ -71,6 +71,8 @@ struct SearchOptions {
   bool use_decay = false;
   double decay_rate = 0;  // per hour
   double now = 0;         // seconds, same clock as the timestamps
+  // Filters: rows whose label is one of `labels` and/or whose id is one of
+  // `ids`; with both, a row must pass both (ids not held are skipped).
   bool filter_labels = false;
   std::vector<std::int64_t> labels;
   bool filter_ids = false;
@@ -86,9 +88,13 @@ class Hnsw;
 
 class Index {
  public:
+  // Per-slot flags (index.cpp and index_io.cpp read them; saved in the file as they are).
+  static constexpr std::uint8_t kHasVad = 1, kHasTs = 2, kDeleted = 4;
+
   // dtype f16 / i8: built-in metrics only; flat scans and HNSW walks read the
   // codes. keep_f32 also keeps the float32 vectors, used to re-rank the
   // quantized candidates exactly.
+  // keep_f32 with dtype f32 is refused ("rerank applies to dtype 'f16' or 'i8'").
   Index(std::size_t dim, Metric metric, Kind kind, HnswParams hp = {}, CustomFn fn = nullptr,
         DType dtype = DType::f32, bool keep_f32 = false, std::size_t rerank = 4);
   ~Index();
@@ -224,7 +230,7 @@ class Index {
   std::vector<float> vad_;      // 3 per slot
   std::vector<double> ts_;
   std::vector<std::int64_t> label_;
-  std::vector<std::uint8_t> flags_;  // bit0 has vad, bit1 has ts, bit2 deleted
+  std::vector<std::uint8_t> flags_;  // kHasVad | kHasTs | kDeleted per slot
   std::unordered_map<std::uint64_t, std::uint32_t> slot_of_;
   std::size_t nslots_ = 0;
   std::size_t deleted_ = 0;

@@ -47,7 +47,7 @@ class Event:
     def __exit__(self, *args: Any) -> None: ...
 
 class Graph:
-    node_count: int
+    n_nodes: int
     state: str
     launches: int
     updates_in_place: int
@@ -83,7 +83,7 @@ def bench_launch_chain(chain: int, repeats: int = 200) -> Dict[str, float]: ...
 def bench_copy_bandwidth(bytes: int = 268435456, repeats: int = 5) -> Dict[str, float]: ...
 
 # ---- dynamic programming (cuda_bind_dp.cpp)
-# Host arrays, on the GPU (GpuUnavailable without one) or with the host twin (_host).
+# Host arrays, on the GPU (GpuUnavailableError without one) or with the host twin (_host).
 def dp_align_scores(query: npt.ArrayLike, targets: npt.ArrayLike, offsets: npt.ArrayLike, code_of: npt.ArrayLike,
                     matrix: npt.ArrayLike, gap_open: int, gap_extend: int, global_: bool,
                     precision: str = "auto") -> Tuple[npt.NDArray[np.int32], Dict[str, Any]]: ...

@@ -12,9 +12,9 @@ import os
 import platform
 import re
 import resource
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
-from . import _core, capabilities
+from . import _backend, _core, capabilities
 
 __all__ = ["report", "format_text", "kernel_report", "realtime_report", "gpu_report"]
 
@@ -125,8 +125,8 @@ def realtime_report() -> Dict[str, Any]:
         "cap_ipc_lock": _capability(14),
         "timer_slack_ns": _core.timer_slack_ns(),
         "rt_throttling": {"enabled": throttling, "runtime_us": rt_runtime, "period_us": rt_period},
-        "timer_backends": {p["name"]: {"ok": p["ok"], "detail": " ".join(p["detail"].split())}
-                           for p in _core.realtime_probe_backends()},
+        "timer_waiters": {p["name"]: {"ok": p["ok"], "detail": " ".join(p["detail"].split())}
+                          for p in _core.realtime_probe_waiters()},
         "io_uring": dict(uring.as_dict(),
                          io_uring_disabled_sysctl=_int_or_none(_read("/proc/sys/kernel/io_uring_disabled"))),
     }
@@ -152,65 +152,29 @@ def _cpu_report() -> Dict[str, Any]:
     }
 
 
-def _gpu_via_cuda_python() -> Optional[Dict[str, Any]]:
-    try:
-        from cuda.bindings import runtime as cudart  # cuda-python >= 12.6
-    except ImportError:
-        try:
-            from cuda import cudart  # older cuda-python
-        except ImportError:
-            return None
-    err, count = cudart.cudaGetDeviceCount()
-    if err != cudart.cudaError_t.cudaSuccess:
-        _, text = cudart.cudaGetErrorString(err)
-        reason = f"{err.name}: {text.decode() if isinstance(text, bytes) else text}"
-        _, driver = cudart.cudaDriverGetVersion()
-        if not driver:
-            reason = f"no NVIDIA driver is installed ({reason})"
-        return {"source": "cuda-python", "devices": [], "reason": reason}
-    devices: List[Dict[str, Any]] = []
-    for i in range(count):
-        err, prop = cudart.cudaGetDeviceProperties(i)
-        if err != cudart.cudaError_t.cudaSuccess:
-            continue
-        name = prop.name.decode() if isinstance(prop.name, bytes) else str(prop.name)
-        devices.append({
-            "index": i,
-            "name": name.rstrip("\x00"),
-            "compute_capability": (prop.major, prop.minor),
-            "total_memory": int(prop.totalGlobalMem),
-            "multiprocessors": int(prop.multiProcessorCount),
-            "dpx": "native" if prop.major >= 9 else "emulated",
-        })
-    return {"source": "cuda-python", "devices": devices,
-            "reason": None if devices else "no CUDA device"}
-
-
-def _cuda_module() -> Optional[Dict[str, Any]]:
-    try:
-        from . import _cuda  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return _cuda.probe()
-
-
 def gpu_report() -> Dict[str, Any]:
-    """GPUs through cuda-python where installed, else through superinstance._cuda."""
-    module = _cuda_module()
-    result = _gpu_via_cuda_python()
-    if result is None and module is not None:
-        result = {"source": "superinstance._cuda", "devices": module["devices"],
-                  "reason": module["error"] or None}
-    if result is None:
+    """GPUs through cuda-python where installed, else through superinstance._cuda,
+    and the backend that ``backend="auto"`` takes (the library's own decision,
+    superinstance._backend, on a probe run now)."""
+    module = _backend.probe_now()
+    found, why = _backend.cuda_python_devices()
+    if found is not None:
+        result = {"source": "cuda-python", "reason": why or None,
+                  "devices": [dict(d, dpx="native" if d["compute_capability"][0] >= 9 else "emulated")
+                              for d in found]}
+    elif module["built"]:
+        result = {"source": "superinstance._cuda", "devices": module["devices"], "reason": module["error"] or None}
+    else:
         result = {"source": None, "devices": [],
                   "reason": "neither cuda-python nor the superinstance._cuda module is installed"}
     result["cuda_module"] = (
-        {"built": False} if module is None else
+        {"built": False} if not module["built"] else
         {"built": True, "runtime_version": module["runtime_version"],
          "driver_version": module["driver_version"], "error": module["error"] or None,
          "compiled_architectures": module["compiled_architectures"],
          "kernel_checks": [{"index": d["index"], "ok": d["kernel_ok"], "error": d["kernel_error"] or None}
                            for d in module["devices"]]})
+    result["backend"], result["backend_reason"] = _backend.decide(module)
     return result
 
 
@@ -280,8 +244,8 @@ def format_text(r: Dict[str, Any]) -> str:
         ("  timer slack", f"{rt['timer_slack_ns']} ns"),
         ("  RT throttling", throttling),
         ("  io_uring", _probe_line(rt["io_uring"])),
-        ("  timer backends", ", ".join(f"{name} {'ok' if b['ok'] else 'refused (' + b['detail'] + ')'}"
-                                       for name, b in rt["timer_backends"].items())),
+        ("  timer waiters", ", ".join(f"{name} {'ok' if b['ok'] else 'refused (' + b['detail'] + ')'}"
+                                      for name, b in rt["timer_waiters"].items())),
     ]
     if gpu["devices"]:
         for d in gpu["devices"]:
@@ -292,6 +256,7 @@ def format_text(r: Dict[str, Any]) -> str:
     else:
         rows.append(("GPU", f"none ({gpu['reason']})"))
     rows.append(("  queried via", str(gpu["source"])))
+    rows.append(("  backend", f"{gpu['backend']} ({gpu['backend_reason']})"))
     mod = gpu["cuda_module"]
     if mod["built"]:
         archs = ", ".join(f"sm_{a}" for a in mod["compiled_architectures"])

@@ -16,10 +16,11 @@ __all__ = [
     "WrongFileKindError",
     "ClosedError",
     "UnknownIdError",
-    "BackendUnavailableError",
-    "GpuUnavailable",
-    "GpuOutOfMemory",
+    "UnavailableError",
+    "GpuUnavailableError",
+    "GpuOutOfMemoryError",
     "RealtimePermissionError",
+    "ShardUnavailableError",
 ]
 
 
@@ -54,17 +55,22 @@ class UnknownIdError(SuperinstanceError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class BackendUnavailableError(SuperinstanceError, RuntimeError):
-    """A backend (timer source, SIMD level, GPU, ...) this platform refuses."""
+class UnavailableError(SuperinstanceError, RuntimeError):
+    """Something asked for by name that this platform cannot provide (a timer waiter, a SIMD level,
+    a GPU, ...); the message says why."""
 
 
-class GpuUnavailable(BackendUnavailableError):
+class GpuUnavailableError(UnavailableError):
     """A GPU was asked for and none is usable; the message says why."""
 
 
-class GpuOutOfMemory(SuperinstanceError, MemoryError):
+class GpuOutOfMemoryError(SuperinstanceError, MemoryError):
     """Device memory allocation failed; the device remains usable."""
 
 
 class RealtimePermissionError(SuperinstanceError, PermissionError):
     """The process lacks a real-time permission (SCHED_FIFO, mlock, ...) that was required."""
+
+
+class ShardUnavailableError(SuperinstanceError, RuntimeError):
+    """Every replica of a ShardedIndex shard is dead (or still restarting past the timeout)."""

@@ -164,3 +164,26 @@ def test_gpu_summary_of_a_full_gpu_result():
     assert rows["256 MiB H2D copy"]["ratio"] == pytest.approx(5.0)  # pinned / pageable rate
     assert rows["256 MiB D2H copy"]["ratio"] == pytest.approx(6.5)
     assert summary({"skipped": "no GPU"}) == [row("GPU benchmarks", "skipped", "no GPU")]
+
+
+def test_ope_summary_rows_one_per_estimator():
+    from superinstance.bench import frozen_model_rl as fb
+
+    r = fb.ope(n=400, n_arms=4, n_positions=2, repeats=1)
+    rows = fb.summary(r)
+    assert [x["case"].split(":")[1].split(",")[0].strip() for x in rows] == list(r["estimators"])
+    for x, est in zip(rows, r["estimators"].values()):
+        assert x["ours"] == f"{est['ours_ms']:.2f} ms"
+        assert x["ratio"] == est.get("speedup")  # obp time / ours when obp is installed, else no ratio
+
+
+def test_sharded_summary_compares_with_one_index():
+    from superinstance.bench.vector_navigator import summary
+
+    canned = {"shards": 4, "n": 1000, "dim": 8, "kind": "hnsw", "k": 10, "batch": 100, "recall_sharded": 0.99,
+              "recall_single": 0.98, "sharded_p50_ms": 2.0, "single_p50_ms": 0.5, "sharded_batch_qps": 500.0,
+              "single_batch_qps": 1000.0}
+    rows = summary(canned)
+    assert [r["case"].split(": ")[1] for r in rows] == ["recall@10", "single-query P50", "batch of 100"]
+    assert rows[1]["ratio"] == pytest.approx(0.25) and rows[2]["ratio"] == pytest.approx(0.5)  # > 1: ours better
+    assert rows[0]["ratio"] is None and "0.980" in rows[0]["peers"]

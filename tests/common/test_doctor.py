@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 import superinstance
-from superinstance import _core, doctor
+import superinstance.gpu_accelerator
+from superinstance import _backend, _core, doctor
 
 
 def test_report_is_complete_and_truthful():
@@ -25,11 +26,14 @@ def test_report_is_complete_and_truthful():
         assert rt[key]["ok"] == (rt[key]["errno"] == 0)
     with open(f"/proc/self/timerslack_ns") as f:
         assert rt["timer_slack_ns"] == int(f.read())
-    assert set(rt["timer_backends"]) == {"clock_nanosleep", "timerfd", "io_uring", "hybrid"}
-    assert rt["timer_backends"]["io_uring"]["ok"] == rt["io_uring"]["ok"]
+    assert set(rt["timer_waiters"]) == {"clock_nanosleep", "timerfd", "io_uring", "hybrid"}
+    assert rt["timer_waiters"]["io_uring"]["ok"] == rt["io_uring"]["ok"]
     gpu = r["gpu"]
     assert gpu["devices"] or gpu["reason"]
     assert gpu["cuda_module"]["built"] == superinstance.capabilities()["cuda_built"]
+    # the library's own backend decision (superinstance._backend), not a third copy
+    assert (gpu["backend"], gpu["backend_reason"]) == _backend.decide(_backend.probe_now())
+    assert gpu["backend"] == superinstance.gpu_accelerator.default_backend()
 
 
 def test_io_uring_probe_agrees_with_a_second_opinion():
@@ -56,7 +60,7 @@ def test_command_text_and_json():
     out = subprocess.run([sys.executable, "-m", "superinstance", "doctor"], capture_output=True,
                          text=True, check=True).stdout
     for word in ("SIMD in use", "preemption", "PREEMPT_RT", "SCHED_FIFO", "mlock", "io_uring",
-                 "RT throttling", "timer slack", "timer backends", "GPU"):
+                 "RT throttling", "timer slack", "timer waiters", "GPU"):
         assert word in out
     js = subprocess.run([sys.executable, "-m", "superinstance", "doctor", "--json"],
                         capture_output=True, text=True, check=True).stdout

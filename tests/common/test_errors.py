@@ -16,8 +16,8 @@ def test_every_error_derives_from_the_base():
 def test_builtin_bases_let_callers_catch_naturally():
     assert issubclass(errors.CorruptFileError, ValueError)
     assert issubclass(errors.UnknownIdError, KeyError)
-    assert issubclass(errors.GpuUnavailable, errors.BackendUnavailableError)
-    assert issubclass(errors.GpuOutOfMemory, MemoryError)
+    assert issubclass(errors.GpuUnavailableError, errors.UnavailableError)
+    assert issubclass(errors.GpuOutOfMemoryError, MemoryError)
     assert issubclass(errors.RealtimePermissionError, PermissionError)
     assert str(errors.UnknownIdError("id 7 is not in the index")) == "id 7 is not in the index"
 

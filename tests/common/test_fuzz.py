@@ -27,7 +27,7 @@ def _state(h):
 def test_histogram_matches_nearest_rank_percentiles(values, q):
     v = np.array(values, dtype=np.int64)
     h = LatencyHistogram()
-    h.record_many(v)
+    h.record_batch(v)
     assert (h.count, h.min, h.max) == (len(v), v.min(), v.max())
     assert h.mean == pytest.approx(v.mean(), rel=1e-9)
     exact = float(np.percentile(v, q, method="inverted_cdf"))
@@ -38,7 +38,7 @@ def test_histogram_matches_nearest_rank_percentiles(values, q):
 @given(st.data())
 def test_histogram_refuses_bad_input_and_keeps_its_counts(data):
     h = LatencyHistogram()
-    h.record_many(np.array([5, 500, 5_000_000], dtype=np.int64))
+    h.record_batch(np.array([5, 500, 5_000_000], dtype=np.int64))
     snap = lambda: _state(h)  # noqa: E731
     bad = data.draw(bad_values())
     calls = [
@@ -48,28 +48,28 @@ def test_histogram_refuses_bad_input_and_keeps_its_counts(data):
         lambda: h.percentiles(bad),
         lambda: h.percentiles([50, bad]),
         lambda: h.merge(bad),
-        lambda: h.record_many(bad),
+        lambda: h.record_batch(bad),
     ]
     for call in calls:
         if not assert_rejected_cleanly(call, snap):
             continue
         h = LatencyHistogram()  # accepted (e.g. record(3)): start again from a known state
-        h.record_many(np.array([5, 500, 5_000_000], dtype=np.int64))
+        h.record_batch(np.array([5, 500, 5_000_000], dtype=np.int64))
 
 
 @given(st.sampled_from([np.float64, np.float32, np.int32, np.uint64, np.int8]),
        st.sampled_from([np.nan, np.inf, -1, 2.0**63, 1e19]))
-def test_histogram_record_many_stores_nothing_if_any_value_is_bad(dtype, poison):
+def test_histogram_record_batch_stores_nothing_if_any_value_is_bad(dtype, poison):
     h = LatencyHistogram()
     with np.errstate(invalid="ignore", over="ignore"):
         v = np.array([1, 2, poison, 3]).astype(dtype)
     before = _state(h)
-    if assert_rejected_cleanly(lambda: h.record_many(v)):
+    if assert_rejected_cleanly(lambda: h.record_batch(v)):
         assert np.all(v >= 0)  # an integer cast made the poison valid: it was stored whole
     else:
         np.testing.assert_array_equal(_state(h)[0], before[0])
     with pytest.raises(ValueError, match="1-D"):
-        h.record_many(np.ones((2, 2)))
+        h.record_batch(np.ones((2, 2)))
 
 
 def _crc32c_reference(data: bytes, crc: int = 0) -> int:

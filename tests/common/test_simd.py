@@ -9,7 +9,7 @@ import pytest
 
 import superinstance
 from superinstance import _core
-from superinstance.errors import BackendUnavailableError
+from superinstance.errors import UnavailableError
 
 LENGTHS = [0, 1, 5, 8, 15, 16, 17, 63, 64, 65, 127, 384, 1000]
 
@@ -79,7 +79,7 @@ def test_unavailable_level_raises():
     missing = [lvl for lvl in ("avx2", "avx512") if lvl not in superinstance.capabilities()["simd_available"]]
     if not missing:
         pytest.skip("this CPU runs every level")
-    with pytest.raises(BackendUnavailableError, match="not supported by this CPU"):
+    with pytest.raises(UnavailableError, match="not supported by this CPU"):
         _core.vector_dot(np.zeros(3, np.float32), np.zeros(3, np.float32), missing[0])
 
 

@@ -14,6 +14,7 @@ def test_demo_command_runs_and_writes_its_report(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "summary:" in res.stdout and "report:" in res.stdout
+    assert "tick_paced_p50_us" in res.stdout and "tick_paced_p99_us" in res.stdout
     data = json.loads((tmp_path / "r" / "report.json").read_text())
     assert data["summary"]["ticks"] + data["summary"]["missed_ticks"] == 30
 
@@ -108,7 +109,7 @@ def test_realtime_bench_header_names_its_own_arguments(monkeypatch, capsys):
     # sys.argv ("... realtime_core.bench bench --quick").
     from superinstance.bench import realtime_core as rt_bench
 
-    canned = {"results": {}, "machine": "test machine", "fifo": False, "backends": [], "cyclictest": False,
+    canned = {"results": {}, "machine": "test machine", "fifo": False, "waiters": [], "cyclictest": False,
               "date": "2026-01-01 00:00 UTC", "cpu_dma_latency_held": None}
     monkeypatch.setattr(rt_bench, "run", lambda *a, **k: dict(canned))
     monkeypatch.setattr(sys, "argv", ["superinstance", "bench", "timer", "--quick"])

@@ -13,6 +13,7 @@
 #include "common/errors.hpp"
 #include "frozen_model_rl/bandit.hpp"
 #include "frozen_model_rl/bandit_kernels.hpp"
+#include "frozen_model_rl/linalg.hpp"
 
 using namespace si::bandit;
 
@@ -167,7 +168,7 @@ TEST(Bandit, PendingErrorsAndSerialisation) {
   double bad[2] = {1.0, INFINITY};
   EXPECT_THROW(b.select(bad), std::invalid_argument);
 
-  const std::string blob = b.serialize();
+  const auto blob = b.serialize();
   auto copy = Bandit::deserialize(reinterpret_cast<const unsigned char*>(blob.data()), blob.size());
   EXPECT_EQ(copy->serialize(), blob);
   EXPECT_THROW(Bandit::deserialize(reinterpret_cast<const unsigned char*>(blob.data()), blob.size() - 1),
@@ -197,7 +198,7 @@ TEST(Bandit, UpdateClockStateRoundTripsAndVersionsAreChecked) {
       const Decision d = b.select(x.data());
       b.update(d.id, x[0]);
     }
-    const std::string blob = b.serialize();
+    const auto blob = b.serialize();
     const auto* p = reinterpret_cast<const unsigned char*>(blob.data());
     auto copy = Bandit::deserialize(p, blob.size());
     EXPECT_EQ(copy->serialize(), blob);
@@ -223,14 +224,14 @@ TEST(Bandit, InputDomainKeepsStateFiniteAndNothingChangesOnRefusal) {
   Bandit b(c);
   double ok[2] = {1.0, 0.5};
   b.update(b.select(ok).id, 1.0);
-  const std::string before = b.serialize();
+  const auto before = b.serialize();
   double huge[2] = {1e155, 0.0};  // x x' overflows
   EXPECT_THROW(b.select(huge), std::invalid_argument);
   EXPECT_THROW(b.update_arm(0, huge, 1.0), std::invalid_argument);
   double out[2];
   EXPECT_THROW(b.scores(huge, out), std::invalid_argument);
   const Decision d = b.select(ok);
-  const std::string after_select = b.serialize();
+  const auto after_select = b.serialize();
   EXPECT_THROW(b.update(d.id, 1e308), std::invalid_argument);
   EXPECT_EQ(b.serialize(), after_select);
   EXPECT_NE(before, after_select);
@@ -242,7 +243,7 @@ TEST(Bandit, LoaderAppliesTheConstructorsCaps) {
   c.n_arms = 3;
   c.dim = 2;
   Bandit b(c);
-  std::string blob = b.serialize();
+  auto blob = b.serialize();
   // ts_propensity_draws: after algo, n_arms, dim (u32), 4 doubles, window, seed (u64), reinvert_every (u32).
   const std::size_t off = 3 * 4 + 4 * 8 + 2 * 8 + 4;
   const std::uint32_t draws = 4000000000u;
@@ -252,9 +253,55 @@ TEST(Bandit, LoaderAppliesTheConstructorsCaps) {
   c.ts_propensity_draws = draws;
   EXPECT_THROW(Bandit{c}, std::invalid_argument);
   // n_arms within the cap, but more models than the payload holds: refused before allocating.
-  std::string blob2 = b.serialize();
+  auto blob2 = b.serialize();
   const std::uint32_t arms = 999999;
   std::memcpy(&blob2[4], &arms, sizeof arms);
   EXPECT_THROW(Bandit::deserialize(reinterpret_cast<const unsigned char*>(blob2.data()), blob2.size()),
                si::CorruptFile);
+}
+
+// Every algorithm's policy class: a copy (Policy::clone) and a state reloaded
+// from its bytes go on exactly as the original (same decisions, same bytes),
+// and reset returns to the freshly built state.
+TEST(Bandit, EveryAlgorithmCopiesReloadsAndResets) {
+  for (std::uint32_t a = 0; a <= kMaxAlgo; ++a) {
+    Config c;
+    c.algo = static_cast<Algo>(a);
+    c.n_arms = 3;
+    c.dim = 2;
+    c.seed = 11;
+    c.ttl = 9;
+    c.window = 12;
+    c.reinvert_every = 4;
+    if (c.algo == Algo::HybridLinUCB) {
+      c.arm_feature_dim = 2;
+      c.arm_features = {1.0, 0.0, 0.0, 1.0, 0.5, 0.5};
+    }
+    SCOPED_TRACE(algo_name(c.algo));
+    Bandit b(c);
+    const auto fresh = b.serialize();
+    std::mt19937_64 g(a);
+    const auto contexts = randn(g, 2 * 70);
+    auto step = [&contexts](Bandit& x, int i) {
+      const double* ctx = contexts.data() + 2 * i;
+      const Decision d = x.select(ctx);
+      if (i % 3) x.update(d.id, ctx[0] - ctx[1]);
+      return d.arm;
+    };
+    for (int i = 0; i < 40; ++i) step(b, i);
+    Bandit copy(b);
+    const auto blob = b.serialize();
+    auto loaded = Bandit::deserialize(blob.data(), blob.size());
+    EXPECT_EQ(copy.serialize(), blob);
+    EXPECT_EQ(loaded->serialize(), blob);
+    for (int i = 40; i < 70; ++i) {
+      const std::uint32_t arm = step(b, i);
+      EXPECT_EQ(step(copy, i), arm);
+      EXPECT_EQ(step(*loaded, i), arm);
+    }
+    EXPECT_EQ(copy.serialize(), b.serialize());
+    EXPECT_EQ(loaded->serialize(), b.serialize());
+    b.reset();
+    EXPECT_EQ(b.serialize(), fresh);
+  }
 }

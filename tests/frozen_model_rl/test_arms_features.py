@@ -51,27 +51,27 @@ def test_combine_confidence_is_weighted_geometric_product():
 
 def test_feature_extractor():
     fx = FeatureExtractor(rate_tolerance=0.5)
-    f = fx(measured_rate=2.5, target_rate=2.0, context_confidence=0.75, valence=-0.5, arousal=1.0,
+    f = fx(measured_rate_hz=2.5, rate_hz=2.0, context_confidence=0.75, valence=-0.5, arousal=1.0,
            dominance=0.0, interruption=True)
     np.testing.assert_allclose(f, [1.0, 0.5, 0.5, -0.5, 1.0, -1.0, 1.0, 0.0])
     assert f.dtype == np.float64 and f.shape == (fx.dim,)
-    f = fx(measured_rate=100.0, target_rate=2.0, context_confidence=2.0, valence=-7, arousal=0.5,
+    f = fx(measured_rate_hz=100.0, rate_hz=2.0, context_confidence=2.0, valence=-7, arousal=0.5,
            dominance=0.5, interruption=False)
     assert np.all(np.abs(f) <= 1.0) and f[1] == 1.0 and f[6] == -1.0
     fx.observe_reward(1.0)
     fx.observe_reward(1.0)
     assert fx.recent_reward == pytest.approx(0.19)
-    f = fx(measured_rate=2, target_rate=2, context_confidence=0.5, valence=0, arousal=0.5, dominance=0.5,
+    f = fx(measured_rate_hz=2, rate_hz=2, context_confidence=0.5, valence=0, arousal=0.5, dominance=0.5,
            interruption=False)
     assert f[7] == pytest.approx(math.tanh(0.19))
     with pytest.raises(ValueError, match="valence"):
-        fx(measured_rate=2, target_rate=2, context_confidence=0.5, valence=float("nan"), arousal=0.5,
+        fx(measured_rate_hz=2, rate_hz=2, context_confidence=0.5, valence=float("nan"), arousal=0.5,
            dominance=0.5, interruption=False)
-    with pytest.raises(ValueError, match="target_rate"):
-        fx(measured_rate=2, target_rate=0, context_confidence=0.5, valence=0, arousal=0.5, dominance=0.5,
+    with pytest.raises(ValueError, match="rate_hz"):
+        fx(measured_rate_hz=2, rate_hz=0, context_confidence=0.5, valence=0, arousal=0.5, dominance=0.5,
            interruption=False)
     assert FeatureExtractor(bias=False).dim == 7
-    X = fx.transform([dict(measured_rate=2, target_rate=2, context_confidence=0.5, valence=0, arousal=0.5,
+    X = fx.transform([dict(measured_rate_hz=2, rate_hz=2, context_confidence=0.5, valence=0, arousal=0.5,
                            dominance=0.5, interruption=False, recent_reward=0.0)] * 3)
     assert X.shape == (3, 8)
 
@@ -81,7 +81,7 @@ def test_hybrid_uses_constraint_arm_weights():
     fx = FeatureExtractor()
     p = HybridLinUCB(arms, fx.dim)
     np.testing.assert_array_equal(p.config["arm_features"], arm_matrix(arms))
-    d = p.select(fx(measured_rate=2, target_rate=2, context_confidence=0.5, valence=0, arousal=0.5,
+    d = p.select(fx(measured_rate_hz=2, rate_hz=2, context_confidence=0.5, valence=0, arousal=0.5,
                     dominance=0.5, interruption=False))
     assert isinstance(p.arms[d.arm], type(arms[0]))
 

@@ -221,7 +221,7 @@ def test_update_clock_save_load_continues_identically(make, tmp_path):
     p.save(path)
     assert _core.read_header(path)["version"] == _core.BanditCore.format_version == 2
     q, r = load_policy(path), policy_from_state_dict(p.state_dict())
-    assert q.config == p.config and q.stats == p.stats
+    assert q.config == p.config and q.stats() == p.stats()
     for x in X[120:]:
         a, b, c = p.select(x), q.select(x), r.select(x)
         assert a == b == c
@@ -296,7 +296,7 @@ def test_version_1_files_still_load(name):
             arms.append(d.arm)
             pol.update(d, float(x[0] - x[1]))
         assert arms == expect[name]["next_arms"]
-        assert pol.stats == expect[name]["stats"]
+        assert pol.stats() == expect[name]["stats"]
     # The version decides how the payload is read: as version 2 it is rejected.
     with pytest.raises(CorruptFileError):
         policy_from_state_dict({"format": "superinstance.frozen_model_rl.policy", "version": 2, "state": payload})

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from superinstance import _core
-from superinstance.errors import BackendUnavailableError
+from superinstance.errors import UnavailableError
 from superinstance.frozen_model_rl import LinUCB, LinearThompsonSampling
 
 
@@ -48,5 +48,5 @@ def test_unknown_or_unavailable_level():
     import superinstance
 
     if "avx512" not in superinstance.capabilities()["simd_available"]:
-        with pytest.raises(BackendUnavailableError):
+        with pytest.raises(UnavailableError):
             LinUCB(2, 2, simd="avx512")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from superinstance.frozen_model_rl import (DecisionLog, EpsilonGreedy, LinUCB, LoggedData, RidgeRewardModel,
+from superinstance.frozen_model_rl import (DecisionLog, EpsilonGreedy, LinUCB, LoggedData,
                                            compare, direct_method, doubly_robust, hyperparameter_search, ips,
                                            replay, snips, target_probabilities)
 
@@ -23,13 +23,11 @@ def test_hand_computed_values():
     assert ips(target, data, n_bootstrap=0).value == pytest.approx((2.0 + 8.0) / 4)
     # SNIPS: (2 + 8) / (2 + 4)
     assert snips(target, data, n_bootstrap=0).value == pytest.approx(10.0 / 6.0)
-    q = RidgeRewardModel()
-    q.theta = np.array([[1.0, 0.0], [0.0, 2.0]])  # q(x,0)=x0, q(x,1)=2 x1
-    Q = data.contexts @ q.theta.T
+    Q = data.contexts @ np.array([[1.0, 0.0], [0.0, 2.0]]).T  # q(x,0)=x0, q(x,1)=2 x1
     dm = [Q[0, 0], Q[1, 1], Q[2, 0], Q[3, 1]]  # 1, 2, 1, -2
-    assert direct_method(target, data, reward_model=q, n_bootstrap=0).value == pytest.approx(np.mean(dm))
+    assert direct_method(target, data, estimated_rewards=Q).value == pytest.approx(np.mean(dm))
     corr = [2 * (1 - 1), 4 * (2 - 2), 0, 0]
-    assert doubly_robust(target, data, reward_model=q, n_bootstrap=0).value == pytest.approx(np.mean(dm) + np.mean(corr))
+    assert doubly_robust(target, data, estimated_rewards=Q).value == pytest.approx(np.mean(dm) + np.mean(corr))
     P = np.array([[0.5, 0.5]] * 4)
     assert ips(P, data, n_bootstrap=0).value == pytest.approx(np.mean([0.5 / 0.5 * 1, 0.5 / 0.25 * 2, 0.5 / 0.75 * 0, 0.5 / 0.5 * 3]))
 

@@ -40,7 +40,7 @@ def test_out_of_order_rewards_give_the_same_model():
         b.update(d.id, rr)
     for arm in range(4):
         np.testing.assert_allclose(a.theta(arm), b.theta(arm), rtol=1e-9, atol=1e-12)
-    assert a.pending_count == b.pending_count == 0
+    assert a.n_pending == b.n_pending == 0
 
 
 def test_ttl_expiry_with_and_without_default_reward():
@@ -49,9 +49,9 @@ def test_ttl_expiry_with_and_without_default_reward():
         first = p.select([1.0, 0.0])
         for _ in range(9):
             p.select([0.0, 1.0])
-        assert p.pending_count == 10
+        assert p.n_pending == 10
         p.select([0.0, 1.0])  # round 10: the first decision's ttl is over
-        s = p.stats
+        s = p.stats()
         assert s["expired"] == 1 and s["pending"] == 10
         assert s["expired_default"] == (0 if default is None else 1)
         assert s["updates"] == (0 if default is None else 1)
@@ -64,7 +64,7 @@ def test_ttl_expiry_with_and_without_default_reward():
 def test_bounded_pending_table_evicts_oldest():
     p = LinUCB(2, 2, max_pending=5)
     ds = [p.select([1.0, float(i)]) for i in range(8)]
-    s = p.stats
+    s = p.stats()
     assert s["pending"] == 5 and s["evicted"] == 3
     assert list(p.pending_ids()) == [d.id for d in ds[3:]]
     with pytest.raises(UnknownIdError):
@@ -88,7 +88,7 @@ def test_unknown_and_duplicate_ids():
     e = p.select([0.0, 1.0])
     with pytest.raises(ValueError, match="twice"):
         p.update_batch([e.id, e.id], [1.0, 1.0])
-    assert p.pending_count == 1
+    assert p.n_pending == 1
 
 
 @pytest.mark.parametrize("kind", ALL, ids=_kind_id)
@@ -166,7 +166,7 @@ def test_save_load_roundtrip_continues_identically(kind, tmp_path):
     path = tmp_path / "policy.si"
     p.save(path)
     q = load_policy(path)
-    assert type(q) is getattr(kind, "func", kind) and q.stats == p.stats
+    assert type(q) is getattr(kind, "func", kind) and q.stats() == p.stats()
     assert q.config["clock"] == p.config["clock"] and q.config["arm_gamma"] == p.config["arm_gamma"]
     r = policy_from_state_dict(p.state_dict())
     for x in X[60:]:
@@ -208,7 +208,7 @@ def test_corrupt_state_file_raises_and_keeps_state(tmp_path):
     assert p.state_dict()["state"] == before
     # Saving over an existing file is atomic: the old file is intact until the rename.
     p.save(path)
-    assert load_policy(path).stats == p.stats
+    assert load_policy(path).stats() == p.stats()
 
 
 def test_reset_and_copy():
@@ -247,5 +247,5 @@ def test_concurrent_select_and_update(kind):
     for t in threads:
         t.join()
     assert not errors
-    s = p.stats
+    s = p.stats()
     assert s["rounds"] == 4 * 170 and s["updates"] == 600 and s["pending"] == 0

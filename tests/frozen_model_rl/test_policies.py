@@ -52,7 +52,7 @@ def test_linucb_matches_numpy_reference():
     for a in range(K):
         np.testing.assert_allclose(pol.a_inv(a), np.linalg.inv(A[a]), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(pol.theta(a), np.linalg.solve(A[a], b[a]), rtol=1e-8, atol=1e-10)
-    assert pol.stats["reinversions"] > 0
+    assert pol.stats()["reinversions"] > 0
 
 
 def test_reinversion_bounds_drift():
@@ -210,7 +210,7 @@ def test_select_batch_equals_sequential():
     np.testing.assert_array_equal(batch.scores, [d.score for d in seq])
     np.testing.assert_array_equal(batch.propensities, [d.propensity for d in seq])
     a.update_batch(batch, X[:, 0])
-    assert a.pending_count == 0
+    assert a.n_pending == 0
 
 
 def test_epsilon_greedy_propensities_and_frequency():

@@ -30,7 +30,7 @@ def test_small_cases_match_python_oracle(glob, gaps, simd_levels):
     ref = [oracle(q, t, S, BLOSUM62.code_of, *gaps, glob) for t in targets]
     f = nw_scores if glob else sw_scores
     for level in simd_levels:
-        got = f(q, targets, gap_open=gaps[0], gap_extend=gaps[1], level=level, threads=1)
+        got = f(q, targets, gap_open=gaps[0], gap_extend=gaps[1], simd=level, threads=1)
         assert got.dtype == np.int32
         assert got.tolist() == ref, level
 
@@ -58,7 +58,7 @@ def test_simd_levels_match_scalar_on_thousands_of_cases(glob, simd_levels):
                                     gaps[0], gaps[1], glob, 1, "scalar")[0]
         for level in simd_levels[1:]:
             f = nw_scores if glob else sw_scores
-            got = f(q, targets, gap_open=gaps[0], gap_extend=gaps[1], level=level, threads=2)
+            got = f(q, targets, gap_open=gaps[0], gap_extend=gaps[1], simd=level, threads=2)
             np.testing.assert_array_equal(got, ref, err_msg=f"{level} qlen={qlen}")
         total += len(targets)
     assert total > 2500
@@ -87,10 +87,10 @@ def test_saturated_lanes_are_recomputed_exactly(glob, simd_levels):
     targets = [q, q[:300], q[:200], q[100:500], rand_seq(rng, 600, dna), b"", q[:1]] + \
         [rand_seq(rng, int(n), dna) for n in rng.integers(0, 700, 60)]
     f = nw_scores if glob else sw_scores
-    ref = f(q, targets, matrix=M, gap_open=20, gap_extend=3, level="scalar")
+    ref = f(q, targets, matrix=M, gap_open=20, gap_extend=3, simd="scalar")
     assert ref[0] == 600 * 127  # far beyond int16
     for level in simd_levels[1:]:
-        got, info = f(q, targets, matrix=M, gap_open=20, gap_extend=3, level=level, return_info=True)
+        got, info = f(q, targets, matrix=M, gap_open=20, gap_extend=3, simd=level, return_info=True)
         np.testing.assert_array_equal(got, ref, err_msg=level)
         assert info["recomputed"] >= 3, info
     # small oracle check of a saturating case
@@ -98,21 +98,21 @@ def test_saturated_lanes_are_recomputed_exactly(glob, simd_levels):
     exp = oracle(q2, q2, M.scores.astype(np.int64), M.code_of, 20, 3, glob)
     assert exp == 280 * 127
     for level in simd_levels:
-        assert f(q2, [q2], matrix=M, gap_open=20, gap_extend=3, level=level)[0] == exp
+        assert f(q2, [q2], matrix=M, gap_open=20, gap_extend=3, simd=level)[0] == exp
 
 
 def test_large_global_penalties_fall_back_to_32_bits(simd_levels):
     rng = np.random.default_rng(5)
     q = rand_seq(rng, 300)
     targets = random_batch(rng, 40, 400)
-    ref = nw_scores(q, targets, gap_open=300, gap_extend=150, level="scalar")
+    ref = nw_scores(q, targets, gap_open=300, gap_extend=150, simd="scalar")
     assert ref.min() < -32768
     for level in simd_levels[1:]:
-        got, info = nw_scores(q, targets, gap_open=300, gap_extend=150, level=level, return_info=True)
+        got, info = nw_scores(q, targets, gap_open=300, gap_extend=150, simd=level, return_info=True)
         np.testing.assert_array_equal(got, ref)
         assert info["recomputed"] > 0
-        np.testing.assert_array_equal(sw_scores(q, targets, gap_open=40000, gap_extend=40000, level=level),
-                                      sw_scores(q, targets, gap_open=40000, gap_extend=40000, level="scalar"))
+        np.testing.assert_array_equal(sw_scores(q, targets, gap_open=40000, gap_extend=40000, simd=level),
+                                      sw_scores(q, targets, gap_open=40000, gap_extend=40000, simd="scalar"))
 
 
 def test_large_alphabet_uses_scalar_profile(simd_levels):
@@ -127,7 +127,7 @@ def test_large_alphabet_uses_scalar_profile(simd_levels):
     for glob, f in [(False, sw_scores), (True, nw_scores)]:
         ref = [oracle(q, t, S.astype(np.int64), M.code_of, 7, 2, glob) for t in targets]
         for level in simd_levels:
-            assert f(q, targets, matrix=M, gap_open=7, gap_extend=2, level=level).tolist() == ref
+            assert f(q, targets, matrix=M, gap_open=7, gap_extend=2, simd=level).tolist() == ref
 
 
 def test_asymmetric_matrix_orientation(simd_levels):
@@ -135,9 +135,9 @@ def test_asymmetric_matrix_orientation(simd_levels):
     S = np.array([[1, 5], [-3, 1]], np.int8)
     M = SubstitutionMatrix(S, "XY", case_sensitive=True)
     for level in simd_levels:
-        assert sw_scores("X", ["Y"], matrix=M, level=level)[0] == 5
-        assert sw_scores("Y", ["X"], matrix=M, level=level)[0] == 0
-        assert nw_scores("Y", ["X"], matrix=M, gap_open=10, gap_extend=10, level=level)[0] == -3
+        assert sw_scores("X", ["Y"], matrix=M, simd=level)[0] == 5
+        assert sw_scores("Y", ["X"], matrix=M, simd=level)[0] == 0
+        assert nw_scores("Y", ["X"], matrix=M, gap_open=10, gap_extend=10, simd=level)[0] == -3
 
 
 def test_threads_give_identical_results():
@@ -197,7 +197,7 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match="backend"):
         sw_scores("A", ["A"], backend="tpu")
     with pytest.raises(ValueError, match="unknown SIMD level"):
-        sw_scores("A", ["A"], level="sse9")
+        sw_scores("A", ["A"], simd="sse9")
     with pytest.raises(ValueError, match="square"):
         _core.dp_align_scores(np.zeros(1, np.uint8), np.zeros(1, np.uint8), np.array([0, 1]),
                               BLOSUM62.code_of, np.zeros((2, 3), np.int8), 1, 1, False)
@@ -207,13 +207,13 @@ def test_bad_input_errors():
 
 def test_backend_cuda_without_a_gpu_raises_with_the_reason():
     """Holds with or without the CUDA module (the reason differs)."""
-    from superinstance.errors import GpuUnavailable
-    from superinstance.gpu_accelerator._dp_common import gpu_reason
+    from superinstance.errors import GpuUnavailableError
+    from superinstance._backend import gpu_reason
 
     reason = gpu_reason()
     if reason is None:
         pytest.skip("a GPU is usable here")
-    with pytest.raises(GpuUnavailable, match="no GPU is usable") as e:
+    with pytest.raises(GpuUnavailableError, match="no GPU is usable") as e:
         nw_scores("ACD", ["ACD"], backend="cuda")
     assert reason in str(e.value)
     scores, info = sw_scores("ACD", ["ACD"], backend="auto", return_info=True)

@@ -2,7 +2,7 @@
 
 Without a GPU: the CUDA module still imports; its per-cell DPX code runs on the
 host (the *_host functions) and must match the CPU kernels exactly; asking for
-the GPU raises GpuUnavailable with the reason. With a GPU (marker ``gpu``): the
+the GPU raises GpuUnavailableError with the reason. With a GPU (marker ``gpu``): the
 device results must be identical to the CPU (integers) or within 1e-5 (floats).
 """
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import superinstance
-from superinstance.errors import GpuUnavailable
+from superinstance.errors import GpuUnavailableError
 from superinstance.gpu_accelerator import (
     BLOSUM62,
     SubstitutionMatrix,
@@ -22,7 +22,8 @@ from superinstance.gpu_accelerator import (
     rolling_min,
     sw_scores,
 )
-from superinstance.gpu_accelerator._dp_common import gpu_reason, pack_targets
+from superinstance._backend import gpu_reason
+from superinstance.gpu_accelerator._dp_common import pack_targets
 
 if not superinstance.capabilities()["cuda_built"]:
     pytest.skip("CUDA module not built", allow_module_level=True)
@@ -131,7 +132,7 @@ def _cuda_no_edge():
 # ------------------------------------------------------------------ no GPU: clear errors
 @pytest.mark.skipif(REASON is None, reason="a GPU is usable here")
 def test_gpu_unavailable_is_raised_with_the_reason():
-    with pytest.raises(GpuUnavailable, match="no GPU is usable") as e:
+    with pytest.raises(GpuUnavailableError, match="no GPU is usable") as e:
         sw_scores("ACD", ["ACD"], backend="cuda")
     assert REASON in str(e.value)
     for call in (lambda: cuda_align(_cuda.dp_align_scores, b"ACD", [b"ACD"], False),
@@ -139,13 +140,13 @@ def test_gpu_unavailable_is_raised_with_the_reason():
                  lambda: _cuda.dp_floyd_warshall_i32(np.zeros((2, 2), np.int32)),
                  lambda: _cuda.dp_rolling_minmax_f32(np.zeros((1, 4), np.float32), 2, True),
                  lambda: _cuda.dp_dtw_f32(np.zeros((1, 4), np.float32), np.zeros((1, 4), np.float32))):
-        with pytest.raises(GpuUnavailable, match="no usable GPU"):
+        with pytest.raises(GpuUnavailableError, match="no usable GPU"):
             call()
     for fn in (lambda b: optimal_path(np.zeros((2, 2), np.int32), backend=b),
                lambda b: floyd_warshall(np.zeros((2, 2), np.int32), backend=b),
                lambda b: rolling_min(np.zeros(4, np.int32), 2, backend=b),
                lambda b: dtw(np.zeros(3), np.zeros(3), backend=b)):
-        with pytest.raises(GpuUnavailable):
+        with pytest.raises(GpuUnavailableError):
             fn("cuda")
         fn("auto")  # falls back to the CPU
     scores, info = sw_scores("ACD", ["ACD"], backend="auto", return_info=True)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import superinstance
-from superinstance.errors import GpuUnavailable
+from superinstance.errors import GpuUnavailableError
 from superinstance.gpu_accelerator import (
     BLOSUM62,
     NO_EDGE,
@@ -32,7 +32,7 @@ if not superinstance.capabilities()["cuda_built"]:
 
 from superinstance import _cuda  # noqa: E402
 from superinstance.gpu_accelerator import dp_device as dd  # noqa: E402
-from superinstance.gpu_accelerator._dp_common import gpu_reason  # noqa: E402
+from superinstance._backend import gpu_reason  # noqa: E402
 
 REASON = gpu_reason()
 needs_gpu = pytest.mark.skipif(REASON is not None, reason=f"no usable GPU: {REASON}")
@@ -293,7 +293,7 @@ def test_align_plan_facade_checks_before_the_device():
 
 @no_gpu_only
 def test_device_objects_raise_gpu_unavailable_with_the_reason():
-    with pytest.raises(GpuUnavailable, match="no usable GPU"):
+    with pytest.raises(GpuUnavailableError, match="no usable GPU"):
         dd.sw_plan("ACD", [3, 4])
 
 

@@ -22,8 +22,8 @@ def test_against_parasail_scan_32(gaps, simd_levels):
     ref_sw = [parasail.sw_scan_32(q, t, go, ge, parasail.blosum62).score for t in targets]
     ref_nw = [parasail.nw_scan_32(q, t, go, ge, parasail.blosum62).score for t in targets]
     for level in simd_levels:
-        assert sw_scores(q, targets, gap_open=go, gap_extend=ge, level=level).tolist() == ref_sw, level
-        assert nw_scores(q, targets, gap_open=go, gap_extend=ge, level=level).tolist() == ref_nw, level
+        assert sw_scores(q, targets, gap_open=go, gap_extend=ge, simd=level).tolist() == ref_sw, level
+        assert nw_scores(q, targets, gap_open=go, gap_extend=ge, simd=level).tolist() == ref_nw, level
 
 
 def test_against_parasail_scalar_reference():
@@ -43,5 +43,5 @@ def test_targets_longer_than_int16_positions(simd_levels):
     ref_sw = [parasail.sw_scan_32(q, t, 11, 1, parasail.blosum62).score for t in targets]
     ref_nw = [parasail.nw_scan_32(q, t, 11, 1, parasail.blosum62).score for t in targets]
     for level in simd_levels:
-        assert sw_scores(q, targets, level=level).tolist() == ref_sw
-        assert nw_scores(q, targets, level=level).tolist() == ref_nw
+        assert sw_scores(q, targets, simd=level).tolist() == ref_sw
+        assert nw_scores(q, targets, simd=level).tolist() == ref_nw

@@ -40,7 +40,7 @@ threads = st.sampled_from([None, 0, 1, 2, 3])
 
 
 def bad_scalars():
-    """bad_values() less "cuda": a valid backend, which raises GpuUnavailable on this machine."""
+    """bad_values() less "cuda": a valid backend, which raises GpuUnavailableError on this machine."""
     return bad_values().filter(lambda v: not (isinstance(v, str) and v == "cuda"))
 
 
@@ -81,7 +81,7 @@ def test_alignment_scores_match_gotoh_dp(case, global_, level, nthreads):
     matrix, query, targets, go, ge = case
     f = nw_scores if global_ else sw_scores
     call = lambda: f(query, targets, matrix=matrix, gap_open=go, gap_extend=ge, threads=nthreads,  # noqa: E731
-                     backend="cpu", level=level)
+                     backend="cpu", simd=level)
     if not _all_in_alphabet(matrix, [query] + targets):
         with pytest.raises(ValueError, match="not in the substitution matrix's alphabet"):
             call()
@@ -102,12 +102,12 @@ def test_alignment_16_bit_lanes_match_32_bit(case, level):
     matrix, query, targets, go, ge = case
     assume(_fits_32_bits(query, targets, go, ge))
     for f in (sw_scores, nw_scores):
-        ref = f(query, targets, matrix=matrix, gap_open=go, gap_extend=ge, backend="cpu", level="scalar")
-        got = f(query, targets, matrix=matrix, gap_open=go, gap_extend=ge, backend="cpu", level=level)
+        ref = f(query, targets, matrix=matrix, gap_open=go, gap_extend=ge, backend="cpu", simd="scalar")
+        got = f(query, targets, matrix=matrix, gap_open=go, gap_extend=ge, backend="cpu", simd=level)
         np.testing.assert_array_equal(got, ref)
 
 
-@given(name=st.sampled_from(["gap_open", "gap_extend", "threads", "level", "backend", "matrix", "precision",
+@given(name=st.sampled_from(["gap_open", "gap_extend", "threads", "simd", "backend", "matrix", "precision",
                              "return_info", "query", "targets"]),
        value=bad_scalars(), global_=st.booleans())
 def test_alignment_bad_arguments_are_refused_cleanly(name, value, global_):
@@ -187,16 +187,16 @@ def test_floyd_warshall_matches_numpy_triple_loop(w, level, nthreads):
     want, negative = floyd_oracle(w, NO_EDGE)
     if negative:
         with pytest.raises(ValueError, match="negative cycle"):
-            floyd_warshall(w, threads=nthreads, level=level, backend="cpu")
+            floyd_warshall(w, threads=nthreads, simd=level, backend="cpu")
         return
-    got = floyd_warshall(w, threads=nthreads, level=level, backend="cpu")
+    got = floyd_warshall(w, threads=nthreads, simd=level, backend="cpu")
     assert got.dtype == np.int32
     np.testing.assert_array_equal(got, want)
 
 
-@given(name=st.sampled_from(["weights", "threads", "level", "backend"]), value=bad_scalars() | bad_arrays((3, 3)))
+@given(name=st.sampled_from(["weights", "threads", "simd", "backend"]), value=bad_scalars() | bad_arrays((3, 3)))
 def test_floyd_warshall_bad_arguments(name, value):
-    kwargs = dict(weights=np.zeros((3, 3), np.int32), threads=None, level=None, backend="cpu")
+    kwargs = dict(weights=np.zeros((3, 3), np.int32), threads=None, simd=None, backend="cpu")
     kwargs[name] = value
     assert_rejected_cleanly(lambda: floyd_warshall(**kwargs))
 

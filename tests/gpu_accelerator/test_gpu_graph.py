@@ -7,7 +7,7 @@ import pytest
 
 import superinstance.gpu_accelerator as ga
 from superinstance import _core
-from superinstance.errors import ClosedError, GpuUnavailable
+from superinstance.errors import ClosedError, GpuUnavailableError
 
 HAS_GPU = ga.default_backend() == "cuda"
 gpu = pytest.mark.skipif(not HAS_GPU, reason=f"no usable GPU: {ga.backend_reason()}")
@@ -95,9 +95,9 @@ def test_cuda_graph_checks_precede_cuda_calls():
     """_cuda.Graph refuses misuse before touching the driver, so this runs without a GPU."""
     try:
         g = ga.Graph()
-    except GpuUnavailable:  # pragma: no cover - _cuda not built
+    except GpuUnavailableError:  # pragma: no cover - _cuda not built
         pytest.skip("superinstance._cuda is not built")
-    assert g.state == "empty" and g.node_count == 0
+    assert g.state == "empty" and g.n_nodes == 0
     with pytest.raises(RuntimeError, match="not instantiated"):
         g.launch()
     with pytest.raises(RuntimeError, match="not instantiated"):
@@ -135,7 +135,7 @@ def test_graph_capture_replay_and_update():
             ga.DeviceArray.from_host(x2) as d2, ga.DeviceArray((256, 3)) as out:
         with g.capture(s):
             head.forward_device(d1, out, s)
-        assert g.state == "captured" and g.node_count == 1
+        assert g.state == "captured" and g.n_nodes == 1
         out.fill_zero()
         g.instantiate()
         g.upload(s)
@@ -181,12 +181,12 @@ def test_error_during_capture_ends_it_cleanly():
 
 def test_capture_on_a_foreign_stream_maps_cuda_errors_and_keeps_state():
     """Other libraries' streams (.cuda_stream / .ptr / int) reach cudaStreamBeginCapture; without a
-    driver the CUDA error becomes GpuUnavailable and the graph stays usable (state unchanged)."""
+    driver the CUDA error becomes GpuUnavailableError and the graph stays usable (state unchanged)."""
     if HAS_GPU:
         pytest.skip("needs a machine without a usable GPU")
     try:
         g = ga.Graph()
-    except GpuUnavailable:
+    except GpuUnavailableError:
         pytest.skip("superinstance._cuda is not built")
 
     class TorchLikeStream:
@@ -196,7 +196,7 @@ def test_capture_on_a_foreign_stream_maps_cuda_errors_and_keeps_state():
         ptr = 0x5678
 
     for s in (TorchLikeStream(), CupyLikeStream(), 0x9abc):
-        with pytest.raises(GpuUnavailable, match="cudaStreamBeginCapture failed"):
+        with pytest.raises(GpuUnavailableError, match="cudaStreamBeginCapture failed"):
             with g.capture(s):
                 pass
         assert g.state == "empty"

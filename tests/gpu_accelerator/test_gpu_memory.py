@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import superinstance.gpu_accelerator as ga
-from superinstance.errors import ClosedError, GpuOutOfMemory
+from superinstance.errors import ClosedError, GpuOutOfMemoryError
 mem = importlib.import_module("superinstance.gpu_accelerator.memory")
 
 HAS_GPU = ga.default_backend() == "cuda"
@@ -96,7 +96,7 @@ def test_round_trips_streams_events_and_pinned():
 @gpu
 def test_out_of_memory_leaves_the_device_usable():
     free, total = mem.cuda_module().mem_info(0)
-    with pytest.raises(GpuOutOfMemory, match="out of memory"):
+    with pytest.raises(GpuOutOfMemoryError, match="out of memory"):
         ga.DeviceArray((total * 4,), np.uint8)
     with ga.DeviceArray.from_host(np.arange(10, dtype=np.float32)) as d:
         assert d.to_host().tolist() == list(range(10))

@@ -6,7 +6,7 @@ import pytest
 
 from gpu_oracles import cos_tolerance, head_tolerance, oracle_cos, oracle_head
 from superinstance import _core
-from superinstance.errors import GpuUnavailable
+from superinstance.errors import GpuUnavailableError
 from superinstance.gpu_accelerator import (SentimentHead, backend_reason, cosine_similarity,
                                            default_backend, default_weights)
 
@@ -166,14 +166,14 @@ def test_cosine_facade_edge_cases():
 def test_cuda_backend_refused_without_gpu():
     if HAS_GPU:
         pytest.skip("a GPU is usable here")
-    with pytest.raises(GpuUnavailable, match="no GPU is usable: .+"):
+    with pytest.raises(GpuUnavailableError, match="no GPU is usable: .+"):
         SentimentHead.default(backend="cuda")
-    with pytest.raises(GpuUnavailable, match="no GPU is usable"):
+    with pytest.raises(GpuUnavailableError, match="no GPU is usable"):
         cosine_similarity(np.ones(2), np.ones((1, 2)), backend="cuda")
     head = SentimentHead.default(backend="auto")
     assert head.backend == "cpu" and head.backend_reason == backend_reason()
     assert SentimentHead.default(backend="cpu").backend_reason == "backend='cpu' requested"
-    with pytest.raises(GpuUnavailable, match="CPU backend"):
+    with pytest.raises(GpuUnavailableError, match="CPU backend"):
         head.forward_device(None, None)
 
 

@@ -8,9 +8,9 @@ from closed_harness import assert_closed_everywhere
 
 from superinstance import _core
 from superinstance.errors import ClosedError
-from superinstance.realtime_core import RealtimeExecutor, Scheduler, Timer, VirtualClock, backends
+from superinstance.realtime_core import RealtimeExecutor, Scheduler, Timer, VirtualClock, waiters
 
-WORKING = {b["name"] for b in backends() if b["ok"]} | {"virtual"}
+WORKING = {b["name"] for b in waiters() if b["ok"]} | {"virtual"}
 
 # Arguments for members that take some (valid ones: the call must fail only because the object is closed).
 TASK_ARGS = '''
@@ -22,16 +22,16 @@ NEXT_SKIP = ('"__next__": "by design: next() on a closed Timer raises StopIterat
              'for-loop over the timer is ended (docs/realtime_core.md); tested in test_next_after_close_ends_iteration"')
 
 
-@pytest.mark.parametrize("backend", ["virtual", "timerfd", "clock_nanosleep"])
-def test_timer_facade(backend):
-    if backend not in WORKING:
-        pytest.skip(f"{backend} refused here")
-    clock = "clock=VirtualClock(0), " if backend == "virtual" else ""
+@pytest.mark.parametrize("waiter", ["virtual", "timerfd", "clock_nanosleep"])
+def test_timer_facade(waiter):
+    if waiter not in WORKING:
+        pytest.skip(f"{waiter} refused here")
+    clock = "clock=VirtualClock(0), " if waiter == "virtual" else ""
     assert_closed_everywhere(f'''
 from superinstance.realtime_core import Timer, VirtualClock
 def make():
-    return Timer(rate_hz=100, backend="{backend}", {clock})
-ARGS = {{"set_rate": (50,), "set_missed": ("burst",)}}
+    return Timer(rate_hz=100, waiter="{waiter}", {clock})
+ARGS = {{"set_rate": (50,), "set_on_missed": ("burst",)}}
 SKIP = {{{NEXT_SKIP}}}
 ''')
 
@@ -40,8 +40,8 @@ def test_core_timer():
     assert_closed_everywhere('''
 from superinstance import _core
 def make():
-    return _core.RtTimer(rate_hz=100, backend="timerfd")
-ARGS = {"set_rate": (50,), "set_missed": ("burst",)}
+    return _core.RtTimer(rate_hz=100, waiter="timerfd")
+ARGS = {"set_rate": (50,), "set_on_missed": ("burst",)}
 ARGS["publish"] = ("si-closed-test",)
 ''')
 

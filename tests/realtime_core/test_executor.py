@@ -13,7 +13,7 @@ import pytest
 
 from superinstance import _core
 from superinstance.errors import ClosedError, RealtimePermissionError, UnknownIdError
-from superinstance.realtime_core import RealtimeExecutor, Scheduler, backends, monotonic_ns
+from superinstance.realtime_core import RealtimeExecutor, Scheduler, monotonic_ns, waiters
 from superinstance.realtime_core._executor import RealtimeFallbackWarning
 
 FIFO_OK = _core.probe_sched_fifo(1).ok
@@ -30,7 +30,7 @@ def test_fifo_executor_obtains_what_it_asked_for():
         with RealtimeExecutor("fifo", priority=20, cpus=[0]) as ex:
             o = ex.obtained
             assert (o["policy"], o["priority"], o["cpus"], o["refused"]) == ("fifo", 20, [0], [])
-            assert o["memory_locked"] and o["stack_prefaulted"] == 256 * 1024
+            assert o["memory_locked"] and o["stack_prefaulted_bytes"] == 256 * 1024
             # The work really runs on that thread with that policy.
             info = ex.submit(lambda: (threading.get_native_id(), os.sched_getscheduler(0),
                                       os.sched_getaffinity(0))).result(5)
@@ -179,9 +179,9 @@ def _tids():
 def test_no_thread_or_descriptor_leak_after_close():
     # Thread ids, not counts: a helper thread of an earlier test (a threading.Timer) may end meanwhile.
     base, fds = _tids(), len(os.listdir("/proc/self/fd"))
-    working = {b["name"] for b in backends() if b["ok"]}
-    for backend in [b for b in ("timerfd", "clock_nanosleep", "io_uring") if b in working]:
-        ex = RealtimeExecutor("other", lock_memory=False, backend=backend)
+    working = {b["name"] for b in waiters() if b["ok"]}
+    for waiter in [b for b in ("timerfd", "clock_nanosleep", "io_uring") if b in working]:
+        ex = RealtimeExecutor("other", lock_memory=False, waiter=waiter)
         ex.add(lambda t: None, rate_hz=100)
         time.sleep(0.01)
         loop_tid = ex.obtained["tid"]
@@ -316,11 +316,11 @@ def test_numba_cfunc_as_native_task():
 def test_hybrid_margin_is_calibrated_and_retuned_within_bounds():
     from superinstance.realtime_core import Timer
 
-    with Timer(period_ns=500_000, backend="hybrid") as t:
-        info0 = dict(kv.split("=") for kv in t.backend_info.split())
+    with Timer(period_ns=500_000, waiter="hybrid") as t:
+        info0 = dict(kv.split("=") for kv in t.waiter_info.split())
         for _ in range(200):
             t.tick()
-        info = dict(kv.split("=") for kv in t.backend_info.split())
+        info = dict(kv.split("=") for kv in t.waiter_info.split())
     assert 5_000 <= int(info0["margin_ns"]) <= 500_000
     assert int(info["retunes"]) >= 1  # every 32 sleeps (late ticks do not sleep)
     assert 5_000 <= int(info["margin_ns"]) <= 500_000

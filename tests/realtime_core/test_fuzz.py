@@ -57,7 +57,7 @@ def _accepted_ns(value):
 
 
 # ---------------------------------------------------------------- Timer
-TIMER_ARGS = ["rate_hz", "period_ns", "start_ns", "backend", "missed", "clock"]
+TIMER_ARGS = ["rate_hz", "period_ns", "start_ns", "waiter", "on_missed", "clock"]
 
 
 @given(arg=st.sampled_from(TIMER_ARGS), value=extreme_values())
@@ -77,16 +77,16 @@ def test_timer_constructor_refuses_cleanly(arg, value):
 
 
 def _timer_state(t):
-    return t.next_index, t.next_deadline_ns, t.period_fraction, t.missed, t.stats().count
+    return t.next_index, t.next_deadline_ns, t.period_fraction, t.on_missed, t.stats().count
 
 
-@given(method=st.sampled_from(["set_rate(rate_hz)", "set_rate(period_ns)", "set_missed"]), value=extreme_values())
+@given(method=st.sampled_from(["set_rate(rate_hz)", "set_rate(period_ns)", "set_on_missed"]), value=extreme_values())
 def test_timer_calls_refuse_cleanly_and_keep_the_grid(method, value):
-    t = Timer(period_ns=1_000_000, start_ns=0, clock=VirtualClock(0), missed="burst")
+    t = Timer(period_ns=1_000_000, start_ns=0, clock=VirtualClock(0), on_missed="burst")
     t.tick()
     call = {"set_rate(rate_hz)": lambda: t.set_rate(rate_hz=value),
             "set_rate(period_ns)": lambda: t.set_rate(period_ns=value),
-            "set_missed": lambda: t.set_missed(value)}[method]
+            "set_on_missed": lambda: t.set_on_missed(value)}[method]
     if not assert_rejected_cleanly(call, lambda: _timer_state(t)):
         assert t.tick().deadline_ns == 1_000_000  # the next tick is where it was
 
@@ -97,11 +97,11 @@ def test_timer_calls_refuse_cleanly_and_keep_the_grid(method, value):
 def test_virtual_clock_refuses_cleanly(method, value):
     clock = VirtualClock(1000)
     clock.set_wake_latency(7)
-    t = Timer(period_ns=1000, start_ns=5000, clock=clock, missed="burst")
+    t = Timer(period_ns=1000, start_ns=5000, clock=clock, on_missed="burst")
     call = {"advance": lambda: clock.advance(value), "set": lambda: clock.set(value),
             "set_wake_latency": lambda: clock.set_wake_latency(value),
             "set_wake_script": lambda: clock.set_wake_script(value), "VirtualClock": lambda: VirtualClock(value)}[method]
-    if not assert_rejected_cleanly(call, lambda: (clock.now_ns, clock.waits)):
+    if not assert_rejected_cleanly(call, lambda: (clock.now_ns(), clock.waits)):
         tick = t.tick()  # the refused call changed neither the time nor the wake latency
         assert (tick.deadline_ns, tick.woke_ns) == (5000, 5007)
 
@@ -136,7 +136,7 @@ def test_latency_stats_within_refuses_cleanly(bound, value):
 
 
 # ---------------------------------------------------------------- Scheduler (virtual clock)
-SCHED_CALLS = ["add.fn", "add.rate_hz", "add.period_ns", "add.name", "add.missed", "add.start_ns",
+SCHED_CALLS = ["add.fn", "add.rate_hz", "add.period_ns", "add.name", "add.on_missed", "add.start_ns",
                "add_native.address", "add_native.user_data", "remove", "stats", "run_until", "run_for"]
 
 
@@ -194,7 +194,7 @@ def stopped_executor():
         yield ex
 
 
-EXECUTOR_CALLS = ["add.fn", "add.rate_hz", "add.period_ns", "add.name", "add.missed", "add.start_ns",
+EXECUTOR_CALLS = ["add.fn", "add.rate_hz", "add.period_ns", "add.name", "add.on_missed", "add.start_ns",
                   "add_native.address", "add_native.user_data", "remove", "stats", "submit", "join"]
 
 
@@ -231,7 +231,7 @@ def test_executor_calls_refuse_cleanly(executor, stopped_executor, call, value):
 
 
 EXECUTOR_ARGS = ["policy", "priority", "cpus", "lock_memory", "runtime_ns", "deadline_ns", "period_ns", "on_error",
-                 "backend", "prefault_stack_bytes", "python_lead_ns"]
+                 "waiter", "prefault_stack_bytes", "python_lead_ns"]
 
 
 @given(arg=st.sampled_from(EXECUTOR_ARGS), value=extreme_values())
@@ -256,19 +256,19 @@ def _periods():
 def test_deadlines_are_exactly_start_plus_k_periods(period, start, n, jumps):
     kwargs, num, den = period
     clock = VirtualClock(start)
-    t = Timer(start_ns=start, clock=clock, missed="burst", **kwargs)
+    t = Timer(start_ns=start, clock=clock, on_missed="burst", **kwargs)
     for k in range(n):
         assert t.tick().deadline_ns == start + k * num // den
     # Far along the grid (skip: the next tick is the first deadline after the clock).
-    t.set_missed("skip")
+    t.set_on_missed("skip")
     for jump in jumps:
-        if clock.now_ns + jump > END - 10**16:
+        if clock.now_ns() + jump > END - 10**16:
             break
         clock.advance(jump)
         t.tick()
         k = t.next_index
         assert t.next_deadline_ns == start + k * num // den
-        assert start + (k - 1) * num // den <= clock.now_ns < start + k * num // den
+        assert start + (k - 1) * num // den <= clock.now_ns() < start + k * num // den
 
 
 class TimerModel:
@@ -323,7 +323,7 @@ STEPS = st.lists(st.tuples(st.sampled_from(["tick", "tick", "tick", "rate"]), st
        "delay"]), steps=STEPS)
 def test_missed_tick_policies_follow_the_model(period, start, policy, steps):
     clock = VirtualClock(start)
-    t = Timer(period_ns=period, start_ns=start, clock=clock, missed=policy)
+    t = Timer(period_ns=period, start_ns=start, clock=clock, on_missed=policy)
     model = TimerModel(period, 1, start, policy)
     now = start
     for op, latency, work, new_period in steps:
@@ -358,7 +358,7 @@ def test_scheduler_follows_the_edf_model(tasks, until):
         def body(tick, i=i, work=work):
             log.append((i, tick.index, tick.deadline_ns, tick.woke_ns, tick.missed))
             clock.advance(work)
-        s.add(body, period_ns=period, start_ns=start, missed=policy)
+        s.add(body, period_ns=period, start_ns=start, on_missed=policy)
     s.run_until(until)
 
     models = [TimerModel(p, 1, start, policy) for p, start, _, policy in tasks]
@@ -373,4 +373,4 @@ def test_scheduler_follows_the_edf_model(tasks, until):
         expect.append((i, index, deadline, woke, missed))
         now += tasks[i][2]
     assert log == expect
-    assert clock.now_ns == max(now, until)
+    assert clock.now_ns() == max(now, until)

@@ -9,11 +9,11 @@ from superinstance.realtime_core import platform_report
 from superinstance.bench import realtime_core as bench
 
 
-def test_platform_report_lists_backends_and_permissions():
+def test_platform_report_lists_waiters_and_permissions():
     r = platform_report()
-    assert set(r["timer_backends"]) == {"clock_nanosleep", "timerfd", "io_uring", "hybrid"}
-    assert r["timer_backends"]["clock_nanosleep"]["ok"]
-    assert r["auto_backend"] in ("clock_nanosleep", "timerfd", "io_uring")
+    assert set(r["timer_waiters"]) == {"clock_nanosleep", "timerfd", "io_uring", "hybrid"}
+    assert r["timer_waiters"]["clock_nanosleep"]["ok"]
+    assert r["auto_waiter"] in ("clock_nanosleep", "timerfd", "io_uring")
     assert "preempt_rt" in r["kernel"]["preemption"]
     assert {"sched_fifo", "mlock", "io_uring", "timer_slack_ns"} <= set(r["realtime"])
 

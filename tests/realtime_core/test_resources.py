@@ -2,7 +2,7 @@
 
 The issue asks for 2,000 cycles. Every kind below runs 2,000, except two whose single cycle is slow
 for a reason that repeating it does not exercise further:
-* the hybrid backend calibrates its spin margin at creation with 16 real 200 us sleeps (~4.5 ms a
+* the hybrid waiter calibrates its spin margin at creation with 16 real 200 us sleeps (~4.5 ms a
   timer, ~9 s for 2,000): 200 cycles, which would still show a leak of one descriptor or thread per
   cycle 200 times over;
 * an executor with lock_memory=True pays mlockall/munlockall of the whole process (~16 ms here):
@@ -17,10 +17,10 @@ import warnings
 import pytest
 
 from resource_probes import locked_memory_kb, open_fds, os_threads
-from superinstance.realtime_core import RealtimeExecutor, Scheduler, Timer, VirtualClock, backends
-from superinstance.realtime_core._executor import RealtimeFallbackWarning
+from superinstance.realtime_core import RealtimeExecutor, Scheduler, Timer, VirtualClock, waiters
+from superinstance.realtime_core import RealtimeFallbackWarning
 
-WORKING = {b["name"] for b in backends() if b["ok"]}
+WORKING = {b["name"] for b in waiters() if b["ok"]}
 CYCLES = 2000
 
 
@@ -40,21 +40,21 @@ def _assert_cycles_leave_nothing(cycle, n):
     assert _snapshot() == before
 
 
-@pytest.mark.parametrize("backend", ["clock_nanosleep", "timerfd", "io_uring", "hybrid"])
-def test_timer_cycles(backend):
-    if backend not in WORKING:
-        pytest.skip(f"{backend} refused here")
+@pytest.mark.parametrize("waiter", ["clock_nanosleep", "timerfd", "io_uring", "hybrid"])
+def test_timer_cycles(waiter):
+    if waiter not in WORKING:
+        pytest.skip(f"{waiter} refused here")
 
     def cycle():
-        t = Timer(rate_hz=1000, backend=backend)
+        t = Timer(rate_hz=1000, waiter=waiter)
         t.close()
 
-    _assert_cycles_leave_nothing(cycle, 200 if backend == "hybrid" else CYCLES)
+    _assert_cycles_leave_nothing(cycle, 200 if waiter == "hybrid" else CYCLES)
 
 
 def test_timer_cycles_with_a_tick_and_the_asyncio_fd():
     def cycle():
-        t = Timer(period_ns=1000, start_ns=0, backend="timerfd")  # deadline passed: tick() returns at once
+        t = Timer(period_ns=1000, start_ns=0, waiter="timerfd")  # deadline passed: tick() returns at once
         t.tick()
         t._t.async_fd()  # the extra timerfd of aiter(), released by close()
         t.close()

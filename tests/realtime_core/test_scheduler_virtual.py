@@ -76,7 +76,7 @@ def test_errors_continue_or_stop():
     s2.add(boom, rate_hz=10, start_ns=0)
     with pytest.raises(ValueError, match="boom 0"):
         s2.run_for(10**9)
-    assert clock2.now_ns == 0  # stopped at the first failure
+    assert clock2.now_ns() == 0  # stopped at the first failure
     s2.close()
     with pytest.raises(ClosedError):
         s2.add(boom, rate_hz=1)
@@ -91,7 +91,7 @@ def test_bad_task_arguments():
     with pytest.raises(ValueError):
         s.add(lambda t: None)
     with pytest.raises(ValueError, match="skip, burst or delay"):
-        s.add(lambda t: None, rate_hz=1, missed="never")
+        s.add(lambda t: None, rate_hz=1, on_missed="never")
     with Scheduler(lock_memory=False) as threaded:
         with pytest.raises(RuntimeError, match="VirtualClock"):
             threaded.run_for(1)

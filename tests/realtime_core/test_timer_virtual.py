@@ -54,7 +54,7 @@ def test_default_start_is_one_period_from_now():
     t = Timer(period_ns=1_000_000, clock=clock)
     assert t.next_deadline_ns == 1_005_000
     assert t.tick().deadline_ns == 1_005_000
-    assert clock.now_ns == 1_005_000
+    assert clock.now_ns() == 1_005_000
 
 
 def test_wake_latency_is_reported_and_recorded():
@@ -79,7 +79,7 @@ def test_wake_latency_is_reported_and_recorded():
 
 def test_skip_drops_the_deadlines_that_passed():
     clock = VirtualClock(0)
-    t = Timer(period_ns=1_000_000, start_ns=0, missed="skip", clock=clock)
+    t = Timer(period_ns=1_000_000, start_ns=0, on_missed="skip", clock=clock)
     t.tick()                       # k=0 at 0
     clock.advance(3_500_000)       # the loop body takes 3.5 periods
     late = t.tick()                # k=1 fires at once, 2.5 ms late; 2 and 3 have passed too
@@ -92,7 +92,7 @@ def test_skip_drops_the_deadlines_that_passed():
 
 def test_burst_fires_every_deadline_until_caught_up():
     clock = VirtualClock(0)
-    t = Timer(period_ns=1_000_000, start_ns=0, missed="burst", clock=clock)
+    t = Timer(period_ns=1_000_000, start_ns=0, on_missed="burst", clock=clock)
     t.tick()
     clock.advance(3_500_000)
     ticks = [t.tick() for _ in range(4)]
@@ -104,7 +104,7 @@ def test_burst_fires_every_deadline_until_caught_up():
 
 def test_delay_reanchors_at_the_late_tick():
     clock = VirtualClock(0)
-    t = Timer(period_ns=1_000_000, start_ns=0, missed="delay", clock=clock)
+    t = Timer(period_ns=1_000_000, start_ns=0, on_missed="delay", clock=clock)
     t.tick()
     clock.advance(3_500_000)
     late = t.tick()
@@ -170,10 +170,10 @@ def test_tick_type_and_equality():
     (dict(period_ns=1.5e6 + 0.5), ValueError, "whole"),
     (dict(), ValueError, "exactly one"),
     (dict(rate_hz=10, period_ns=1000), ValueError, "exactly one"),
-    (dict(rate_hz=10, backend="sundial"), ValueError, "unknown timer backend"),
-    (dict(rate_hz=10, missed="sometimes"), ValueError, "skip, burst or delay"),
+    (dict(rate_hz=10, waiter="sundial"), ValueError, "unknown timer waiter"),
+    (dict(rate_hz=10, on_missed="sometimes"), ValueError, "skip, burst or delay"),
     (dict(rate_hz=10, start_ns=-1), ValueError, "start_ns"),
-    (dict(rate_hz=10, backend="virtual"), ValueError, "VirtualClock"),
+    (dict(rate_hz=10, waiter="virtual"), ValueError, "VirtualClock"),
 ])
 def test_bad_input_raises_clear_errors(kwargs, exc, match):
     with pytest.raises(exc, match=match):

@@ -129,7 +129,7 @@ def test_navigator_and_index_are_freed_without_the_cyclic_gc(tmp_path):
     Navigator frees the Index (and its vectors) at once."""
     ix = Index(8)
     ix.add(np.random.default_rng(2).standard_normal((50, 8)).astype(np.float32))
-    Navigator(ix).build_basins(levels=1, branching=3)
+    Navigator(ix).build_basins(depth=1, branching=3)
     ix.save(tmp_path / "c.si")
     del ix
     gc.collect()

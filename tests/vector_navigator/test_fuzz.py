@@ -293,14 +293,14 @@ def test_navigator_search_and_route(queries, k, basin, depth):
     np.testing.assert_array_equal(probe(nav.index)[0], before[0])
 
 
-@given(levels=small_or_bad_int, branching=small_or_bad_int, prefix=st.one_of(st.just("b"), bad_values()),
-       seed=st.one_of(st.just(0), bad_values()), iters=st.one_of(st.just(3), bad_values()))
-def test_navigator_build_basins(levels, branching, prefix, seed, iters):
+@given(depth=small_or_bad_int, branching=small_or_bad_int, prefix=st.one_of(st.just("b"), bad_values()),
+       seed=st.one_of(st.just(0), bad_values()), max_iter=st.one_of(st.just(3), bad_values()))
+def test_navigator_build_basins(depth, branching, prefix, seed, max_iter):
     nav = make_navigator()
-    assume(not (isinstance(levels, int) and isinstance(branching, int) and levels * branching > 60))
+    assume(not (isinstance(depth, int) and isinstance(branching, int) and depth * branching > 60))
     before = (nav.basins(), saved_bytes(nav.index))
-    if not assert_rejected_cleanly(lambda: nav.build_basins(levels, branching, prefix=prefix, seed=seed,
-                                                            iters=iters)):
+    if not assert_rejected_cleanly(lambda: nav.build_basins(depth, branching, prefix=prefix, seed=seed,
+                                                            max_iter=max_iter)):
         assert (nav.basins(), saved_bytes(nav.index)) == before
 
 

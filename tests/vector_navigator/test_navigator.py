@@ -70,7 +70,7 @@ def test_build_basins_and_route():
     ix = Index(32)
     ids = ix.add(x)
     nav = Navigator(ix)
-    leaves = nav.build_basins(levels=2, branching=4, seed=1)
+    leaves = nav.build_basins(depth=2, branching=4, seed=1)
     assert all(len(p) == 2 for p in leaves)
     labels = ix.payload(ids)["labels"]
     # top-level basins recover the 4 generating clusters exactly

@@ -205,7 +205,7 @@ def same_basins(a, b, q):
 @pytest.mark.parametrize("mmap", [False, True])
 def test_basins_round_trip(kind, mmap, tmp_path, rng):
     nav = make_navigator(rng, kind)
-    nav.build_basins(levels=2, branching=3, seed=4)  # k-means basins next to the hand-made ones
+    nav.build_basins(depth=2, branching=3, seed=4)  # k-means basins next to the hand-made ones
     path = tmp_path / "nav.sif"
     nav.save(path)
     q = clustered(rng, 8, 16)
@@ -241,9 +241,9 @@ def test_basins_survive_load_save_without_navigator(tmp_path, rng):
 
 def test_rebuilt_basins_never_reuse_a_live_label(rng):
     nav = make_navigator(rng)
-    nav.build_basins(levels=1, branching=3, seed=1)
+    nav.build_basins(depth=1, branching=3, seed=1)
     nav.create_basin(("late",))
-    nav.build_basins(levels=1, branching=3, seed=2)  # replaces the k-means basins only
+    nav.build_basins(depth=1, branching=3, seed=2)  # replaces the k-means basins only
     labels = list(nav._label.values())
     assert len(set(labels)) == len(labels)
 

@@ -167,18 +167,18 @@ def test_automatic_ids_never_hand_out_no_id_or_wrap():
 def test_build_basins_on_a_read_only_index_changes_nothing(tmp_path):
     ix = small_index(n=60)
     nav = Navigator(ix)
-    nav.build_basins(levels=1, branching=3)
+    nav.build_basins(depth=1, branching=3)
     nav.save(tmp_path / "n.si")
     ro = Navigator.load(tmp_path / "n.si", mmap=True)
     before = (ro.basins(), ro.counts(), ro.route(np.ones(8, np.float32)))
     with pytest.raises(ValueError, match="read-only"):
-        ro.build_basins(levels=2, branching=4)
+        ro.build_basins(depth=2, branching=4)
     assert (ro.basins(), ro.counts(), ro.route(np.ones(8, np.float32))) == before
 
 
 def test_build_basins_failing_midway_restores_the_basins(monkeypatch):
     nav = Navigator(small_index(n=60))
-    nav.build_basins(levels=1, branching=3)
+    nav.build_basins(depth=1, branching=3)
     before = (nav.basins(), nav.counts())
 
     def boom(*a, **k):
@@ -186,7 +186,7 @@ def test_build_basins_failing_midway_restores_the_basins(monkeypatch):
 
     monkeypatch.setattr(nav.index, "set_labels", boom)
     with pytest.raises(RuntimeError):
-        nav.build_basins(levels=2, branching=4)
+        nav.build_basins(depth=2, branching=4)
     assert (nav.basins(), nav.counts()) == before
 
 
@@ -311,7 +311,7 @@ def test_chunked_add_with_a_bad_row_late_stores_nothing():
 
 def test_route_refuses_complex_queries_and_create_basin_checks_sentiment_types():
     nav = Navigator(small_index(n=40))
-    nav.build_basins(levels=1, branching=2)
+    nav.build_basins(depth=1, branching=2)
     with pytest.raises(TypeError, match="real numeric vector, got dtype complex"):
         nav.route(np.ones(8) + 1j)  # was routed on the real part, silently
     for bad in ("0.1", ("0.1", 0.5, 0.5), (True, 0.5, 0.5), (0.1, 0.5)):

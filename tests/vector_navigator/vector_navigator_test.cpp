@@ -127,6 +127,61 @@ TEST(Index, FlatSearchMatchesBruteForceAndRejectsBadInput) {
   EXPECT_EQ(ix.size(), n);
 }
 
+// The labels+ids filter is the core's: rows must carry a listed id AND a listed
+// label (ids not held are skipped), on both kinds, against brute force.
+TEST(Index, LabelsAndIdsFilterTogether) {
+  const std::size_t n = 500, dim = 8, k = 6;
+  auto x = randn(n * dim, 11);
+  std::vector<std::uint64_t> ids(n);
+  std::vector<std::int64_t> labels(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    ids[i] = 1000 + 7 * i;
+    labels[i] = static_cast<std::int64_t>(i % 5);
+  }
+  Payload p;
+  p.labels = labels.data();
+  const auto q = randn(dim, 12);
+  for (Kind kind : {Kind::flat, Kind::hnsw}) {
+    Index ix(dim, Metric::ip, kind, HnswParams{8, 64, 64, 1});
+    ix.add(x.data(), n, ids.data(), p, 1, nullptr);
+    SearchOptions o;
+    o.k = k;
+    o.filter_labels = true;
+    o.labels = {1, 3};
+    o.filter_ids = true;
+    for (std::size_t i = 0; i < n; i += 3) o.ids.push_back(ids[i]);
+    o.ids.push_back(999999);  // not held: skipped
+    std::vector<std::pair<double, std::uint64_t>> ref;
+    for (std::size_t i = 0; i < n; i += 3)
+      if (labels[i] == 1 || labels[i] == 3) ref.emplace_back(ref_dot(q.data(), &x[i * dim], dim), ids[i]);
+    std::sort(ref.rbegin(), ref.rend());
+    std::vector<std::uint64_t> oi(k);
+    std::vector<float> os(k);
+    ix.search(q.data(), 1, o, oi.data(), os.data());
+    for (std::size_t j = 0; j < k; ++j) {
+      EXPECT_EQ(oi[j], ref[j].second) << "kind " << static_cast<int>(kind) << " rank " << j;
+      EXPECT_NEAR(os[j], ref[j].first, 1e-4);
+    }
+    o.labels = {4};
+    o.ids = {ids[0], ids[1]};  // labels 0 and 1: nothing passes both
+    ix.search(q.data(), 1, o, oi.data(), os.data());
+    for (std::size_t j = 0; j < k; ++j) EXPECT_EQ(oi[j], kNoId);
+  }
+}
+
+TEST(Index, RefusesOptionCombinations) {
+  EXPECT_THROW(Index(4, Metric::ip, Kind::flat, {}, nullptr, DType::f32, true), std::invalid_argument);
+  Index ix(4, Metric::ip, Kind::flat);
+  const float v[4] = {1, 2, 3, 4};
+  ix.add(v, 1, nullptr, Payload{}, 1, nullptr);
+  SearchOptions o;
+  o.k = 1;
+  o.sentiment_weight = 0.5f;  // without sentiment
+  std::uint64_t id;
+  float score;
+  EXPECT_THROW(ix.search(v, 1, o, &id, &score), std::invalid_argument);
+}
+
 TEST(Index, HnswRecallAndPersistence) {
   const std::size_t n = 3000, dim = 16, k = 10, nq = 50;
   auto x = randn(n * dim, 7);

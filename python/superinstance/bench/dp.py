@@ -76,14 +76,14 @@ def summary(res) -> list:
     """Summary rows (case, ours, peers, ratio) of :func:`main`'s results: our best one-thread
     SIMD level against the parasail kernels, and our kernel's speed-up on all threads."""
     g = res["gcups"]
-    ours = {n: v for n, v in g.items() if "level=" in n and "scalar" not in n}
+    ours = {n: v for n, v in g.items() if "simd=" in n and "scalar" not in n}
     if not ours:
         return []
     best = max(ours, key=ours.get)
     peers = {n.split()[1]: v for n, v in g.items() if n.startswith("parasail")}
     top = dict(sorted(peers.items(), key=lambda kv: -kv[1])[:3])
     rows = [row(f"Smith-Waterman {res['length']} x {res['length']}, one thread, GCUPS",
-                f"{ours[best]:.2f} ({best.split('level=')[1].split()[0]})",
+                f"{ours[best]:.2f} ({best.split('simd=')[1].split()[0]})",
                 ", ".join(f"{n} {v:.2f}" for n, v in top.items()) or "parasail not installed",
                 best_peer_ratio(ours[best], peers, lower_is_better=False))]
     sc = res["scaling"].get(API, {})
@@ -125,13 +125,13 @@ def main(argv=None) -> int:
     for level in () if a.scaling else ("avx512", "avx2", "scalar"):
         n = a.targets if level != "scalar" else min(a.targets, 500)
         try:
-            ref = sw_scores(q, targets[:n], threads=1, level=level)
+            ref = sw_scores(q, targets[:n], threads=1, simd=level)
         except Exception as e:  # level not on this CPU
             print(f"# skip {level}: {e}")
             continue
         if ours_ref is None:
             ours_ref = ref
-        jobs.append((f"superinstance sw_scores level={level} threads=1", *gcups(lambda n=n, level=level: sw_scores(q, targets[:n], threads=1, level=level), n)))
+        jobs.append((f"superinstance sw_scores simd={level} threads=1", *gcups(lambda n=n, level=level: sw_scores(q, targets[:n], threads=1, simd=level), n)))
     counts = thread_counts(os.cpu_count() or 1)
     for t in counts:
         jobs.append((_threads_row(t), *gcups(lambda t=t: sw_scores(q, targets, threads=t), a.targets)))
@@ -182,7 +182,7 @@ def main(argv=None) -> int:
     print(f"| kernel | GCUPS (median of {a.repeats}) |\n|---|---:|")
     for name, g in rows:
         print(f"| {name} | {g:.2f} |")
-    ours = max((g for n, g in rows if "level=" in n and "scalar" not in n), default=0.0)
+    ours = max((g for n, g in rows if "simd=" in n and "scalar" not in n), default=0.0)
     ratios = {n: ours / g for n, g in rows if n.startswith("parasail")}
     if ratios:
         print("\n| peer | GCUPS ours (best one-thread SIMD level) / GCUPS peer (>1: ours faster) |\n|---|---:|")

@@ -21,7 +21,8 @@ import time
 import numpy as np
 
 from superinstance.gpu_accelerator import dtw, floyd_warshall, sw_scores
-from superinstance.gpu_accelerator._dp_common import gpu_reason, pack_targets
+from superinstance._backend import gpu_reason
+from superinstance.gpu_accelerator._dp_common import pack_targets
 
 
 def median_time(fn, repeats):

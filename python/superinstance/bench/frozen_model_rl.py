@@ -408,6 +408,86 @@ def scenarios(quick: bool = False) -> Dict[str, Any]:
             "abrupt_change": abrupt_change(seeds), "delayed": delayed_rewards((0, 1, 2))}
 
 
+def _ope_inputs(n: int, K: int, L: int, seed: int) -> Dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    target = rng.dirichlet(np.ones(K), size=(n, L)).transpose(0, 2, 1).copy()  # (n, K, L)
+    return {"contexts": rng.normal(size=(n, 4)), "arms": rng.integers(0, K, n), "positions": rng.integers(0, L, n),
+            "propensities": rng.uniform(0.5 / K, 2.0 / K, n), "rewards": rng.binomial(1, 0.3, n).astype(float),
+            "target": target, "predictions": rng.uniform(0, 1, (n, K, L))}
+
+
+def ope(n: int = 10000, n_arms: int = 80, n_positions: int = 3, repeats: int = 15, seed: int = 0) -> Dict[str, Any]:
+    """``python -m superinstance.bench.frozen_model_rl --ope [--quick]``.
+
+    Point estimates (n_bootstrap=0) of every estimator on (n, K, L) inputs, ours and
+    obp's when installed, timed alternately in one process (median of ``repeats``),
+    with the relative difference of the values."""
+    from ..frozen_model_rl import offline as off
+
+    v = _ope_inputs(n, n_arms, n_positions, seed)
+    data = off.LoggedData(v["contexts"], v["arms"], v["propensities"], v["rewards"], n_arms,
+                          positions=v["positions"], n_positions=n_positions)
+    T, Q = v["target"], v["predictions"]
+    ours = {"ips": lambda: off.ips(T, data), "snips": lambda: off.snips(T, data),
+            "dm": lambda: off.direct_method(T, data, estimated_rewards=Q),
+            "dr": lambda: off.doubly_robust(T, data, estimated_rewards=Q),
+            "sndr": lambda: off.sndr(T, data, estimated_rewards=Q),
+            "switch_dr": lambda: off.switch_dr(T, data, estimated_rewards=Q, tau=5.0),
+            "dr_shrinkage": lambda: off.dr_shrinkage(T, data, estimated_rewards=Q, lam=5.0)}
+    theirs: Dict[str, Any] = {}
+    try:
+        import obp
+        import obp.ope as o
+
+        common = dict(reward=v["rewards"], action=v["arms"], pscore=v["propensities"], action_dist=T,
+                      position=v["positions"])
+        with_q = dict(common, estimated_rewards_by_reg_model=Q)
+        theirs = {"ips": lambda: o.InverseProbabilityWeighting().estimate_policy_value(**common),
+                  "snips": lambda: o.SelfNormalizedInverseProbabilityWeighting().estimate_policy_value(**common),
+                  "dm": lambda: o.DirectMethod().estimate_policy_value(
+                      action_dist=T, estimated_rewards_by_reg_model=Q, position=v["positions"]),
+                  "dr": lambda: o.DoublyRobust().estimate_policy_value(**with_q),
+                  "sndr": lambda: o.SelfNormalizedDoublyRobust().estimate_policy_value(**with_q),
+                  "switch_dr": lambda: o.SwitchDoublyRobust(tau=5.0).estimate_policy_value(**with_q),
+                  "dr_shrinkage": lambda: o.DoublyRobustWithShrinkage(lambda_=5.0).estimate_policy_value(**with_q)}
+        peer = f"obp {obp.__version__}"
+    except Exception as e:  # ImportError or a broken install
+        peer = f"unavailable ({type(e).__name__}: {e})"
+    rows = {}
+    for name, f in ours.items():
+        t_ours, t_obp = [], []
+        for _ in range(repeats):  # alternate so that load changes hit both alike
+            t0 = time.perf_counter()
+            value = f().value
+            t_ours.append(time.perf_counter() - t0)
+            if name in theirs:
+                t0 = time.perf_counter()
+                ref = float(theirs[name]())
+                t_obp.append(time.perf_counter() - t0)
+        row = {"value": value, "ours_ms": 1e3 * float(np.median(t_ours))}
+        if t_obp:
+            row.update(obp_ms=1e3 * float(np.median(t_obp)), obp_value=ref,
+                       speedup=float(np.median(t_obp) / np.median(t_ours)),
+                       rel_diff=abs(value - ref) / max(abs(ref), 1e-300))
+        rows[name] = row
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "n": n, "n_arms": n_arms,
+            "n_positions": n_positions, "repeats": repeats, "peer": peer, "estimators": rows,
+            "machine": {"platform": platform.platform()}}
+
+
+def _fmt_ope(r: Dict[str, Any]) -> str:
+    lines = [f"# point estimates on n={r['n']}, K={r['n_arms']}, L={r['n_positions']} ((n, K, L) target and "
+             f"predictions), median of {r['repeats']} alternating runs; peer: {r['peer']}",
+             "| estimator | ours (ms) | obp (ms) | obp / ours | relative difference |", "|---|---:|---:|---:|---:|"]
+    for name, row in r["estimators"].items():
+        if "obp_ms" in row:
+            lines.append(f"| {name} | {row['ours_ms']:.2f} | {row['obp_ms']:.2f} | {row['speedup']:.1f}x | "
+                         f"{row['rel_diff']:.1e} |")
+        else:
+            lines.append(f"| {name} | {row['ours_ms']:.2f} | n/a | n/a | n/a |")
+    return "\n".join(lines)
+
+
 def _fmt_scenarios(sc: Dict[str, Any]) -> str:
     ab = sc["abrupt_change"]
     p = ab["parameters"]
@@ -466,6 +546,10 @@ def _fmt(results: Dict[str, Any]) -> str:
 
 def summary(results: Dict[str, Any]) -> List[Dict[str, Any]]:
     """Summary rows (case, ours, peers, ratio) of :func:`run`'s or :func:`scenarios`' results."""
+    if "estimators" in results:  # ope()
+        return [row(f"OPE point estimate: {name}, n={results['n']} K={results['n_arms']} L={results['n_positions']}",
+                    f"{r['ours_ms']:.2f} ms", f"obp {r['obp_ms']:.2f} ms" if "obp_ms" in r else results["peer"],
+                    r.get("speedup")) for name, r in results["estimators"].items()]
     if "abrupt_change" in results:
         s = results["abrupt_change"]["summary"]
         return [row(f"abrupt change: {name} regret after / LinUCB's (median)", f"{v['median']:.3f}",
@@ -488,7 +572,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scenarios", action="store_true",
                     help="instead: regret after an abrupt change and with delayed rewards")
+    ap.add_argument("--ope", action="store_true",
+                    help="instead: off-policy estimators on 10,000 x 80 x 3 inputs, side by side with obp")
     args = ap.parse_args(argv)
+    if args.ope:
+        r = ope(repeats=5 if args.quick else 15, seed=args.seed)
+        print(_fmt_ope(r))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(r, f, indent=1)
+        return 0
     if args.scenarios:
         sc = scenarios(quick=args.quick)
         print(f"# bandit scenarios, {sc['date']}")

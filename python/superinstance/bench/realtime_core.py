@@ -4,7 +4,7 @@ Measures, in one process run and interleaved (round-robin chunks, so slow
 drifts in machine load hit every method alike), the lateness (woke minus
 absolute deadline) and the mean period of:
 
-* our Timer with each working backend, under SCHED_OTHER and (where permitted)
+* our Timer with each working waiter, under SCHED_OTHER and (where permitted)
   SCHED_FIFO;
 * a Python ``time.sleep(next - now)`` loop (absolute targets) and a naive
   ``time.sleep(period)`` loop (relative: shows the drift);
@@ -43,7 +43,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..realtime_core import RealtimeExecutor, Timer, backends, monotonic_ns
+from ..realtime_core import RealtimeExecutor, Timer, monotonic_ns, waiters
 from .table import best_peer_ratio, row
 
 Chunk = Tuple[np.ndarray, np.ndarray, np.ndarray]  # index, deadline_ns, woke_ns
@@ -55,7 +55,7 @@ def _timer_chunk(backend: str, rate: int, seconds: float) -> Chunk:
     idx = np.empty(n, np.int64)
     dl = np.empty(n, np.int64)
     wk = np.empty(n, np.int64)
-    with Timer(rate_hz=rate, backend=backend, start_ns=monotonic_ns() + 2 * period) as t:
+    with Timer(rate_hz=rate, waiter=backend, start_ns=monotonic_ns() + 2 * period) as t:
         for i in range(n):
             tk = t.tick()
             idx[i], dl[i], wk[i] = tk.index, tk.deadline_ns, tk.woke_ns
@@ -275,7 +275,7 @@ def _summary(lat_ns: np.ndarray, chunks: Optional[List[Chunk]], period: int) -> 
     lat = np.maximum(lat_ns, 0)
     p = np.percentile(lat, [50, 99, 99.9], method="inverted_cdf") if lat.size else [np.nan] * 3
     d: Dict[str, Any] = {"count": int(lat.size), "p50_us": p[0] / 1e3, "p99_us": p[1] / 1e3,
-                         "p99.9_us": p[2] / 1e3, "max_us": float(lat.max()) / 1e3 if lat.size else np.nan}
+                         "p999_us": p[2] / 1e3, "max_us": float(lat.max()) / 1e3 if lat.size else np.nan}
     if chunks:
         mean_period, se_ppm = _period_estimate(chunks, period)
         d["mean_period_ns"] = mean_period
@@ -320,7 +320,7 @@ def run(rates: List[int], seconds: float, chunk: float, include_fifo: bool = Tru
 
 def _run(rates: List[int], seconds: float, chunk: float, include_fifo: bool,
          log: Callable[[str], None], drift_seconds: float = 0.0) -> Dict[str, Any]:
-    working = [b["name"] for b in backends() if b["ok"]]
+    working = [b["name"] for b in waiters() if b["ok"]]
     fifo = include_fifo and _fifo_permitted()
     methods: List[Tuple[str, str, Callable[[int, float], Any]]] = []
     for pol in (["other", "fifo"] if fifo else ["other"]):
@@ -371,7 +371,7 @@ def _run(rates: List[int], seconds: float, chunk: float, include_fifo: bool,
         _paired_vs_cyclictest(results, acc, rate)
         if drift_seconds > 0:
             _continuous_runs(results, methods, rate, drift_seconds, log)
-    return {"results": results, "machine": _machine(), "fifo": fifo, "backends": working,
+    return {"results": results, "machine": _machine(), "fifo": fifo, "waiters": working,
             "cyclictest": shutil.which("cyclictest") is not None,
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
@@ -452,7 +452,7 @@ def format_table(report: Dict[str, Any]) -> str:
         pair = r.get("p99_vs_cyclictest_paired")
         pair_s = "" if pair is None else f"{pair:.2f}x"
         rows.append(f"| {r['rate_hz']} Hz | {r['method']} | {r['policy']} | {r['p50_us']:.1f} | {r['p99_us']:.1f} | "
-                    f"{r['p99.9_us']:.1f} | {r['max_us']:.0f} | {rnd_s} | {pair_s} | {ppm_s} | {cont_s} | "
+                    f"{r['p999_us']:.1f} | {r['max_us']:.0f} | {rnd_s} | {pair_s} | {ppm_s} | {cont_s} | "
                     f"{r.get('missed', '')} |")
     return "\n".join(rows)
 

@@ -19,6 +19,7 @@ float32 vectors with a fixed seed. Prints tables of medians (the raw results wit
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -360,6 +361,275 @@ def run_hnsw_vs_hnswlib(n: int, dim: int, k: int, threads: int, M: int, efc: int
     return res
 
 
+# ------------------------------------------------------------ ShardedIndex on Ray
+def _ray_round_trips(sx: Any, dim: int, k: int, repeat: int) -> Dict[str, float]:
+    """P50s (ms) of Ray calls that do no search: an empty call to one shard and
+    to every shard at once; a call carrying a search's bytes (one query in,
+    k hits out) to one shard and to every shard at once (what a search's
+    scatter pays besides searching); and the driver's cost of submitting one
+    call (the serial part of a scatter)."""
+    import ray
+
+    handles = [g[0].handle for g in sx._groups]
+    query, reply = bytes(4 * dim), 12 * k
+    fns = {"rtt_one": lambda: ray.get(handles[0].ping.remote()),
+           "rtt_scatter": lambda: ray.get([h.ping.remote() for h in handles]),
+           "rtt_search_bytes_one": lambda: ray.get(handles[0].echo.remote(query, reply)),
+           "rtt_search_bytes_scatter": lambda: ray.get([h.echo.remote(query, reply) for h in handles])}
+    out: Dict[str, List[float]] = {name: [] for name in fns}
+    submit = []
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            out[name].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        refs = [h.ping.remote() for h in handles]
+        submit.append((time.perf_counter() - t) / len(handles))
+        ray.get(refs)
+    res = {f"{name}_p50_ms": float(np.median(v) * 1e3) for name, v in out.items()}
+    res["submit_per_call_ms"] = float(np.median(submit) * 1e3)
+    return res
+
+
+def _shard_search_p50(sx: Any, q: np.ndarray, k: int, ef: int) -> float:
+    """P50 (ms) of one query on one shard, timed inside its actor (no Ray cost), one thread."""
+    import ray
+
+    h = sx._groups[0][0].handle
+    opts = {"ef": ef, "threads": 1} if sx.kind == "hnsw" else {"threads": 1}
+    return float(np.median(ray.get(h.time_search.remote(q.tobytes(), k, opts))) * 1e3)
+
+
+def _merge_ms(shards: int, nq: int, k: int, repeat: int = 20) -> float:
+    """Driver time (ms) to merge shards x k candidates per query, for nq queries."""
+    from superinstance.vector_navigator._sharded import _merge_topk
+
+    rng = np.random.default_rng(0)
+    parts = [(rng.integers(0, 2**40, (nq, k)).astype(np.uint64), rng.random((nq, k), dtype=np.float32))
+             for _ in range(shards)]
+    return best_of(lambda: _merge_topk(parts, nq, k), repeat) * 1e3
+
+
+def run_sharded(n: int, dim: int, shards: int, k: int = 10, kind: str = "hnsw", M: int = 16, efc: int = 100,
+                ef: int = 64, threads: int = 2, nq: int = 200, batch: int = 1000, rounds: int = 3,
+                repeat: int = 300, block: int = 20, add_chunk: int = 50_000,
+                shard_efs: Sequence[int] = (10, 16, 32)) -> Dict[str, Any]:
+    """ShardedIndex (``shards`` Ray actors on a local Ray instance, one thread
+    each) against one Index in this process with the same data and
+    parameters: recall@k against exact float64 search, single-query latency
+    (the two taking turns every ``block`` queries; both searches one-threaded
+    per index), batch throughput (``batch`` queries; the Index on ``threads``
+    threads, the shards one thread each), Ray's measured round trip, and the
+    inputs of :func:`sharded_model`."""
+    import ray
+
+    from superinstance.vector_navigator._sharded import ShardedIndex
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=threads, include_dashboard=False, log_to_driver=False)
+    x, q = make_data(n, dim, max(nq, batch), seed=11)
+    ref = exact_topk(x, q[:nq], k)
+    opts = {"M": M, "ef_construction": efc} if kind == "hnsw" else {}
+    res: Dict[str, Any] = {"n": n, "dim": dim, "shards": shards, "kind": kind, "k": k, "ef": ef, "threads": threads,
+                           "batch": batch, **opts}
+    single = Index(dim, metric="ip", kind=kind, threads=threads, **opts)
+    t = time.perf_counter()
+    single.add(x)
+    res["single_build_s"] = time.perf_counter() - t
+    print(f"# built the single Index: {res['single_build_s']:.1f} s", file=sys.stderr, flush=True)
+    sx = ShardedIndex(dim, shards=shards, metric="ip", kind=kind, threads=1, **opts)
+    t = time.perf_counter()
+    for a in range(0, n, add_chunk):
+        sx.add(x[a:a + add_chunk])
+    res["sharded_build_s"] = time.perf_counter() - t
+    print(f"# built the ShardedIndex: {res['sharded_build_s']:.1f} s", file=sys.stderr, flush=True)
+    search_kw = {"ef": ef} if kind == "hnsw" else {}
+    res["recall_single"] = recall(single.search(q[:nq], k, threads=threads, **search_kw)[0].astype(np.int64), ref)
+    res["recall_sharded"] = recall(sx.search(q[:nq], k, **search_kw)[0].astype(np.int64), ref)
+    res.update(_ray_round_trips(sx, dim, k, 200))
+    lat = interleaved({"single": lambda v: single.search(v, k, threads=1, **search_kw),
+                       "sharded": lambda v: sx.search(v, k, threads=1, **search_kw)}, q, repeat, block)
+    res["single_p50_ms"] = float(np.median(lat["single"]) * 1e3)
+    res["sharded_p50_ms"] = float(np.median(lat["sharded"]) * 1e3)
+    res["sharded_p95_ms"] = float(np.percentile(lat["sharded"], 95) * 1e3)
+    res["shard_search_p50_ms"] = _shard_search_p50(sx, q[:repeat], k, ef)
+    qb = q[:batch]
+    times: Dict[str, List[float]] = {"single": [], "sharded": []}
+    for r in range(rounds):  # alternating order between rounds
+        order = ("single", "sharded") if r % 2 == 0 else ("sharded", "single")
+        for name in order:
+            t = time.perf_counter()
+            if name == "single":
+                single.search(qb, k, threads=threads, **search_kw)
+            else:
+                sx.search(qb, k, threads=1, **search_kw)
+            times[name].append(time.perf_counter() - t)
+    res["single_batch_qps"] = batch / float(np.median(times["single"]))
+    res["sharded_batch_qps"] = batch / float(np.median(times["sharded"]))
+    if kind == "hnsw":  # the shards at smaller ef: recall and batch rate, for a comparison at equal recall
+        res["sharded_ef_sweep"] = []
+        for e in shard_efs:
+            t = time.perf_counter()
+            got = sx.search(qb, k, threads=1, ef=e)[0]
+            res["sharded_ef_sweep"].append({"ef": e, "batch_qps": batch / (time.perf_counter() - t),
+                                            "recall": recall(got[:nq].astype(np.int64), ref)})
+    res["merge_ms"] = {str(s): _merge_ms(s, 1, k) for s in (4, 16, 64)}
+    res["merge_batch_ms"] = {str(s): _merge_ms(s, batch, k, 5) for s in (4, 16, 64)}
+    sx.close()
+    single.close()
+    return res
+
+
+def sharded_model_exponent(r: Dict[str, Any]) -> float:
+    """a in search time ~ rows ** a: 1 for flat; for HNSW fitted through one
+    shard (n / S rows) and the single Index (n rows), kept in [0, 1]."""
+    if r["kind"] != "hnsw":
+        return 1.0
+    ratio = r["single_p50_ms"] / max(1e-9, r["shard_search_p50_ms"])
+    return float(min(1.0, max(0.0, np.log(ratio) / np.log(r["shards"]))))
+
+
+def sharded_model(r: Dict[str, Any], shard_counts: Sequence[int] = (4, 16, 64), n_total: Optional[int] = None,
+                  shard_threads: int = 8, network_ms: float = 0.1) -> List[Dict[str, float]]:
+    """Predicted single-query P50 and batch throughput with one shard per
+    machine, from the measured numbers of :func:`run_sharded`.
+
+    Assumptions: every shard runs on its own machine with ``shard_threads``
+    cores as fast as this machine's, and nothing else. A single query costs
+    one shard call as measured here carrying a search's bytes (one shard, no
+    search) plus ``network_ms`` for the network between machines, plus the
+    driver's serial cost per further shard (submitting, measured, and
+    receiving, taken equal to it), plus the shard's search, plus the merge of
+    S x k hits (measured). Search time per query grows as rows ** a: a = 1
+    for a flat scan; for HNSW, a is fitted through the two measured points
+    (one shard at n / S rows timed inside its actor, the single Index at n
+    rows; both one-threaded; :func:`sharded_model_exponent`). A batch costs, per query and core, what the
+    single Index's batch cost here (its threads x seconds / queries), scaled
+    to the shard's rows the same way, spread over the shard's cores, plus one
+    shard call and the driver's merge of the batch (measured). The
+    one-machine columns: the single Index at the same total rows, the same
+    cores, no Ray."""
+    n = r["n"]
+    n_total = n if n_total is None else n_total
+    call = r["rtt_search_bytes_one_p50_ms"] + network_ms
+    per_extra = 2 * r["submit_per_call_ms"]
+    t_full = r["single_p50_ms"]  # one query, one thread, n rows
+    batch_core_ms = r["threads"] * 1e3 / r["single_batch_qps"]  # per query and core, at n rows
+
+    exponent = sharded_model_exponent(r)
+
+    def cost(rows: float) -> float:
+        return t_full * (rows / n) ** exponent
+
+    def batch_cost(rows: float) -> float:
+        return batch_core_ms * cost(rows) / t_full
+
+    out = []
+    for s in shard_counts:
+        rows = n_total / s
+        merge = r["merge_ms"].get(str(s), r["merge_ms"]["64"])
+        merge_b = r["merge_batch_ms"].get(str(s), r["merge_batch_ms"]["64"])
+        p50 = call + per_extra * (s - 1) + cost(rows) + merge
+        batch_s = (call + per_extra * (s - 1) + r["batch"] * batch_cost(rows) / shard_threads + merge_b) / 1e3
+        out.append({"shards": s, "rows_per_shard": rows, "shard_search_ms": cost(rows), "p50_ms": p50,
+                    "batch_qps": r["batch"] / batch_s, "single_machine_p50_ms": cost(n_total),
+                    "single_machine_qps": shard_threads * 1e3 / batch_cost(n_total)})
+    return out
+
+
+def sharded_table(r: Dict[str, Any]) -> str:
+    rtt = r["rtt_search_bytes_scatter_p50_ms"]
+    rows = [f"# ShardedIndex, {r['shards']} shards on a local Ray instance vs one Index: {r['n']} x {r['dim']} "
+            f"{r['kind']}" + (f" (M {r['M']}, ef_construction {r['ef_construction']}, ef {r['ef']})"
+                              if r["kind"] == "hnsw" else ""),
+            "| measure | single Index | ShardedIndex | ratio |", "|---|---|---|---|",
+            f"| recall@{r['k']} | {r['recall_single']:.4f} | {r['recall_sharded']:.4f} | "
+            f"{r['recall_sharded'] - r['recall_single']:+.4f} |",
+            f"| single-query P50 (ms) | {r['single_p50_ms']:.3f} | {r['sharded_p50_ms']:.3f} | "
+            f"{r['sharded_p50_ms'] / r['single_p50_ms']:.2f}x |",
+            f"| single-query P50 minus Ray's scatter round trip ({rtt:.3f} ms: the same calls, no search) | "
+            f"{r['single_p50_ms']:.3f} | {r['sharded_p50_ms'] - rtt:.3f} | "
+            f"{(r['sharded_p50_ms'] - rtt) / r['single_p50_ms']:.2f}x |",
+            f"| batch of {r['batch']} (queries/s; Index {r['threads']} threads, shards 1 each) | "
+            f"{r['single_batch_qps']:.0f} | {r['sharded_batch_qps']:.0f} | "
+            f"{r['sharded_batch_qps'] / r['single_batch_qps']:.2f}x |",
+            f"| build (s) | {r['single_build_s']:.1f} | {r['sharded_build_s']:.1f} | |"]
+    for e in r.get("sharded_ef_sweep", []):
+        rows.append(f"| shards at ef {e['ef']}: recall@{r['k']}, batch queries/s | {r['recall_single']:.4f}, "
+                    f"{r['single_batch_qps']:.0f} (ef {r['ef']}) | {e['recall']:.4f}, {e['batch_qps']:.0f} | "
+                    f"{e['recall'] - r['recall_single']:+.4f}, {e['batch_qps'] / r['single_batch_qps']:.2f}x |")
+    rows += [
+            f"\nRay round trip P50: empty call to one actor {r['rtt_one_p50_ms']:.3f} ms, to all {r['shards']} at "
+            f"once {r['rtt_scatter_p50_ms']:.3f} ms; a call carrying one query's bytes and k hits back "
+            f"{r['rtt_search_bytes_one_p50_ms']:.3f} ms, to all at once {r['rtt_search_bytes_scatter_p50_ms']:.3f} ms; "
+            f"submitting one call {r['submit_per_call_ms'] * 1e3:.0f} us. One query on one shard, timed inside "
+            f"its actor: {r['shard_search_p50_ms']:.3f} ms."]
+    return "\n".join(rows)
+
+
+def sharded_model_table(model: List[Dict[str, float]], n_total: int, shard_threads: int, network_ms: float,
+                        exponent: float) -> str:
+    rows = [f"# model: {n_total} vectors, one shard per machine of {shard_threads} cores, {network_ms} ms network per "
+            f"call, search time ~ rows ** {exponent:.2f} (assumptions: sharded_model's docstring)",
+            "| shards | rows per shard | shard search (ms) | single-query P50 (ms) | batch (queries/s) | "
+            "one machine P50 (ms) | one machine (queries/s) |", "|---|---|---|---|---|---|---|"]
+    for m in model:
+        rows.append(f"| {m['shards']} | {m['rows_per_shard']:.0f} | {m['shard_search_ms']:.3f} | {m['p50_ms']:.3f} | "
+                    f"{m['batch_qps']:.0f} | {m['single_machine_p50_ms']:.3f} | {m['single_machine_qps']:.0f} |")
+    return "\n".join(rows)
+
+
+def main_sharded(argv: Optional[List[str]] = None) -> int:
+    """ShardedIndex against one Index, and the scaling model:
+
+        python -m superinstance.bench.vector_navigator --sharded 4 [--n 200000] [--kind hnsw] [--ef 64]
+               [--threads 2] [--batch 1000] [--model-n 1000000,16000000] [--json out.json]
+               [--from-json out.json] [--shard-threads 8] [--network-ms 0.1]
+    """
+    ap = argparse.ArgumentParser(description="ShardedIndex on a local Ray instance against one Index")
+    ap.add_argument("--sharded", type=int, default=4, help="shard count")
+    ap.add_argument("--n", type=int, default=200_000)
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--kind", default="hnsw")
+    ap.add_argument("--M", type=int, default=16)
+    ap.add_argument("--ef-construction", type=int, default=100)
+    ap.add_argument("--ef", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=300)
+    ap.add_argument("--model-n", default="1000000,16000000", help="total vectors of the model tables")
+    ap.add_argument("--shard-threads", type=int, default=8, help="model: cores per shard machine")
+    ap.add_argument("--network-ms", type=float, default=0.1, help="model: network time per call between machines")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--from-json", default=None, help="print the tables (and the model) of a saved run")
+    a = ap.parse_args(argv)
+    if a.from_json:
+        with open(a.from_json) as f:
+            r = json.load(f)
+    elif importlib.util.find_spec("ray") is None:  # an optional peer of the suite, like faiss or hnswlib
+        print("ShardedIndex benchmark skipped: Ray is not installed (pip install 'superinstance[distributed]')")
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump({"sharded_skipped": "Ray is not installed"}, f)
+        return 0
+    else:
+        r = run_sharded(a.n, a.dim, a.sharded, kind=a.kind, M=a.M, efc=a.ef_construction, ef=a.ef,
+                        threads=a.threads, batch=a.batch, repeat=a.repeat)
+        r["date_utc"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    print(sharded_table(r) + "\n")
+    r["model"] = {}
+    for total in (int(v) for v in a.model_n.split(",")):
+        r["model"][str(total)] = sharded_model(r, n_total=total, shard_threads=a.shard_threads,
+                                               network_ms=a.network_ms)
+        print(sharded_model_table(r["model"][str(total)], total, a.shard_threads, a.network_ms,
+                                  sharded_model_exponent(r)) + "\n")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(r, f, indent=1)
+    return 0
+
+
 def run_payload_and_quantized(n: int, dim: int, k: int, repeat: int) -> Dict[str, Any]:
     """Single-query cost of payload scoring and filters, and of f16 / i8
     storage, against plain f32 search on the same data (interleaved, 1 thread)."""
@@ -478,7 +748,21 @@ def summary(out: Dict[str, Any]) -> List[Dict[str, Any]]:
     hnsw = out.get("hnsw")
     if hnsw:
         rows.extend(_hnsw_summary(hnsw))
+    if "recall_sharded" in out:
+        rows.extend(_sharded_summary(out))
     return rows
+
+
+def _sharded_summary(r: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """ShardedIndex (ours) against one Index holding the same vectors (the reference it must approach)."""
+    case = f"ShardedIndex, {r['shards']} shards, {r['n']} x {r['dim']} {r['kind']}"
+    single = "one Index"
+    return [row(f"{case}: recall@{r['k']}", f"{r['recall_sharded']:.3f}", f"{single} {r['recall_single']:.3f}"),
+            row(f"{case}: single-query P50", f"{r['sharded_p50_ms']:.3f} ms", f"{single} {r['single_p50_ms']:.3f} ms",
+                best_peer_ratio(r["sharded_p50_ms"], {single: r["single_p50_ms"]})),
+            row(f"{case}: batch of {r['batch']}", f"{r['sharded_batch_qps']:.0f} QPS",
+                f"{single} {r['single_batch_qps']:.0f} QPS",
+                best_peer_ratio(r["sharded_batch_qps"], {single: r["single_batch_qps"]}, lower_is_better=False))]
 
 
 def _hnsw_summary(hnsw: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -662,6 +946,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--hnsw-1m-tail", action="store_true",
                     help="instead: 1M x 384 tail latency at recall >= 0.95 against hnswlib (~10 min, 6 GB)")
     ap.add_argument("--json", default=None)
+    if argv is None:
+        argv = sys.argv[1:]
+    if any(v == "--sharded" or v.startswith("--sharded=") for v in argv):
+        return main_sharded(argv)
     a = ap.parse_args(argv)
     if a.call_overhead:
         r = call_overhead()

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any, Dict, Optional, TextIO
+from typing import Any, Dict, List, Optional, TextIO
 
 import numpy as np
 
 from .data import FEATURE_DIM, SUBTOPIC_MOOD, ConversationStream, SimulatedUser, default_corpus
-from .loop import run_loop, simulated_user_reward
+from .loop import INTERRUPTION_RATE_HZ, SENTIMENT_RATE_HZ, run_loop, simulated_user_reward
 from .orchestrator import EquilibriumOrchestrator
 
 __all__ = ["build_default", "run_demo", "DEFAULT_ARM_VALUES"]
@@ -45,27 +45,46 @@ def build_default(rate_hz: float = 2.0, *, per_subtopic: int = 200, kind: str = 
 def _status_line(row: Dict[str, Any], arms) -> str:
     a = arms[row["arm"]]
     reward = row.get("reward", float("nan"))
-    return (f"tick {row['index']:6d}  rate {row['measured_rate']:8.3f} Hz  late {row['lateness_ns'] / 1e3:8.1f} us  "
+    return (f"tick {row['index']:6d}  rate {row['measured_rate_hz']:8.3f} Hz  late {row['lateness_ns'] / 1e3:8.1f} us  "
             f"conf {row['confidence']:.3f}  w=({a.rate:.1f},{a.context:.1f},{a.sentiment:.1f},{a.interruption:.1f})  "
             f"reward {reward:.2f}")
 
 
+def _percentile_us(values: List[float], q: float) -> float:
+    return float(np.percentile(values, q)) / 1e3 if values else float("nan")
+
+
 def summarize(record: Dict[str, Any]) -> Dict[str, Any]:
+    """The demo's summary. ``tick_paced_*``: the token step's work (its four stages) as the loop ran it,
+    paced at its rate (each step after a sleep, caches warmed by the warm task), not back to back;
+    ``tick_paced_cpu_*``: the thread's CPU time around the same step (wall time minus what other
+    processes took from it on a shared machine)."""
     ticks = record["ticks"]
     n = len(ticks)
     half = n // 2
     exp = np.array([t["expected_reward"] for t in ticks], dtype=np.float64)
     best = np.array([t["best_expected"] for t in ticks], dtype=np.float64)
     rnd = np.array([t["random_expected"] for t in ticks], dtype=np.float64)
-    timer = record["timer"]["timer"]
-    total = np.array([t["stages_ns"]["total"] for t in ticks], dtype=np.float64)
+    timing = record["timer"]
+    total = [t["stages_ns"]["total"] for t in ticks]
+    tasks = timing.get("tasks", {})
     s: Dict[str, Any] = {
-        "ticks": n, "missed_ticks": record["timer"]["missed_ticks"], "timer_backend": record["timer"]["backend"],
-        "lateness_p50_us": timer.get("p50_ns", float("nan")) / 1e3,
-        "lateness_p99_us": timer.get("p99_ns", float("nan")) / 1e3,
-        "lateness_max_us": timer.get("max_ns", float("nan")) / 1e3,
-        "tick_work_p50_us": float(np.percentile(total, 50)) / 1e3 if n else float("nan"),
-        "tick_work_p99_us": float(np.percentile(total, 99)) / 1e3 if n else float("nan"),
+        "ticks": n, "missed_ticks": timing["missed_ticks"], "waiter": timing.get("waiter", "?"),
+        "loop_policy": timing.get("policy", "?"),
+        "lateness_p50_us": timing["timer"].get("p50_ns", float("nan")) / 1e3,
+        "lateness_p99_us": timing["timer"].get("p99_ns", float("nan")) / 1e3,
+        "lateness_max_us": timing["timer"].get("max_ns", float("nan")) / 1e3,
+        "tick_paced_p50_us": _percentile_us(total, 50),
+        "tick_paced_p99_us": _percentile_us(total, 99),
+        "tick_paced_cpu_p50_us": _percentile_us([t["cpu_ns"] for t in ticks], 50),
+        "tick_paced_cpu_p99_us": _percentile_us([t["cpu_ns"] for t in ticks], 99),
+    }
+    for name in ("sentiment", "interruption"):
+        t = tasks.get(name)
+        if t:
+            s[f"{name}_task_calls"] = t["calls"]
+            s[f"{name}_task_p99_us"] = (t["runtime_p99_ns"] or float("nan")) / 1e3
+    s.update({
         "mean_confidence": float(np.mean([t["confidence"] for t in ticks])) if n else float("nan"),
         "mean_reward": float(np.nanmean([t["reward"] for t in ticks])) if n else float("nan"),
         "regret_total": float(np.sum(best - exp)) if n else float("nan"),
@@ -73,7 +92,7 @@ def summarize(record: Dict[str, Any]) -> Dict[str, Any]:
         "regret_per_tick_second_half": float(np.mean((best - exp)[half:])) if n > 1 else float("nan"),
         "random_regret_per_tick": float(np.mean(best - rnd)) if n else float("nan"),
         "errors": len(record["errors"]),
-    }
+    })
     return s
 
 
@@ -103,9 +122,12 @@ def run_demo(seconds: float = 30.0, rate_hz: float = 20.0, report_dir: Optional[
     record["stages"] = orch.stage_summary()
     record["config"] = {"seconds": seconds, "rate_hz": rate_hz, "corpus_size": len(built["corpus"]),
                         "index_kind": kind, "reward_delay_ticks": reward_delay, "seed": seed,
-                        "sentiment_backend": getattr(built["head"], "backend", "cpu")}
+                        "sentiment_backend": getattr(built["head"], "backend", "cpu"),
+                        "sentiment_rate_hz": SENTIMENT_RATE_HZ, "interruption_rate_hz": INTERRUPTION_RATE_HZ}
     record["description"] = (f"{seconds:g} s of the equilibrium loop at {rate_hz:g} Hz on the built-in corpus "
                              f"({len(built['corpus'])} utterances in 12 basins, {kind} index), "
+                             f"sentiment sensed at {SENTIMENT_RATE_HZ:g} Hz and interruptions at "
+                             f"{INTERRUPTION_RATE_HZ:g} Hz (tasks on one realtime_core scheduler), "
                              f"LinUCB over {len(arms)} constraint-weight arms, simulated user with rewards "
                              f"arriving {reward_delay} ticks late.")
     if report_dir:

@@ -1,7 +1,8 @@
 """EquilibriumOrchestrator: the token loop on the four components.
 
-Each tick it takes the newest inputs (an utterance embedding, a sentiment
-feature frame, an interruption flag), then runs four stages, each timed:
+Each step takes the newest inputs (an utterance embedding, a sentiment
+feature frame or an already sensed (v, a, d) triple, an interruption flag),
+then runs four stages, each timed:
 
 1. ``sentiment``: the gpu_accelerator sentiment head (GPU or CPU) turns the
    feature frame into (valence, arousal, dominance);
@@ -42,7 +43,7 @@ class EquilibriumResult:
 
     tick: int
     confidence: float
-    rate_target: float
+    rate_hz: float                   # the token rate the decision was made for
     attention_reset: bool
     suggested_path: Optional[Tuple[str, ...]]
     weights: conf.ConstraintArm
@@ -53,22 +54,27 @@ class EquilibriumResult:
     sentiment: Tuple[float, float, float]
     context_ids: np.ndarray = field(repr=False)
     context_scores: np.ndarray = field(repr=False)
-    measured_rate: float = float("nan")
+    measured_rate_hz: float = float("nan")
+    interrupted: bool = False
 
 
 def _check_rate(rate_hz: float) -> float:
     r = float(rate_hz)
     if not (math.isfinite(r) and MIN_RATE_HZ <= r <= MAX_RATE_HZ):
-        raise ValueError(f"target rate must be within {MIN_RATE_HZ}..{MAX_RATE_HZ} Hz, got {rate_hz}")
+        raise ValueError(f"rate_hz must be within {MIN_RATE_HZ}..{MAX_RATE_HZ} Hz, got {rate_hz}")
     return r
 
 
 class EquilibriumOrchestrator:
-    """The loop's state and one-step logic; :meth:`run` drives it from a timer.
+    """The loop's state and one-step logic; :class:`~.loop.EquilibriumLoop` runs it on the
+    realtime_core scheduler.
+
+    The orchestrator owns the token rate: :attr:`rate_hz`, changed only by
+    :meth:`set_rate`, which a running loop follows at its next token deadline.
 
     Parameters
     ----------
-    target_rate_hz: the token rate the loop holds (0.5 .. 1000 Hz; 2 Hz by default).
+    rate_hz: the token rate the loop holds (0.5 .. 1000 Hz; 2 Hz by default).
     index: a ``vector_navigator.Navigator`` (basins) or ``Index`` (no basins).
     policy: a ``frozen_model_rl`` policy whose arms are ``ConstraintArm`` weights
         and whose dim equals ``features.dim``.
@@ -76,10 +82,10 @@ class EquilibriumOrchestrator:
     features: a ``frozen_model_rl.FeatureExtractor``.
     """
 
-    def __init__(self, target_rate_hz: float = 2.0, *, index: Any, policy: Any, sentiment: Any,
+    def __init__(self, rate_hz: float = 2.0, *, index: Any, policy: Any, sentiment: Any,
                  features: Any, k: int = 5, sentiment_weight: float = 0.3, combine: str = "product",
                  rate_window: int = 8, max_pending: int = 10_000) -> None:
-        self.target_rate_hz = _check_rate(target_rate_hz)
+        self._rate_hz = _check_rate(rate_hz)
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         if not (0.0 <= sentiment_weight <= 1.0):
@@ -97,47 +103,66 @@ class EquilibriumOrchestrator:
         self._wakes: Deque[int] = deque(maxlen=max(2, int(rate_window)))
         self._decisions: Dict[int, int] = {}   # tick -> decision id, until rewarded
         self._max_pending = int(max_pending)
+        self._rate_watchers: List[Callable[[float], None]] = []  # running loops (see EquilibriumLoop)
+        self._route: Optional[Callable[[np.ndarray], Any]] = None  # index.route once the index has basins
 
-    # ------------------------------------------------------------------ one step
+    # ------------------------------------------------------------------ the rate
+    @property
+    def rate_hz(self) -> float:
+        """The token rate (Hz); the one place it is held. Change it with :meth:`set_rate`."""
+        return self._rate_hz
+
     def set_rate(self, rate_hz: float) -> None:
-        self.target_rate_hz = _check_rate(rate_hz)
+        """Change the token rate; a running loop re-times its token task at its next deadline."""
+        self._rate_hz = _check_rate(rate_hz)
         self._wakes.clear()
+        for watcher in list(self._rate_watchers):
+            watcher(self._rate_hz)
 
     def observe_wake(self, woke_ns: int) -> float:
-        """Feed a timer wake-up; returns the rate measured over the recent wake-ups."""
+        """Feed a token wake-up; returns the rate measured over the recent wake-ups."""
         self._wakes.append(int(woke_ns))
-        return self.measured_rate()
+        return self.measured_rate_hz()
 
-    def measured_rate(self) -> float:
+    def measured_rate_hz(self) -> float:
         if len(self._wakes) < 2 or self._wakes[-1] <= self._wakes[0]:
-            return self.target_rate_hz  # nothing measured yet: assume on target
+            return self._rate_hz  # nothing measured yet: assume on target
         return (len(self._wakes) - 1) * 1e9 / (self._wakes[-1] - self._wakes[0])
 
+    # ------------------------------------------------------------------ one step
     def _check_embedding(self, embedding: Any) -> np.ndarray:
         e = np.ascontiguousarray(embedding, dtype=np.float32)
         if e.shape != (self.dim,):
             raise ValueError(f"embedding must have shape ({self.dim},), got {e.shape}")
-        if not np.all(np.isfinite(e)):
+        # A sum is finite only if every element is (NaN and inf propagate); a finite vector whose
+        # sum overflows takes the element-wise check.
+        if not math.isfinite(float(e.sum())) and not np.all(np.isfinite(e)):
             raise ValueError("embedding contains NaN or infinity")
         return e
 
-    def _sentiment(self, features: Any, sentiment: Optional[Sequence[float]]) -> Tuple[float, float, float]:
-        if sentiment is not None:
-            v, a, d = (float(x) for x in sentiment)
-            conf.sentiment_factor(v, a, d)  # validates the ranges
-            return v, a, d
+    def sense_sentiment(self, features: Any) -> Tuple[float, float, float]:
+        """The sentiment head on one feature frame: (valence, arousal, dominance)."""
         f = np.ascontiguousarray(features, dtype=np.float32)
         if not np.all(np.isfinite(f)):
             raise ValueError("sentiment features contain NaN or infinity")
         vad = np.asarray(self.sentiment(f), dtype=np.float64).reshape(-1)
         return float(vad[0]), float(vad[1]), float(vad[2])
 
+    def _sentiment(self, features: Any, sentiment: Optional[Sequence[float]]) -> Tuple[float, float, float]:
+        if sentiment is not None:
+            v, a, d = (float(x) for x in sentiment)
+            conf.sentiment_factor(v, a, d)  # validates the ranges
+            return v, a, d
+        return self.sense_sentiment(features)
+
     def _context(self, e: np.ndarray, vad: Tuple[float, float, float]):
         ids, scores = self.index.search(e, self.k, sentiment=vad, sentiment_weight=self.sentiment_weight)
         ids, scores = np.asarray(ids).reshape(-1), np.asarray(scores).reshape(-1)
-        route = getattr(self.index, "route", None)
-        has_basins = route is not None and bool(getattr(self.index, "basins", lambda: [])())
-        path = tuple(route(e)) if has_basins else None
+        if self._route is None:  # looked up until basins exist (listing them every tick costs ~1 us)
+            route = getattr(self.index, "route", None)
+            if route is not None and bool(getattr(self.index, "basins", lambda: [])()):
+                self._route = route
+        path = tuple(self._route(e)) if self._route is not None else None
         return ids, scores, path
 
     def orchestrate(self, embedding: Any, features: Any = None, *, interrupted: bool = False,
@@ -148,27 +173,20 @@ class EquilibriumOrchestrator:
         e = self._check_embedding(embedding)
         if features is None and sentiment is None:
             raise ValueError("give sentiment features (for the head) or a (valence, arousal, dominance) triple")
-        measured = self.measured_rate() if measured_rate_hz is None else float(measured_rate_hz)
-        t = [time.perf_counter_ns()]
+        measured = self.measured_rate_hz() if measured_rate_hz is None else float(measured_rate_hz)
+        t0 = time.perf_counter_ns()
         vad = self._sentiment(features, sentiment)
-        t.append(time.perf_counter_ns())
+        t1 = time.perf_counter_ns()
         ids, scores, path = self._context(e, vad)
         similarity = float(scores[0]) if scores.size else 0.0
-        t.append(time.perf_counter_ns())
-        x = self.features(measured_rate=measured, target_rate=self.target_rate_hz,
-                          context_confidence=conf.context_factor(similarity), valence=vad[0], arousal=vad[1],
-                          dominance=vad[2], interruption=bool(interrupted))
-        decision = self.policy.select(x)
+        t2 = time.perf_counter_ns()
+        decision = self.policy.select(self._state(measured, similarity, vad, interrupted))
         weights = self.arms[decision.arm]
-        t.append(time.perf_counter_ns())
-        factors = conf.Factors(conf.rate_factor(measured, self.target_rate_hz), conf.context_factor(similarity),
-                               conf.sentiment_factor(*vad), conf.interruption_factor(interrupted))
-        settled = conf.Factors(factors.rate, factors.context, factors.sentiment, 1.0)
-        before = conf.combine_confidence(settled, weights, self.combine)
-        confidence = conf.combine_confidence(factors, weights, self.combine)
-        t.append(time.perf_counter_ns())
-        timings = {s: t[i + 1] - t[i] for i, s in enumerate(STAGES)}
-        timings["total"] = t[-1] - t[0]
+        t3 = time.perf_counter_ns()
+        factors, confidence, reset = self._confidence(measured, similarity, vad, bool(interrupted), weights)
+        t4 = time.perf_counter_ns()
+        timings = {"sentiment": t1 - t0, "context": t2 - t1, "policy": t3 - t2, "confidence": t4 - t3,
+                   "total": t4 - t0}
         for s, ns in timings.items():
             self.stage_stats[s].record(ns)
         tick = self._tick
@@ -176,11 +194,40 @@ class EquilibriumOrchestrator:
         self._decisions[tick] = decision.id
         if len(self._decisions) > self._max_pending:  # the oldest reward will never come
             del self._decisions[next(iter(self._decisions))]
-        return EquilibriumResult(tick=tick, confidence=confidence, rate_target=self.target_rate_hz,
-                                 attention_reset=bool(interrupted) and before > conf.ATTENTION_RESET_ABOVE,
+        return EquilibriumResult(tick=tick, confidence=confidence, rate_hz=self._rate_hz, attention_reset=reset,
                                  suggested_path=path, weights=weights, factors=factors, timings=timings,
                                  decision_id=decision.id, arm=decision.arm, sentiment=vad, context_ids=ids,
-                                 context_scores=scores, measured_rate=measured)
+                                 context_scores=scores, measured_rate_hz=measured, interrupted=bool(interrupted))
+
+    def _state(self, measured: float, similarity: float, vad: Tuple[float, float, float],
+               interrupted: bool) -> np.ndarray:
+        """The policy's features of the loop's state."""
+        return self.features(measured_rate_hz=measured, rate_hz=self._rate_hz,
+                             context_confidence=conf.context_factor(similarity), valence=vad[0], arousal=vad[1],
+                             dominance=vad[2], interruption=bool(interrupted))
+
+    def _confidence(self, measured: float, similarity: float, vad: Tuple[float, float, float], interrupted: bool,
+                    weights: conf.ConstraintArm) -> Tuple[conf.Factors, float, bool]:
+        factors = conf.Factors(conf.rate_factor(measured, self._rate_hz), conf.context_factor(similarity),
+                               conf.sentiment_factor(*vad), conf.interruption_factor(interrupted))
+        confidence = conf.combine_confidence(factors, weights, self.combine)
+        if not interrupted:  # the confidence before the interruption's scaling only matters after one
+            return factors, confidence, False
+        settled = conf.Factors(factors.rate, factors.context, factors.sentiment, 1.0)
+        before = conf.combine_confidence(settled, weights, self.combine)
+        return factors, confidence, before > conf.ATTENTION_RESET_ABOVE
+
+    def warm(self, embedding: Any, sentiment: Sequence[float], interrupted: bool = False) -> None:
+        """Run a step's code path on ``embedding`` without deciding anything: no policy decision is
+        taken (read-only scores), nothing is recorded, the tick counter stays. A loop calls it shortly
+        before a token deadline, so that the step itself finds its code and data in the caches."""
+        e = self._check_embedding(embedding)
+        vad = self._sentiment(None, sentiment)
+        _, scores, _ = self._context(e, vad)
+        similarity = float(scores[0]) if scores.size else 0.0
+        measured = self.measured_rate_hz()
+        arm = int(np.argmax(self.policy.scores(self._state(measured, similarity, vad, interrupted))))
+        self._confidence(measured, similarity, vad, bool(interrupted), self.arms[arm])
 
     def reward(self, tick: int, reward: float) -> None:
         """The reward for a tick's decision; may come many ticks later, once per tick."""

@@ -1,6 +1,6 @@
 """The demo's report: an HTML page with SVG plots, and the raw numbers as JSON.
 
-Input is the run record that :meth:`EquilibriumOrchestrator.run` returns (a dict):
+Input is the run record that :func:`.loop.run_loop` returns (a dict), plus what run_demo adds:
 ``ticks`` (one dict per tick: ``index``, ``t_s``, ``lateness_ns``, ``confidence``,
 ``reward``, ``arm``, ``expected_reward``, ``best_expected``, ``random_expected``,
 ``stages_ns`` = {stage: ns}), ``arms`` (list of weight dicts), ``summary`` and ``config``.

@@ -167,7 +167,7 @@ class FeatureExtractor:
 
     Features (all in [-1, 1]):
       0 bias (1.0, if ``bias``)
-      1 rate error: clip((measured_rate / target_rate - 1) / rate_tolerance, -1, 1)
+      1 rate error: clip((measured_rate_hz / rate_hz - 1) / rate_tolerance, -1, 1)
       2 context confidence, [0, 1] mapped to [-1, 1]
       3 valence in [-1, 1]
       4 arousal, [0, 1] mapped to [-1, 1]
@@ -217,25 +217,25 @@ class FeatureExtractor:
     def reset(self) -> None:
         self._ema = 0.0
 
-    def __call__(self, *, measured_rate: float, target_rate: float, context_confidence: float,
+    def __call__(self, *, measured_rate_hz: float, rate_hz: float, context_confidence: float,
                  valence: float, arousal: float, dominance: float, interruption: bool,
                  recent_reward: Optional[float] = None) -> np.ndarray:
-        vals = dict(measured_rate=measured_rate, target_rate=target_rate,
+        vals = dict(measured_rate_hz=measured_rate_hz, rate_hz=rate_hz,
                     context_confidence=context_confidence, valence=valence, arousal=arousal,
                     dominance=dominance)
         for k, v in vals.items():
             fv = float(v)
             if not math.isfinite(fv):
                 raise ValueError(f"FeatureExtractor: {k} must be finite, got {v}")
-        if float(target_rate) <= 0:
-            raise ValueError(f"FeatureExtractor: target_rate must be > 0, got {target_rate}")
-        if float(measured_rate) < 0:
-            raise ValueError(f"FeatureExtractor: measured_rate must be >= 0, got {measured_rate}")
+        if float(rate_hz) <= 0:
+            raise ValueError(f"FeatureExtractor: rate_hz must be > 0, got {rate_hz}")
+        if float(measured_rate_hz) < 0:
+            raise ValueError(f"FeatureExtractor: measured_rate_hz must be >= 0, got {measured_rate_hz}")
         rr = self._ema if recent_reward is None else float(recent_reward)
         if not math.isfinite(rr):
             raise ValueError("FeatureExtractor: recent_reward must be finite")
         f = [  # plain floats: this runs every tick, and np.clip on scalars costs ~5 us each
-            _clip1((float(measured_rate) / float(target_rate) - 1.0) / self.rate_tolerance),
+            _clip1((float(measured_rate_hz) / float(rate_hz) - 1.0) / self.rate_tolerance),
             _clip1(2 * float(context_confidence) - 1),
             _clip1(float(valence)),
             _clip1(2 * float(arousal) - 1),

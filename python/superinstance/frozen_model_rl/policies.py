@@ -57,18 +57,14 @@ DecisionRef = Union[int, Decision, Tuple[int, Any]]
 
 def _arms_arg(arms: Union[int, Sequence[Any]]) -> Tuple[int, Optional[List[Any]]]:
     """(n_arms, the arm objects); None for ``arms`` given as a count: the arms
-    are then range(n_arms), listed once the core has accepted n_arms."""
+    are then range(n_arms), listed once the core has accepted n_arms (the core
+    refuses an empty arm set, the binding a count out of range)."""
     if isinstance(arms, (int, np.integer)) and not isinstance(arms, bool):
-        n = int(arms)
-        if n < 1:
-            raise ValueError("the arm set is empty: arms must be >= 1")
-        return n, None
+        return int(arms), None
     try:
         items = list(arms)  # type: ignore[arg-type]
     except TypeError:
         raise TypeError(f"arms must be an int or a sequence of arms, got {type(arms).__name__}") from None
-    if not items:
-        raise ValueError("the arm set is empty")
     return len(items), items
 
 
@@ -145,14 +141,14 @@ class Policy:
         """The policy's parameters (as the core holds them)."""
         return self._core.config()
 
-    @property
     def stats(self) -> Dict[str, int]:
         """Counters: rounds, updates, pending (table size), expired, expired_default,
         evicted, reinversions, next_id."""
         return self._core.stats()
 
     @property
-    def pending_count(self) -> int:
+    def n_pending(self) -> int:
+        """Decisions waiting for their reward (the pending table's size)."""
         return self._core.stats()["pending"]
 
     def pending_ids(self) -> np.ndarray:
@@ -340,8 +336,8 @@ class HybridLinUCB(Policy):
 
     def __init__(self, arms: Union[int, Sequence[Any]], dim: int, *, arm_features: Any = None,
                  alpha: float = 1.0, **kw: Any) -> None:
-        if arm_features is None:
-            n, items = _arms_arg(arms)
+        n, items = _arms_arg(arms)
+        if arm_features is None and n > 0:  # (no arms: the core names the empty arm set)
             if items is not None and all(hasattr(a, "as_array") for a in items):
                 arm_features = np.stack([a.as_array() for a in items])
             else:

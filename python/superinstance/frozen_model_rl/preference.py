@@ -24,7 +24,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .offline import LoggedData, RidgeRewardModel, _complete
+from .offline import LoggedData, _complete
+from .reward_models import RidgeRewardModel
 
 __all__ = ["IRO", "KPO", "plackett_luce_sample"]
 
@@ -93,7 +94,7 @@ class IRO:
             w = P[idx, data.arms] / data.propensities
             w = w / w.mean()
             self.weights_history.append(float(w.sum() ** 2 / (w ** 2).sum()))
-            q = RidgeRewardModel(self.lam).fit(data, weights=w)
+            q = RidgeRewardModel(self.lam, intercept=False).fit(data, weights=w)
             self.value_models.append(q.theta.copy())
         return self
 

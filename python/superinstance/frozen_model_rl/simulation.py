@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -21,6 +21,7 @@ __all__ = [
     "DriftingEnvironment",
     "BinaryEnvironment",
     "RandomPolicy",
+    "TwoObjectiveUser",
     "RegretResult",
     "simulate",
     "plot_regret",
@@ -135,6 +136,86 @@ class BinaryEnvironment(LinearEnvironment):
         return (rng.random(size=means.shape) < means).astype(np.float64)
 
 
+class TwoObjectiveUser:
+    """A simulated user of the equilibrium loop whose reward is a vector of two
+    objectives in [0, 1], for constraint weights ``w = (rate, context, sentiment,
+    interruption)`` and the user's state ``(rate_error, context_confidence, arousal,
+    interrupted)`` (each in [0, 1]):
+
+    * satisfaction ``1 - |w - ideal(state)|^2 / 4``, the ideal weights following the
+      user's state (the same model as ``superinstance.equilibrium``'s SimulatedUser);
+    * stability ``1 - |w - steady(state)|^2 / 4``: the loop holds its rate when the
+      rate weight grows with the rate error and sentiment and interruptions weigh
+      little, which pulls against satisfaction for aroused or interrupted users.
+
+    ``reward`` adds Gaussian noise (``noise``) and clips to [0, 1]. Scalarise with
+    ``weights`` (default (0.5, 0.5)) or learn one model per objective
+    (``MultiObjectivePolicy``) and read the Pareto front with ``pareto(arms, state)``.
+    """
+
+    objectives = ("satisfaction", "stability")
+
+    def __init__(self, noise: float = 0.1, seed: int = 2, weights: Sequence[float] = (0.5, 0.5)) -> None:
+        if not noise >= 0:
+            raise ValueError("noise must be >= 0")
+        self.noise = float(noise)
+        self.weights = np.asarray(weights, dtype=np.float64)
+        if self.weights.shape != (2,) or not np.all(np.isfinite(self.weights)):
+            raise ValueError("weights must be two finite numbers")
+        self.rng = np.random.default_rng(seed)
+
+    @staticmethod
+    def _state(state: Sequence[float]) -> np.ndarray:
+        s = np.asarray(state, dtype=np.float64)
+        if s.shape != (4,) or not np.all(np.isfinite(s)):
+            raise ValueError("state must be 4 finite numbers (rate_error, context_confidence, arousal, interrupted)")
+        return np.clip(s, 0.0, 1.0)
+
+    @classmethod
+    def ideal_weights(cls, state: Sequence[float]) -> np.ndarray:
+        rate_error, context_conf, arousal, interrupted = cls._state(state)
+        return np.array([0.5 + 1.0 * rate_error, 0.3 + 1.2 * context_conf, 0.4 + 1.4 * arousal,
+                         0.3 + 1.4 * interrupted])
+
+    @classmethod
+    def steady_weights(cls, state: Sequence[float]) -> np.ndarray:
+        rate_error, context_conf, _, _ = cls._state(state)
+        return np.array([1.0 + 1.0 * rate_error, 0.8 + 0.4 * context_conf, 0.3, 0.3])
+
+    def expected(self, weights: Sequence[float], state: Sequence[float]) -> np.ndarray:
+        """(2,) expected (satisfaction, stability)."""
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != (4,):
+            raise ValueError("weights must be the 4 constraint weights")
+        out = []
+        for target in (self.ideal_weights(state), self.steady_weights(state)):
+            d = w - target
+            out.append(float(np.clip(1.0 - d @ d / 4.0, 0.0, 1.0)))
+        return np.array(out)
+
+    def reward(self, weights: Sequence[float], state: Sequence[float]) -> np.ndarray:
+        """(2,) noisy (satisfaction, stability)."""
+        e = self.expected(weights, state)
+        return np.clip(e + self.rng.normal(0.0, self.noise, 2), 0.0, 1.0)
+
+    def scalar_reward(self, weights: Sequence[float], state: Sequence[float]) -> float:
+        return float(self.reward(weights, state) @ self.weights)
+
+    def best(self, arms: Sequence[Sequence[float]], state: Sequence[float],
+             weights: Optional[Sequence[float]] = None) -> Tuple[int, float]:
+        """The arm with the largest expected scalarised reward, and that reward."""
+        w = self.weights if weights is None else np.asarray(weights, dtype=np.float64)
+        values = [float(self.expected(a, state) @ w) for a in arms]
+        i = int(np.argmax(values))
+        return i, values[i]
+
+    def pareto(self, arms: Sequence[Sequence[float]], state: Sequence[float]) -> np.ndarray:
+        """Indices of the arms on the Pareto front of the expected objectives."""
+        from .multiobjective import pareto_front
+
+        return pareto_front(np.stack([self.expected(a, state) for a in arms]))
+
+
 class RandomPolicy:
     """Uniformly random arm (a baseline with the Policy select/update API)."""
 
@@ -229,7 +310,7 @@ def simulate(policies: Union[Policy, Mapping[str, Any]], env: LinearEnvironment,
         idx = np.arange(n_rounds)
         reg[pi] = np.cumsum(best - E[idx, chosen])
         rew[pi] = np.cumsum(R[idx, chosen])
-        stats[name] = dict(pol.stats) if hasattr(pol, "stats") and not callable(pol.stats) else {}
+        stats[name] = dict(pol.stats()) if callable(getattr(pol, "stats", None)) else {}
     return RegretResult(names, reg, rew, np.cumsum(best), stats)
 
 

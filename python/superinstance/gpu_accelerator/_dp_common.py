@@ -2,64 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..errors import GpuUnavailable
+from .. import _backend
 
 SeqLike = Union[str, bytes, bytearray, memoryview, np.ndarray]
-
-_BACKENDS = ("auto", "cpu", "cuda")
-
-
-def check_backend(backend: str) -> str:
-    if not isinstance(backend, str):
-        raise TypeError(f"backend must be a str ({', '.join(_BACKENDS)}), got {type(backend).__name__}")
-    if backend not in _BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(_BACKENDS)}, got {backend!r}")
-    return backend
-
-
-def cuda_module():
-    """The ``superinstance._cuda`` module, or GpuUnavailable saying why it cannot be used."""
-    try:
-        from .. import _cuda  # type: ignore[attr-defined]
-    except ImportError as e:
-        raise GpuUnavailable(f"superinstance was built without its CUDA module ({e})") from None
-    return _cuda
-
-
-@functools.lru_cache(maxsize=1)
-def gpu_reason() -> Optional[str]:
-    """None when a CUDA device can run our kernels, else the reason it cannot.
-
-    Probed once per process (the probe launches a kernel)."""
-    try:
-        cu = cuda_module()
-    except GpuUnavailable as e:
-        return str(e)
-    p = cu.probe()
-    if not p["devices"]:
-        return p["error"] or "no CUDA device"
-    if not any(d["kernel_ok"] for d in p["devices"]):
-        return "; ".join(d["kernel_error"] for d in p["devices"])
-    return None
-
-
-def resolve_backend(backend: str) -> Tuple[str, Optional[str]]:
-    """(backend actually used, reason when 'auto' fell back to the CPU)."""
-    check_backend(backend)
-    if backend == "cpu":
-        return "cpu", None
-    reason = gpu_reason()
-    if backend == "cuda":
-        if reason is not None:
-            raise GpuUnavailable(f"backend='cuda' requested but no GPU is usable: {reason}")
-        return "cuda", None
-    return ("cpu", f"no GPU: {reason}") if reason is not None else ("cuda", None)
-
 
 def band_arg(band: Any, la: int, lb: int) -> int:
     """DTW's Sakoe-Chiba band as the kernels take it: -1 for none (also for a band at least as
@@ -112,7 +61,7 @@ def run_on_backend(backend: str, gpu: Callable[[], Any], cpu: Callable[[], Any])
     With "auto", an input the GPU kernel does not support (ValueError, e.g. an alphabet over
     64 letters) or GPU memory exhaustion falls back to the CPU, which validates on its own.
     """
-    used, reason = resolve_backend(backend)
+    used, reason = _backend.resolve(backend)
     if used == "cuda":
         if backend == "cuda":
             return gpu(), "cuda", None
@@ -120,4 +69,4 @@ def run_on_backend(backend: str, gpu: Callable[[], Any], cpu: Callable[[], Any])
             return gpu(), "cuda", None
         except (ValueError, MemoryError) as e:
             return cpu(), "cpu", f"GPU kernel declined: {e}"
-    return cpu(), "cpu", reason
+    return cpu(), "cpu", None if reason is None else f"no GPU: {reason}"

@@ -4,16 +4,17 @@
 else through the optional ``superinstance._cuda`` module. ``default_backend()``
 is ``"cuda"`` only when ``superinstance._cuda`` is built *and* one of its
 kernels ran correctly on device 0 (so the kernels of this build fit the GPU);
-``backend_reason()`` says why the choice was made.
+``backend_reason()`` says why the choice was made. The decision itself lives in
+``superinstance._backend``, shared with the DP functions and ``doctor``.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
-from ..errors import GpuUnavailable
+from .. import _backend
+from .._backend import cuda_module
 
 __all__ = [
     "Device",
@@ -25,7 +26,7 @@ __all__ = [
     "refresh",
 ]
 
-BACKENDS = ("auto", "cpu", "cuda")
+BACKENDS = _backend.BACKENDS
 
 
 @dataclass(frozen=True)
@@ -59,116 +60,33 @@ class Device:
                 "multiprocessors": self.multiprocessors, "dpx": self.dpx, "source": self.source}
 
 
-def cuda_module():
-    """The ``superinstance._cuda`` module, or GpuUnavailable saying why there is none."""
-    try:
-        from .. import _cuda
-    except ImportError as e:
-        raise GpuUnavailable(
-            "superinstance._cuda is not built (nvcc was not found when this package was built, "
-            f"or it was built with SUPERINSTANCE_CUDA=OFF): {e}") from e
-    return _cuda
-
-
-def _devices_cuda_python() -> Tuple[Optional[List[Device]], str]:
-    """(devices, error) via cuda-python; (None, why) when cuda-python is not installed."""
-    try:
-        from cuda.bindings import runtime as rt  # cuda-python >= 12.6
-    except ImportError:
-        try:
-            from cuda import cudart as rt  # older cuda-python
-        except ImportError:
-            return None, "cuda-python is not installed"
-    err, count = rt.cudaGetDeviceCount()
-    if int(err) != 0:
-        _, drv = rt.cudaDriverGetVersion()
-        name = getattr(err, "name", str(err))
-        if drv == 0:
-            return [], f"no NVIDIA driver is installed ({name})"
-        return [], f"cudaGetDeviceCount failed: {name}"
-    out = []
-    err, previous = rt.cudaGetDevice()  # a query: restore the caller's current device after
-    restore = int(err) == 0
-    for i in range(count):
-        err, prop = rt.cudaGetDeviceProperties(i)
-        if int(err) != 0:
-            continue
-        free = 0
-        if int(rt.cudaSetDevice(i)[0]) == 0:
-            e2, free, _total = rt.cudaMemGetInfo()
-            if int(e2) != 0:
-                free = 0
-        name = prop.name.decode(errors="replace") if isinstance(prop.name, bytes) else str(prop.name)
-        out.append(Device(i, name.rstrip("\x00"), (int(prop.major), int(prop.minor)),
-                          int(prop.totalGlobalMem), int(free), int(prop.multiProcessorCount),
-                          "cuda-python"))
-    if restore:
-        rt.cudaSetDevice(previous)
-    return out, "" if out else "no CUDA device"
-
-
-@functools.lru_cache(maxsize=1)
-def _probe() -> Dict[str, Any]:
-    """The _cuda module's probe (devices, and whether a kernel of this build runs), cached."""
-    try:
-        mod = cuda_module()
-    except GpuUnavailable as e:
-        return {"built": False, "error": str(e), "devices": []}
-    p = dict(mod.probe())
-    p["built"] = True
-    return p
+def devices() -> List[Device]:
+    """The CUDA devices of this machine (an empty list when there is none)."""
+    found, _ = _backend.cuda_python_devices()
+    if found is not None:
+        return [Device(d["index"], d["name"], d["compute_capability"], d["total_memory"], d["free_memory"],
+                       d["multiprocessors"], "cuda-python") for d in found]
+    return [Device(d["index"], d["name"], tuple(d["compute_capability"]), d["total_memory"],
+                   d["free_memory"], d["multiprocessors"], "superinstance._cuda")
+            for d in _backend.probe()["devices"]]
 
 
 def refresh() -> None:
-    """Forget the cached probe (e.g. after a driver was installed in a long-running process)."""
-    _probe.cache_clear()
-
-
-def devices() -> List[Device]:
-    """The CUDA devices of this machine (an empty list when there is none)."""
-    found, _ = _devices_cuda_python()
-    if found is not None:
-        return found
-    p = _probe()
-    return [Device(d["index"], d["name"], tuple(d["compute_capability"]), d["total_memory"],
-                   d["free_memory"], d["multiprocessors"], "superinstance._cuda")
-            for d in p["devices"]]
-
-
-def _decide() -> Tuple[str, str]:
-    p = _probe()
-    if not p["built"]:
-        return "cpu", p["error"]
-    if not p["devices"]:
-        return "cpu", p.get("error") or "no CUDA device"
-    d = p["devices"][0]
-    if not d["kernel_ok"]:
-        return "cpu", (f"device 0 ({d['name']}) cannot run this build's kernels: "
-                       f"{d['kernel_error']} (compiled for sm_"
-                       f"{', sm_'.join(str(a) for a in p['compiled_architectures'])})")
-    major, minor = d["compute_capability"]
-    return "cuda", f"device 0: {d['name']} (sm_{major}{minor}), a test kernel ran correctly"
+    """Forget the cached probe, and with it every backend decision (models, DP,
+    :func:`default_backend`), e.g. after a driver was installed in a long-running process."""
+    _backend.refresh()
 
 
 def default_backend() -> str:
     """``"cuda"`` when a usable GPU exists (the CUDA module is built and its kernels run), else ``"cpu"``."""
-    return _decide()[0]
+    return _backend.decision()[0]
 
 
 def backend_reason() -> str:
     """Why :func:`default_backend` chose what it chose, e.g. ``"no NVIDIA driver is installed (...)"``."""
-    return _decide()[1]
+    return _backend.decision()[1]
 
 
 def resolve_backend(backend: str) -> str:
-    """``"auto"`` -> the default backend; ``"cuda"`` -> ``"cuda"`` or GpuUnavailable with the reason."""
-    if not isinstance(backend, str):
-        raise TypeError(f"backend must be a str ({', '.join(BACKENDS)}), got {type(backend).__name__}")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if backend == "cpu":
-        return "cpu"
-    choice, reason = _decide()
-    if backend == "cuda" and choice != "cuda":
-        raise GpuUnavailable(f"backend='cuda' was asked for but no GPU is usable: {reason}")
-    return choice
+    """``"auto"`` -> the default backend; ``"cuda"`` -> ``"cuda"`` or GpuUnavailableError with the reason."""
+    return _backend.resolve(backend)[0]

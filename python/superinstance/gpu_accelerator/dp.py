@@ -20,7 +20,8 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from .. import _core
-from ._dp_common import SeqLike, as_bytes, band_arg, cuda_module, pack_targets, run_on_backend
+from .._backend import cuda_module
+from ._dp_common import SeqLike, as_bytes, band_arg, pack_targets, run_on_backend
 
 __all__ = [
     "SubstitutionMatrix",
@@ -182,7 +183,7 @@ def _threads(threads: Optional[int]) -> int:
 
 
 def _align(global_: bool, query: SeqLike, targets: Sequence[SeqLike], matrix: Union[str, SubstitutionMatrix],
-           gap_open: int, gap_extend: int, threads: Optional[int], backend: str, level: Optional[str],
+           gap_open: int, gap_extend: int, threads: Optional[int], backend: str, simd: Optional[str],
            return_info: bool, precision: str):
     if not isinstance(precision, str) or precision not in ("auto", "s32", "s16x2"):
         raise ValueError(f"precision must be 'auto', 's32' or 's16x2', got {precision!r}")
@@ -197,7 +198,7 @@ def _align(global_: bool, query: SeqLike, targets: Sequence[SeqLike], matrix: Un
         return cuda_module().dp_align_scores(q, buf, offsets, mat.code_of, mat.scores, go, ge, global_, precision)
 
     def cpu():
-        return _core.dp_align_scores(q, buf, offsets, mat.code_of, mat.scores, go, ge, global_, nthreads, level)
+        return _core.dp_align_scores(q, buf, offsets, mat.code_of, mat.scores, go, ge, global_, nthreads, simd)
 
     (scores, info), used, reason = run_on_backend(backend, gpu, cpu)
     info = dict(info, backend=used)
@@ -208,31 +209,31 @@ def _align(global_: bool, query: SeqLike, targets: Sequence[SeqLike], matrix: Un
 
 def sw_scores(query: SeqLike, targets: Sequence[SeqLike], *, matrix: Union[str, SubstitutionMatrix] = "blosum62",
               gap_open: int = 11, gap_extend: int = 1, threads: Optional[int] = None, backend: str = "auto",
-              level: Optional[str] = None, precision: str = "auto", return_info: bool = False):
+              simd: Optional[str] = None, precision: str = "auto", return_info: bool = False):
     """Smith-Waterman local alignment scores of ``query`` against each target.
 
     Returns an int32 array with one score per target (0 for an empty sequence).
     ``threads``: CPU threads (None or 0 = all cores). ``backend``: "auto" (GPU
     when usable, else CPU; ``return_info`` says which and why), "cpu" or "cuda"
-    (GpuUnavailable when no GPU is usable). ``level`` forces a CPU SIMD level
+    (GpuUnavailableError when no GPU is usable). ``simd`` forces a CPU SIMD level
     ("scalar", "avx2", "avx512"). ``precision`` (GPU only): "s32", "s16x2"
     (two targets per 32-bit DPX lane; refused when int16 could overflow) or
     "auto" (s16x2 when bounds prove it exact). With ``return_info=True`` returns
-    ``(scores, info)``; info holds the backend, SIMD level, lanes and how many
+    ``(scores, info)``; info holds the backend, the SIMD level (``simd``), lanes and how many
     targets were recomputed in 32 bits after 16-bit saturation.
     """
-    return _align(False, query, targets, matrix, gap_open, gap_extend, threads, backend, level, return_info, precision)
+    return _align(False, query, targets, matrix, gap_open, gap_extend, threads, backend, simd, return_info, precision)
 
 
 def nw_scores(query: SeqLike, targets: Sequence[SeqLike], *, matrix: Union[str, SubstitutionMatrix] = "blosum62",
               gap_open: int = 11, gap_extend: int = 1, threads: Optional[int] = None, backend: str = "auto",
-              level: Optional[str] = None, precision: str = "auto", return_info: bool = False):
+              simd: Optional[str] = None, precision: str = "auto", return_info: bool = False):
     """Needleman-Wunsch global alignment scores of ``query`` against each target.
 
     Same arguments as :func:`sw_scores`. End gaps are penalised like any other
     gap (an empty target scores ``-(gap_open + (len(query) - 1) * gap_extend)``).
     """
-    return _align(True, query, targets, matrix, gap_open, gap_extend, threads, backend, level, return_info, precision)
+    return _align(True, query, targets, matrix, gap_open, gap_extend, threads, backend, simd, return_info, precision)
 
 
 def _int_or_float(x: Any, what: str) -> np.ndarray:
@@ -261,12 +262,7 @@ def optimal_path(cost: Any, *, threads: Optional[int] = None, backend: str = "au
         raise ValueError(f"cost must be (rows, cols) or (batch, rows, cols), got shape {a.shape}")
     single = a.ndim == 2
     a3 = a[None] if single else a
-    if a3.shape[1] == 0:
-        raise ValueError("cost matrix has zero rows")
-    if a3.shape[2] == 0:
-        raise ValueError("cost matrix has zero columns: a path needs at least one column")
-    if a.dtype == np.float32 and not np.all(np.isfinite(a3)):
-        raise ValueError("cost has NaN or infinite values (as float32: |cost| must be below 3.4e38)")
+    # The binding checks the shape (zero rows / columns), the core the values (NaN, infinity).
     nthreads = _threads(threads)
     suffix = "i32" if a.dtype == np.int32 else "f32"
     (total, path), _, _ = run_on_backend(
@@ -276,26 +272,24 @@ def optimal_path(cost: Any, *, threads: Optional[int] = None, backend: str = "au
 
 
 def floyd_warshall(weights: Any, *, threads: Optional[int] = None, backend: str = "auto",
-                   level: Optional[str] = None) -> np.ndarray:
+                   simd: Optional[str] = None) -> np.ndarray:
     """All-pairs shortest path lengths of a directed graph with int32 weights.
 
     ``weights[i, j]`` is the weight of edge i -> j, or :data:`NO_EDGE` when there
     is none. Negative weights are allowed; a negative cycle raises ValueError.
     Requires ``(n - 1) * max|w| < 2**29``. The CPU runs a blocked algorithm on
-    ``threads`` threads (None = all cores) with SIMD rows (``level`` forces one). Returns an int32 (n, n) matrix with
+    ``threads`` threads (None = all cores) with SIMD rows (``simd`` forces one). Returns an int32 (n, n) matrix with
     :data:`NO_EDGE` where j is unreachable from i.
     """
     w = np.asarray(weights)
     if w.dtype.kind not in "iu":
         raise TypeError(f"weights must be an integer array (int32), got dtype {w.dtype}")
-    if w.ndim != 2 or w.shape[0] != w.shape[1]:
-        raise ValueError(f"weights must be a square (n, n) matrix, got shape {w.shape}")
-    if w.size and (w.min() < -NO_EDGE or w.max() > NO_EDGE):
-        raise ValueError("weights must lie in [-(2**30 - 1), 2**30 - 1] (NO_EDGE marks a missing edge)")
-    w = np.ascontiguousarray(w, dtype=np.int32)
+    # Conversion only (int32 must hold every weight); the binding checks the
+    # shape, the core the range (|w| <= NO_EDGE, no negative cycle).
+    w = _int_or_float(w, "weights")
     nthreads = _threads(threads)
     return run_on_backend(backend, lambda: cuda_module().dp_floyd_warshall_i32(w),
-                          lambda: _core.dp_floyd_warshall_i32(w, nthreads, level))[0]
+                          lambda: _core.dp_floyd_warshall_i32(w, nthreads, simd))[0]
 
 
 def _rolling(x: Any, window: int, want_max: bool, threads: Optional[int], backend: str) -> np.ndarray:
@@ -305,10 +299,7 @@ def _rolling(x: Any, window: int, want_max: bool, threads: Optional[int], backen
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)):
         raise TypeError("window must be an integer")
     a2 = a[None] if a.ndim == 1 else a
-    if not 1 <= window <= a2.shape[1]:
-        raise ValueError(f"window must be in 1..{a2.shape[1]} (the series length), got {window}")
-    if a.dtype == np.float32 and np.isnan(a2).any():
-        raise ValueError("series has NaN values")
+    # The binding checks the window against the series length, the core the values (NaN).
     nthreads = _threads(threads)
     name = "dp_rolling_minmax_" + ("i32" if a.dtype == np.int32 else "f32")
     out = run_on_backend(backend, lambda: getattr(cuda_module(), name)(a2, int(window), want_max),
@@ -341,12 +332,7 @@ def dtw(a: Any, b: Any, *, band: Optional[int] = None, threads: Optional[int] = 
         raise ValueError(f"a and b must both be 1-D series or both 2-D batches, got shapes {x.shape} and {y.shape}")
     single = x.ndim == 1
     x2, y2 = (x[None], y[None]) if single else (x, y)
-    if x2.shape[0] != y2.shape[0]:
-        raise ValueError(f"a and b must have the same batch size, got {x2.shape[0]} and {y2.shape[0]}")
-    if x2.shape[1] == 0 or y2.shape[1] == 0:
-        raise ValueError("dtw: series must not be empty")
-    if not (np.all(np.isfinite(x2)) and np.all(np.isfinite(y2))):
-        raise ValueError("dtw: series have NaN or infinite values")
+    # The binding checks the batch sizes, the core empty series and the values (NaN, infinity).
     bnd = band_arg(band, x2.shape[1], y2.shape[1])
     nthreads = _threads(threads)
     out = run_on_backend(backend, lambda: cuda_module().dp_dtw_f32(x2, y2, bnd),

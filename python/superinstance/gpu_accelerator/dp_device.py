@@ -37,7 +37,8 @@ from typing import Any, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..errors import ClosedError
-from ._dp_common import SeqLike, as_bytes, band_arg, cuda_module
+from .._backend import cuda_module
+from ._dp_common import SeqLike, as_bytes, band_arg
 from .dp import SubstitutionMatrix, _gap, _matrix
 from .memory import DeviceArray, as_device_array, stream_handle
 

@@ -74,15 +74,14 @@ class Graph:
         """Replay the graph on ``stream`` (asynchronous)."""
         self._raw().launch(stream_handle(stream))
 
-    replay = launch
-
     @property
     def state(self) -> str:
         return self._raw().state
 
     @property
-    def node_count(self) -> int:
-        return self._raw().node_count
+    def n_nodes(self) -> int:
+        """Nodes (kernels, copies, ...) in the captured graph."""
+        return self._raw().n_nodes
 
     @property
     def launches(self) -> int:

@@ -19,8 +19,9 @@ from typing import Dict, Optional, Union
 import numpy as np
 
 from .. import _core
-from ..errors import ClosedError, GpuUnavailable
-from .devices import backend_reason, cuda_module, resolve_backend
+from ..errors import ClosedError, GpuUnavailableError
+from .. import _backend
+from .._backend import cuda_module
 
 __all__ = ["SentimentHead", "cosine_similarity", "WEIGHT_KEYS", "DEFAULT_IN_FEATURES",
            "DEFAULT_HIDDEN", "DEFAULT_SEED"]
@@ -53,7 +54,7 @@ class SentimentHead:
 
     ``backend``: ``"auto"`` (CUDA when a usable GPU exists, else CPU; see
     :func:`~superinstance.gpu_accelerator.backend_reason`), ``"cpu"`` or ``"cuda"``
-    (:class:`~superinstance.errors.GpuUnavailable` when there is no GPU).
+    (:class:`~superinstance.errors.GpuUnavailableError` when there is no GPU).
     Both backends compute the same function within 1e-5 (float32).
     """
 
@@ -67,9 +68,9 @@ class SentimentHead:
             raise TypeError(f"device must be an int, got {type(device).__name__}")
         if device < 0:
             raise ValueError(f"device must be >= 0, got {device}")
-        self.backend = resolve_backend(backend)
+        self.backend = _backend.resolve(backend)[0]
         #: Why this backend: the reason of default_backend() for "auto", else the request.
-        self.backend_reason = backend_reason() if backend == "auto" else f"backend={backend!r} requested"
+        self.backend_reason = _backend.decision()[1] if backend == "auto" else f"backend={backend!r} requested"
         self._device = device
         self._dev: Optional[Dict[str, object]] = None
         self._plans: Dict[int, "_GraphPlan"] = {}
@@ -165,7 +166,7 @@ class SentimentHead:
 
         self._check_open()
         if self._dev is None:
-            raise GpuUnavailable("this SentimentHead runs on the CPU backend; create it with "
+            raise GpuUnavailableError("this SentimentHead runs on the CPU backend; create it with "
                                  "backend='cuda' to launch on a device")
         x, out = as_device_array(x), as_device_array(out)
         if x.dtype != np.float32 or out.dtype != np.float32:
@@ -279,7 +280,7 @@ def cosine_similarity(queries, keys, backend: str = "auto") -> np.ndarray:
     k = np.ascontiguousarray(k, dtype=np.float32)
     if q.shape[1] != k.shape[1]:
         raise ValueError(f"queries have dim {q.shape[1]}, keys have dim {k.shape[1]}")
-    if resolve_backend(backend) == "cpu":
+    if _backend.resolve(backend)[0] == "cpu":
         out = _core.cosine_matrix_cpu(q, k)
     else:
         if q.shape[1] == 0:

@@ -13,14 +13,14 @@ not at 3 Hz. Waiting happens in C++ with the GIL released.
 ...         if tick.index == 999: break
 >>> t.stats().p99_ns                                 # doctest: +SKIP
 
-See docs/realtime_core.md for the backends, the missed-tick policies and how
+See docs/realtime_core.md for the waiters, the missed-tick policies and how
 to configure a machine for real-time work.
 """
 
 from __future__ import annotations
 
-from ._timer import LatencyStats, Tick, Timer, VirtualClock, backends, monotonic_ns, period_fraction
-from ._executor import RealtimeExecutor, Scheduler, TaskErrors
+from ._timer import LatencyStats, Tick, Timer, VirtualClock, monotonic_ns, period_fraction, waiters
+from ._executor import RealtimeExecutor, RealtimeFallbackWarning, Scheduler, TaskErrors
 from ._platform import platform_report
 from ._rate_state import RateSnapshot, RateState
 
@@ -30,12 +30,13 @@ __all__ = [
     "LatencyStats",
     "VirtualClock",
     "RealtimeExecutor",
+    "RealtimeFallbackWarning",
     "Scheduler",
     "TaskErrors",
     "RateState",
     "RateSnapshot",
-    "backends",
     "monotonic_ns",
     "period_fraction",
     "platform_report",
+    "waiters",
 ]

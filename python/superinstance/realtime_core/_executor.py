@@ -96,7 +96,8 @@ class RealtimeExecutor:
     period_ns``), or ``"other"``. ``cpus``: CPU affinity. ``lock_memory``:
     ``mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)`` (process-wide, undone
     when the last locking executor closes). The thread pre-faults
-    ``prefault_stack_bytes`` of its stack.
+    ``prefault_stack_bytes`` of its stack. ``waiter``: how the loop waits for
+    the next deadline (``"timerfd"`` by default; the names of :class:`Timer`).
 
     What the platform refuses is skipped with ONE :class:`RealtimeFallbackWarning`
     (or :class:`~superinstance.errors.RealtimePermissionError` when
@@ -118,20 +119,12 @@ class RealtimeExecutor:
     def __init__(self, policy: str = "other", priority: Optional[int] = None, cpus: Optional[Sequence[int]] = None,
                  lock_memory: bool = True, *, runtime_ns: Optional[int] = None, deadline_ns: Optional[int] = None,
                  period_ns: Optional[int] = None, strict: bool = False, on_error: str = "continue",
-                 backend: str = "timerfd", prefault_stack_bytes: int = 256 * 1024,
+                 waiter: str = "timerfd", prefault_stack_bytes: int = 256 * 1024,
                  python_lead_ns: int = 200_000):
-        if not isinstance(policy, str):
-            raise TypeError(f"policy must be a str, got {type(policy).__name__}")
-        if policy not in ("fifo", "rr", "deadline", "other"):
-            raise ValueError(f"unknown scheduling policy {policy!r}: use fifo, rr, deadline or other")
-        if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
-            raise TypeError(f"priority must be an int, got {type(priority).__name__}")
-        if policy in ("fifo", "rr"):
-            priority = 50 if priority is None else priority
-            if not 1 <= priority <= 99:
-                raise ValueError(f"priority for policy {policy!r} must be in 1..99, got {priority}")
-        elif priority is not None:
-            raise ValueError(f"policy {policy!r} takes no priority (got {priority}); use fifo or rr")
+        # Defaults only: the binding checks types, the core the policy and the
+        # priority's range for it (1..99 for fifo / rr, none for the others).
+        if priority is None and isinstance(policy, str) and policy in ("fifo", "rr"):
+            priority = 50
         if cpus is not None and (isinstance(cpus, (str, bytes)) or not hasattr(cpus, "__iter__")):
             raise TypeError(f"cpus must be a sequence of ints or None, got {type(cpus).__name__}")
         cpu_list = None if cpus is None else list(cpus)  # each entry is checked by the binding
@@ -142,7 +135,7 @@ class RealtimeExecutor:
         self._ex = _core.RtExecutor(policy=policy, priority=_or_zero(priority), cpus=cpu_list,
                                     lock_memory=lock_memory, runtime_ns=_or_zero(runtime_ns),
                                     deadline_ns=_or_zero(deadline_ns), period_ns=_or_zero(period_ns),
-                                    prefault_stack_bytes=prefault_stack_bytes, backend=backend, on_error=on_error,
+                                    prefault_stack_bytes=prefault_stack_bytes, waiter=waiter, on_error=on_error,
                                     error_sink=self._errors.sink, python_lead_ns=python_lead_ns)
         self.requested = {"policy": policy, "priority": _or_zero(priority), "cpus": cpu_list or [],
                           "lock_memory": lock_memory, "runtime_ns": runtime_ns, "deadline_ns": deadline_ns,
@@ -162,7 +155,7 @@ class RealtimeExecutor:
     @property
     def obtained(self) -> Dict[str, Any]:
         """What the thread got: policy, priority (and SCHED_DEADLINE parameters), cpus,
-        memory_locked, stack_prefaulted (bytes), tid, refused (one line per refusal), backend."""
+        memory_locked, stack_prefaulted_bytes, tid, refused (one line per refusal), waiter."""
         return self._ex.obtained
 
     @property
@@ -230,21 +223,21 @@ class RealtimeExecutor:
             f.cancel()
 
     def add(self, fn: Callable[[Any], Any], rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
-              name: str = "", missed: str = "skip", start_ns: Optional[int] = None,
+              name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None,
             publish: Optional[str] = None) -> int:
         """Call ``fn(tick)`` periodically on the grid ``start_ns + k * period``; returns the task id.
         ``publish="name"``: the task writes the shared rate state block ``name`` on every call (RateState)."""
         task_id = self._ex.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=_task_name(name, fn),
-                                    missed=missed, start_ns=start_ns)
+                                    on_missed=on_missed, start_ns=start_ns)
         return _publish(self._ex, task_id, publish)
 
     def add_native(self, address: int, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
-                     user_data: int = 0, name: str = "", missed: str = "skip", start_ns: Optional[int] = None,
+                     user_data: int = 0, name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None,
             publish: Optional[str] = None) -> int:
         """Call the C function ``void f(void *user_data, uint64_t index, int64_t deadline_ns)`` at
         ``address`` (ctypes, numba ``cfunc``) periodically, without taking the GIL."""
         task_id = self._ex.add_native_task(address, user_data=user_data, rate_hz=rate_hz, period_ns=period_ns,
-                                           name=_native_name(name, address), missed=missed, start_ns=start_ns)
+                                           name=_native_name(name, address), on_missed=on_missed, start_ns=start_ns)
         return _publish(self._ex, task_id, publish)
 
     def remove(self, task_id: int) -> None:
@@ -350,22 +343,22 @@ class Scheduler:
         return self._executor
 
     def add(self, fn: Callable[[Any], Any], rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
-            name: str = "", missed: str = "skip", start_ns: Optional[int] = None,
+            name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None,
             publish: Optional[str] = None) -> int:
         """Add a periodic task ``fn(tick)``; safe while running. Returns its id.
         ``publish="name"``: the task writes the shared rate state block ``name`` on every call (RateState)."""
         self._check_open()
         task_id = self._core.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=_task_name(name, fn),
-                                      missed=missed, start_ns=start_ns)
+                                      on_missed=on_missed, start_ns=start_ns)
         return _publish(self._core, task_id, publish)
 
     def add_native(self, address: int, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
-                   user_data: int = 0, name: str = "", missed: str = "skip", start_ns: Optional[int] = None,
+                   user_data: int = 0, name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None,
             publish: Optional[str] = None) -> int:
         """Add a C callback ``void f(void*, uint64_t index, int64_t deadline_ns)``, called without the GIL."""
         self._check_open()
         task_id = self._core.add_native_task(address, user_data=user_data, rate_hz=rate_hz, period_ns=period_ns,
-                                             name=_native_name(name, address), missed=missed, start_ns=start_ns)
+                                             name=_native_name(name, address), on_missed=on_missed, start_ns=start_ns)
         return _publish(self._core, task_id, publish)
 
     def remove(self, task_id: int) -> None:

@@ -18,7 +18,7 @@ Tick = _core.RtTick
 VirtualClock = _core.RtVirtualClock
 Rate = Union[int, float, Fraction]
 
-BACKENDS = ("auto", "clock_nanosleep", "timerfd", "io_uring", "hybrid", "virtual")
+WAITERS = ("auto", "clock_nanosleep", "timerfd", "io_uring", "hybrid", "virtual")
 MISSED = ("skip", "burst", "delay")
 
 
@@ -32,9 +32,9 @@ else:  # pragma: no cover - the library targets Linux
         return _core.realtime_monotonic_ns()
 
 
-def backends() -> List[Dict[str, Any]]:
-    """Each timer backend with whether it works in this process and why not (tries it)."""
-    return _core.realtime_probe_backends()
+def waiters() -> List[Dict[str, Any]]:
+    """Each timer waiter (how a timer waits) with whether it works in this process and why not (tries it)."""
+    return _core.realtime_probe_waiters()
 
 
 def period_fraction(rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None) -> Tuple[int, int]:
@@ -71,10 +71,10 @@ class LatencyStats:
 
     @classmethod
     def _from_dict(cls, d: Dict[str, Any]) -> "LatencyStats":
-        keys = {"count", "missed", "overruns", "p50_ns", "p95_ns", "p99_ns", "p99.9_ns", "max_ns", "mean_ns",
+        keys = {"count", "missed", "overruns", "p50_ns", "p95_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns",
                 "histogram"}
         return cls(count=d["count"], missed=d["missed"], overruns=d["overruns"], p50_ns=d["p50_ns"],
-                   p95_ns=d["p95_ns"], p99_ns=d["p99_ns"], p999_ns=d["p99.9_ns"], max_ns=d["max_ns"],
+                   p95_ns=d["p95_ns"], p99_ns=d["p99_ns"], p999_ns=d["p999_ns"], max_ns=d["max_ns"],
                    mean_ns=d["mean_ns"], histogram=d["histogram"],
                    extra={k: v for k, v in d.items() if k not in keys})
 
@@ -95,7 +95,7 @@ class LatencyStats:
 
     def as_dict(self) -> Dict[str, Any]:
         d = {"count": self.count, "missed": self.missed, "overruns": self.overruns, "p50_ns": self.p50_ns,
-             "p95_ns": self.p95_ns, "p99_ns": self.p99_ns, "p99.9_ns": self.p999_ns, "max_ns": self.max_ns,
+             "p95_ns": self.p95_ns, "p99_ns": self.p99_ns, "p999_ns": self.p999_ns, "max_ns": self.max_ns,
              "mean_ns": self.mean_ns}
         d.update({k: v for k, v in self.extra.items() if not k.endswith("histogram")})
         return d
@@ -137,13 +137,13 @@ class Timer:
 
     Give ``rate_hz`` (int, float or Fraction, within [1e-6, 1e6]) or
     ``period_ns`` (int, >= 1000). ``start_ns`` is the deadline of tick 0
-    (default: now + one period). ``backend`` is ``auto`` (first working of
-    clock_nanosleep, timerfd, io_uring; see :attr:`backend`), one of those by
-    name (a refused one raises
-    :class:`~superinstance.errors.BackendUnavailableError` with the reason),
+    (default: now + one period). ``waiter`` is how the timer waits: ``auto``
+    (first working of clock_nanosleep, timerfd, io_uring; see :attr:`waiter`),
+    one of those by name (a refused one raises
+    :class:`~superinstance.errors.UnavailableError` with the reason),
     ``hybrid`` (sleep, then spin: lowest lateness, burns CPU for the margin),
     or ``virtual`` with ``clock=VirtualClock()`` for deterministic tests.
-    ``missed`` is the missed-tick policy: ``skip`` (default), ``burst`` or
+    ``on_missed`` is the missed-tick policy: ``skip`` (default), ``burst`` or
     ``delay``, with tokio's meanings (docs/realtime_core.md).
     ``publish="name"`` writes the shared rate state block ``name`` on every
     tick, for :class:`RateState` readers in any process or language; the block
@@ -162,16 +162,16 @@ class Timer:
     timer`` loop is ended from inside or from another thread.
     """
 
-    def __init__(self, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, backend: str = "auto",
-                 missed: str = "skip", start_ns: Optional[int] = None, clock: Optional[VirtualClock] = None,
+    def __init__(self, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, waiter: str = "auto",
+                 on_missed: str = "skip", start_ns: Optional[int] = None, clock: Optional[VirtualClock] = None,
                  publish: Optional[str] = None):
-        if not isinstance(backend, str):
-            raise TypeError(f"backend must be a str, got {type(backend).__name__}")
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown timer backend {backend!r}: use one of {', '.join(BACKENDS)}")
+        if not isinstance(waiter, str):
+            raise TypeError(f"waiter must be a str, got {type(waiter).__name__}")
+        if waiter not in WAITERS:
+            raise ValueError(f"unknown timer waiter {waiter!r}: use one of {', '.join(WAITERS)}")
         if clock is not None and not isinstance(clock, VirtualClock):
             raise TypeError("clock must be a superinstance.realtime_core.VirtualClock")
-        self._t = _core.RtTimer(rate_hz=rate_hz, period_ns=period_ns, backend=backend, missed=missed,
+        self._t = _core.RtTimer(rate_hz=rate_hz, period_ns=period_ns, waiter=waiter, on_missed=on_missed,
                                 start_ns=start_ns, clock=clock)
         self._clock = clock
         if publish is not None:  # the shared rate state block, written on every tick (RateState)
@@ -267,11 +267,12 @@ class Timer:
         """Change the period from the next deadline on: that deadline stays, later ones follow the new period."""
         self._t.set_rate(rate_hz=rate_hz, period_ns=period_ns)
 
-    def set_missed(self, missed: str) -> None:
-        self._t.set_missed(missed)
+    def set_on_missed(self, on_missed: str) -> None:
+        """Change the missed-tick policy (``skip``, ``burst`` or ``delay``) from the next tick on."""
+        self._t.set_on_missed(on_missed)
 
     def close(self) -> None:
-        """Release the backend (file descriptors, rings). Idempotent; a blocked tick() raises ClosedError."""
+        """Release the waiter (file descriptors, rings). Idempotent; a blocked tick() raises ClosedError."""
         reg, fut = self._async, self._pending
         self._t.close()  # first: whoever sees the iteration end also sees a closed timer
         if reg is not None:
@@ -313,18 +314,19 @@ class Timer:
         return self._t.closed
 
     @property
-    def backend(self) -> str:
-        """The backend in use (what ``auto`` chose)."""
-        return self._t.backend
+    def waiter(self) -> str:
+        """The waiter in use (what ``auto`` chose)."""
+        return self._t.waiter
 
     @property
-    def backend_note(self) -> str:
-        """Why this backend: auto's choice and the reasons of refused ones."""
-        return self._t.backend_note
+    def waiter_note(self) -> str:
+        """Why this waiter: auto's choice and the reasons of refused ones."""
+        return self._t.waiter_note
 
     @property
-    def backend_info(self) -> str:
-        return self._t.backend_info
+    def waiter_info(self) -> str:
+        """The waiter's settings as ``key=value`` words (the hybrid waiter's spin margin, ...)."""
+        return self._t.waiter_info
 
     @property
     def period_ns(self) -> int:
@@ -340,8 +342,9 @@ class Timer:
         return self._t.rate_hz
 
     @property
-    def missed(self) -> str:
-        return self._t.missed
+    def on_missed(self) -> str:
+        """The missed-tick policy (``skip``, ``burst`` or ``delay``)."""
+        return self._t.on_missed
 
     @property
     def next_deadline_ns(self) -> int:
@@ -357,5 +360,5 @@ class Timer:
     def __repr__(self) -> str:
         if self.closed:
             return "Timer(closed)"
-        return (f"Timer(period_ns={self.period_ns}, backend={self.backend!r}, missed={self.missed!r}, "
+        return (f"Timer(period_ns={self.period_ns}, waiter={self.waiter!r}, on_missed={self.on_missed!r}, "
                 f"next={self.next_index})")

@@ -3,7 +3,8 @@
 Exact (flat) and approximate (HNSW) vector search on a C++ core with SIMD
 kernels chosen at run time, payload-aware scoring inside the search loop
 (VAD sentiment, time decay, label and id filters), atomic persistence with a
-read-only memory-mapped open, and named hierarchical "basins".
+read-only memory-mapped open, and named hierarchical "basins". ShardedIndex
+spreads one index over Ray actors (optional dependency: superinstance[distributed]).
 
 Scores are "higher is better" for every metric:
 
@@ -19,5 +20,6 @@ from __future__ import annotations
 
 from ._index import NO_ID, Index, sentiment_similarity
 from ._navigator import Navigator
+from ._sharded import ShardedIndex, ShardUnavailableError
 
-__all__ = ["Index", "Navigator", "NO_ID", "sentiment_similarity"]
+__all__ = ["Index", "Navigator", "NO_ID", "ShardedIndex", "ShardUnavailableError", "sentiment_similarity"]

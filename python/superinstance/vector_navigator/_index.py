@@ -6,21 +6,18 @@ from __future__ import annotations
 import ctypes
 import os
 import time
-from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .. import _core
-from ..errors import ClosedError, CorruptFileError
+from ..errors import ClosedError, CorruptFileError, UnknownIdError
 from . import _basin_state
 
 __all__ = ["Index", "NO_ID", "sentiment_similarity"]
 
 #: The id that pads results when fewer than k vectors pass a filter (score -inf).
 NO_ID = np.uint64(2**64 - 1)
-
-_METRICS = ("cosine", "ip", "l2")
-_KINDS = ("flat", "hnsw")
 
 
 def sentiment_similarity(a: Sequence[float], b: Sequence[float]) -> float:
@@ -36,6 +33,10 @@ def _threads(threads: Any) -> Any:
 
 
 def _as_f32_rows(x: Any, what: str) -> np.ndarray:
+    """Real numbers as C-contiguous float32 rows (one vector becomes one row).
+    The number of dimensions is checked here because the facade counts the
+    rows (to spread one payload value over them); the binding checks the
+    row length, the core the values."""
     a = np.asarray(x)
     if a.dtype == object or a.dtype.kind not in "fiu":
         raise TypeError(f"{what} must be a real numeric array, got dtype {a.dtype}")
@@ -44,6 +45,19 @@ def _as_f32_rows(x: Any, what: str) -> np.ndarray:
     if a.ndim != 2:
         raise ValueError(f"{what} must be 1-D (one vector) or 2-D (n, dim), got {a.ndim}-D")
     return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _as_labels(labels: Any, what: str = "labels") -> np.ndarray:
+    """Integer labels as int64 (floats are refused, not truncated)."""
+    la = np.asarray(labels)
+    if la.size and la.dtype.kind not in "iu":
+        raise TypeError(f"{what} must be integers, got dtype {la.dtype}")
+    return la.astype(np.int64)
+
+
+def _broadcast_scalar(a: np.ndarray, n: int) -> np.ndarray:
+    """One value (0-d or one entry) repeated n times; any other shape is left for the binding to check."""
+    return np.broadcast_to(a, (n,)) if a.ndim == 0 or a.shape == (1,) else a
 
 
 def _as_ids(ids: Any, what: str = "ids") -> np.ndarray:
@@ -73,6 +87,19 @@ def _as_ids(ids: Any, what: str = "ids") -> np.ndarray:
             raise ValueError(f"{what} must be integers in [0, 2**64)")
         return np.array(vals, dtype=np.uint64)
     raise TypeError(f"{what} must be integers, got dtype {a.dtype}")
+
+
+def _payload_fields(payload: Any, sentiment: Any, timestamps: Any, labels: Any) -> Tuple[Any, Any, Any]:
+    """(sentiment, timestamps, labels) of an add: the payload dict's entries
+    where given, else the keyword arguments."""
+    if payload is None:
+        return sentiment, timestamps, labels
+    if not isinstance(payload, Mapping):
+        raise TypeError("payload must be a dict with keys 'sentiment', 'timestamps', 'labels'")
+    unknown = set(payload) - {"sentiment", "timestamps", "labels"}
+    if unknown:
+        raise ValueError(f"unknown payload keys {sorted(unknown)}: use sentiment, timestamps, labels")
+    return payload.get("sentiment", sentiment), payload.get("timestamps", timestamps), payload.get("labels", labels)
 
 
 def _custom_address(metric: Any) -> int:
@@ -125,27 +152,15 @@ class Index:
         if _core_index is not None:
             self._ix = _core_index
         else:
-            if kind not in _KINDS:
-                raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
-            if dtype not in ("f32", "f16", "i8"):
-                raise ValueError(f"dtype must be 'f32', 'f16' or 'i8', got {dtype!r}")
-            if rerank is not None and dtype == "f32":
-                raise ValueError("rerank applies to dtype 'f16' or 'i8'")
-            if rerank is not None and not isinstance(rerank, bool) and isinstance(rerank, (int, np.integer)) \
-                    and rerank < 1:
-                raise ValueError(f"rerank must be None or an int in [1, 1000], got {rerank!r}")
             fn = 0
-            if isinstance(metric, str):
-                if metric not in _METRICS:
-                    raise ValueError(f"metric must be one of {_METRICS} or a compiled function, got {metric!r}")
-                mname = metric
-            else:
+            mname = metric
+            if not isinstance(metric, str):
                 fn = _custom_address(metric)
                 self._metric_obj = metric  # keeps the function alive
                 mname = "custom"
-            # The core checks types and values of the numbers (TypeError / ValueError).
-            self._ix = _core.VectorIndex(dim, mname, kind, M, ef_construction, ef_search, seed, fn, dtype,
-                                         0 if rerank is None else rerank)
+            # The binding checks the types (and names: metric, kind, dtype),
+            # the core the values (dim, M, ef, rerank and their combinations).
+            self._ix = _core.VectorIndex(dim, mname, kind, M, ef_construction, ef_search, seed, fn, dtype, rerank)
         if threads is not None:
             _core.vn_check_threads(threads)
         self._threads = _threads(threads)
@@ -233,63 +248,47 @@ class Index:
         payload: a dict with any of "sentiment" (n, 3) VAD rows (a row of NaN
         means none), "timestamps" (n,) seconds (NaN = none), "labels" (n,)
         ints; the keyword arguments of the same names are equivalent.
-        Everything is checked first: on any error nothing is stored (with
-        ``progress``, the whole batch is checked before the first chunk).
+        Everything is checked first: on any error nothing is stored, whatever
+        the batch size and progress setting.
 
         progress: a callable ``progress(done, total)``, or True for a tqdm bar
         (when tqdm is installed): the vectors then go in chunks of ``chunk``,
         and the callable runs between chunks with the GIL held and no index
-        lock held.
+        lock held. The whole batch is checked before the first chunk; if a
+        later chunk fails all the same (another thread took one of its ids)
+        or the callable raises, the chunks already stored are removed again.
         """
         x = _as_f32_rows(vectors, "vectors")
         n = x.shape[0]
-        if payload is not None:
-            if not isinstance(payload, Mapping):
-                raise TypeError("payload must be a dict with keys 'sentiment', 'timestamps', 'labels'")
-            unknown = set(payload) - {"sentiment", "timestamps", "labels"}
-            if unknown:
-                raise ValueError(f"unknown payload keys {sorted(unknown)}: use sentiment, timestamps, labels")
-            sentiment = payload.get("sentiment", sentiment)
-            timestamps = payload.get("timestamps", timestamps)
-            labels = payload.get("labels", labels)
-        id_arr = None
-        if ids is not None:
-            id_arr = _as_ids(ids)
-            if id_arr.shape[0] != n:
-                raise ValueError(f"got {id_arr.shape[0]} ids for {n} vectors")
+        sentiment, timestamps, labels = _payload_fields(payload, sentiment, timestamps, labels)
+        # Conversions only (one VAD triple, timestamp or label stands for every
+        # row); the binding checks the shapes, the core the values.
+        id_arr = None if ids is None else _as_ids(ids)
         vad = None
         if sentiment is not None:
             vad = np.asarray(sentiment, dtype=np.float32)
-            if vad.ndim == 1 and vad.shape == (3,):
-                vad = np.broadcast_to(vad, (n, 3))
-            vad = np.ascontiguousarray(vad)
-            if vad.shape != (n, 3):
-                raise ValueError(f"sentiment must have shape ({n}, 3) or (3,), got {vad.shape}")
+            vad = np.ascontiguousarray(np.broadcast_to(vad, (n, 3)) if vad.shape == (3,) else vad)
         ts = None
         if timestamps is not None:
-            ts = np.ascontiguousarray(np.broadcast_to(np.asarray(timestamps, dtype=np.float64), (n,)))
+            ts = np.ascontiguousarray(_broadcast_scalar(np.asarray(timestamps, dtype=np.float64), n))
         lab = None
         if labels is not None:
-            la = np.asarray(labels)
-            if la.dtype.kind not in "iu":
-                raise TypeError(f"labels must be integers, got dtype {la.dtype}")
-            lab = np.ascontiguousarray(np.broadcast_to(la.astype(np.int64), (n,)))
+            lab = np.ascontiguousarray(_broadcast_scalar(_as_labels(labels), n))
         t = self._threads if threads is None else threads
         if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)):
             raise TypeError(f"chunk must be an int, got {type(chunk).__name__}")
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
-        if progress is None or progress is False or n <= chunk:
-            out = self._ix.add(x, id_arr, vad, ts, lab, t)
-            if callable(progress):
-                progress(n, n)
-            return out
+        if progress is None or progress is False:
+            return self._ix.add(x, id_arr, vad, ts, lab, t)
         return self._add_chunked(x, id_arr, vad, ts, lab, t, progress, int(chunk))
 
     def _add_chunked(self, x, id_arr, vad, ts, lab, t, progress, chunk):
+        """add() with progress: the core checks the whole batch first (so that a
+        bad row in a later chunk stores nothing), then stores it chunk by chunk.
+        A chunk can still fail (another thread took an id between chunks) and
+        so can the callback: then the chunks already stored are removed again."""
         n = x.shape[0]
-        # The core checks the whole batch up front, so that a bad row in a
-        # later chunk cannot leave the earlier ones stored.
         self._ix.check_add(x, id_arr, vad, ts, lab, t)
         bar = None
         if progress is True:
@@ -298,19 +297,34 @@ class Index:
                 bar = tqdm(total=n, unit="vec")
             except ImportError:
                 bar = None
-        outs = []
-        for a in range(0, n, chunk):
-            b = min(n, a + chunk)
-            outs.append(self._ix.add(x[a:b], None if id_arr is None else id_arr[a:b],
-                                     None if vad is None else vad[a:b], None if ts is None else ts[a:b],
-                                     None if lab is None else lab[a:b], t))
+        stored = []
+        try:
+            for a in range(0, max(n, 1), chunk):
+                b = min(n, a + chunk)
+                stored.append(self._ix.add(x[a:b], None if id_arr is None else id_arr[a:b],
+                                           None if vad is None else vad[a:b], None if ts is None else ts[a:b],
+                                           None if lab is None else lab[a:b], t))
+                if bar is not None:
+                    bar.update(b - a)
+                elif callable(progress):
+                    progress(b, n)
+        except BaseException:  # KeyboardInterrupt in the callback too: all or nothing
+            self._remove_stored(np.concatenate(stored) if stored else np.zeros(0, np.uint64))
+            raise
+        finally:
             if bar is not None:
-                bar.update(b - a)
-            elif callable(progress):
-                progress(b, n)
-        if bar is not None:
-            bar.close()
-        return np.concatenate(outs)
+                bar.close()
+        return np.concatenate(stored)
+
+    def _remove_stored(self, ids: np.ndarray) -> None:
+        """Undo of an interrupted chunked add: removes those of ids still held
+        (another thread may have removed some; a closed index holds none)."""
+        if ids.size == 0 or self._ix.closed:
+            return
+        try:
+            self._ix.remove(ids)
+        except UnknownIdError:
+            self._ix.remove(np.array([i for i in ids.tolist() if self._ix.contains(i)], dtype=np.uint64))
 
     def remove(self, ids: Any) -> None:
         """Remove ids; UnknownIdError (and nothing removed) if any is not held."""
@@ -319,10 +333,7 @@ class Index:
     def set_labels(self, ids: Any, labels: Any) -> None:
         """Set the integer labels of held ids (used by filters and basins)."""
         id_arr = _as_ids(ids)
-        la = np.asarray(labels)
-        if la.dtype.kind not in "iu":
-            raise TypeError(f"labels must be integers, got dtype {la.dtype}")
-        self._ix.set_labels(id_arr, np.ascontiguousarray(np.broadcast_to(la.astype(np.int64), id_arr.shape)))
+        self._ix.set_labels(id_arr, np.ascontiguousarray(_broadcast_scalar(_as_labels(labels), id_arr.shape[0])))
 
     # ------------------------------------------------------------ queries
     def search(self, queries: Any, k: int = 10, *, sentiment: Optional[Sequence[float]] = None,
@@ -356,10 +367,8 @@ class Index:
         q = np.asarray(queries)
         single = q.ndim == 1
         qa = _as_f32_rows(q, "queries")
-        if sentiment is None and sentiment_weight:
-            raise ValueError("sentiment_weight needs sentiment=(valence, arousal, dominance)")
-        # The core checks k, ef, threads, sentiment, sentiment_weight and
-        # time_decay (types and values); here only the defaults are filled.
+        # The binding and the core check k, ef, threads, sentiment,
+        # sentiment_weight and time_decay; here only the defaults are filled.
         t_now = 0.0
         if time_decay is not None:
             t_now = time.time() if now is None else now
@@ -370,19 +379,12 @@ class Index:
                 if unknown:
                     raise ValueError(f"unknown filter keys {sorted(unknown)}: use 'labels' and/or 'ids'")
                 if "labels" in filter:
-                    la = np.atleast_1d(np.asarray(filter["labels"]))
-                    if la.size and la.dtype.kind not in "iu":
-                        raise TypeError(f"filter labels must be integers, got dtype {la.dtype}")
-                    f_labels = np.ascontiguousarray(la.astype(np.int64).ravel())
+                    f_labels = np.ascontiguousarray(_as_labels(filter["labels"], "filter labels").ravel())
                 if "ids" in filter:
                     f_ids = _as_ids(filter["ids"], "filter ids")
             else:
                 f_ids = _as_ids(filter, "filter ids")
-        if f_labels is not None and f_ids is not None:
-            # both: the listed ids that also carry one of the labels
-            held = np.array([i for i in f_ids if self._ix.contains(int(i))], dtype=np.uint64)
-            keep = np.isin(self._ix.get_payload(held)["labels"], f_labels)
-            f_ids, f_labels = np.ascontiguousarray(held[keep]), None
+        # With both, the core keeps the listed ids that also carry one of the labels.
         t = self._threads if threads is None else threads
         ids, scores = self._ix.search(qa, k, t, sentiment, sentiment_weight, time_decay, t_now, f_labels, f_ids,
                                       0 if ef is None else ef, exact)

@@ -14,13 +14,14 @@ loaded index, so one atomic file holds both.
 from __future__ import annotations
 
 import weakref
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..errors import ClosedError
 from . import _basin_state
 from ._index import Index, _as_f32_rows
+from ._sharded import ShardedIndex
 
 Path = Tuple[str, ...]
 
@@ -38,19 +39,19 @@ def _path(path: Any) -> Path:
     return p
 
 
-def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int,
+def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, max_iter: int,
             n_init: int = 4) -> Tuple[np.ndarray, np.ndarray]:
     """Best of n_init runs (lowest inertia) of Lloyd's k-means with k-means++ seeding (float64)."""
     best = None
     for _ in range(n_init):
-        centers, assign = _kmeans_once(x, k, rng, iters)
+        centers, assign = _kmeans_once(x, k, rng, max_iter)
         inertia = float(((x - centers[assign]) ** 2).sum())
         if best is None or inertia < best[0]:
             best = (inertia, centers, assign)
     return best[1], best[2]
 
 
-def _kmeans_once(x: np.ndarray, k: int, rng: np.random.Generator, iters: int) -> Tuple[np.ndarray, np.ndarray]:
+def _kmeans_once(x: np.ndarray, k: int, rng: np.random.Generator, max_iter: int) -> Tuple[np.ndarray, np.ndarray]:
     n = x.shape[0]
     k = min(k, n)
     centers = np.empty((k, x.shape[1]))
@@ -62,7 +63,7 @@ def _kmeans_once(x: np.ndarray, k: int, rng: np.random.Generator, iters: int) ->
         centers[c] = x[i]
         d2 = np.minimum(d2, ((x - centers[c]) ** 2).sum(1))
     assign = np.zeros(n, dtype=np.int64)
-    for _ in range(iters):
+    for _ in range(max_iter):
         dist = (x * x).sum(1)[:, None] - 2 * x @ centers.T + (centers * centers).sum(1)[None, :]
         new = dist.argmin(1)
         if _ > 0 and np.array_equal(new, assign):
@@ -103,8 +104,8 @@ class Navigator:
     """
 
     def __init__(self, index: Index) -> None:
-        if not isinstance(index, Index):
-            raise TypeError("Navigator needs a superinstance.vector_navigator.Index")
+        if not isinstance(index, (Index, ShardedIndex)):
+            raise TypeError("Navigator needs a superinstance.vector_navigator.Index or ShardedIndex")
         if index.closed:
             raise ClosedError("Index is closed")
         self._closed = False
@@ -263,16 +264,25 @@ class Navigator:
                **kwargs: Any) -> Tuple[np.ndarray, np.ndarray]:
         """Index.search restricted to ``basin`` and its descendants down to
         ``depth`` levels below it (0 = the basin alone); other keyword
-        arguments go to Index.search."""
+        arguments go to Index.search. An id filter (``filter=[ids]`` or
+        ``{"ids": [...]}``) narrows the basin search further (both filters
+        are applied by the core in one scan); a label filter would replace
+        the basin's own and is refused."""
         self._require_open()
         if basin is None:
             return self.index.search(queries, k, **kwargs)
         if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
             raise ValueError(f"depth must be an int >= 0, got {depth!r}")
         p = self._require(basin)
-        if "filter" in kwargs:
-            raise ValueError("basin search sets the filter itself; pass basin= or filter=, not both")
-        return self.index.search(queries, k, filter={"labels": self._labels_under(p, depth)}, **kwargs)
+        filt = {"labels": self._labels_under(p, depth)}
+        extra = kwargs.pop("filter", None)
+        if extra is not None:
+            extra = extra if isinstance(extra, Mapping) else {"ids": extra}
+            if "labels" in extra:
+                raise ValueError("basin search sets the label filter itself; pass basin= or filter={'labels': ...}, "
+                                 "not both (filter={'ids': [...]} narrows a basin search)")
+            filt.update(extra)  # ids (and any unknown key, for Index.search to name)
+        return self.index.search(queries, k, filter=filt, **kwargs)
 
     def counts(self) -> Dict[Path, int]:
         """Vectors held directly in each basin."""
@@ -307,16 +317,17 @@ class Navigator:
         return root
 
     # ------------------------------------------------------------ automatic basins
-    def build_basins(self, levels: int = 2, branching: int = 8, *, prefix: str = "b", seed: int = 0,
-                     iters: int = 25) -> List[Path]:
+    def build_basins(self, depth: int = 2, branching: int = 8, *, prefix: str = "b", seed: int = 0,
+                     max_iter: int = 25) -> List[Path]:
         """Organise every vector of the index into basins by hierarchical
-        k-means: ``branching`` clusters per level, ``levels`` deep, named
+        k-means (at most ``max_iter`` Lloyd iterations per split): ``branching``
+        clusters per level, ``depth`` levels deep, named
         (prefix0,), (prefix0, prefix3), ... Vectors get the label of their leaf.
         Replaces basins made by an earlier build. Returns the leaf paths.
         On any error (a read-only index included) the basins are unchanged."""
         self._require_open()
-        if not (isinstance(levels, int) and levels >= 1 and isinstance(branching, int) and branching >= 2):
-            raise ValueError("levels must be >= 1 and branching >= 2")
+        if not (isinstance(depth, int) and depth >= 1 and isinstance(branching, int) and branching >= 2):
+            raise ValueError("depth must be >= 1 and branching >= 2")
         if self.index.read_only:
             raise ValueError("build_basins: this index was loaded with mmap=True and is read-only")
         ids = self.index.ids()
@@ -324,7 +335,7 @@ class Navigator:
             raise ValueError("build_basins: the index is empty")
         saved = self._basin_maps_copy()
         try:
-            return self._build_basins(ids, levels, branching, prefix, seed, iters)
+            return self._build_basins(ids, depth, branching, prefix, seed, max_iter)
         except BaseException:
             self._label, self._sentiment, self._centroid, self._sums, self._next_label = saved
             self._centroid_updates += 1
@@ -333,8 +344,8 @@ class Navigator:
     def _basin_maps_copy(self) -> Tuple[Any, ...]:
         return (dict(self._label), dict(self._sentiment), dict(self._centroid), dict(self._sums), self._next_label)
 
-    def _build_basins(self, ids: np.ndarray, levels: int, branching: int, prefix: str, seed: int,
-                      iters: int) -> List[Path]:
+    def _build_basins(self, ids: np.ndarray, depth: int, branching: int, prefix: str, seed: int,
+                      max_iter: int) -> List[Path]:
         x = self.index.get(ids).astype(np.float64)
         if self.index.metric == "cosine":
             x /= np.linalg.norm(x, axis=1, keepdims=True)
@@ -349,7 +360,7 @@ class Navigator:
         labels = np.empty(len(ids), dtype=np.int64)
 
         def split(rows: np.ndarray, parent: Path, level: int) -> None:
-            centers, assign = _kmeans(x[rows], branching, rng, iters)
+            centers, assign = _kmeans(x[rows], branching, rng, max_iter)
             for c in range(centers.shape[0]):
                 sub = rows[assign == c]
                 if len(sub) == 0:
@@ -358,7 +369,7 @@ class Navigator:
                 self.create_basin(p)
                 self._centroid[p] = centers[c]
                 self._centroid_updates += 1
-                if level + 1 < levels and len(sub) > branching:
+                if level + 1 < depth and len(sub) > branching:
                     split(sub, p, level + 1)
                 else:
                     leaves.append(p)

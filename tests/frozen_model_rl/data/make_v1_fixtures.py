@@ -27,6 +27,6 @@ for name, pol in (("linucb", LinUCB(4, 3, **kw)),
         d = pol.select(x)
         arms.append(d.arm)
         pol.update(d, float(x[0] - x[1]))
-    expect[name] = {"scores": scores, "next_arms": arms, "stats": pol.stats}
+    expect[name] = {"scores": scores, "next_arms": arms, "stats": pol.stats()}
 with open(os.path.join(out, "v1_expected.json"), "w") as f:
     json.dump(expect, f, indent=1)

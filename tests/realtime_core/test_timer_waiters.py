@@ -1,4 +1,4 @@
-"""Every timer backend that works here, on the real clock.
+"""Every timer waiter that works here, on the real clock.
 
 Timing assertions are about the grid (exact deadlines, no drift, counts,
 woke >= deadline), never tight latency numbers: this is a noisy shared 2-core VM.
@@ -11,27 +11,27 @@ import time
 import pytest
 
 from superinstance import _core
-from superinstance.errors import BackendUnavailableError, ClosedError
-from superinstance.realtime_core import Timer, backends, monotonic_ns
+from superinstance.errors import UnavailableError, ClosedError
+from superinstance.realtime_core import Timer, monotonic_ns, waiters
 
-WORKING = [b["name"] for b in backends() if b["ok"]]
+WORKING = [b["name"] for b in waiters() if b["ok"]]
 ALL = ["clock_nanosleep", "timerfd", "io_uring", "hybrid"]
 
 
-def test_every_backend_is_reported():
-    names = [b["name"] for b in backends()]
+def test_every_waiter_is_reported():
+    names = [b["name"] for b in waiters()]
     assert names == ALL
     assert "clock_nanosleep" in WORKING  # POSIX: always available on Linux
 
 
-@pytest.mark.parametrize("backend", ALL)
-def test_backend_ticks_on_the_exact_grid(backend):
-    if backend not in WORKING:
-        pytest.skip(f"{backend} refused here: " + next(b["detail"] for b in backends() if b["name"] == backend))
+@pytest.mark.parametrize("waiter", ALL)
+def test_waiter_ticks_on_the_exact_grid(waiter):
+    if waiter not in WORKING:
+        pytest.skip(f"{waiter} refused here: " + next(b["detail"] for b in waiters() if b["name"] == waiter))
     period = 2_000_000  # 500 Hz
     start = monotonic_ns() + 5_000_000
-    with Timer(period_ns=period, backend=backend, start_ns=start) as t:
-        assert t.backend == backend
+    with Timer(period_ns=period, waiter=waiter, start_ns=start) as t:
+        assert t.waiter == waiter
         ticks = [t.tick() for _ in range(60)]
         stats = t.stats()
     for tk in ticks:
@@ -48,10 +48,10 @@ def test_backend_ticks_on_the_exact_grid(backend):
     assert ticks[-1].index * period <= elapsed < ticks[-1].index * period + 250_000_000
 
 
-@pytest.mark.parametrize("backend", ["clock_nanosleep", "hybrid"])
-def test_timer_slack_is_restored(backend):
+@pytest.mark.parametrize("waiter", ["clock_nanosleep", "hybrid"])
+def test_timer_slack_is_restored(waiter):
     before = _core.timer_slack_ns()
-    with Timer(period_ns=1_000_000, backend=backend) as t:
+    with Timer(period_ns=1_000_000, waiter=waiter) as t:
         for _ in range(3):
             t.tick()
     assert _core.timer_slack_ns() == before
@@ -59,32 +59,32 @@ def test_timer_slack_is_restored(backend):
 
 def test_auto_reports_its_choice():
     with Timer(rate_hz=1000) as t:
-        assert t.backend in ("clock_nanosleep", "timerfd", "io_uring")
-        assert t.backend in t.backend_note and "auto chose" in t.backend_note
+        assert t.waiter in ("clock_nanosleep", "timerfd", "io_uring")
+        assert t.waiter in t.waiter_note and "auto chose" in t.waiter_note
         t.tick()
 
 
-def test_a_refused_backend_raises_with_the_reason_and_auto_falls_back():
+def test_a_refused_waiter_raises_with_the_reason_and_auto_falls_back():
     _core._realtime_simulate_refusal("io_uring", "io_uring_setup: Operation not permitted (seccomp)")
     _core._realtime_simulate_refusal("clock_nanosleep", "simulated")
     try:
-        with pytest.raises(BackendUnavailableError, match="io_uring refused: io_uring_setup: Operation not permitted"):
-            Timer(rate_hz=100, backend="io_uring")
-        assert not next(b for b in backends() if b["name"] == "io_uring")["ok"]
+        with pytest.raises(UnavailableError, match="io_uring refused: io_uring_setup: Operation not permitted"):
+            Timer(rate_hz=100, waiter="io_uring")
+        assert not next(b for b in waiters() if b["name"] == "io_uring")["ok"]
         with Timer(rate_hz=100) as t:
-            assert t.backend == "timerfd"
-            assert "clock_nanosleep refused: simulated" in t.backend_note
+            assert t.waiter == "timerfd"
+            assert "clock_nanosleep refused: simulated" in t.waiter_note
     finally:
         _core._realtime_clear_refusals()
-    with Timer(rate_hz=100, backend="io_uring") as t:
-        assert t.backend == "io_uring"
+    with Timer(rate_hz=100, waiter="io_uring") as t:
+        assert t.waiter == "io_uring"
 
 
-@pytest.mark.parametrize("backend", ALL)
-def test_close_wakes_a_blocked_tick(backend):
-    if backend not in WORKING:
-        pytest.skip(f"{backend} refused here")
-    t = Timer(rate_hz=0.01, backend=backend)  # next deadline 100 s away
+@pytest.mark.parametrize("waiter", ALL)
+def test_close_wakes_a_blocked_tick(waiter):
+    if waiter not in WORKING:
+        pytest.skip(f"{waiter} refused here")
+    t = Timer(rate_hz=0.01, waiter=waiter)  # next deadline 100 s away
     result = {}
 
     def waiter():
@@ -115,7 +115,7 @@ def test_tick_releases_the_gil():
     th = threading.Thread(target=spin)
     th.start()
     try:
-        with Timer(period_ns=100_000_000, backend="clock_nanosleep") as t:
+        with Timer(period_ns=100_000_000, waiter="clock_nanosleep") as t:
             before = counter[0]
             t.tick()
             assert counter[0] - before > 1000  # the other thread ran while we waited
@@ -132,7 +132,7 @@ def test_no_file_descriptor_leaks_after_close():
     base = _fd_count()
     for _ in range(5):
         for b in WORKING:
-            t = Timer(rate_hz=1000, backend=b)
+            t = Timer(rate_hz=1000, waiter=b)
             t.tick()
             t.close()
         t = Timer(rate_hz=1000)
@@ -145,7 +145,7 @@ def test_deterministic_concurrent_ticks_are_serialised():
     # Two threads share one timer: each deadline is delivered exactly once.
     got = []
     lock = threading.Lock()
-    with Timer(period_ns=1_000_000, backend="timerfd", missed="burst") as t:
+    with Timer(period_ns=1_000_000, waiter="timerfd", on_missed="burst") as t:
         def run():
             for _ in range(20):
                 tk = t.tick()
@@ -159,8 +159,8 @@ def test_deterministic_concurrent_ticks_are_serialised():
     assert sorted(got) == list(range(40))
 
 
-@pytest.mark.parametrize("backend", ["clock_nanosleep", "timerfd"])
-def test_signals_interrupt_a_long_tick(backend):
+@pytest.mark.parametrize("waiter", ["clock_nanosleep", "timerfd"])
+def test_signals_interrupt_a_long_tick(waiter):
     import signal
 
     class Interrupted(Exception):
@@ -171,7 +171,7 @@ def test_signals_interrupt_a_long_tick(backend):
 
     old = signal.signal(signal.SIGUSR1, handler)
     try:
-        t = Timer(rate_hz=0.01, backend=backend)  # 100 s to the first deadline
+        t = Timer(rate_hz=0.01, waiter=waiter)  # 100 s to the first deadline
         threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGUSR1)).start()
         t0 = time.monotonic()
         with pytest.raises(Interrupted):
