@@ -3,6 +3,7 @@ block on every tick (publish="name"); readers in this process, another Python
 process and a C program see one consistent snapshot per read; absent, stale
 and foreign blocks are told apart with clear errors."""
 
+import contextlib
 import json
 import os
 import signal
@@ -40,6 +41,25 @@ def _result(proc, timeout=60):
     out, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, out + err
     return json.loads(out.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def _ticking(timer):
+    """The timer ticking in a thread of its own (the writer) while the block runs; closed after."""
+    stop = threading.Event()
+
+    def run():
+        while not stop.is_set():
+            timer.tick()
+
+    writer = threading.Thread(target=run)
+    writer.start()
+    try:
+        yield timer
+    finally:
+        stop.set()
+        writer.join()
+        timer.close()
 
 
 def _fake_block(name, *, magic=MAGIC, version=1, size=SIZE, file_size=SIZE, seq=2, pid=None):
@@ -84,21 +104,8 @@ def test_snapshot_matches_the_timer(shm_name):
 def test_reader_process_sees_only_consistent_snapshots_at_1khz(shm_name):
     period = 1_000_000
     start = time.monotonic_ns() + 50_000_000
-    timer = Timer(period_ns=period, start_ns=start, publish=shm_name)
-    stop = threading.Event()
-
-    def run():
-        while not stop.is_set():
-            timer.tick()
-
-    writer = threading.Thread(target=run)
-    writer.start()
-    try:
+    with _ticking(Timer(period_ns=period, start_ns=start, publish=shm_name)):
         result = _result(_run_checker(shm_name, start, period, 1.5))
-    finally:
-        stop.set()
-        writer.join()
-        timer.close()
     assert result["ticks"] > 300  # 1.5 s at 1 kHz, on a loaded machine
     assert result["changes"] > 100 and result["reads"] > result["changes"]
 
@@ -272,16 +279,7 @@ def test_c_reader_refuses_other_layouts_and_absent_blocks(shm_name, c_reader):
 def test_read_cost(shm_name, c_reader, capsys):
     """Reading costs < 100 ns from C and < 2 us from Python, while the writer ticks at 1 kHz
     (asserted with 5x slack for a loaded machine)."""
-    timer = Timer(rate_hz=1000, publish=shm_name)
-    stop = threading.Event()
-
-    def run():
-        while not stop.is_set():
-            timer.tick()
-
-    writer = threading.Thread(target=run)
-    writer.start()
-    try:
+    with _ticking(Timer(rate_hz=1000, publish=shm_name)):
         out = subprocess.run([str(c_reader), shm_name, "bench", "2000000"], capture_output=True, text=True,
                              check=True).stdout
         c_ns = json.loads(out)["ns_per_read"]
@@ -292,10 +290,6 @@ def test_read_cost(shm_name, c_reader, capsys):
             for _ in range(20000):
                 read()
             best = min(best, (time.perf_counter_ns() - t0) / 20000)
-    finally:
-        stop.set()
-        writer.join()
-        timer.close()
     with capsys.disabled():
         print(f"\nrate state read (writer at 1 kHz): C {c_ns:.1f} ns, Python {best:.0f} ns")
     assert c_ns < 500 and best < 10_000
