@@ -254,6 +254,7 @@ void bind_timer(py::module_& m) {
                 py::arg("waiter") = "auto", py::arg("on_missed") = "skip", py::arg("start_ns") = py::none(),
                 py::arg("clock") = py::none())
       .def("tick", &tick_interruptibly)
+      .def("publish", [](Timer& t, const py::object& name) { t.publish(str_arg(name, "publish")); }, py::arg("name"))
       .def("set_rate", [](Timer& t, const py::object& rate_hz, const py::object& period_ns) {
         t.set_period(period_arg(rate_hz, period_ns));
       }, py::arg("rate_hz") = py::none(), py::arg("period_ns") = py::none())
@@ -420,6 +421,9 @@ void bind_task_methods(closable_class<Holder>& cls) {
         py::arg("start_ns") = py::none())
       .def("remove_task", [](Holder& h, const py::object& id) { h.core().remove(int_arg<std::uint64_t>(id, "task_id")); },
            py::arg("task_id"))
+      .def("publish_task", [](Holder& h, const py::object& id, const py::object& name) {
+        h.core().publish(int_arg<std::uint64_t>(id, "task_id"), str_arg(name, "publish"));
+      }, py::arg("task_id"), py::arg("name"))
       .def("task_ids", [](Holder& h) { return h.core().ids(); })
       .def("task_stats", [](Holder& h, const py::object& id) {
         return task_stats_dict(h.core().stats(int_arg<std::uint64_t>(id, "task_id")));

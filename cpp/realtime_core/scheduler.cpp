@@ -35,9 +35,24 @@ void SchedulerCore::remove(std::uint64_t id) {
     auto it = tasks_.find(id);
     if (it == tasks_.end()) throw UnknownId("no task with id " + std::to_string(id));
     it->second->removed = true;
+    close_publisher(*it->second);
     tasks_.erase(it);
   }
   notify();
+}
+
+void SchedulerCore::publish(std::uint64_t id, const std::string& name) {
+  auto w = std::make_shared<RateStateWriter>(name);  // outside the lock: system calls
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) throw UnknownId("no task with id " + std::to_string(id));
+  close_publisher(*it->second);
+  it->second->core.set_publisher(std::move(w));
+}
+
+void SchedulerCore::close_publisher(Task& t) {
+  if (t.core.publisher()) t.core.publisher()->close();  // readers see state closed
+  t.core.set_publisher(nullptr);
 }
 
 std::vector<std::uint64_t> SchedulerCore::ids() const {
@@ -225,7 +240,10 @@ void SchedulerCore::clear() {
   std::deque<std::function<void()>> jobs;
   {
     std::lock_guard<std::mutex> g(mu_);
-    for (auto& kv : tasks_) kv.second->removed = true;
+    for (auto& kv : tasks_) {
+      kv.second->removed = true;
+      close_publisher(*kv.second);
+    }
     tasks.swap(tasks_);
     jobs.swap(jobs_);
   }  // destroyed here, without the lock (bodies may take the GIL to let go of Python objects)

@@ -68,6 +68,9 @@ class SchedulerCore {
                     TaskPrelude prelude = {});
   // Throws si::UnknownId if no such task.
   void remove(std::uint64_t id);
+  // The task writes the shared rate state block `name` after every call's
+  // tick (rate_state.hpp); closed and unlinked when the task is removed.
+  void publish(std::uint64_t id, const std::string& name);
   std::vector<std::uint64_t> ids() const;
   TaskStats stats(std::uint64_t id) const;
   std::size_t size() const;
@@ -118,6 +121,7 @@ class SchedulerCore {
   bool wait_for(Waiter& w, Task& task, std::int64_t deadline, bool& entered);
   // Whether a job is queued or a task is due at or before t.
   bool due_by(std::int64_t t) const;
+  void close_publisher(Task& t);
   void notify() {
     if (notify_) notify_();
   }

@@ -65,7 +65,20 @@ Tick TimerCore::complete(std::int64_t woke) {
   ++stats_.count;
   stats_.missed += t.missed;
   if (behind > 0) ++stats_.overruns;
+  if (publisher_) publish(t);
   return t;
+}
+
+void TimerCore::set_publisher(std::shared_ptr<RateStateWriter> w) {
+  publisher_ = std::move(w);
+  if (!publisher_) return;
+  const auto next = next_deadline_if_representable();
+  publisher_->announce(grid_.period(), next ? *next : INT64_MAX);
+}
+
+void TimerCore::publish(const Tick& t) {
+  const auto next = next_deadline_if_representable();
+  publisher_->publish(t, stats_, grid_.period(), next ? *next : INT64_MAX);
 }
 
 void TimerCore::set_period(Period p) { grid_.reanchor(next_, grid_.deadline(next_), p); }
@@ -152,12 +165,20 @@ void Timer::set_policy(MissedPolicy p) {
   core_.set_policy(p);
 }
 
+void Timer::publish(const std::string& name) {
+  auto w = std::make_shared<RateStateWriter>(name);  // outside the lock: system calls
+  check_open();
+  std::lock_guard<std::mutex> g(state_mu_);
+  core_.set_publisher(std::move(w));
+}
+
 void Timer::close() {
   if (closed_.exchange(true, std::memory_order_acq_rel)) return;
   if (waiter_) waiter_->interrupt();
   std::lock_guard<std::mutex> serial(tick_mu_);  // waits for a tick() in flight
   std::lock_guard<std::mutex> g(state_mu_);
   waiter_.reset();  // releases the backend's file descriptors and rings
+  if (core_.publisher()) core_.publisher()->close();  // readers see state closed
 #if defined(__linux__)
   if (async_fd_ >= 0) ::close(async_fd_);
 #endif

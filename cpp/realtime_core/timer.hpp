@@ -22,6 +22,7 @@
 
 #include "common/histogram.hpp"
 #include "realtime_core/grid.hpp"
+#include "realtime_core/rate_state.hpp"
 #include "realtime_core/waiter.hpp"
 
 namespace si::rt {
@@ -72,12 +73,18 @@ class TimerCore {
   MissedPolicy policy() const { return policy_; }
   const TimerStats& stats() const { return stats_; }
   void reset_stats();
+  // Publish the shared rate state after every completed tick (null: stop).
+  void set_publisher(std::shared_ptr<RateStateWriter> w);
+  const std::shared_ptr<RateStateWriter>& publisher() const { return publisher_; }
 
  private:
+  void publish(const Tick& t);
+
   Grid grid_;
   MissedPolicy policy_;
   std::uint64_t next_ = 0;
   TimerStats stats_;
+  std::shared_ptr<RateStateWriter> publisher_;
 };
 
 class Timer {
@@ -99,6 +106,9 @@ class Timer {
   std::optional<Tick> tick_slice(std::int64_t max_block_ns, std::int64_t slice_ns);
   void set_period(Period p);
   void set_policy(MissedPolicy p);
+  // Writes the shared rate state block `name` on every tick from now on
+  // (rate_state.hpp); the block is closed and unlinked with the timer.
+  void publish(const std::string& name);
   // Idempotent; wakes a blocked tick() (which throws Closed) and waits for it.
   void close();
   bool closed() const { return closed_.load(std::memory_order_acquire); }

@@ -6,13 +6,45 @@ See ``superinstance doctor`` for what this machine supports.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict
 
 from . import errors
 from ._core import LatencyHistogram, __version__
 from .errors import SuperinstanceError
 
-__all__ = ["__version__", "capabilities", "LatencyHistogram", "SuperinstanceError", "errors"]
+__all__ = ["__version__", "capabilities", "get_cmake_dir", "get_include", "LatencyHistogram", "SuperinstanceError",
+           "errors"]
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def get_include() -> str:
+    """The folder of the C++ core's headers (``#include "realtime_core/timer.hpp"``), of the
+    header-only C reader of the shared rate state (``realtime_core/rate_state.h``) and, one level
+    up from the package, of the Cython ``.pxd`` files (``cimport superinstance.realtime_core``).
+
+    In an installed wheel: ``superinstance/include``. In a source checkout run with
+    ``PYTHONPATH=python``: the repository's ``cpp/`` folder.
+    """
+    installed = os.path.join(_HERE, "include")
+    if os.path.isdir(installed):
+        return installed
+    source = os.path.join(os.path.dirname(os.path.dirname(_HERE)), "cpp")
+    if os.path.isfile(os.path.join(source, "realtime_core", "rate_state.h")):
+        return source
+    raise FileNotFoundError(f"no C++ headers in {installed}: this installation of superinstance was built without them")
+
+
+def get_cmake_dir() -> str:
+    """The folder of ``superinstanceConfig.cmake``: ``cmake -Dsuperinstance_DIR=$(python -c
+    "import superinstance; print(superinstance.get_cmake_dir())")`` makes ``find_package(superinstance CONFIG)``
+    find the core library ``superinstance::core`` (an installed wheel only)."""
+    path = os.path.join(_HERE, "cmake")
+    if not os.path.isfile(os.path.join(path, "superinstanceConfig.cmake")):
+        raise FileNotFoundError(f"no CMake package config in {path}: install the wheel (pip install superinstance); "
+                                "a source checkout has none")
+    return path
 
 
 def cuda_module_built() -> bool:

@@ -42,6 +42,7 @@ from superinstance import _core
 def make():
     return _core.RtTimer(rate_hz=100, waiter="timerfd")
 ARGS = {"set_rate": (50,), "set_on_missed": ("burst",)}
+ARGS["publish"] = ("si-closed-test",)
 ''')
 
 
@@ -82,6 +83,7 @@ def make():
     return s
 ARGS = {"add_task": (noop, 10), "add_native_task": (1, 0, 10), "remove_task": (1,), "task_stats": (1,),
         "run_until": (10**9,)}
+ARGS["publish_task"] = (1, "si-closed-test")
 ''')
 
 
@@ -107,6 +109,7 @@ def make():
     return ex
 ARGS = {"add_task": (noop, 10), "add_native_task": (1, 0, 10), "remove_task": (1,), "task_stats": (1,),
         "submit": (print,), "wait_stopped": (0.1,)}
+ARGS["publish_task"] = (1, "si-closed-test")
 ''')
 
 

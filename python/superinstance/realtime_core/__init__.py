@@ -22,6 +22,7 @@ from __future__ import annotations
 from ._timer import LatencyStats, Tick, Timer, VirtualClock, monotonic_ns, period_fraction, waiters
 from ._executor import RealtimeExecutor, RealtimeFallbackWarning, Scheduler, TaskErrors
 from ._platform import platform_report
+from ._rate_state import RateSnapshot, RateState
 
 __all__ = [
     "Timer",
@@ -32,6 +33,8 @@ __all__ = [
     "RealtimeFallbackWarning",
     "Scheduler",
     "TaskErrors",
+    "RateState",
+    "RateSnapshot",
     "monotonic_ns",
     "period_fraction",
     "platform_report",

@@ -223,17 +223,22 @@ class RealtimeExecutor:
             f.cancel()
 
     def add(self, fn: Callable[[Any], Any], rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
-              name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None) -> int:
-        """Call ``fn(tick)`` periodically on the grid ``start_ns + k * period``; returns the task id."""
-        return self._ex.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=_task_name(name, fn),
-                                 on_missed=on_missed, start_ns=start_ns)
+              name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None,
+            publish: Optional[str] = None) -> int:
+        """Call ``fn(tick)`` periodically on the grid ``start_ns + k * period``; returns the task id.
+        ``publish="name"``: the task writes the shared rate state block ``name`` on every call (RateState)."""
+        task_id = self._ex.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=_task_name(name, fn),
+                                    on_missed=on_missed, start_ns=start_ns)
+        return _publish(self._ex, task_id, publish)
 
     def add_native(self, address: int, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
-                     user_data: int = 0, name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None) -> int:
+                     user_data: int = 0, name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None,
+            publish: Optional[str] = None) -> int:
         """Call the C function ``void f(void *user_data, uint64_t index, int64_t deadline_ns)`` at
         ``address`` (ctypes, numba ``cfunc``) periodically, without taking the GIL."""
-        return self._ex.add_native_task(address, user_data=user_data, rate_hz=rate_hz, period_ns=period_ns,
-                                        name=_native_name(name, address), on_missed=on_missed, start_ns=start_ns)
+        task_id = self._ex.add_native_task(address, user_data=user_data, rate_hz=rate_hz, period_ns=period_ns,
+                                           name=_native_name(name, address), on_missed=on_missed, start_ns=start_ns)
+        return _publish(self._ex, task_id, publish)
 
     def remove(self, task_id: int) -> None:
         """Remove a periodic task (UnknownIdError if there is none with this id)."""
@@ -338,18 +343,23 @@ class Scheduler:
         return self._executor
 
     def add(self, fn: Callable[[Any], Any], rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
-            name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None) -> int:
-        """Add a periodic task ``fn(tick)``; safe while running. Returns its id."""
+            name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None,
+            publish: Optional[str] = None) -> int:
+        """Add a periodic task ``fn(tick)``; safe while running. Returns its id.
+        ``publish="name"``: the task writes the shared rate state block ``name`` on every call (RateState)."""
         self._check_open()
-        return self._core.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=_task_name(name, fn),
-                                   on_missed=on_missed, start_ns=start_ns)
+        task_id = self._core.add_task(fn, rate_hz=rate_hz, period_ns=period_ns, name=_task_name(name, fn),
+                                      on_missed=on_missed, start_ns=start_ns)
+        return _publish(self._core, task_id, publish)
 
     def add_native(self, address: int, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, *,
-                   user_data: int = 0, name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None) -> int:
+                   user_data: int = 0, name: str = "", on_missed: str = "skip", start_ns: Optional[int] = None,
+            publish: Optional[str] = None) -> int:
         """Add a C callback ``void f(void*, uint64_t index, int64_t deadline_ns)``, called without the GIL."""
         self._check_open()
-        return self._core.add_native_task(address, user_data=user_data, rate_hz=rate_hz, period_ns=period_ns,
-                                          name=_native_name(name, address), on_missed=on_missed, start_ns=start_ns)
+        task_id = self._core.add_native_task(address, user_data=user_data, rate_hz=rate_hz, period_ns=period_ns,
+                                             name=_native_name(name, address), on_missed=on_missed, start_ns=start_ns)
+        return _publish(self._core, task_id, publish)
 
     def remove(self, task_id: int) -> None:
         """Remove a task (UnknownIdError if unknown); safe while running."""
@@ -439,6 +449,17 @@ class Scheduler:
 
 def _name_of(fn: Callable[..., Any]) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def _publish(core: Any, task_id: int, publish: Optional[str]) -> int:
+    """Have the task write the shared rate state block ``publish`` on every call; a refused block removes the task."""
+    if publish is not None:
+        try:
+            core.publish_task(task_id, publish)
+        except BaseException:
+            core.remove_task(task_id)
+            raise
+    return task_id
 
 
 def _task_name(name: Any, fn: Any) -> Any:

@@ -145,6 +145,9 @@ class Timer:
     or ``virtual`` with ``clock=VirtualClock()`` for deterministic tests.
     ``on_missed`` is the missed-tick policy: ``skip`` (default), ``burst`` or
     ``delay``, with tokio's meanings (docs/realtime_core.md).
+    ``publish="name"`` writes the shared rate state block ``name`` on every
+    tick, for :class:`RateState` readers in any process or language; the block
+    is marked closed and its name removed when the timer closes.
 
     :meth:`tick` blocks (GIL released) until the next deadline and returns a
     :class:`Tick`. Iterating yields ticks until the timer is closed;
@@ -160,7 +163,8 @@ class Timer:
     """
 
     def __init__(self, rate_hz: Optional[Rate] = None, period_ns: Optional[int] = None, waiter: str = "auto",
-                 on_missed: str = "skip", start_ns: Optional[int] = None, clock: Optional[VirtualClock] = None):
+                 on_missed: str = "skip", start_ns: Optional[int] = None, clock: Optional[VirtualClock] = None,
+                 publish: Optional[str] = None):
         if not isinstance(waiter, str):
             raise TypeError(f"waiter must be a str, got {type(waiter).__name__}")
         if waiter not in WAITERS:
@@ -170,6 +174,12 @@ class Timer:
         self._t = _core.RtTimer(rate_hz=rate_hz, period_ns=period_ns, waiter=waiter, on_missed=on_missed,
                                 start_ns=start_ns, clock=clock)
         self._clock = clock
+        if publish is not None:  # the shared rate state block, written on every tick (RateState)
+            try:
+                self._t.publish(publish)
+            except BaseException:
+                self._t.close()
+                raise
         self._async: Optional[_Registration] = None
         self._pending: Optional[asyncio.Future] = None
 
