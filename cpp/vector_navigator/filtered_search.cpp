@@ -1,0 +1,225 @@
+// Filtered search: the passing set of a filter (posting lists, id map, time
+// index), the plan between an exact scan of only the passing rows and the
+// filter-aware HNSW walk, and the gathered scan. See docs/vector_navigator.md
+// ("Filtered search") for the cost model and why the walk is built this way.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+
+#include "vector_navigator/filter.hpp"
+#include "vector_navigator/hnsw.hpp"
+#include "vector_navigator/index.hpp"
+#include "vector_navigator/parallel.hpp"
+#include "vector_navigator/search_parts.hpp"
+#include "vector_navigator/topk.hpp"
+
+namespace si::vn {
+namespace {
+
+using TimeEntry = std::pair<double, std::uint32_t>;
+
+std::vector<std::int64_t> sorted_unique(std::vector<std::int64_t> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+// Every nq x k result slot set to "nothing passed".
+void write_empty(std::size_t nq, std::size_t k, std::uint64_t* out_ids, float* out_scores) {
+  std::fill(out_ids, out_ids + nq * k, kNoId);
+  std::fill(out_scores, out_scores + nq * k, -std::numeric_limits<float>::infinity());
+}
+
+}  // namespace
+
+void Index::check_filter_values(const SearchOptions& opt) const {
+  if (!opt.filter_time) return;
+  if (std::isnan(opt.time_lo) || std::isnan(opt.time_hi))
+    throw std::invalid_argument("search: the time filter's range has a NaN end");
+  if (opt.time_lo > opt.time_hi)
+    throw std::invalid_argument("search: the time filter's range is reversed (t0 = " + std::to_string(opt.time_lo) +
+                                " > t1 = " + std::to_string(opt.time_hi) + ")");
+}
+
+bool Index::plan_walks_locked(const SearchOptions& opt, std::size_t passing) const {
+  if (!hnsw_ || opt.exact) return false;
+  const bool rerank = walks_codes() && has_f32_;
+  const std::size_t ef = std::max({opt.ef ? opt.ef : hp_.ef_search, opt.k, rerank ? rerank_ * opt.k : 0});
+  return !FilterPlanModel::scan_is_cheaper(passing, nslots_ - deleted_, ef, 2 * hp_.M);
+}
+
+std::string Index::filter_plan(const SearchOptions& opt, std::size_t& passing) const {
+  require_open("filter_plan");
+  check_filter_values(opt);
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  require_open("filter_plan");
+  if (!opt.filter_labels && !opt.filter_ids && !opt.filter_time) {  // no filter: every live row
+    passing = nslots_ - deleted_;
+    return passing == 0 ? "none" : (hnsw_ && !opt.exact) ? "walk" : "scan";
+  }
+  PassingSet pass;
+  build_passing_locked(opt, pass);
+  passing = pass.slots.size();
+  if (passing == 0) return "none";
+  return plan_walks_locked(opt, passing) ? "walk" : "scan";
+}
+
+void Index::time_range_slots(double lo, double hi, std::vector<std::uint32_t>& out) const {
+  std::lock_guard<std::mutex> g(time_mu_);
+  if (time_dirty_) {
+    by_time_.clear();
+    for (std::size_t s = 0; s < nslots_; ++s)
+      if ((flags_[s] & kHasTs) && !(flags_[s] & kDeleted)) by_time_.emplace_back(ts_[s], static_cast<std::uint32_t>(s));
+    std::sort(by_time_.begin(), by_time_.end());
+    time_dirty_ = false;
+  }
+  const auto a = std::lower_bound(by_time_.begin(), by_time_.end(), TimeEntry{lo, 0});
+  const auto b = std::upper_bound(a, by_time_.end(), TimeEntry{hi, ~std::uint32_t{0}});
+  out.reserve(out.size() + static_cast<std::size_t>(b - a));
+  for (auto it = a; it != b; ++it) out.push_back(it->second);
+}
+
+void Index::build_passing_locked(const SearchOptions& opt, PassingSet& pass) const {
+  std::vector<std::uint32_t>& out = pass.slots;
+  out.clear();
+  const std::vector<std::int64_t> labs = opt.filter_labels ? sorted_unique(opt.labels) : std::vector<std::int64_t>{};
+  const auto label_ok = [&](std::uint32_t s) {
+    return !opt.filter_labels || std::binary_search(labs.begin(), labs.end(), label_[s]);
+  };
+  const auto time_ok = [&](std::uint32_t s) {
+    return !opt.filter_time || ((flags_[s] & kHasTs) && ts_[s] >= opt.time_lo && ts_[s] <= opt.time_hi);
+  };
+  if (opt.filter_ids) {  // the ids named: the smallest source a filter can have
+    out.reserve(opt.ids.size());
+    for (std::uint64_t id : opt.ids) {
+      auto it = slot_of_.find(id);
+      if (it != slot_of_.end() && label_ok(it->second) && time_ok(it->second)) out.push_back(it->second);
+    }
+    std::sort(out.begin(), out.end());  // an id named twice counts once
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return;
+  }
+  if (opt.filter_labels) {
+    std::size_t label_rows = 0;
+    for (std::int64_t lab : labs)
+      if (const auto* list = postings_.find(lab)) label_rows += list->size();
+    // Both labels and a time range: start from the labels unless the time
+    // range names fewer rows (two binary searches tell).
+    bool from_labels = true;
+    if (opt.filter_time) {
+      std::vector<std::uint32_t> in_range;
+      time_range_slots(opt.time_lo, opt.time_hi, in_range);
+      if (in_range.size() < label_rows) {
+        from_labels = false;
+        for (std::uint32_t s : in_range)
+          if (label_ok(s)) out.push_back(s);
+      }
+    }
+    if (from_labels) {
+      out.reserve(label_rows);
+      for (std::int64_t lab : labs)
+        if (const auto* list = postings_.find(lab))
+          for (std::uint32_t s : *list)
+            if (time_ok(s)) out.push_back(s);
+    }
+    return;
+  }
+  time_range_slots(opt.time_lo, opt.time_hi, out);  // time alone
+}
+
+void Index::gathered_scan_locked(const float* q, std::size_t nq, const SearchOptions& opt,
+                                 const std::vector<std::uint32_t>& slots, std::uint64_t* out_ids,
+                                 float* out_scores) const {
+  const std::size_t k = opt.k;
+  const Scorer sc{opt, vad_.data(), ts_.data(), flags_.data(), 1.0f - opt.sentiment_weight, opt.sentiment_weight};
+  const bool plain = !opt.use_sentiment && !opt.use_decay;
+  // f32 rows under cosine / ip: the SIMD dot kernel directly (no dispatch per row).
+  const bool f32dot = has_f32_ && (metric_ == Metric::cosine || metric_ == Metric::ip);
+  const std::size_t row_bytes = has_f32_ ? dim_ * 4 : dtype_ == DType::f16 ? dim_ * 2 : dim_;
+  const std::uint32_t* sl = slots.data();
+  const std::size_t n = slots.size();
+  parallel_for(nq, opt.threads, [&](std::size_t qi, std::size_t) {
+    TopK t;
+    t.reset(k);
+    const float* qq = q + qi * dim_;
+    float qsq = 0;  // quantized l2 needs |q|^2
+    if (!has_f32_ && metric_ == Metric::l2)
+      for (std::size_t j = 0; j < dim_; ++j) qsq += qq[j] * qq[j];
+    // Rows are gathered in list order; fetch a few rows ahead so that the
+    // SIMD distance never waits on memory (rows are ~1.5 KiB at 384-d f32).
+    constexpr std::size_t kAhead = 4;
+    const auto fetch = [&](std::uint32_t s) {
+      const char* r = has_f32_ ? reinterpret_cast<const char*>(row(s)) : static_cast<const char*>(walk_row(s));
+      for (std::size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(r + b);
+    };
+    for (std::size_t i = 0; i < std::min(kAhead, n); ++i) fetch(sl[i]);
+    float thr = t.threshold();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) fetch(sl[i + kAhead]);
+      const std::uint32_t s = sl[i];
+      float v = f32dot ? dot_(qq, row(s), dim_) : best_sim(qq, qsq, s);
+      if (!plain) v = sc.finish(v, s);
+      if (v < thr) continue;
+      t.push(v, s);
+      thr = t.threshold();
+    }
+    write_out(t, k, ids_, out_ids + qi * k, out_scores + qi * k);
+  });
+}
+
+void Index::filtered_search_locked(const float* q, std::size_t nq, const SearchOptions& opt, std::uint64_t* out_ids,
+                                   float* out_scores) const {
+  PassingSet pass;  // built once for the whole batch
+  build_passing_locked(opt, pass);
+  const std::size_t passing = pass.slots.size(), live = nslots_ - deleted_, k = opt.k;
+  if (passing == 0) {
+    write_empty(nq, k, out_ids, out_scores);
+    return;
+  }
+  if (!plan_walks_locked(opt, passing)) {
+    // A batch over a large share of the rows: the sequential (panel) scan with a
+    // bitmap reads rows in order and reuses each for many queries.
+    if (nq >= 8 && passing * 4 > live) {
+      pass.bitmap.assign(nslots_, 0);
+      for (std::uint32_t s : pass.slots) pass.bitmap[s] = 1;
+      scan_locked(q, nq, opt, &pass.bitmap, out_ids, out_scores);
+      return;
+    }
+    gathered_scan_locked(q, nq, opt, pass.slots, out_ids, out_scores);
+    return;
+  }
+  // The walk: a bitmap over the slots (the walk is chosen only when a large
+  // share of the rows passes, so this is a small multiple of the passing rows);
+  // everything passing needs none.
+  const std::uint8_t* allowed = nullptr;
+  if (passing < live) {
+    pass.bitmap.assign(nslots_, 0);
+    for (std::uint32_t s : pass.slots) pass.bitmap[s] = 1;
+    allowed = pass.bitmap.data();
+  }
+  const bool rerank = walks_codes() && has_f32_;
+  const std::size_t ef = std::max({opt.ef ? opt.ef : hp_.ef_search, k, rerank ? rerank_ * k : 0});
+  const Scorer sc{opt, vad_.data(), ts_.data(), flags_.data(), 1.0f - opt.sentiment_weight, opt.sentiment_weight};
+  const std::size_t want = std::min(k, passing);
+  parallel_for(nq, opt.threads, [&](std::size_t qi, std::size_t) {
+    std::vector<std::pair<float, std::uint32_t>> cands;
+    const float* qq = q + qi * dim_;
+    hnsw_->search(qq, ef, allowed, cands);
+    if (cands.size() < want) {  // the walk did not reach k passing rows: scan them exactly
+      SearchOptions one = opt;
+      one.threads = 1;
+      gathered_scan_locked(qq, 1, one, pass.slots, out_ids + qi * k, out_scores + qi * k);
+      return;
+    }
+    TopK t;
+    t.reset(k);
+    for (const auto& c : cands) t.push(sc.finish(rerank ? pair_sim(qq, c.second) : -c.first, c.second), c.second);
+    write_out(t, k, ids_, out_ids + qi * k, out_scores + qi * k);
+  });
+}
+
+}  // namespace si::vn
