@@ -213,9 +213,16 @@ class Index {
   void rebuild_graph_locked(std::size_t from, int threads);
   void scan_locked(const float* q, std::size_t nq, const SearchOptions& opt,
                    const std::vector<std::uint8_t>* allowed, std::uint64_t* out_ids, float* out_scores) const;
-  // filtered_search.cpp: the filter's passing rows (live, no repeats) from the
-  // posting lists, the id map or the time index, whichever names fewest rows.
+  // filtered_search.cpp: calls emit(slot) for each passing row (live, no
+  // repeats), read from the posting lists, the id map or the time index,
+  // whichever names fewest rows; returns how many were emitted.
+  template <class Emit>
+  std::size_t for_each_passing_locked(const SearchOptions& opt, Emit&& emit) const;
+  // At least the number of passing rows, from the sizes of the sources (no pass over rows).
+  std::size_t passing_bound_locked(const SearchOptions& opt) const;
   void build_passing_locked(const SearchOptions& opt, PassingSet& pass) const;
+  std::size_t time_range_count(double lo, double hi) const;
+  void refresh_time_index_locked() const;  // by_time_ after the last change; caller holds time_mu_
   // Exact scan of only the listed rows, each query on its own (parallel over queries).
   void gathered_scan_locked(const float* q, std::size_t nq, const SearchOptions& opt,
                             const std::vector<std::uint32_t>& slots, std::uint64_t* out_ids, float* out_scores) const;
