@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <unordered_map>
 #include <vector>
@@ -52,6 +53,37 @@ class LabelPostings {
 struct PassingSet {
   std::vector<std::uint32_t> slots;
   std::vector<std::uint8_t> bitmap;
+};
+
+// What the filter-aware walk asks of each node it meets: answered from a
+// bitmap when one was built (an id filter: proportional to the ids named),
+// else from the row's label and timestamp, so that a walk over a broad filter
+// needs no pass over the passing rows. Labels are looked up in a table over
+// [label_min, label_min + span) when the named labels are that close
+// together (basins, tenants), else by binary search.
+struct WalkFilter {
+  const std::uint8_t* bitmap = nullptr;
+  const std::int64_t* row_labels = nullptr;  // nullptr: no label condition
+  std::vector<std::uint8_t> label_table;
+  std::int64_t label_min = 0;
+  std::vector<std::int64_t> label_list;  // sorted, when there is no table
+  const double* ts = nullptr;            // nullptr: no time condition
+  const std::uint8_t* flags = nullptr;
+  double lo = 0, hi = 0;
+  bool pass(std::uint32_t n) const {
+    if (bitmap) return bitmap[n] != 0;
+    if (row_labels) {
+      const std::int64_t l = row_labels[n];
+      if (!label_table.empty()) {
+        const std::uint64_t off = static_cast<std::uint64_t>(l) - static_cast<std::uint64_t>(label_min);
+        if (off >= label_table.size() || !label_table[off]) return false;
+      } else if (!std::binary_search(label_list.begin(), label_list.end(), l)) {
+        return false;
+      }
+    }
+    if (ts) return (flags[n] & 2u) && ts[n] >= lo && ts[n] <= hi;  // 2 = Index::kHasTs
+    return true;
+  }
 };
 
 // The plan's cost model, in units of one distance computation.

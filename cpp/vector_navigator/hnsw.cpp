@@ -7,6 +7,7 @@
 
 #include "common/errors.hpp"
 #include "common/rng.hpp"
+#include "vector_navigator/filter.hpp"
 #include "vector_navigator/index.hpp"
 #include "vector_navigator/parallel.hpp"
 
@@ -316,7 +317,7 @@ void Hnsw::search(const float* q, std::size_t ef, const std::uint8_t* allowed,
   search_layer(q, qsq, cur, ef, 0, vis, out, false, allowed, true);
 }
 
-void Hnsw::search_filtered(const float* q, std::size_t ef, const std::uint8_t* allowed,
+void Hnsw::search_filtered(const float* q, std::size_t ef, const WalkFilter* allowed,
                            std::vector<Cand>& out) const {
   if (allowed == nullptr) {
     search(q, ef, nullptr, out);
@@ -331,11 +332,11 @@ void Hnsw::search_filtered(const float* q, std::size_t ef, const std::uint8_t* a
   std::uint32_t cur = entry_;
   float curd = dist(q, qsq, cur);
   cur = greedy_descend(q, qsq, cur, curd, max_level_, 0, false);
-  search_layer_filtered(q, qsq, cur, ef, vis, out, allowed);
+  search_layer_filtered(q, qsq, cur, ef, vis, out, *allowed);
 }
 
 void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, std::size_t ef, Visited& vis,
-                                 std::vector<Cand>& result, const std::uint8_t* allowed) const {
+                                 std::vector<Cand>& result, const WalkFilter& filter) const {
   const auto& flags = index_.flags_;
   vis.prepare(levels_.size());
   std::vector<Cand>& top = vis.top;    // worst on top (Closer): allowed live nodes
@@ -366,12 +367,15 @@ void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, st
   {
     const float d0 = dist(q, qsq, ep);
     cand.push_back({d0, ep});
-    if (allowed[ep] && !(flags[ep] & 4u)) {
+    if (filter.pass(ep) && !(flags[ep] & 4u)) {
       top.push_back({d0, ep});
       lower = d0;
     }
   }
   batch.reserve(M0_ * (M0_ + 1));
+  std::vector<std::uint32_t>& failing_buf = vis.nbc_ids;
+  failing_buf.resize(M0_ + 1);
+  std::uint32_t* failing = failing_buf.data();
   while (!cand.empty()) {
     const Cand c = cand.front();
     if (c.first > lower && top.size() >= ef) break;
@@ -380,12 +384,14 @@ void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, st
     // Collect up to M0 unvisited allowed nodes: the neighbours that pass, then
     // the neighbours of those that fail (two hops), as ACORN-1 does.
     batch.clear();
+    std::size_t nfail = 0;  // the failing neighbours, in link order
     const std::uint32_t* l = links(c.second, 0);
     const std::uint32_t cnt = l[0];
     for (std::uint32_t j = 1; j <= cnt; ++j) {
       const std::uint32_t nb = l[j];
       if (tag[nb] == epoch) continue;
-      if (!allowed[nb]) {
+      if (!filter.pass(nb)) {
+        failing[nfail++] = nb;
         __builtin_prefetch(links(nb, 0));  // its list is read for the two-hop step below
         continue;
       }
@@ -401,14 +407,14 @@ void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, st
     // sparse passing subgraph connected, without scoring the whole two-hop
     // ring when many neighbours pass (which made the walk slower at p = 1/2).
     const std::size_t two_hop_below = M0_ / 2;
-    for (std::uint32_t j = 1; j <= cnt && batch.size() < two_hop_below; ++j) {
-      const std::uint32_t nb = l[j];
-      if (allowed[nb] || tag[nb] == epoch) continue;
+    for (std::size_t j = 0; j < nfail && batch.size() < two_hop_below; ++j) {
+      const std::uint32_t nb = failing[j];
+      if (tag[nb] == epoch) continue;
       tag[nb] = epoch;  // a failing node: expanded once, never scored
       const std::uint32_t* l2 = links(nb, 0);
       for (std::uint32_t i = 1; i <= l2[0] && batch.size() < two_hop_below; ++i) {
         const std::uint32_t nb2 = l2[i];
-        if (tag[nb2] == epoch || !allowed[nb2]) continue;
+        if (tag[nb2] == epoch || !filter.pass(nb2)) continue;
         tag[nb2] = epoch;
         batch.push_back(nb2);
       }
