@@ -77,6 +77,9 @@ def test_each_predicate_and_their_conjunction_match_brute_force(rng, kind):
         {"labels": [1, 2, 3], "time": (0, 700)},
         {"labels": list(range(40)), "time": (10, 20)},     # the time range names fewer rows
         {"labels": list(range(25)), "time": (0, 1000), "ids": ids[:2000]},
+        {"time": (0, 900)},                                # the walk asks each row's timestamp
+        {"labels": list(range(40)), "time": (0, 900)},     # ... and its label (a table over 0..39)
+        {"labels": list(range(35)) + [10**12]},            # labels far apart: binary search
     ]
     for filt in filters:
         exact_plan = ix.filter_plan(filt, 10)["plan"] == "scan"
