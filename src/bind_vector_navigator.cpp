@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -132,10 +133,56 @@ void sentiment_arg(const py::object& v, float out[3]) {
   for (int j = 0; j < 3; ++j) out[j] = static_cast<float>(float_arg(seq[j], "sentiment"));
 }
 
+// filter_time: a (t0, t1) pair of numbers or None (an open end); the core
+// checks the values (NaN, reversed).
+void time_range_arg(const py::object& v, vn::SearchOptions& o) {
+  if (!py::isinstance<py::sequence>(v) || py::isinstance<py::str>(v) || py::len(v) != 2)
+    throw py::type_error("filter 'time' must be a (t0, t1) pair of numbers (None for an open end), got " +
+                         py_type_name(v));
+  const py::sequence seq = v.cast<py::sequence>();
+  const double inf = std::numeric_limits<double>::infinity();
+  o.filter_time = true;
+  o.time_lo = seq[0].is_none() ? -inf : float_arg(seq[0], "filter 'time' t0", true);
+  o.time_hi = seq[1].is_none() ? inf : float_arg(seq[1], "filter 'time' t1", true);
+}
+
+void filter_args(vn::SearchOptions& o, const std::optional<I64>& filter_labels, const std::optional<U64>& filter_ids,
+                 const py::object& filter_time) {
+  if (filter_labels) {
+    o.filter_labels = true;
+    o.labels.assign(filter_labels->data(), filter_labels->data() + filter_labels->size());
+  }
+  if (filter_ids) {
+    o.filter_ids = true;
+    o.ids.assign(filter_ids->data(), filter_ids->data() + filter_ids->size());
+  }
+  if (!filter_time.is_none()) time_range_arg(filter_time, o);
+}
+
+py::dict filter_plan(const Index& ix, const py::object& k_obj, const std::optional<I64>& filter_labels,
+                     const std::optional<U64>& filter_ids, const py::object& filter_time, const py::object& ef_obj,
+                     const py::object& exact_obj) {
+  vn::SearchOptions o;
+  o.k = int_arg<std::size_t>(k_obj, "k");
+  filter_args(o, filter_labels, filter_ids, filter_time);
+  o.ef = int_arg<std::size_t>(ef_obj, "ef", 0);
+  o.exact = bool_arg(exact_obj, "exact");
+  std::size_t passing = 0;
+  std::string plan;
+  {
+    py::gil_scoped_release release;
+    plan = ix.filter_plan(o, passing);
+  }
+  py::dict d;
+  d["plan"] = plan;
+  d["passing"] = passing;
+  return d;
+}
+
 py::tuple search(const Index& ix, const F32& queries, const py::object& k_obj, const py::object& threads_obj,
                  const py::object& sentiment, const py::object& sentiment_weight, const py::object& time_decay,
                  const py::object& now, const std::optional<I64>& filter_labels, const std::optional<U64>& filter_ids,
-                 const py::object& ef_obj, const py::object& exact_obj) {
+                 const py::object& ef_obj, const py::object& exact_obj, const py::object& filter_time) {
   check_rows(queries, ix.dim(), "queries");
   vn::SearchOptions o;
   o.k = int_arg<std::size_t>(k_obj, "k");
@@ -151,14 +198,7 @@ py::tuple search(const Index& ix, const F32& queries, const py::object& k_obj, c
     o.decay_rate = float_arg(time_decay, "time_decay");
     o.now = float_arg(now, "now");
   }
-  if (filter_labels) {
-    o.filter_labels = true;
-    o.labels.assign(filter_labels->data(), filter_labels->data() + filter_labels->size());
-  }
-  if (filter_ids) {
-    o.filter_ids = true;
-    o.ids.assign(filter_ids->data(), filter_ids->data() + filter_ids->size());
-  }
+  filter_args(o, filter_labels, filter_ids, filter_time);
   o.ef = int_arg<std::size_t>(ef_obj, "ef", 0);
   o.exact = bool_arg(exact_obj, "exact");
   // k is checked before the nq x k outputs are allocated (k = 10**12 is a
@@ -221,7 +261,11 @@ void bind_index(py::module_& m) {
       .def("search", &search, py::arg("queries"), py::arg("k"), py::arg("threads") = 0,
            py::arg("sentiment") = py::none(), py::arg("sentiment_weight") = 0.0,
            py::arg("time_decay") = py::none(), py::arg("now") = 0.0, py::arg("filter_labels") = py::none(),
-           py::arg("filter_ids") = py::none(), py::arg("ef") = 0, py::arg("exact") = false)
+           py::arg("filter_ids") = py::none(), py::arg("ef") = 0, py::arg("exact") = false,
+           py::arg("filter_time") = py::none())
+      .def("filter_plan", &filter_plan, py::arg("k"), py::arg("filter_labels") = py::none(),
+           py::arg("filter_ids") = py::none(), py::arg("filter_time") = py::none(), py::arg("ef") = 0,
+           py::arg("exact") = false, "the plan search() would choose for this filter, and how many rows pass")
       .def("__len__", &Index::size)
       .def("contains", [](const Index& ix, const py::object& id) {
              return ix.contains(int_arg<std::uint64_t>(id, "id"));

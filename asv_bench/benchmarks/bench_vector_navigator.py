@@ -142,3 +142,39 @@ class Persistence:
 
     def time_load(self, mmap):
         Index.load(self.path, mmap=mmap)
+
+
+class FilteredSearch:
+    """Filtered single-query search (issue #13) on structured 20k x 128 data:
+    labels random or laid out by cluster, filters passing 0.1-50% of the rows;
+    the plan (exact scan of the passing rows or the filter-aware walk) is the
+    core's. recall@10 against exact search over the passing rows."""
+
+    params = (["random", "anti-correlated"], [0.001, 0.01, 0.1, 0.5])
+    param_names = ["labels", "passing"]
+    timeout = 300
+
+    def setup(self, labels, passing):
+        from superinstance.bench.vector_navigator import (exact_topk, filter_labels, filtered_queries,
+                                                         make_structured_data)
+
+        n = 20_000
+        x, cx, qpool, cq = make_structured_data(n, 128, 100)
+        lab = filter_labels(cx, 100, labels)
+        self.ix = Index(128, metric="ip", kind="hnsw", M=16, ef_construction=100, threads=2)
+        self.ix.add(x, labels=lab)
+        self.filt = {"labels": np.arange(max(1, int(round(passing * 1000))))}
+        self.q = filtered_queries(qpool, cq, 100, passing, labels, 100)
+        rows = np.flatnonzero(np.isin(lab, self.filt["labels"]))
+        truth = rows[exact_topk(x[rows], self.q, 10)]
+        got = self.ix.search(self.q, 10, filter=self.filt)[0].astype(np.int64)
+        self._recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got.tolist(), truth.tolist())]))
+
+    def time_single_query(self, labels, passing):
+        self.ix.search(self.q[0], 10, filter=self.filt, threads=1)
+
+    def time_unfiltered_single_query(self, labels, passing):
+        self.ix.search(self.q[0], 10, threads=1)
+
+    def track_recall_at_10(self, labels, passing):
+        return self._recall

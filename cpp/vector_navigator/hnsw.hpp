@@ -19,6 +19,7 @@ class ByteWriter;
 namespace si::vn {
 
 class Index;
+struct WalkFilter;
 
 class Hnsw {
  public:
@@ -32,6 +33,16 @@ class Hnsw {
   // nodes that are live and (when allowed != nullptr) allowed[node] != 0.
   void search(const float* q, std::size_t ef, const std::uint8_t* allowed,
               std::vector<std::pair<float, std::uint32_t>>& out) const;
+
+  // The filtered walk (allowed != nullptr): descends the upper levels as
+  // search() does, then walks level 0 on the subgraph of allowed nodes, in the
+  // manner of ACORN-1 (Patel et al., SIGMOD 2024): distances are computed
+  // for allowed nodes only; a failing neighbour is not scored but its own
+  // neighbours are (two-hop expansion), so the allowed subgraph stays
+  // connected. Returns up to ef allowed live nodes, best first.
+  // `filter` == nullptr: the plain search.
+  void search_filtered(const float* q, std::size_t ef, const WalkFilter* filter,
+                       std::vector<std::pair<float, std::uint32_t>>& out) const;
 
   std::size_t size() const { return levels_.size(); }
   int max_level() const { return max_level_; }
@@ -55,6 +66,7 @@ class Hnsw {
     std::uint16_t epoch = 0;
     std::vector<Cand> top, cand, chosen, res, nbc;
     std::vector<std::uint32_t> links;
+    std::vector<std::uint32_t> nbc_ids;  // the filtered walk's failing neighbours
     std::vector<float> node_vec, nb_vec, cand_vec;
     void prepare(std::size_t n);
   };
@@ -79,6 +91,9 @@ class Hnsw {
   void search_layer(const float* q, float qsq, std::uint32_t ep, std::size_t ef, int level, Visited& vis,
                     std::vector<Cand>& result, bool locking, const std::uint8_t* allowed,
                     bool filter_results) const;
+  // Level 0 of search_filtered.
+  void search_layer_filtered(const float* q, float qsq, std::uint32_t ep, std::size_t ef, Visited& vis,
+                             std::vector<Cand>& result, const WalkFilter& filter) const;
   void select_neighbors(std::vector<Cand>& cands, std::size_t m, Visited& vis, std::vector<float>& buf) const;
   std::mutex& lock_of(std::uint32_t node) const { return stripes_[node & (kStripes - 1)]; }
 

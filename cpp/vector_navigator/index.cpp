@@ -15,13 +15,12 @@
 #include "vector_navigator/huge_pages.hpp"
 #include "vector_navigator/flat_scan.hpp"
 #include "vector_navigator/parallel.hpp"
+#include "vector_navigator/search_parts.hpp"
 #include "vector_navigator/topk.hpp"
 #include "vector_navigator/vn_kernels.hpp"
 
 namespace si::vn {
 namespace {
-
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 std::string idstr(std::uint64_t id) { return std::to_string(id); }
 
@@ -98,6 +97,12 @@ void Index::close() {
   std::vector<std::int64_t>().swap(label_);
   std::vector<std::uint8_t>().swap(flags_);
   std::unordered_map<std::uint64_t, std::uint32_t>().swap(slot_of_);
+  postings_.clear();
+  {
+    std::lock_guard<std::mutex> g(time_mu_);
+    std::vector<std::pair<double, std::uint32_t>>().swap(by_time_);
+    time_dirty_ = true;
+  }
   std::string().swap(attachment_);
   vdata_ = nullptr;
   hdata_ = nullptr;
@@ -168,6 +173,7 @@ void Index::move_slot(std::size_t from, std::size_t to) {
   label_[to] = label_[from];
   flags_[to] = flags_[from];
   slot_of_[ids_[to]] = static_cast<std::uint32_t>(to);
+  postings_.move(static_cast<std::uint32_t>(from), static_cast<std::uint32_t>(to), label_[to]);
 }
 
 std::size_t Index::vector_bytes() const {
@@ -235,6 +241,7 @@ std::size_t Index::memory_bytes() const {
                   (dtype_ == DType::i8 ? nslots_ * dim_ : 0);
   b += held(qscale_) + held(qsq_) + held(norm_) + held(ids_) + held(vad_) + held(ts_) + held(label_) + held(flags_);
   b += slot_of_.bucket_count() * sizeof(void*) + slot_of_.size() * 32;
+  b += postings_.memory_bytes() + by_time_.capacity() * sizeof(by_time_[0]);
   if (hnsw_) b += hnsw_->memory_bytes();
   return b;
 }
@@ -454,6 +461,7 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
       ts_[s] = 0;
     }
     label_[s] = payload.labels ? payload.labels[i] : -1;
+    postings_.add(static_cast<std::uint32_t>(s), label_[s]);
     flags_[s] = f;
     slot_of_[new_ids[i]] = static_cast<std::uint32_t>(s);
     if (new_ids[i] >= next_id_) next_id_ = new_ids[i] + 1;  // at most NO_ID: then no more automatic ids
@@ -462,6 +470,7 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
   advise_huge_pages(h16_.data(), h16_.size() * sizeof(std::uint16_t));
   advise_huge_pages(q8_.data(), q8_.size());
   nslots_ = total;
+  if (payload.timestamps) time_dirty_ = true;
   if (hnsw_) {
     hnsw_->resize(total);
     hnsw_->insert_range(old, total, hp_.ef_construction, threads);
@@ -482,6 +491,8 @@ void Index::remove(const std::uint64_t* ids, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t s = slot_of_.at(ids[i]);
     slot_of_.erase(ids[i]);
+    postings_.erase(s, label_[s]);
+    time_dirty_ = true;
     if (kind_ == Kind::hnsw) {  // tombstone: stays a routing node
       flags_[s] |= kDeleted;
       ++deleted_;
@@ -527,7 +538,13 @@ void Index::compact_locked(int threads) {
   deleted_ = 0;
   nslots_ = w;
   resize_slots_locked(w);
+  rebuild_postings_locked();
   rebuild_graph_locked(0, threads);
+}
+
+void Index::rebuild_postings_locked() {
+  postings_.rebuild(label_.data(), nslots_, [&](std::size_t s) { return !(flags_[s] & kDeleted); });
+  time_dirty_ = true;
 }
 
 void Index::rebuild_graph_locked(std::size_t, int threads) {
@@ -541,51 +558,17 @@ void Index::set_labels(const std::uint64_t* ids, const std::int64_t* labels, std
   require_open("set_labels");
   require_writable("set_labels");
   const std::vector<std::uint32_t> slots = slots_of(ids, n, "set_labels: ");
-  for (std::size_t i = 0; i < n; ++i) label_[slots[i]] = labels[i];
+  for (std::size_t i = 0; i < n; ++i) {
+    postings_.erase(slots[i], label_[slots[i]]);
+    label_[slots[i]] = labels[i];
+    postings_.add(slots[i], labels[i]);
+  }
 }
 
 // ---------------------------------------------------------------- search
-namespace {
-
-struct Scorer {
-  const SearchOptions& opt;
-  const float* vad;
-  const double* ts;
-  const std::uint8_t* flags;
-  float w1, w;
-  float finish(float sim, std::size_t s) const {
-    if (opt.use_sentiment) {
-      const float ss = (flags[s] & Index::kHasVad) ? sentiment_similarity(opt.sentiment, vad + 3 * s) : 0.0f;
-      sim = w1 * sim + w * ss;
-    }
-    if (opt.use_decay && (flags[s] & Index::kHasTs)) {
-      double h = (opt.now - ts[s]) / 3600.0;
-      if (h < 0) h = 0;
-      sim = static_cast<float>(sim * std::exp(-opt.decay_rate * h));
-    }
-    return sim;
-  }
-};
-
-void write_out(TopK& t, std::size_t k, const std::vector<std::uint64_t>& ids, std::uint64_t* out_ids,
-               float* out_scores) {
-  std::sort(t.h.begin(), t.h.end(), TopK::cmp);
-  for (std::size_t j = 0; j < k; ++j) {
-    if (j < t.h.size()) {
-      out_ids[j] = ids[t.h[j].second];
-      out_scores[j] = t.h[j].first;
-    } else {
-      out_ids[j] = kNoId;
-      out_scores[j] = kNegInf;
-    }
-  }
-}
-
-}  // namespace
 
 void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt,
-                        const std::vector<std::uint8_t>* allowed, const std::vector<std::uint32_t>* slots,
-                        std::uint64_t* out_ids, float* out_scores) const {
+                        const std::vector<std::uint8_t>* allowed, std::uint64_t* out_ids, float* out_scores) const {
   const std::size_t k = opt.k;
   const Scorer sc{opt, vad_.data(), ts_.data(), flags_.data(), 1.0f - opt.sentiment_weight, opt.sentiment_weight};
   const bool check_deleted = deleted_ > 0;
@@ -596,18 +579,6 @@ void Index::scan_locked(const float* q, std::size_t nq, const SearchOptions& opt
     for (std::size_t j = 0; j < dim_; ++j) a += v[j] * v[j];
     return a;
   };
-  if (slots) {  // id filter: score just those rows (exactly when f32 is kept)
-    parallel_for(nq, opt.threads, [&](std::size_t qi, std::size_t) {
-      TopK t;
-      t.reset(k);
-      const float* qq = q + qi * dim_;
-      const float qsq = sqnorm(qq);
-      for (std::uint32_t s : *slots) t.push(sc.finish(best_sim(qq, qsq, s), s), s);
-      write_out(t, k, ids_, out_ids + qi * k, out_scores + qi * k);
-    });
-    return;
-  }
-
   const bool quant = dtype_ != DType::f32;
   const bool rerank = quant && has_f32_;
   // Quantized rows with f32 kept: collect rerank_ * k candidates, re-score them exactly.
@@ -772,6 +743,7 @@ void Index::search(const float* queries, std::size_t nq, const SearchOptions& op
   }
   if (!(opt.sentiment_weight >= 0 && opt.sentiment_weight <= 1))
     throw std::invalid_argument("search: sentiment_weight must be in [0, 1]");
+  check_filter_values(opt);
   if (opt.use_decay && (!(opt.decay_rate >= 0) || !std::isfinite(opt.decay_rate) || !std::isfinite(opt.now)))
     throw std::invalid_argument("search: time_decay must be finite and >= 0, and now finite");
   // Queries: check and prepare (cosine: unit length).
@@ -800,57 +772,27 @@ void Index::search(const float* queries, std::size_t nq, const SearchOptions& op
   if (nq == 0) return;
   const std::size_t live = nslots_ - deleted_;
 
-  std::vector<std::uint32_t> slots;
-  std::vector<std::uint8_t> allowed;
-  std::size_t allowed_live = live;
-  std::vector<std::int64_t> labs;  // the label filter, sorted for binary search
-  if (opt.filter_labels) {
-    labs = opt.labels;
-    std::sort(labs.begin(), labs.end());
-  }
-  const auto label_passes = [&](std::size_t s) {
-    return !opt.filter_labels || std::binary_search(labs.begin(), labs.end(), label_[s]);
-  };
-  if (opt.filter_ids) {  // both filters: the listed ids that also carry one of the labels
-    std::unordered_set<std::uint32_t> seen;
-    for (std::uint64_t id : opt.ids) {
-      auto it = slot_of_.find(id);
-      if (it != slot_of_.end() && label_passes(it->second) && seen.insert(it->second).second)
-        slots.push_back(it->second);
-    }
-    scan_locked(q.data(), nq, opt, nullptr, &slots, out_ids, out_scores);
+  if (opt.filter_labels || opt.filter_ids || opt.filter_time) {
+    filtered_search_locked(q.data(), nq, opt, out_ids, out_scores);
     return;
   }
-  if (opt.filter_labels) {
-    allowed.assign(nslots_, 0);
-    allowed_live = 0;
-    for (std::size_t s = 0; s < nslots_; ++s) {
-      if (label_passes(s)) {
-        allowed[s] = 1;
-        if (!(flags_[s] & kDeleted)) ++allowed_live;
-      }
-    }
-  }
-  const std::vector<std::uint8_t>* allow = opt.filter_labels ? &allowed : nullptr;
-  const bool use_graph = hnsw_ && !opt.exact &&
-                         !(opt.filter_labels && allowed_live * 50 < live);  // < 2%: exact scan is cheaper
-  if (!use_graph) {
-    scan_locked(q.data(), nq, opt, allow, nullptr, out_ids, out_scores);
+  if (!hnsw_ || opt.exact) {
+    scan_locked(q.data(), nq, opt, nullptr, out_ids, out_scores);
     return;
   }
   // A quantized walk with f32 kept re-scores its candidates exactly: at least rerank * k of them.
   const bool rerank = walks_codes() && has_f32_;
   const std::size_t ef = std::max({opt.ef ? opt.ef : hp_.ef_search, opt.k, rerank ? rerank_ * opt.k : 0});
   const Scorer sc{opt, vad_.data(), ts_.data(), flags_.data(), 1.0f - opt.sentiment_weight, opt.sentiment_weight};
-  const std::size_t want = std::min(opt.k, allowed_live);
+  const std::size_t want = std::min(opt.k, live);
   parallel_for(nq, opt.threads, [&](std::size_t qi, std::size_t) {
     std::vector<std::pair<float, std::uint32_t>> cands;
     const float* qq = q.data() + qi * dim_;
-    hnsw_->search(qq, ef, allow ? allow->data() : nullptr, cands);
-    if (cands.size() < want) {  // the graph did not reach k allowed rows: exact scan
+    hnsw_->search(qq, ef, nullptr, cands);
+    if (cands.size() < want) {  // the graph did not reach k rows: exact scan
       SearchOptions one = opt;
       one.threads = 1;
-      scan_locked(qq, 1, one, allow, nullptr, out_ids + qi * opt.k, out_scores + qi * opt.k);
+      scan_locked(qq, 1, one, nullptr, out_ids + qi * opt.k, out_scores + qi * opt.k);
       return;
     }
     TopK t;

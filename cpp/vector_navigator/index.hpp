@@ -16,11 +16,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "vector_navigator/filter.hpp"
 #include "vector_navigator/vn_kernels.hpp"
 
 namespace si::io {
@@ -77,6 +79,10 @@ struct SearchOptions {
   std::vector<std::int64_t> labels;
   bool filter_ids = false;
   std::vector<std::uint64_t> ids;
+  // Rows whose timestamp t satisfies time_lo <= t <= time_hi (rows without a
+  // timestamp never pass; either end may be infinite). All filters given must hold.
+  bool filter_time = false;
+  double time_lo = 0, time_hi = 0;
   std::size_t ef = 0;    // HNSW: 0 = the index's ef_search
   bool exact = false;    // HNSW index: force the exact scan
 };
@@ -118,6 +124,11 @@ class Index {
   // fewer than k vectors pass the filter.
   void search(const float* queries, std::size_t nq, const SearchOptions& opt, std::uint64_t* out_ids,
               float* out_scores) const;
+
+  // The plan search() would choose for this filter: "none" (nothing passes),
+  // "scan" (exact scan of the passing rows) or "walk" (filter-aware graph
+  // walk); `passing` gets the number of live rows that pass.
+  std::string filter_plan(const SearchOptions& opt, std::size_t& passing) const;
 
   // Throws invalid_argument unless 1 <= k <= size() (so that the caller can
   // size nq x k outputs); search() checks again under its lock.
@@ -201,8 +212,29 @@ class Index {
   void compact_locked(int threads);
   void rebuild_graph_locked(std::size_t from, int threads);
   void scan_locked(const float* q, std::size_t nq, const SearchOptions& opt,
-                   const std::vector<std::uint8_t>* allowed, const std::vector<std::uint32_t>* slots,
-                   std::uint64_t* out_ids, float* out_scores) const;
+                   const std::vector<std::uint8_t>* allowed, std::uint64_t* out_ids, float* out_scores) const;
+  // filtered_search.cpp: calls emit(slot) for each passing row (live, no
+  // repeats), read from the posting lists, the id map or the time index,
+  // whichever names fewest rows; returns how many were emitted.
+  template <class Emit>
+  std::size_t for_each_passing_locked(const SearchOptions& opt, Emit&& emit) const;
+  // At least the number of passing rows, from the sizes of the sources (no pass over rows).
+  std::size_t passing_bound_locked(const SearchOptions& opt) const;
+  void build_passing_locked(const SearchOptions& opt, PassingSet& pass) const;
+  std::size_t time_range_count(double lo, double hi) const;
+  void refresh_time_index_locked() const;  // by_time_ after the last change; caller holds time_mu_
+  // Exact scan of only the listed rows, each query on its own (parallel over queries).
+  void gathered_scan_locked(const float* q, std::size_t nq, const SearchOptions& opt,
+                            const std::vector<std::uint32_t>& slots, std::uint64_t* out_ids, float* out_scores) const;
+  // The plan: gathered scan when FilterPlanModel says so, else the filter-aware walk.
+  void filtered_search_locked(const float* q, std::size_t nq, const SearchOptions& opt, std::uint64_t* out_ids,
+                              float* out_scores) const;
+  // Whether the plan walks the graph for `passing` rows under these options.
+  bool plan_walks_locked(const SearchOptions& opt, std::size_t passing) const;
+  void check_filter_values(const SearchOptions& opt) const;
+  // Slots with a timestamp in [lo, hi] (the sorted time index, rebuilt after a change).
+  void time_range_slots(double lo, double hi, std::vector<std::uint32_t>& out) const;
+  void rebuild_postings_locked();
 
   std::size_t dim_;
   Metric metric_;
@@ -232,6 +264,13 @@ class Index {
   std::vector<std::int64_t> label_;
   std::vector<std::uint8_t> flags_;  // kHasVad | kHasTs | kDeleted per slot
   std::unordered_map<std::uint64_t, std::uint32_t> slot_of_;
+  LabelPostings postings_;  // label -> live slots (filter.hpp)
+  // (timestamp, slot) of live rows with a timestamp, sorted; rebuilt lazily
+  // by the first time-filtered search after a change (time_dirty_, set by
+  // writers under the exclusive lock, read and cleared under time_mu_).
+  mutable std::mutex time_mu_;
+  mutable bool time_dirty_ = true;
+  mutable std::vector<std::pair<double, std::uint32_t>> by_time_;
   std::size_t nslots_ = 0;
   std::size_t deleted_ = 0;
   std::uint64_t next_id_ = 0;

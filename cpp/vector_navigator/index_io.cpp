@@ -205,6 +205,9 @@ std::unique_ptr<Index> Index::parse(const unsigned char* p, const unsigned char*
   if (deleted != m.deleted || (ix->kind_ == Kind::flat && deleted != 0))
     throw CorruptFile("vector index file: deleted count mismatch: " + path);
   ix->deleted_ = deleted;
+  // Posting lists are rebuilt, not stored: one pass over the labels (a few ms
+  // per million rows, next to reading the vectors) keeps the format unchanged.
+  ix->rebuild_postings_locked();
   if (ix->hnsw_) rd.bytes(ix->hnsw_->deserialize(rd.cursor(), end, n));
   if (version >= 2) {  // version 1 files end here: no attachment
     const auto att_len = rd.get<std::uint64_t>();

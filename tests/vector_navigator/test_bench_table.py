@@ -45,3 +45,26 @@ def test_result_tables_are_markdown_rows_only():
                "i8": {"p50_ms": 0.5, "p99_ms": 1.0, "ratio_to_plain": 0.5, "recall_at_k_vs_f32": 0.9,
                       "vector_bytes": 80}}
     assert "| i8 | 0.500 | 1.000 | 0.50x | 0.900 | 80 |" in payload_table(payload)
+
+
+def _case(labels, p, ours_ms, unfiltered_ms, recall):
+    return {"labels": labels, "pass": p, "passing_rows": 10, "plan": "scan", "unfiltered_p50_ms": unfiltered_ms,
+            "libs": {"superinstance": {"recall": recall, "p50_ms": ours_ms, "p95_ms": 1, "p99_ms": 1},
+                     "faiss": {"recall": 0.5, "p50_ms": 0.2, "p95_ms": 1, "p99_ms": 1}}}
+
+
+def test_filtered_table_and_summary_judge_the_goals():
+    from superinstance.bench.vector_navigator import filtered_table, summary
+
+    r = {"n": 100, "dim": 8, "k": 10, "M": 16, "ef_construction": 100, "ef": 64, "nq": 5,
+         "cases": [_case("random", 0.01, 0.05, 0.1, 1.0), _case("anti-correlated", 0.01, 0.2, 0.1, 0.9),
+                   _case("random", 0.5, 0.14, 0.1, 0.99)]}
+    table = filtered_table(r)
+    assert "| random | 1.0% | scan | 1.000 | 0.050 | 0.500 | 0.200 | 0.100 | 0.50x (<= 1.0x, recall >= 0.95: met) |" in table
+    assert "2.00x (<= 1.0x, recall >= 0.95: NOT met)" in table  # too slow and recall 0.9
+    assert "1.40x (<= 1.5x, recall >= 0.95: met)" in table
+    rows = summary({"filtered": r})
+    assert [x["case"] for x in rows] == ["filtered 1.0% pass, 100 x 8: worst recall@10 / P50",
+                                         "filtered 50.0% pass, 100 x 8: worst recall@10 / P50"]
+    assert rows[0]["ours"].startswith("0.900 / 0.200 ms (2.00x unfiltered)")
+    assert rows[0]["ratio"] == 1.0  # faiss 0.2 ms / ours 0.2 ms on the worst case

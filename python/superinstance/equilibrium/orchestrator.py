@@ -58,6 +58,10 @@ class EquilibriumResult:
     interrupted: bool = False
 
 
+_NO_ID = np.uint64(2**64 - 1)  # vector_navigator.NO_ID: padding when fewer than k pass
+_ALL_LEVELS = 1 << 16  # basin search depth that reaches every descendant
+
+
 def _check_rate(rate_hz: float) -> float:
     r = float(rate_hz)
     if not (math.isfinite(r) and MIN_RATE_HZ <= r <= MAX_RATE_HZ):
@@ -80,12 +84,20 @@ class EquilibriumOrchestrator:
         and whose dim equals ``features.dim``.
     sentiment: a ``gpu_accelerator`` sentiment head (called on a feature frame).
     features: a ``frozen_model_rl.FeatureExtractor``.
+    basin_depth: 0 (default) searches the whole index for context, as before;
+        d >= 1 routes the embedding first and searches only the basin at level
+        d of the routed path and everything below it (a label filter the
+        index answers from its posting lists; with basins only). A basin
+        holding nothing yet falls back to the whole index for that tick.
     """
 
     def __init__(self, rate_hz: float = 2.0, *, index: Any, policy: Any, sentiment: Any,
                  features: Any, k: int = 5, sentiment_weight: float = 0.3, combine: str = "product",
-                 rate_window: int = 8, max_pending: int = 10_000) -> None:
+                 rate_window: int = 8, max_pending: int = 10_000, basin_depth: int = 0) -> None:
         self._rate_hz = _check_rate(rate_hz)
+        if isinstance(basin_depth, bool) or not isinstance(basin_depth, (int, np.integer)) or basin_depth < 0:
+            raise ValueError(f"basin_depth must be an int >= 0 (0: search the whole index), got {basin_depth!r}")
+        self.basin_depth = int(basin_depth)
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         if not (0.0 <= sentiment_weight <= 1.0):
@@ -156,14 +168,26 @@ class EquilibriumOrchestrator:
         return self.sense_sentiment(features)
 
     def _context(self, e: np.ndarray, vad: Tuple[float, float, float]):
-        ids, scores = self.index.search(e, self.k, sentiment=vad, sentiment_weight=self.sentiment_weight)
-        ids, scores = np.asarray(ids).reshape(-1), np.asarray(scores).reshape(-1)
         if self._route is None:  # looked up until basins exist (listing them every tick costs ~1 us)
             route = getattr(self.index, "route", None)
             if route is not None and bool(getattr(self.index, "basins", lambda: [])()):
                 self._route = route
         path = tuple(self._route(e)) if self._route is not None else None
+        if self.basin_depth and path:
+            ids, scores = self._basin_context(e, vad, path[:self.basin_depth])
+            if ids.size:
+                return ids, scores, path
+        ids, scores = self.index.search(e, self.k, sentiment=vad, sentiment_weight=self.sentiment_weight)
+        ids, scores = np.asarray(ids).reshape(-1), np.asarray(scores).reshape(-1)
         return ids, scores, path
+
+    def _basin_context(self, e: np.ndarray, vad: Tuple[float, float, float], basin: Tuple[Any, ...]):
+        """The k nearest within `basin` and all its descendants (fewer when it holds fewer)."""
+        ids, scores = self.index.search(e, self.k, basin=basin, depth=_ALL_LEVELS, sentiment=vad,
+                                        sentiment_weight=self.sentiment_weight)
+        ids, scores = np.asarray(ids).reshape(-1), np.asarray(scores).reshape(-1)
+        held = ids != _NO_ID
+        return ids[held], scores[held]
 
     def orchestrate(self, embedding: Any, features: Any = None, *, interrupted: bool = False,
                     sentiment: Optional[Sequence[float]] = None,

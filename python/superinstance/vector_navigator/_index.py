@@ -89,6 +89,32 @@ def _as_ids(ids: Any, what: str = "ids") -> np.ndarray:
     raise TypeError(f"{what} must be integers, got dtype {a.dtype}")
 
 
+_FILTER_KEYS = ("labels", "ids", "time")
+
+
+def _filter_parts(filter: Any) -> Tuple[Any, Any, Any]:
+    """(labels int64, ids uint64, time pair) of a search filter, each None when
+    absent; types are checked here, values (NaN, reversed range) by the core."""
+    if filter is None:
+        return None, None, None
+    if not isinstance(filter, Mapping):
+        return None, _as_ids(filter, "filter ids"), None
+    unknown = set(filter) - set(_FILTER_KEYS)
+    if unknown:
+        raise ValueError(f"unknown filter keys {sorted(map(str, unknown))}: use 'labels', 'ids' and/or 'time'")
+    f_labels = f_ids = f_time = None
+    if "labels" in filter:
+        f_labels = np.ascontiguousarray(_as_labels(filter["labels"], "filter labels").ravel())
+    if "ids" in filter:
+        f_ids = _as_ids(filter["ids"], "filter ids")
+    if "time" in filter:
+        f_time = filter["time"]
+        if not isinstance(f_time, (tuple, list)) or len(f_time) != 2:
+            raise TypeError(f"filter 'time' must be a (t0, t1) pair (None for an open end), got {f_time!r}")
+        f_time = tuple(f_time)
+    return f_labels, f_ids, f_time
+
+
 def _payload_fields(payload: Any, sentiment: Any, timestamps: Any, labels: Any) -> Tuple[Any, Any, Any]:
     """(sentiment, timestamps, labels) of an add: the payload dict's entries
     where given, else the keyword arguments."""
@@ -349,8 +375,13 @@ class Index:
         timestamp) when ``time_decay`` is given (``now`` defaults to
         time.time(); vectors without a timestamp are not decayed).
 
-        filter: {"labels": [...]} and/or {"ids": [...]} (or a plain list of
-        ids); rows that pass are padded with NO_ID / -inf when fewer than k.
+        filter: a dict of conditions that must all hold: "labels": [...]
+        (the row's label is any of them), "ids": [...] (the row's id is one
+        of them), "time": (t0, t1) (the row has a timestamp with
+        t0 <= t <= t1; None for an open end); or a plain list of ids.
+        Results are padded with NO_ID / -inf when fewer than k rows pass.
+        The core picks per call between an exact scan of the passing rows
+        and a filter-aware graph walk (docs/vector_navigator.md).
         ef (HNSW): candidate list size (default: the index's ef_search).
         exact (HNSW): force the exact scan.
         """
@@ -372,25 +403,23 @@ class Index:
         t_now = 0.0
         if time_decay is not None:
             t_now = time.time() if now is None else now
-        f_labels = f_ids = None
-        if filter is not None:
-            if isinstance(filter, Mapping):
-                unknown = set(filter) - {"labels", "ids"}
-                if unknown:
-                    raise ValueError(f"unknown filter keys {sorted(unknown)}: use 'labels' and/or 'ids'")
-                if "labels" in filter:
-                    f_labels = np.ascontiguousarray(_as_labels(filter["labels"], "filter labels").ravel())
-                if "ids" in filter:
-                    f_ids = _as_ids(filter["ids"], "filter ids")
-            else:
-                f_ids = _as_ids(filter, "filter ids")
-        # With both, the core keeps the listed ids that also carry one of the labels.
+        f_labels, f_ids, f_time = _filter_parts(filter)
         t = self._threads if threads is None else threads
         ids, scores = self._ix.search(qa, k, t, sentiment, sentiment_weight, time_decay, t_now, f_labels, f_ids,
-                                      0 if ef is None else ef, exact)
+                                      0 if ef is None else ef, exact, f_time)
         if single:
             return ids[0], scores[0]
         return ids, scores
+
+    def filter_plan(self, filter: Any = None, k: int = 10, *, ef: Optional[int] = None,
+                    exact: bool = False) -> Dict[str, Any]:
+        """How search() would run this filter: ``{"plan": "none" | "scan" |
+        "walk", "passing": live rows that pass}`` ("scan": an exact scan of
+        only the passing rows; "walk": the filter-aware HNSW walk; no filter:
+        every live row passes). Costs a
+        pass over the rows the filter names, no distances."""
+        f_labels, f_ids, f_time = _filter_parts(filter)
+        return dict(self._ix.filter_plan(k, f_labels, f_ids, f_time, 0 if ef is None else ef, exact))
 
     def __contains__(self, id: Any) -> bool:
         return self.contains(id)
