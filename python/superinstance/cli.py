@@ -34,7 +34,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"running the equilibrium loop for {args.seconds:g} s at {args.rate:g} Hz on the built-in data ...",
           file=sys.stderr)
     record = run_demo(args.seconds, args.rate, None if args.no_report else args.report,
-                      per_subtopic=args.per_subtopic, kind=args.index, seed=args.seed, objectives=args.objectives)
+                      per_subtopic=args.per_subtopic, kind=args.index, seed=args.seed, objectives=args.objectives,
+                      publish=args.publish)
     print(format_summary(record))
     return 0
 
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", choices=("hnsw", "flat"), default="hnsw", help="context index kind (default hnsw)")
     p.add_argument("--per-subtopic", type=int, default=200, help="utterances per basin in the corpus (default 200)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--publish", metavar="NAME", default=None,
+                   help="write the loop's rate and lateness to the shared rate state block NAME on every tick "
+                        "(read it from another process: superinstance.realtime_core.RateState.attach(NAME))")
     p.add_argument("--objectives", type=int, choices=(1, 2), default=2,
                    help="the simulated user's reward: 2 objectives (satisfaction, stability; scalarised 0.5/0.5) "
                         "or 1 (satisfaction) (default 2)")

@@ -401,3 +401,26 @@ def test_the_demo_rewards_two_objectives_by_default_and_one_when_asked(tmp_path)
     assert not any(k.startswith("mean_s") for k in one["summary"])
     with pytest.raises(ValueError, match="objectives must be 1 or 2"):
         run_demo(0.5, 20.0, None, per_subtopic=10, kind="flat", live=False, objectives=3)
+
+
+def test_the_token_task_publishes_the_shared_rate_state(built):
+    import os
+    import uuid
+
+    from superinstance.realtime_core import RateState
+
+    name = f"si-test-loop-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        with Scheduler(clock=VirtualClock()) as sched:
+            loop = _loop(built, sched, 20.0, publish=name)
+            loop.start(1.0)
+            state = RateState.attach(name)  # another process would attach the same way
+            loop.wait()
+            snap, record = state.read(), loop.record()
+            # the scheduler's task ran 20 steps plus the call at the end deadline that ended the run
+            assert snap.rate_hz == 20.0 and snap.ticks == record["timer"]["tasks"]["token"]["calls"] + 1 == 21
+            assert snap.last_emission_ns == loop.end_ns
+            assert snap.state == "closed"  # the run's end removed the task and closed the block
+            loop.close()
+    finally:
+        RateState.unlink(name)

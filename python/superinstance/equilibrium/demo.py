@@ -120,9 +120,11 @@ def _user_words(user: Any) -> str:
 
 def run_demo(seconds: float = 30.0, rate_hz: float = 20.0, report_dir: Optional[str] = "superinstance-report",
              *, per_subtopic: int = 200, kind: str = "hnsw", reward_delay: int = 3, seed: int = 0,
-             out: TextIO = sys.stderr, live: bool = True, objectives: int = 2) -> Dict[str, Any]:
+             out: TextIO = sys.stderr, live: bool = True, objectives: int = 2,
+             publish: Optional[str] = None) -> Dict[str, Any]:
     """Runs the loop on the built-in data against a simulated user (``objectives``: 2, satisfaction and
-    stability scalarised 0.5 / 0.5, or 1, satisfaction only) and returns the run record with a summary."""
+    stability scalarised 0.5 / 0.5, or 1, satisfaction only) and returns the run record with a summary.
+    ``publish="name"``: the token task writes the shared rate state block ``name`` (RateState)."""
     user = simulated_user(objectives, seed + 2)
     built = build_default(rate_hz, per_subtopic=per_subtopic, kind=kind, seed=seed)
     orch, arms = built["orchestrator"], built["arms"]
@@ -138,7 +140,7 @@ def run_demo(seconds: float = 30.0, rate_hz: float = 20.0, report_dir: Optional[
         elif live and row["index"] % (every * 20) == 0:
             out.write(_status_line(row, arms) + "\n")
 
-    record = run_loop(orch, seconds, source, reward_fn, reward_delay=reward_delay, status=status)
+    record = run_loop(orch, seconds, source, reward_fn, reward_delay=reward_delay, status=status, publish=publish)
     if tty:
         out.write("\n")
     record["objectives"] = list(getattr(user, "objectives", ()))

@@ -176,20 +176,25 @@ class EquilibriumLoop:
     executor with scheduling ``policy`` ("fifo" by default: where the system refuses it, the thread
     quietly stays "other"; the record's ``timer["policy"]`` says what it got; no mlockall) and
     closes it with itself. ``warm_lead_ns=0`` turns the warm-up off. Bad input from the source is
-    reported in :attr:`errors` and the loop keeps going.
+    reported in :attr:`errors` and the loop keeps going. ``publish="name"``: the token task writes
+    the shared rate state block ``name`` on every tick, for other processes and languages
+    (:class:`~superinstance.realtime_core.RateState`; a rate change re-adds the token task, which
+    closes the block and writes a new one under the same name: readers attach again when
+    ``read().state == "closed"``).
     """
 
     def __init__(self, orch: EquilibriumOrchestrator, source: ConversationStream,
                  reward_fn: Optional[RewardFn] = None, *, reward_delay: int = 0,
                  status: Optional[Callable[[Dict[str, Any]], None]] = None,
                  sentiment_rate_hz: float = SENTIMENT_RATE_HZ, interruption_rate_hz: float = INTERRUPTION_RATE_HZ,
-                 warm_lead_ns: int = WARM_LEAD_NS, scheduler: Any = None, policy: str = "fifo") -> None:
+                 warm_lead_ns: int = WARM_LEAD_NS, scheduler: Any = None, policy: str = "fifo",
+                 publish: Optional[str] = None) -> None:
         if isinstance(reward_delay, bool) or not isinstance(reward_delay, int) or reward_delay < 0:
             raise ValueError(f"reward_delay must be an int >= 0, got {reward_delay!r}")
         if isinstance(warm_lead_ns, bool) or not isinstance(warm_lead_ns, int) or warm_lead_ns < 0:
             raise ValueError(f"warm_lead_ns must be an int >= 0, got {warm_lead_ns!r}")
         self.orch, self.source, self.reward_fn, self.status = orch, source, reward_fn, status
-        self.reward_delay, self.warm_lead_ns = reward_delay, warm_lead_ns
+        self.reward_delay, self.warm_lead_ns, self.publish = reward_delay, warm_lead_ns, publish
         self.sentiment_rate_hz = _check_rate(sentiment_rate_hz)
         self.interruption_rate_hz = _check_rate(interruption_rate_hz)
         self._owned = scheduler is None
@@ -243,8 +248,9 @@ class EquilibriumLoop:
 
     # ------------------------------------------------------------------ tasks
     def _add(self, name: str, fn: Callable[[Any], None], rate_hz: float, start_ns: int) -> None:
+        publish = {"publish": self.publish} if name == "token" and self.publish is not None else {}
         self._task_ids[name] = self.scheduler.add(self._counted(fn), rate_hz=rate_hz, name=f"equilibrium.{name}",
-                                                  on_missed="skip", start_ns=start_ns)
+                                                  on_missed="skip", start_ns=start_ns, **publish)
 
     def _counted(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
         """``fn`` as a task body that close() can wait for (a call in flight finishes after its removal)."""
