@@ -4,6 +4,7 @@ core inside `with nogil:` from several threads at once; its results equal the
 Python API's, and its calls cost what the same C++ calls cost."""
 
 import importlib.util
+import os
 import shutil
 import statistics
 import subprocess
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 import pytest
 
 HERE = Path(__file__).resolve().parent
@@ -175,6 +177,9 @@ def _paired(fn, repeats=7):
     return statistics.median(cy), statistics.median(cc)
 
 
+@pytest.mark.skipif(os.environ.get("SUPERINSTANCE_TIMING") != "1",
+                    reason="a timing comparison (a benchmark, not a unit test): run it with SUPERINSTANCE_TIMING=1 "
+                           "on a quiet machine; the command and numbers are in docs/benchmarks.md")
 def test_cython_calls_cost_what_cxx_calls_cost(ext, capsys):
     """Cython adds at most 50 ns to a tick wait, a search and a bandit select (medians of
     alternating runs on a possibly shared machine, so 5 % of the call is allowed as noise)."""
