@@ -235,7 +235,7 @@ def test_eight_threads_search_one_index(ext, capsys):
     with capsys.disabled():
         print("\nsearches/s by threads: " + ", ".join(f"{n}: {r:.0f} ({r / rates[1]:.2f}x)" for n, r in rates.items())
               + f"; {cores} cores")
+    # Several threads inside the core at once: the GIL is released and searches share the reader lock
+    # (a held GIL or an exclusive lock keeps this at 1). Scaling itself depends on idle cores: measured,
+    # not asserted (docs/benchmarks.md, "Embedding").
     assert ext.max_in_flight() >= 2
-    # Scaling itself depends on idle cores; a held GIL or an exclusive lock would keep 8 threads at 1x or below.
-    if cores >= 2:
-        assert rates[8] > 0.8 * rates[1]
