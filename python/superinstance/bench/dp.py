@@ -13,7 +13,6 @@ to keep the run short; GCUPS are per cell either way. Each parasail kernel is
 given a prebuilt query profile (the fastest way to call it for one query).
 """
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -25,7 +24,7 @@ from superinstance import _core
 from superinstance.gpu_accelerator import BLOSUM62, sw_scores
 from superinstance.gpu_accelerator._dp_common import pack_targets
 
-from .table import best_peer_ratio, row
+from .table import best_peer_ratio, row, write_json
 
 __all__ = ["main", "summary", "thread_counts"]
 
@@ -196,9 +195,7 @@ def main(argv=None) -> int:
     res = {"ratios": ratios, "scaling": {fam: {str(t): v for t, v in sc.items()} for fam, sc in scaling.items()},
            "load_average_1min": load, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.processor() or platform.machine(),
            "cpus": os.cpu_count(), "targets": a.targets, "length": a.length, "gcups": dict(rows)}
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(res, f, indent=1)
+    write_json(a.json, res)
     return 0
 
 

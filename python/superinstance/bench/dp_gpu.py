@@ -12,7 +12,6 @@ stream (Smith-Waterman plan on a small batch: 3 kernels; Floyd-Warshall n=256:
 26 kernels), measured in the same run. Prints a table last; --json writes it.
 """
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -23,6 +22,8 @@ import numpy as np
 from superinstance.gpu_accelerator import dtw, floyd_warshall, sw_scores
 from superinstance._backend import gpu_reason
 from superinstance.gpu_accelerator._dp_common import pack_targets
+
+from .table import write_json
 
 
 def median_time(fn, repeats):
@@ -135,9 +136,7 @@ def main(argv=None):
     def add(name, value, unit):
         rows.append({"kernel": name, "value": value, "unit": unit})
         print(f"{name:<58} {value:12.2f} {unit}", flush=True)
-        if a.json:  # rewritten after every row, so a run cut short by a time limit keeps its rows
-            with open(a.json, "w") as f:
-                json.dump(res, f, indent=1)
+        write_json(a.json, res)  # after every row, so a run cut short by a time limit keeps its rows
 
     for n in (10_000, 100_000):
         if n > len(big):
@@ -244,9 +243,7 @@ def main(argv=None):
         except Exception as e:  # keep the rows above and the table below
             res["errors"] = [f"graph vs eager: {e!r}"]
             print("graph vs eager failed:", repr(e))
-            if a.json:
-                with open(a.json, "w") as f:
-                    json.dump(res, f, indent=1)
+            write_json(a.json, res)
     print(f"\n{'kernel':<58} {'value':>12} unit   ({res.get('gpu', ['no GPU'])[0]}, {res['date']})")
     for r in rows:
         print(f"{r['kernel']:<58} {r['value']:12.2f} {r['unit']}")

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from typing import Any, Dict, List, Optional
@@ -25,7 +24,7 @@ import numpy as np
 from ..equilibrium.data import ConversationStream, SimulatedUser
 from ..equilibrium.demo import build_default
 from ..equilibrium.loop import run_loop, simulated_user_reward
-from .table import row
+from .table import row, write_json
 
 __all__ = ["tick_cost", "paced_tick", "rate_hold", "summary", "main"]
 
@@ -173,9 +172,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             out["rate_hold"].append(r)
             print(f"| {rate:g} Hz | {a.seconds:g} | {r['ticks_run']} | {r['ticks_missed']} | {r['all_accounted']} | "
                   f"{r['mean_period_error_ppm']:+.2f} ppm | {r['lateness_p50_us']:.0f} / {r['lateness_p99_us']:.0f} |")
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(out, f, indent=1)
+    write_json(a.json, out)
     return 0
 
 

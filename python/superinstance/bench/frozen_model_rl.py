@@ -13,7 +13,6 @@ timings from Python.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -24,7 +23,7 @@ import numpy as np
 
 from ..frozen_model_rl.policies import DiscountedLinUCB, LinUCB, SlidingWindowLinUCB
 from ..frozen_model_rl.simulation import DriftingEnvironment, LinearEnvironment, simulate
-from .table import best_peer_ratio, row
+from .table import best_peer_ratio, row, write_json
 
 __all__ = ["ABRUPT_POLICIES", "ChangeDetectingLinUCB", "NumpyLinUCB", "RestartedLinUCB", "abrupt_change", "delayed_rewards", "drift_parameters", "run",
            "scenarios", "main"]
@@ -578,17 +577,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.ope:
         r = ope(repeats=5 if args.quick else 15, seed=args.seed)
         print(_fmt_ope(r))
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(r, f, indent=1)
+        write_json(args.json, r)
         return 0
     if args.scenarios:
         sc = scenarios(quick=args.quick)
         print(f"# bandit scenarios, {sc['date']}")
         print(_fmt_scenarios(sc))
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(sc, f, indent=1)
+        write_json(args.json, sc)
         return 0
     res = run(quick=args.quick, seed=args.seed)
     print(f"# bandit side-by-side, {res['date']}, {res['machine']['platform']}, {res['machine']['cpus']} CPUs")
@@ -598,9 +593,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f"# {name} unavailable: {c[name]['unavailable']}")
         break
     print(_fmt(res))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=1, default=float)
+    write_json(args.json, res)
     return 0
 
 

@@ -13,7 +13,6 @@ usable GPU it reports ``{"skipped": reason}`` and exits 0.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -23,7 +22,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from ..gpu_accelerator.devices import backend_reason, cuda_module, default_backend, devices
-from .table import best_peer_ratio, row
+from .table import best_peer_ratio, row, write_json
 
 _TORCH: List[Any] = []  # [module or None] once looked up
 
@@ -265,15 +264,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.cpu:
         r = cpu_compare(8 if args.quick else 30)
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(r, f, indent=2)
+        write_json(args.json, r)
         print(cpu_table(r))
         return 0
     r = run(args.quick)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(r, f, indent=2)
+    write_json(args.json, r)
     print(table(r))
     return 0
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as _dt
-import json
 import os
 import platform
 import re
@@ -44,7 +43,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..realtime_core import RealtimeExecutor, Timer, monotonic_ns, waiters
-from .table import best_peer_ratio, row
+from .table import best_peer_ratio, row, write_json
 
 Chunk = Tuple[np.ndarray, np.ndarray, np.ndarray]  # index, deadline_ns, woke_ns
 
@@ -500,9 +499,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     # The arguments this module was given (not sys.argv: `superinstance bench` calls main() too).
     rep["command"] = "python -m superinstance.bench.realtime_core " + " ".join(
         sys.argv[1:] if argv is None else argv)
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(rep, f, indent=1, default=float)
+    write_json(a.json, rep)
     print(f"# {rep['date']}; {rep['machine']}")
     print(f"# {rep['command']}; /dev/cpu_dma_latency held at: {rep['cpu_dma_latency_held']}")
     print(format_table(rep))

@@ -19,7 +19,7 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from .table import format_rows
+from .table import format_rows, write_json
 
 __all__ = ["SUITES", "run", "run_module"]
 
@@ -105,7 +105,6 @@ def run(which: str = "all", quick: bool = False, json_path: Optional[str] = None
     if len(names) > 1 and all_rows:
         print("\n" + format_rows(all_rows, f"== summary of every suite ({SUMMARY_NOTE})"))
     if json_path:
-        with open(json_path, "w") as f:
-            json.dump(results, f, indent=1, default=str)
+        write_json(json_path, results)
         print(f"\nwrote {json_path}")
     return 1 if failures else 0

@@ -9,6 +9,8 @@ no peer to compare with.
 
 from __future__ import annotations
 
+import json
+
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 __all__ = ["COLUMNS", "best_peer_ratio", "format_rows", "row"]
@@ -51,3 +53,19 @@ def format_rows(rows: Sequence[Mapping[str, Any]], title: str = "") -> str:
     if not rows:
         out.append("(no rows)")
     return "\n".join(s.rstrip() for s in out)
+
+
+def write_json(path: Optional[str], results: Any) -> None:
+    """Writes a benchmark's raw results to ``path`` (nothing when it is None): numpy scalars
+    as numbers, anything else JSON cannot hold as its text."""
+    if path is None:
+        return
+
+    def fallback(obj: Any) -> Any:
+        try:
+            return float(obj)
+        except (TypeError, ValueError):
+            return str(obj)
+
+    with open(path, "w") as f:
+        json.dump(results, f, indent=1, default=fallback)

@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from ..vector_navigator import Index
-from .table import best_peer_ratio, row
+from .table import best_peer_ratio, row, write_json
 
 
 def make_data(n: int, dim: int, nq: int, seed: int = 42):
@@ -609,9 +609,7 @@ def main_sharded(argv: Optional[List[str]] = None) -> int:
             r = json.load(f)
     elif importlib.util.find_spec("ray") is None:  # an optional peer of the suite, like faiss or hnswlib
         print("ShardedIndex benchmark skipped: Ray is not installed (pip install 'superinstance[distributed]')")
-        if a.json:
-            with open(a.json, "w") as f:
-                json.dump({"sharded_skipped": "Ray is not installed"}, f)
+        write_json(a.json, {"sharded_skipped": "Ray is not installed"})
         return 0
     else:
         r = run_sharded(a.n, a.dim, a.sharded, kind=a.kind, M=a.M, efc=a.ef_construction, ef=a.ef,
@@ -624,9 +622,7 @@ def main_sharded(argv: Optional[List[str]] = None) -> int:
                                                network_ms=a.network_ms)
         print(sharded_model_table(r["model"][str(total)], total, a.shard_threads, a.network_ms,
                                   sharded_model_exponent(r)) + "\n")
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(r, f, indent=1)
+    write_json(a.json, r)
     return 0
 
 
@@ -913,9 +909,7 @@ def hnsw_1m_tail_table(r: Dict[str, Any]) -> str:
 
 
 def _write_json(path: Optional[str], data: Dict[str, Any]) -> None:
-    if path:
-        with open(path, "w") as f:
-            json.dump(data, f, indent=1)
+    write_json(path, data)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -1000,9 +994,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(payload_table(out["payload_quantized"]) + "\n", flush=True)
     print(f"# against the peers ({out['date_utc']} UTC, {out['machine']})")
     print(ratio_table(out))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(out, f, indent=1)
+    write_json(a.json, out)
     return 0
 
 
