@@ -463,12 +463,12 @@ def ope(n: int = 10000, n_arms: int = 80, n_positions: int = 3, repeats: int = 1
                 t0 = time.perf_counter()
                 ref = float(theirs[name]())
                 t_obp.append(time.perf_counter() - t0)
-        row = {"value": value, "ours_ms": 1e3 * float(np.median(t_ours))}
+        timing = {"value": value, "ours_ms": 1e3 * float(np.median(t_ours))}
         if t_obp:
-            row.update(obp_ms=1e3 * float(np.median(t_obp)), obp_value=ref,
-                       speedup=float(np.median(t_obp) / np.median(t_ours)),
-                       rel_diff=abs(value - ref) / max(abs(ref), 1e-300))
-        rows[name] = row
+            timing.update(obp_ms=1e3 * float(np.median(t_obp)), obp_value=ref,
+                          speedup=float(np.median(t_obp) / np.median(t_ours)),
+                          rel_diff=abs(value - ref) / max(abs(ref), 1e-300))
+        rows[name] = timing
     return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "n": n, "n_arms": n_arms,
             "n_positions": n_positions, "repeats": repeats, "peer": peer, "estimators": rows,
             "machine": {"platform": platform.platform()}}
@@ -478,12 +478,12 @@ def _fmt_ope(r: Dict[str, Any]) -> str:
     lines = [f"# point estimates on n={r['n']}, K={r['n_arms']}, L={r['n_positions']} ((n, K, L) target and "
              f"predictions), median of {r['repeats']} alternating runs; peer: {r['peer']}",
              "| estimator | ours (ms) | obp (ms) | obp / ours | relative difference |", "|---|---:|---:|---:|---:|"]
-    for name, row in r["estimators"].items():
-        if "obp_ms" in row:
-            lines.append(f"| {name} | {row['ours_ms']:.2f} | {row['obp_ms']:.2f} | {row['speedup']:.1f}x | "
-                         f"{row['rel_diff']:.1e} |")
+    for name, t in r["estimators"].items():
+        if "obp_ms" in t:
+            lines.append(f"| {name} | {t['ours_ms']:.2f} | {t['obp_ms']:.2f} | {t['speedup']:.1f}x | "
+                         f"{t['rel_diff']:.1e} |")
         else:
-            lines.append(f"| {name} | {row['ours_ms']:.2f} | n/a | n/a | n/a |")
+            lines.append(f"| {name} | {t['ours_ms']:.2f} | n/a | n/a | n/a |")
     return "\n".join(lines)
 
 

@@ -359,8 +359,8 @@ def _run(rates: List[int], seconds: float, chunk: float, include_fifo: bool,
                     s["note"] = "relative sleeps: lateness vs the intended grid grows without bound"
             elif parts[0].ndim == 2:  # callback delivery: cost, and lateness vs the deadline
                 both = np.concatenate(parts, axis=1)
-                for row, label in ((0, name), (1, name + ": deadline to callback")):
-                    results[f"{rate}Hz {label} [{pol}]"] = dict(_summary(both[row], None, period), rate_hz=rate,
+                for part, label in ((0, name), (1, name + ": deadline to callback")):
+                    results[f"{rate}Hz {label} [{pol}]"] = dict(_summary(both[part], None, period), rate_hz=rate,
                                                                  method=label, policy=pol, seconds=rounds * ch)
                 continue
             else:
