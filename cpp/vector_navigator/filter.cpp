@@ -1,10 +1,13 @@
 #include "vector_navigator/filter.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace si::vn {
 
 void LabelPostings::add(std::uint32_t slot, std::int64_t label) {
+  ++generation_;
   if (slot >= pos_.size()) pos_.resize(static_cast<std::size_t>(slot) + 1, 0);
   auto& list = lists_[label];
   pos_[slot] = static_cast<std::uint32_t>(list.size());
@@ -12,6 +15,7 @@ void LabelPostings::add(std::uint32_t slot, std::int64_t label) {
 }
 
 void LabelPostings::erase(std::uint32_t slot, std::int64_t label) {
+  ++generation_;
   auto it = lists_.find(label);
   if (it == lists_.end()) return;
   auto& list = it->second;
@@ -25,6 +29,7 @@ void LabelPostings::erase(std::uint32_t slot, std::int64_t label) {
 }
 
 void LabelPostings::move(std::uint32_t from, std::uint32_t to, std::int64_t label) {
+  ++generation_;
   auto it = lists_.find(label);
   if (it == lists_.end()) return;
   const std::uint32_t p = pos_[from];
@@ -37,6 +42,45 @@ void LabelPostings::move(std::uint32_t from, std::uint32_t to, std::int64_t labe
 std::size_t LabelPostings::memory_bytes() const {
   std::size_t b = pos_.capacity() * sizeof(std::uint32_t) + lists_.bucket_count() * sizeof(void*);
   for (const auto& kv : lists_) b += 48 + kv.second.capacity() * sizeof(std::uint32_t);
+  return b;
+}
+
+FilterBitsCache::Entry* FilterBitsCache::find(const std::vector<std::int64_t>& labels, std::uint64_t generation) {
+  for (Entry& e : entries_)
+    if (e.generation == generation && e.labels == labels) {
+      e.last_use = ++clock_;
+      return &e;
+    }
+  return nullptr;
+}
+
+void FilterBitsCache::remember(const std::vector<std::int64_t>& labels, std::uint64_t generation,
+                               std::shared_ptr<const SlotBits> bits) {
+  Entry* slot = find(labels, generation);
+  if (slot) {
+    if (bits) slot->bits = std::move(bits);
+    return;
+  }
+  {
+    if (entries_.size() < kEntries) {
+      slot = &entries_.emplace_back();
+    } else {  // replace a stale entry, else the least recently used
+      slot = &*std::min_element(entries_.begin(), entries_.end(), [&](const Entry& a, const Entry& b) {
+        return std::make_pair(a.generation == generation, a.last_use) < std::make_pair(b.generation == generation, b.last_use);
+      });
+    }
+    slot->labels = labels;
+    slot->generation = generation;
+    slot->last_use = ++clock_;
+    slot->bits = std::move(bits);
+  }
+}
+
+std::size_t FilterBitsCache::memory_bytes() const {
+  std::lock_guard<std::mutex> g(mu_);
+  std::size_t b = 0;
+  for (const Entry& e : entries_)
+    b += e.labels.capacity() * sizeof(std::int64_t) + (e.bits ? e.bits->capacity() * sizeof(std::uint64_t) : 0);
   return b;
 }
 

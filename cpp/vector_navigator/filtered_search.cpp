@@ -23,7 +23,7 @@ namespace {
 using TimeEntry = std::pair<double, std::uint32_t>;
 
 std::vector<std::int64_t> sorted_unique(std::vector<std::int64_t> v) {
-  std::sort(v.begin(), v.end());
+  if (!std::is_sorted(v.begin(), v.end())) std::sort(v.begin(), v.end());  // a filter's labels usually come sorted
   v.erase(std::unique(v.begin(), v.end()), v.end());
   return v;
 }
@@ -242,6 +242,7 @@ void Index::filtered_search_locked(const float* q, std::size_t nq, const SearchO
   // that a broad filter costs the walk no pass over its passing rows.
   WalkFilter wf;
   const WalkFilter* filter = nullptr;
+  std::shared_ptr<const SlotBits> label_bits;  // held while the walks read it
   std::size_t passing = bound;  // exact for a label or a time filter alone; else an upper bound
   if (opt.filter_ids) {
     pass.bitmap.assign(nslots_, 0);
@@ -253,6 +254,16 @@ void Index::filtered_search_locked(const float* q, std::size_t nq, const SearchO
     if (opt.filter_labels) {
       wf.row_labels = label_.data();
       wf.label_list = sorted_unique(opt.labels);
+      if (!opt.filter_time) {  // labels alone: from a bitmap when the filter comes again, or for a batch
+        label_bits = filter_bits_.get(wf.label_list, postings_.generation(), nq > 1, [&] {
+          SlotBits bits((nslots_ + 63) / 64, 0);
+          for (std::int64_t lab : wf.label_list)
+            if (const auto* list = postings_.find(lab))
+              for (std::uint32_t s : *list) bits[s >> 6] |= std::uint64_t{1} << (s & 63);
+          return bits;
+        });
+        if (label_bits) wf.bits = label_bits->data();
+      }
       const auto& ll = wf.label_list;
       const std::uint64_t span = static_cast<std::uint64_t>(ll.back()) - static_cast<std::uint64_t>(ll.front()) + 1;
       if (span <= (std::uint64_t{1} << 20) && span <= 64 * ll.size() + 4096) {  // a table costs O(span)
@@ -274,6 +285,7 @@ void Index::filtered_search_locked(const float* q, std::size_t nq, const SearchO
     write_empty(nq, k, out_ids, out_scores);
     return;
   }
+  wf.pass_fraction = static_cast<double>(passing) / static_cast<double>(live);
   const bool rerank = walks_codes() && has_f32_;
   const std::size_t ef = std::max({opt.ef ? opt.ef : hp_.ef_search, k, rerank ? rerank_ * k : 0});
   const Scorer sc{opt, vad_.data(), ts_.data(), flags_.data(), 1.0f - opt.sentiment_weight, opt.sentiment_weight};

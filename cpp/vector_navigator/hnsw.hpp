@@ -38,11 +38,25 @@ class Hnsw {
   // search() does, then walks level 0 on the subgraph of allowed nodes, in the
   // manner of ACORN-1 (Patel et al., SIGMOD 2024): distances are computed
   // for allowed nodes only; a failing neighbour is not scored but its own
-  // neighbours are (two-hop expansion), so the allowed subgraph stays
-  // connected. Returns up to ef allowed live nodes, best first.
+  // neighbours may be (two-hop expansion), so the allowed subgraph stays
+  // connected. Two regimes, chosen per query from its first expansions:
+  //  - dense (the query's region passes about as often as the rows overall:
+  //    labels independent of or correlated with it): two hops only from a
+  //    node with fewer than M0/4 passing neighbours, through at most
+  //    kDenseHopsPerNode of its failing ones;
+  //  - sparse (the region passes less than 1/kSparseFactor as often:
+  //    anti-correlated labels, where the nearest passing rows lie across
+  //    failing ones): ACORN-1's full two-hop expansion.
+  // Returns up to ef allowed live nodes, best first.
   // `filter` == nullptr: the plain search.
   void search_filtered(const float* q, std::size_t ef, const WalkFilter* filter,
                        std::vector<std::pair<float, std::uint32_t>>& out) const;
+
+  // The filtered walk's regime choice and dense-regime budget (measured at
+  // 100k x 384, docs/vector_navigator.md "Filtered search").
+  static constexpr std::size_t kRegimeExpansions = 4;
+  static constexpr double kSparseFactor = 2.0;
+  static constexpr std::size_t kDenseHopsPerNode = 4;
 
   std::size_t size() const { return levels_.size(); }
   int max_level() const { return max_level_; }
@@ -67,6 +81,7 @@ class Hnsw {
     std::vector<Cand> top, cand, chosen, res, nbc;
     std::vector<std::uint32_t> links;
     std::vector<std::uint32_t> nbc_ids;  // the filtered walk's failing neighbours
+    std::vector<std::uint8_t> passes;     // and the filter's outcome for one link list
     std::vector<float> node_vec, nb_vec, cand_vec;
     void prepare(std::size_t n);
   };

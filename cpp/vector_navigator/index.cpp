@@ -241,7 +241,7 @@ std::size_t Index::memory_bytes() const {
                   (dtype_ == DType::i8 ? nslots_ * dim_ : 0);
   b += held(qscale_) + held(qsq_) + held(norm_) + held(ids_) + held(vad_) + held(ts_) + held(label_) + held(flags_);
   b += slot_of_.bucket_count() * sizeof(void*) + slot_of_.size() * 32;
-  b += postings_.memory_bytes() + by_time_.capacity() * sizeof(by_time_[0]);
+  b += postings_.memory_bytes() + filter_bits_.memory_bytes() + by_time_.capacity() * sizeof(by_time_[0]);
   if (hnsw_) b += hnsw_->memory_bytes();
   return b;
 }

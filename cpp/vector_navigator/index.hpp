@@ -265,6 +265,7 @@ class Index {
   std::vector<std::uint8_t> flags_;  // kHasVad | kHasTs | kDeleted per slot
   std::unordered_map<std::uint64_t, std::uint32_t> slot_of_;
   LabelPostings postings_;  // label -> live slots (filter.hpp)
+  mutable FilterBitsCache filter_bits_;  // passing-row bitmaps of label filters used again
   // (timestamp, slot) of live rows with a timestamp, sorted; rebuilt lazily
   // by the first time-filtered search after a change (time_dirty_, set by
   // writers under the exclusive lock, read and cleared under time_mu_).

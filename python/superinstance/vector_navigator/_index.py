@@ -52,7 +52,7 @@ def _as_labels(labels: Any, what: str = "labels") -> np.ndarray:
     la = np.asarray(labels)
     if la.size and la.dtype.kind not in "iu":
         raise TypeError(f"{what} must be integers, got dtype {la.dtype}")
-    return la.astype(np.int64)
+    return la.astype(np.int64, copy=False)
 
 
 def _broadcast_scalar(a: np.ndarray, n: int) -> np.ndarray:
