@@ -46,8 +46,8 @@ class Hnsw {
   //    kDenseHopsPerNode of its failing ones;
   //  - sparse (the region passes less than 1/kSparseFactor as often:
   //    anti-correlated labels, where the nearest passing rows lie across
-  //    failing ones): ACORN-1's full two-hop expansion.
-  // Returns up to ef allowed live nodes, best first.
+  //    failing ones): ACORN-1's full two-hop expansion, keeping 5/4 ef.
+  // Returns up to ef (sparse: 5/4 ef) allowed live nodes, best first.
   // `filter` == nullptr: the plain search.
   void search_filtered(const float* q, std::size_t ef, const WalkFilter* filter,
                        std::vector<std::pair<float, std::uint32_t>>& out) const;
