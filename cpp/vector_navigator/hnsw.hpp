@@ -42,7 +42,7 @@ class Hnsw {
   // connected. Two regimes, chosen per query from its first expansions:
   //  - dense (the query's region passes about as often as the rows overall:
   //    labels independent of or correlated with it): two hops only from a
-  //    node of whose neighbours fewer than 1 in 4 pass, through at most
+  //    node with fewer than M0/4 passing neighbours, through at most
   //    kDenseHopsPerNode of its failing ones;
   //  - sparse (the region passes less than 1/kSparseFactor as often:
   //    anti-correlated labels, where the nearest passing rows lie across
