@@ -298,6 +298,15 @@ def test_the_paced_tick_benchmark_measures_three_ways():
         assert r["median_us"][name]["p50"] == pytest.approx(float(np.median([x["p50"] for x in runs])))
 
 
+def test_the_tick_benchmark_compares_basin_depths_on_the_same_tokens():
+    from superinstance.bench.equilibrium import tick_cost
+
+    r = tick_cost(n=600, ticks=60, kind="flat", basin_depths=(0, 3), block=20)
+    assert set(r["by_basin_depth"]) == {"0", "3"} and r["stages_us"] == r["by_basin_depth"]["0"]
+    for stages in r["by_basin_depth"].values():
+        assert 0 < stages["context"]["p50"] <= stages["context"]["p99"] <= stages["total"]["max"]
+
+
 def test_an_own_executor_asks_for_fifo_and_says_what_it_got(built):
     built["orchestrator"].set_rate(50.0)
     record = EquilibriumLoop(built["orchestrator"], ConversationStream(built["corpus"], seed=1)).run(0.2)

@@ -133,6 +133,30 @@ def test_hnsw_shards_keep_recall(data):
         recall = np.mean([len(set(a.tolist()) & set(b.tolist())) / 10 for a, b in zip(ids, ref)])
         assert recall >= 0.95
         assert exact_ids.tolist() == ref.tolist()
+        # ef is the whole index's budget: each of the 2 shards walks with ceil(64 / 2) + k
+        assert sx.search(q, 10, shard_ef=42)[0].tolist() == ids.tolist()
+        assert sx.search(q, 10)[0].tolist() == ids.tolist()  # the default budget: ef_search (64)
+        assert sx.search(q, 10, ef=20)[0].tolist() == sx.search(q, 10, shard_ef=20)[0].tolist()
+
+
+def test_sharded_hnsw_recall_is_a_single_index_s_at_the_same_ef(data):
+    """The budget split keeps recall where one Index over the same rows has it
+    (not below it by more than 0.01), walking far fewer candidates per shard."""
+    rng = np.random.default_rng(3)
+    x = clustered(rng, 4000, DIM, centers=40, spread=0.6)
+    q = clustered(rng, 100, DIM, centers=40, spread=0.6)
+    ref = np.argsort(-oracle_scores(x, q, "cosine"), axis=1)[:, :10]
+
+    def recall(ids):
+        return np.mean([len(set(a.tolist()) & set(b.tolist())) / 10 for a, b in zip(ids, ref)])
+
+    single = Index(DIM, kind="hnsw", M=6, ef_construction=32, threads=1)
+    single.add(x)
+    with ShardedIndex(DIM, shards=4, kind="hnsw", M=6, ef_construction=32, threads=1) as sx:
+        sx.add(x)
+        for ef in (10, 24, 64):
+            one = recall(single.search(q, 10, ef=ef)[0])
+            assert recall(sx.search(q, 10, ef=ef)[0]) >= one - 0.01, ef
 
 
 def test_writes_and_bad_input_store_nothing(data):

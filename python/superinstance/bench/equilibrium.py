@@ -17,33 +17,47 @@ from __future__ import annotations
 import argparse
 import platform
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from ..equilibrium.data import ConversationStream, SimulatedUser
 from ..equilibrium.demo import build_default
 from ..equilibrium.loop import run_loop, simulated_user_reward
+from ..equilibrium.orchestrator import EquilibriumOrchestrator
+from ..frozen_model_rl import FeatureExtractor, LinUCB
 from .table import row, write_json
 
 __all__ = ["tick_cost", "paced_tick", "rate_hold", "summary", "main"]
 
 
-def tick_cost(n: int = 100_000, ticks: int = 3000, kind: str = "hnsw", seed: int = 0) -> Dict[str, Any]:
+def tick_cost(n: int = 100_000, ticks: int = 3000, kind: str = "hnsw", seed: int = 0,
+              basin_depths: Sequence[int] = (0,), block: int = 100) -> Dict[str, Any]:
+    """Per-stage P50/P99/P999 of ``orchestrate`` back to back. With several
+    ``basin_depths`` one orchestrator per depth (each its own policy) runs on
+    the same navigator and the same tokens, taking turns every ``block``
+    ticks; ``stages_us`` is the first depth's, ``by_basin_depth`` all."""
     t0 = time.perf_counter()
-    b = build_default(100.0, per_subtopic=max(1, n // 12), kind=kind, seed=seed)
+    b = build_default(100.0, per_subtopic=max(1, n // 12), kind=kind, seed=seed, basin_depth=basin_depths[0])
     build_s = time.perf_counter() - t0
-    orch = b["orchestrator"]
-    src = ConversationStream(b["corpus"], seed=seed + 1)
+    orchs = {basin_depths[0]: b["orchestrator"]}
+    for d in basin_depths[1:]:  # the same navigator and head, each its own policy
+        features = FeatureExtractor()
+        orchs[d] = EquilibriumOrchestrator(100.0, index=b["navigator"], sentiment=b["head"].predict,
+                                           policy=LinUCB(b["arms"], features.dim, alpha=0.5, seed=seed),
+                                           features=features, basin_depth=d)
+    srcs = {d: ConversationStream(b["corpus"], seed=seed + 1) for d in orchs}
     reward = simulated_user_reward(SimulatedUser(seed=seed + 2), b["arms"])
-    for _ in range(ticks):
-        t = next(src)
-        r = orch.orchestrate(t.embedding, t.features, interrupted=t.interrupted, measured_rate_hz=100.0)
-        orch.reward(r.tick, reward(r, t)["reward"])
-    stages = {s: {k: v / 1e3 for k, v in h.summary().items() if k in ("p50", "p99", "p999", "max")}
-              for s, h in orch.stage_stats.items()}
+    for start in range(0, ticks, block):
+        for d, orch in orchs.items():
+            for _ in range(min(block, ticks - start)):
+                t = next(srcs[d])
+                r = orch.orchestrate(t.embedding, t.features, interrupted=t.interrupted, measured_rate_hz=100.0)
+                orch.reward(r.tick, reward(r, t)["reward"])
+    by_depth = {str(d): {s: {k: v / 1e3 for k, v in h.summary().items() if k in ("p50", "p99", "p999", "max")}
+                         for s, h in orch.stage_stats.items()} for d, orch in orchs.items()}
     return {"vectors": len(b["corpus"]), "index": kind, "ticks": ticks, "build_s": round(build_s, 1),
-            "stages_us": stages}
+            "stages_us": by_depth[str(basin_depths[0])], "by_basin_depth": by_depth}
 
 
 def _p50_p99_us(ns: List[float], cpu_ns: List[float]) -> Dict[str, float]:
@@ -115,6 +129,8 @@ def summary(out: Dict[str, Any]) -> List[Dict[str, Any]]:
         tc = out["tick_cost"]
         rows += [row(f"tick {stage}, {tc['vectors']} vectors ({tc['index']}), P50 / P99",
                      f"{v['p50']:.1f} / {v['p99']:.1f} us") for stage, v in tc["stages_us"].items()]
+        rows += [row(f"tick total with basin_depth {d}, P50 / P99", f"{st['total']['p50']:.1f} / {st['total']['p99']:.1f} us")
+                 for d, st in list(tc.get("by_basin_depth", {}).items())[1:]]
     if "paced_tick" in out:
         pt = out["paced_tick"]
         rows += [row(f"token step {way.replace('_', ' ')} at {pt['rate_hz']:g} Hz ({pt['policy']}), P50 / P99",
@@ -137,6 +153,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--policy", default="fifo", choices=("other", "fifo", "rr"),
                     help="scheduling policy the paced loop's thread asks for (default fifo, as the loop's)")
     ap.add_argument("--quick", action="store_true", help="10k vectors, 1000 ticks, 5 s per rate, 3 x 5 s paced")
+    ap.add_argument("--basin-depths", default="0",
+                    help="tick: EquilibriumOrchestrator basin_depth values to compare (0 = the whole index), e.g. 0,1,3")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
     if a.quick:
@@ -149,11 +167,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     if unknown:
         ap.error(f"unknown --parts {sorted(unknown)}: use tick, paced, rate")
     if "tick" in parts:
-        out["tick_cost"] = tc = tick_cost(a.vectors, a.ticks)
-        print(f"per-tick cost, {tc['vectors']} vectors ({tc['index']}, built in {tc['build_s']} s), {tc['ticks']} ticks:")
-        print("| stage | P50 us | P99 us | P99.9 us |\n|---|---|---|---|")
-        for s, v in tc["stages_us"].items():
-            print(f"| {s} | {v['p50']:.1f} | {v['p99']:.1f} | {v['p999']:.1f} |")
+        depths = [int(d) for d in a.basin_depths.split(",")]
+        out["tick_cost"] = tc = tick_cost(a.vectors, a.ticks, basin_depths=depths)
+        print(f"per-tick cost, {tc['vectors']} vectors ({tc['index']}, built in {tc['build_s']} s), {tc['ticks']} ticks"
+              + (f" per basin depth, taking turns every 100 ticks" if len(depths) > 1 else "") + ":")
+        print("| basin_depth | stage | P50 us | P99 us | P99.9 us |\n|---|---|---|---|---|")
+        for d, stages in tc["by_basin_depth"].items():
+            for s, v in stages.items():
+                print(f"| {d} | {s} | {v['p50']:.1f} | {v['p99']:.1f} | {v['p999']:.1f} |")
     if "paced" in parts:
         out["paced_tick"] = pt = paced_tick(seconds=a.paced_seconds, repeats=a.repeats, policy=a.policy)
         print(f"\ntoken step at {pt['rate_hz']:g} Hz, {pt['vectors']} vectors, {pt['steps_per_run']} steps per run, "

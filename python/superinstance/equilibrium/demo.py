@@ -19,8 +19,9 @@ DEFAULT_ARM_VALUES = (0.5, 1.5)  # 2^4 = 16 weight configurations
 
 
 def build_default(rate_hz: float = 2.0, *, per_subtopic: int = 200, kind: str = "hnsw", seed: int = 0,
-                  alpha: float = 0.5, backend: str = "auto") -> Dict[str, Any]:
-    """The four components on the built-in data, wired into an orchestrator."""
+                  alpha: float = 0.5, backend: str = "auto", basin_depth: int = 0) -> Dict[str, Any]:
+    """The four components on the built-in data, wired into an orchestrator
+    (``basin_depth``: EquilibriumOrchestrator's context restriction, 0 = the whole index)."""
     from ..frozen_model_rl import FeatureExtractor, LinUCB, constraint_grid
     from ..gpu_accelerator import SentimentHead
     from ..vector_navigator import Index, Navigator
@@ -37,7 +38,8 @@ def build_default(rate_hz: float = 2.0, *, per_subtopic: int = 200, kind: str = 
     features = FeatureExtractor()
     policy = LinUCB(arms, features.dim, alpha=alpha, seed=seed)
     head = SentimentHead.default(in_features=FEATURE_DIM, backend=backend)
-    orch = EquilibriumOrchestrator(rate_hz, index=nav, policy=policy, sentiment=head.predict, features=features)
+    orch = EquilibriumOrchestrator(rate_hz, index=nav, policy=policy, sentiment=head.predict, features=features,
+                                   basin_depth=basin_depth)
     return {"orchestrator": orch, "corpus": corpus, "navigator": nav, "policy": policy, "head": head,
             "arms": arms}
 
