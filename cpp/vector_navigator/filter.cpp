@@ -61,19 +61,17 @@ void FilterBitsCache::remember(const std::vector<std::int64_t>& labels, std::uin
     if (bits) slot->bits = std::move(bits);
     return;
   }
-  {
-    if (entries_.size() < kEntries) {
-      slot = &entries_.emplace_back();
-    } else {  // replace a stale entry, else the least recently used
-      slot = &*std::min_element(entries_.begin(), entries_.end(), [&](const Entry& a, const Entry& b) {
-        return std::make_pair(a.generation == generation, a.last_use) < std::make_pair(b.generation == generation, b.last_use);
-      });
-    }
-    slot->labels = labels;
-    slot->generation = generation;
-    slot->last_use = ++clock_;
-    slot->bits = std::move(bits);
+  if (entries_.size() < kEntries) {
+    slot = &entries_.emplace_back();
+  } else {  // replace a stale entry, else the least recently used
+    slot = &*std::min_element(entries_.begin(), entries_.end(), [&](const Entry& a, const Entry& b) {
+      return std::make_pair(a.generation == generation, a.last_use) < std::make_pair(b.generation == generation, b.last_use);
+    });
   }
+  slot->labels = labels;
+  slot->generation = generation;
+  slot->last_use = ++clock_;
+  slot->bits = std::move(bits);
 }
 
 std::size_t FilterBitsCache::memory_bytes() const {
