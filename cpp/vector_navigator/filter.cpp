@@ -78,7 +78,7 @@ std::size_t FilterBitsCache::memory_bytes() const {
   std::lock_guard<std::mutex> g(mu_);
   std::size_t b = 0;
   for (const Entry& e : entries_)
-    b += e.labels.capacity() * sizeof(std::int64_t) + (e.bits ? e.bits->capacity() * sizeof(std::uint64_t) : 0);
+    b += e.labels.capacity() * sizeof(std::int64_t) + (e.bits ? e.bits->words.capacity() * sizeof(std::uint64_t) : 0);
   return b;
 }
 

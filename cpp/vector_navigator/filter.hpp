@@ -55,8 +55,11 @@ class LabelPostings {
   std::uint64_t generation_ = 0;
 };
 
-// One bit per slot: the rows a label filter passes.
-using SlotBits = std::vector<std::uint64_t>;
+// One bit per slot: the rows a label filter passes, and how many they are.
+struct SlotBits {
+  std::vector<std::uint64_t> words;
+  std::size_t count = 0;
+};
 
 // The passing-row bitmaps of recently used label filters. The walk asks a
 // node's filter outcome for every neighbour it meets; from a row's label that
@@ -85,6 +88,12 @@ class FilterBitsCache {
     std::lock_guard<std::mutex> g(mu_);
     remember(labels, generation, bits);
     return bits;
+  }
+  // The bitmap of `labels` at `generation` if one was built, else nullptr.
+  std::shared_ptr<const SlotBits> built(const std::vector<std::int64_t>& labels, std::uint64_t generation) {
+    std::lock_guard<std::mutex> g(mu_);
+    Entry* e = find(labels, generation);
+    return e ? e->bits : nullptr;
   }
   std::size_t memory_bytes() const;
   static constexpr std::size_t kEntries = 8;

@@ -213,8 +213,13 @@ void Index::filtered_search_locked(const float* q, std::size_t nq, const SearchO
   const std::size_t live = nslots_ - deleted_, k = opt.k;
   // The plan from the sizes of the sources (a bound on the passing rows, exact
   // for a single kind of predicate), before touching any row; everything below
-  // is built once for the whole batch.
-  const std::size_t bound = passing_bound_locked(opt);
+  // is built once for the whole batch. A label filter whose bitmap was built
+  // (it came before) has its count there: no lookup per label.
+  const bool labels_only = opt.filter_labels && !opt.filter_ids && !opt.filter_time;
+  const std::vector<std::int64_t> labels = opt.filter_labels ? sorted_unique(opt.labels) : std::vector<std::int64_t>{};
+  std::shared_ptr<const SlotBits> label_bits =  // held while the walks read it
+      labels_only ? filter_bits_.built(labels, postings_.generation()) : nullptr;
+  const std::size_t bound = label_bits ? label_bits->count : passing_bound_locked(opt);
   PassingSet pass;
   if (bound == 0) {
     write_empty(nq, k, out_ids, out_scores);
@@ -242,7 +247,6 @@ void Index::filtered_search_locked(const float* q, std::size_t nq, const SearchO
   // that a broad filter costs the walk no pass over its passing rows.
   WalkFilter wf;
   const WalkFilter* filter = nullptr;
-  std::shared_ptr<const SlotBits> label_bits;  // held while the walks read it
   std::size_t passing = bound;  // exact for a label or a time filter alone; else an upper bound
   if (opt.filter_ids) {
     pass.bitmap.assign(nslots_, 0);
@@ -253,17 +257,19 @@ void Index::filtered_search_locked(const float* q, std::size_t nq, const SearchO
   } else if (bound < live || opt.filter_time) {
     if (opt.filter_labels) {
       wf.row_labels = label_.data();
-      wf.label_list = sorted_unique(opt.labels);
-      if (!opt.filter_time) {  // labels alone: from a bitmap when the filter comes again, or for a batch
-        label_bits = filter_bits_.get(wf.label_list, postings_.generation(), nq > 1, [&] {
-          SlotBits bits((nslots_ + 63) / 64, 0);
-          for (std::int64_t lab : wf.label_list)
-            if (const auto* list = postings_.find(lab))
-              for (std::uint32_t s : *list) bits[s >> 6] |= std::uint64_t{1} << (s & 63);
+      wf.label_list = labels;
+      if (labels_only && !label_bits)  // from a bitmap when the filter comes again, or for a batch
+        label_bits = filter_bits_.get(labels, postings_.generation(), nq > 1, [&] {
+          SlotBits bits;
+          bits.words.assign((nslots_ + 63) / 64, 0);
+          for (std::int64_t lab : labels)
+            if (const auto* list = postings_.find(lab)) {
+              for (std::uint32_t s : *list) bits.words[s >> 6] |= std::uint64_t{1} << (s & 63);
+              bits.count += list->size();
+            }
           return bits;
         });
-        if (label_bits) wf.bits = label_bits->data();
-      }
+      if (label_bits) wf.bits = label_bits->words.data();
       const auto& ll = wf.label_list;
       const std::uint64_t span = static_cast<std::uint64_t>(ll.back()) - static_cast<std::uint64_t>(ll.front()) + 1;
       if (span <= (std::uint64_t{1} << 20) && span <= 64 * ll.size() + 4096) {  // a table costs O(span)
