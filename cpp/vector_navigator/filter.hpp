@@ -96,7 +96,9 @@ class FilterBitsCache {
     return e ? e->bits : nullptr;
   }
   std::size_t memory_bytes() const;
-  static constexpr std::size_t kEntries = 8;
+  // Enough for the basins of a navigator or a service's tenants; n/8 bytes each
+  // (4 MB for 32 filters over 1M rows).
+  static constexpr std::size_t kEntries = 32;
 
  private:
   struct Entry {
