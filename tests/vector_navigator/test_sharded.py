@@ -139,7 +139,7 @@ def test_hnsw_shards_keep_recall(data):
         assert sx.search(q, 10, ef=20)[0].tolist() == sx.search(q, 10, shard_ef=20)[0].tolist()
 
 
-def test_sharded_hnsw_recall_is_a_single_index_s_at_the_same_ef(data):
+def test_sharded_hnsw_recall_is_a_single_index_s_at_the_same_ef():
     """The budget split keeps recall where one Index over the same rows has it
     (not below it by more than 0.01), walking far fewer candidates per shard."""
     rng = np.random.default_rng(3)

@@ -129,7 +129,8 @@ def summary(out: Dict[str, Any]) -> List[Dict[str, Any]]:
         tc = out["tick_cost"]
         rows += [row(f"tick {stage}, {tc['vectors']} vectors ({tc['index']}), P50 / P99",
                      f"{v['p50']:.1f} / {v['p99']:.1f} us") for stage, v in tc["stages_us"].items()]
-        rows += [row(f"tick total with basin_depth {d}, P50 / P99", f"{st['total']['p50']:.1f} / {st['total']['p99']:.1f} us")
+        rows += [row(f"tick total with basin_depth {d}, P50 / P99",
+                     f"{st['total']['p50']:.1f} / {st['total']['p99']:.1f} us")
                  for d, st in list(tc.get("by_basin_depth", {}).items())[1:]]
     if "paced_tick" in out:
         pt = out["paced_tick"]
@@ -154,7 +155,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="scheduling policy the paced loop's thread asks for (default fifo, as the loop's)")
     ap.add_argument("--quick", action="store_true", help="10k vectors, 1000 ticks, 5 s per rate, 3 x 5 s paced")
     ap.add_argument("--basin-depths", default="0",
-                    help="tick: EquilibriumOrchestrator basin_depth values to compare (0 = the whole index), e.g. 0,1,3")
+                    help="tick: EquilibriumOrchestrator basin_depth values to compare "
+                         "(0 = the whole index), e.g. 0,1,3")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
     if a.quick:

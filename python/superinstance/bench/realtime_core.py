@@ -61,14 +61,17 @@ def _timer_chunk(backend: str, rate: int, seconds: float) -> Chunk:
     return idx, dl, wk
 
 
-def _sleep_abs_chunk(rate: int, seconds: float) -> Chunk:
+def _deadline_grid(rate: int, seconds: float) -> Chunk:
+    """(index, deadline, room for the wake-up times) of a run on an absolute grid
+    starting two periods from now."""
     period = 10**9 // rate
-    n = max(2, int(seconds * rate))
-    idx = np.arange(n, dtype=np.int64)
-    start = monotonic_ns() + 2 * period
-    dl = start + idx * period
-    wk = np.empty(n, np.int64)
-    for i in range(n):
+    idx = np.arange(max(2, int(seconds * rate)), dtype=np.int64)
+    return idx, monotonic_ns() + 2 * period + idx * period, np.empty(idx.shape[0], np.int64)
+
+
+def _sleep_abs_chunk(rate: int, seconds: float) -> Chunk:
+    idx, dl, wk = _deadline_grid(rate, seconds)
+    for i in range(idx.shape[0]):
         delta = dl[i] - time.monotonic_ns()
         if delta > 0:
             time.sleep(delta / 1e9)
@@ -89,15 +92,9 @@ def _sleep_rel_chunk(rate: int, seconds: float) -> Chunk:
 
 
 def _asyncio_chunk(rate: int, seconds: float) -> Chunk:
-    period = 10**9 // rate
-    n = max(2, int(seconds * rate))
-
     async def run() -> Chunk:
-        idx = np.arange(n, dtype=np.int64)
-        start = monotonic_ns() + 2 * period
-        dl = start + idx * period
-        wk = np.empty(n, np.int64)
-        for i in range(n):
+        idx, dl, wk = _deadline_grid(rate, seconds)
+        for i in range(idx.shape[0]):
             delta = dl[i] - time.monotonic_ns()
             if delta > 0:
                 await asyncio.sleep(delta / 1e9)

@@ -561,7 +561,8 @@ def sharded_table(r: Dict[str, Any]) -> str:
             f"{r['sharded_batch_qps'] / r['single_batch_qps']:.2f}x |",
             f"| build (s) | {r['single_build_s']:.1f} | {r['sharded_build_s']:.1f} | |"]
     for e in r.get("sharded_ef_sweep", []):
-        rows.append(f"| every shard at ef {e['ef']} (shard_ef): recall@{r['k']}, batch queries/s | {r['recall_single']:.4f}, "
+        rows.append(f"| every shard at ef {e['ef']} (shard_ef): recall@{r['k']}, batch queries/s | "
+                    f"{r['recall_single']:.4f}, "
                     f"{r['single_batch_qps']:.0f} (ef {r['ef']}) | {e['recall']:.4f}, {e['batch_qps']:.0f} | "
                     f"{e['recall'] - r['recall_single']:+.4f}, {e['batch_qps'] / r['single_batch_qps']:.2f}x |")
     rows += [
