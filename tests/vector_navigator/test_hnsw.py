@@ -70,7 +70,7 @@ def test_deletion_skips_and_compacts(data):
     x, q = data
     n = 6000
     ix = Index(32, kind="hnsw", M=12, ef_construction=80)
-    ids = ix.add(x[:n], threads=2)
+    ids = ix.add(x[:n], threads=1)  # one thread: the same graph every run (recall sits near 0.95 at M=12)
     rng = np.random.default_rng(3)
     gone = rng.choice(n, 2000, replace=False)
     ix.remove(ids[gone])
