@@ -45,9 +45,18 @@ std::size_t LabelPostings::memory_bytes() const {
   return b;
 }
 
+namespace {
+std::uint64_t labels_key(const std::vector<std::int64_t>& labels) {
+  std::uint64_t h = labels.size();
+  for (std::int64_t l : labels) h = (h ^ static_cast<std::uint64_t>(l)) * 0x9e3779b97f4a7c15ull;
+  return h;
+}
+}  // namespace
+
 FilterBitsCache::Entry* FilterBitsCache::find(const std::vector<std::int64_t>& labels, std::uint64_t generation) {
+  const std::uint64_t key = labels_key(labels);
   for (Entry& e : entries_)
-    if (e.generation == generation && e.labels == labels) {
+    if (e.key == key && e.generation == generation && e.labels == labels) {
       e.last_use = ++clock_;
       return &e;
     }
@@ -68,6 +77,7 @@ void FilterBitsCache::remember(const std::vector<std::int64_t>& labels, std::uin
       return std::make_pair(a.generation == generation, a.last_use) < std::make_pair(b.generation == generation, b.last_use);
     });
   }
+  slot->key = labels_key(labels);
   slot->labels = labels;
   slot->generation = generation;
   slot->last_use = ++clock_;

@@ -102,6 +102,7 @@ class FilterBitsCache {
 
  private:
   struct Entry {
+    std::uint64_t key = 0;  // a hash of the labels: most entries are told apart without reading them
     std::vector<std::int64_t> labels;
     std::uint64_t generation = 0;
     std::shared_ptr<const SlotBits> bits;  // nullptr: asked for once, not built

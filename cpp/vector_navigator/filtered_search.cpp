@@ -256,8 +256,6 @@ void Index::filtered_search_locked(const float* q, std::size_t nq, const SearchO
     filter = &wf;
   } else if (bound < live || opt.filter_time) {
     if (opt.filter_labels) {
-      wf.row_labels = label_.data();
-      wf.label_list = labels;
       if (labels_only && !label_bits)  // from a bitmap when the filter comes again, or for a batch
         label_bits = filter_bits_.get(labels, postings_.generation(), nq > 1, [&] {
           SlotBits bits;
@@ -269,14 +267,19 @@ void Index::filtered_search_locked(const float* q, std::size_t nq, const SearchO
             }
           return bits;
         });
-      if (label_bits) wf.bits = label_bits->words.data();
-      const auto& ll = wf.label_list;
-      const std::uint64_t span = static_cast<std::uint64_t>(ll.back()) - static_cast<std::uint64_t>(ll.front()) + 1;
-      if (span <= (std::uint64_t{1} << 20) && span <= 64 * ll.size() + 4096) {  // a table costs O(span)
-        wf.label_min = ll.front();
-        wf.label_table.assign(static_cast<std::size_t>(span), 0);
-        for (std::int64_t l : ll)
-          wf.label_table[static_cast<std::size_t>(static_cast<std::uint64_t>(l) - static_cast<std::uint64_t>(ll.front()))] = 1;
+      if (label_bits) {  // (labels only: the bitmap answers alone)
+        wf.bits = label_bits->words.data();
+      } else {  // each row's label, looked up in a table or the sorted list
+        wf.row_labels = label_.data();
+        wf.label_list = labels;
+        const auto& ll = wf.label_list;
+        const std::uint64_t span = static_cast<std::uint64_t>(ll.back()) - static_cast<std::uint64_t>(ll.front()) + 1;
+        if (span <= (std::uint64_t{1} << 20) && span <= 64 * ll.size() + 4096) {  // a table costs O(span)
+          wf.label_min = ll.front();
+          wf.label_table.assign(static_cast<std::size_t>(span), 0);
+          for (std::int64_t l : ll)
+            wf.label_table[static_cast<std::size_t>(static_cast<std::uint64_t>(l) - static_cast<std::uint64_t>(ll.front()))] = 1;
+        }
       }
     }
     if (opt.filter_time) {

@@ -47,6 +47,13 @@ class Hnsw {
   //  - sparse (the region passes less than 1/kSparseFactor as often:
   //    anti-correlated labels, where the nearest passing rows lie across
   //    failing ones): ACORN-1's full two-hop expansion, keeping 5/4 ef.
+  // A walk that runs out of candidates before it holds ef allowed nodes (its
+  // entry lies in a failing region more than two hops across) is stranded:
+  // from then on it also scores the failing neighbours of the nodes it
+  // expands and queues them nearest first, never returning them, and
+  // chooses its regime again where it lands; it stops routing after as many
+  // routed nodes as a quarter of the passing rows (the caller scans those
+  // rows if the walk still holds fewer than k).
   // Returns up to ef (sparse: 5/4 ef) allowed live nodes, best first.
   // `filter` == nullptr: the plain search.
   void search_filtered(const float* q, std::size_t ef, const WalkFilter* filter,
@@ -82,6 +89,8 @@ class Hnsw {
     std::vector<std::uint32_t> links;
     std::vector<std::uint32_t> nbc_ids;  // the filtered walk's failing neighbours
     std::vector<std::uint8_t> passes;     // and the filter's outcome for one link list
+    std::vector<std::uint16_t> routed;    // failing nodes the filtered walk routed through (== epoch)
+    std::vector<std::uint32_t> expanded;  // nodes the filtered walk expanded since it last routed
     std::vector<float> node_vec, nb_vec, cand_vec;
     void prepare(std::size_t n);
   };
@@ -97,6 +106,7 @@ class Hnsw {
   std::uint32_t* links(std::uint32_t node, int level);
   std::size_t cap(int level) const { return level == 0 ? M0_ : M_; }
   int random_level(std::uint32_t node) const;
+  void advise_level0();  // huge pages for the level-0 link lists
   void insert(std::uint32_t node, std::size_t efc, Visited& vis);
   // Greedy walk through levels from_level .. above_level + 1 towards q; returns the closest
   // node found (its distance in curd). `locking`: take each node's lock (during inserts).

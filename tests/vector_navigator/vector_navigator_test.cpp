@@ -16,6 +16,8 @@
 
 #include "common/cpu_features.hpp"
 #include "common/errors.hpp"
+#include "vector_navigator/filter.hpp"
+#include "vector_navigator/hnsw.hpp"
 #include "vector_navigator/huge_pages.hpp"
 #include "vector_navigator/index.hpp"
 #include "vector_navigator/vn_kernels.hpp"
@@ -208,6 +210,50 @@ TEST(Index, HnswRecallAndPersistence) {
     EXPECT_EQ(bs, os);
   }
   std::remove(path.c_str());
+}
+
+// A filtered walk whose entry lies in a stretch the filter fails, more than
+// two hops from any passing row, routes on through failing nodes instead of
+// giving up: it returns the passing rows nearest the query by itself (before,
+// it returned nothing and the index fell back to scanning every passing row).
+// Rows on a line make the level-0 graph a chain: a failing stretch of 40 rows
+// around the query strands the walk 20 hops from the nearest passing row.
+TEST(Hnsw, StrandedFilteredWalkRoutesThroughFailingNodes) {
+  const std::size_t dim = 4, n = 2000, k = 10, fail_from = 980, fail_to = 1020;
+  auto noise = randn(n * dim, 21);
+  std::vector<float> x(n * dim);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < dim; ++j) x[i * dim + j] = (j == 0 ? static_cast<float>(i) : 0.0f) + 1e-3f * noise[i * dim + j];
+  Index rows(dim, Metric::l2, Kind::flat);
+  rows.add(x.data(), n, nullptr, Payload{}, 1, nullptr);
+  Hnsw graph(rows, 8, 3);
+  graph.resize(n);
+  graph.insert_range(0, n, 64, 1);
+  std::vector<std::uint8_t> passing(n, 1);
+  std::fill(passing.begin() + fail_from, passing.begin() + fail_to, 0);
+  WalkFilter filter;
+  filter.bitmap = passing.data();
+  filter.pass_fraction = static_cast<double>(n - (fail_to - fail_from)) / n;
+  const std::vector<float> q = {1000.0f, 0.0f, 0.0f, 0.0f};
+  std::vector<std::pair<float, std::uint32_t>> got;
+  graph.search_filtered(q.data(), 16, &filter, got);
+  ASSERT_GE(got.size(), k) << "the walk gave up: the index would scan the passing rows instead";
+  std::vector<std::pair<double, std::uint32_t>> exact;  // brute force over the passing rows
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (!passing[i]) continue;
+    double d = 0;
+    for (std::size_t j = 0; j < dim; ++j) d += std::pow(double(q[j]) - x[i * dim + j], 2);
+    exact.emplace_back(d, i);
+  }
+  std::partial_sort(exact.begin(), exact.begin() + k, exact.end());
+  std::set<std::uint32_t> nearest;
+  for (std::size_t j = 0; j < k; ++j) nearest.insert(exact[j].second);
+  std::size_t hits = 0;
+  for (std::size_t j = 0; j < got.size(); ++j) {
+    ASSERT_TRUE(passing[got[j].second]) << "a failing row was returned: " << got[j].second;
+    if (j < k) hits += nearest.count(got[j].second);
+  }
+  EXPECT_EQ(hits, k);
 }
 
 // Huge pages for scanned rows: where the kernel collapses a range, that range

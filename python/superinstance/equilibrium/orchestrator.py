@@ -186,6 +186,8 @@ class EquilibriumOrchestrator:
         ids, scores = self.index.search(e, self.k, basin=basin, depth=_ALL_LEVELS, sentiment=vad,
                                         sentiment_weight=self.sentiment_weight)
         ids, scores = np.asarray(ids).reshape(-1), np.asarray(scores).reshape(-1)
+        if ids.size and ids[-1] != _NO_ID:  # padding only ever trails
+            return ids, scores
         held = ids != _NO_ID
         return ids[held], scores[held]
 

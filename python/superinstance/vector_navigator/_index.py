@@ -97,14 +97,21 @@ def _filter_parts(filter: Any) -> Tuple[Any, Any, Any]:
     absent; types are checked here, values (NaN, reversed range) by the core."""
     if filter is None:
         return None, None, None
-    if not isinstance(filter, Mapping):
+    if type(filter) is not dict and not isinstance(filter, Mapping):  # (an ABC check is slow)
         return None, _as_ids(filter, "filter ids"), None
-    unknown = set(filter) - set(_FILTER_KEYS)
-    if unknown:
-        raise ValueError(f"unknown filter keys {sorted(map(str, unknown))}: use 'labels', 'ids' and/or 'time'")
+    for key in filter:
+        if key not in _FILTER_KEYS:
+            unknown = sorted(map(str, set(filter) - set(_FILTER_KEYS)))
+            raise ValueError(f"unknown filter keys {unknown}: use 'labels', 'ids' and/or 'time'")
     f_labels = f_ids = f_time = None
     if "labels" in filter:
-        f_labels = np.ascontiguousarray(_as_labels(filter["labels"], "filter labels").ravel())
+        f_labels = filter["labels"]
+        # A ready int64 array (a Navigator's basin labels, a caller's own) is
+        # passed as it is: each numpy call costs microseconds when the token
+        # loop's other stages have taken the cache.
+        if not (type(f_labels) is np.ndarray and f_labels.dtype == np.int64 and f_labels.ndim == 1
+                and f_labels.flags.c_contiguous):
+            f_labels = np.ascontiguousarray(_as_labels(f_labels, "filter labels").ravel())
     if "ids" in filter:
         f_ids = _as_ids(filter["ids"], "filter ids")
     if "time" in filter:

@@ -28,6 +28,7 @@ Path = Tuple[str, ...]
 # Labels that the Navigator gives its basins start here, so that they do not
 # collide with small labels a user sets directly on the index.
 _LABEL_BASE = 1 << 40
+_UNDER_CACHE_SIZE = 1024  # (basin, depth) label lists kept for basin searches
 
 
 def _path(path: Any) -> Path:
@@ -113,6 +114,9 @@ class Navigator:
         self.index = index
         self._label: Dict[Path, int] = {}
         self._next_label = _LABEL_BASE  # never reused, so rebuilt basins cannot take a live label
+        self._labels_version = 0  # bumped whenever _label changes: invalidates _under_cache
+        self._under_cache: Dict[Tuple[Path, int], np.ndarray] = {}
+        self._under_cache_version = 0
         self._sentiment: Dict[Path, Optional[Tuple[float, float, float]]] = {}
         self._centroid: Dict[Path, np.ndarray] = {}
         self._sums: Dict[Path, Tuple[Any, int]] = {}  # vector sum and count per hand-made basin
@@ -213,6 +217,7 @@ class Navigator:
             if sub not in self._label:
                 self._label[sub] = self._next_label
                 self._next_label += 1
+                self._labels_version += 1
                 self._sentiment[sub] = None
         if s is not None:
             self._sentiment[p] = s
@@ -223,6 +228,12 @@ class Navigator:
         return sorted(self._label)
 
     def _require(self, path: Any) -> Path:
+        if type(path) is tuple:  # a path as route() gives it: nothing to convert
+            try:
+                if path in self._label:
+                    return path
+            except TypeError:  # unhashable parts: _path names the problem
+                pass
         p = _path(path)
         if p not in self._label:
             raise KeyError(f"no basin {p!r}; create it with create_basin()")
@@ -256,9 +267,20 @@ class Navigator:
             self._centroid[sub] = self._sums[sub][0] / self._sums[sub][1]
         self._centroid_updates += 1
 
-    def _labels_under(self, p: Path, depth: int) -> List[int]:
-        return [lab for q, lab in self._label.items()
-                if q[:len(p)] == p and len(q) - len(p) <= depth]
+    def _labels_under(self, p: Path, depth: int) -> np.ndarray:
+        """The labels of basin p and its descendants down to depth levels below
+        it, int64 and read-only; kept until the basin map changes (a basin
+        search in the token loop asks for the same few basins every tick)."""
+        if self._under_cache_version != self._labels_version or len(self._under_cache) >= _UNDER_CACHE_SIZE:
+            self._under_cache.clear()
+            self._under_cache_version = self._labels_version
+        got = self._under_cache.get((p, depth))
+        if got is None:
+            got = np.array([lab for q, lab in self._label.items()
+                            if q[:len(p)] == p and len(q) - len(p) <= depth], dtype=np.int64)
+            got.flags.writeable = False
+            self._under_cache[(p, depth)] = got
+        return got
 
     def search(self, queries: Any, k: int = 10, *, basin: Any = None, depth: int = 2,
                **kwargs: Any) -> Tuple[np.ndarray, np.ndarray]:
@@ -271,7 +293,7 @@ class Navigator:
         self._require_open()
         if basin is None:
             return self.index.search(queries, k, **kwargs)
-        if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
+        if type(depth) is not int and (isinstance(depth, bool) or not isinstance(depth, np.integer)) or depth < 0:
             raise ValueError(f"depth must be an int >= 0, got {depth!r}")
         p = self._require(basin)
         filt = {"labels": self._labels_under(p, depth)}
@@ -339,6 +361,7 @@ class Navigator:
         except BaseException:
             self._label, self._sentiment, self._centroid, self._sums, self._next_label = saved
             self._centroid_updates += 1
+            self._labels_version += 1
             raise
 
     def _basin_maps_copy(self) -> Tuple[Any, ...]:
@@ -352,6 +375,7 @@ class Navigator:
         rng = np.random.default_rng(seed)
         for p in [p for p in self._label if p[0].startswith(prefix) and p[0][len(prefix):].isdigit()]:
             del self._label[p]
+            self._labels_version += 1
             self._sentiment.pop(p, None)
             self._centroid.pop(p, None)
             self._sums.pop(p, None)
