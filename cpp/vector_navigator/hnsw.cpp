@@ -350,10 +350,28 @@ void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, st
   const auto& flags = index_.flags_;
   vis.prepare(levels_.size());
   std::vector<Cand>& top = vis.top;    // worst on top (Closer): allowed live nodes
-  std::vector<Cand>& cand = vis.cand;  // best on top (Farther): nodes to expand
-  std::vector<std::uint32_t>& batch = vis.links;  // the allowed nodes one expansion scores
+  // Nodes to expand, best on top (Farther), ncand of them in a heap kept on
+  // the worker's reused vector by hand (size() is its capacity here): a
+  // push_back per scored node was an out-of-line call in this loop.
+  std::vector<Cand>& cand_buf = vis.cand;
+  if (cand_buf.size() < 4 * M0_) cand_buf.resize(4 * M0_);
+  Cand* cand = cand_buf.data();
+  std::size_t ncand = 0;
+  auto cand_push = [&](Cand c) {
+    if (ncand == cand_buf.size()) {
+      cand_buf.resize(2 * ncand);
+      cand = cand_buf.data();
+    }
+    cand[ncand++] = c;
+    std::push_heap(cand, cand + ncand, Farther{});
+  };
+  // The allowed nodes one expansion scores: at most M0 (direct neighbours,
+  // then two-hop ones while fewer than M0), in a plain array (a vector's
+  // push_back per neighbour was a visible share of the walk).
+  vis.links.resize(M0_ + 1);
+  std::uint32_t* batch = vis.links.data();
+  std::size_t nbatch = 0;
   top.clear();
-  cand.clear();
   std::uint16_t* tag = vis.tag.data();
   const std::uint16_t epoch = vis.epoch;
   float lower = std::numeric_limits<float>::infinity();
@@ -361,14 +379,15 @@ void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, st
   const bool live_only = filter.bits != nullptr;  // a label bitmap holds live rows only: no flag to read
   auto offer = [&](float d, std::uint32_t n) {
     if (top.size() < efw || d < lower) {
-      cand.push_back({d, n});
-      std::push_heap(cand.begin(), cand.end(), Farther{});
+      cand_push({d, n});
       if (live_only || !(flags[n] & 4u)) {  // deleted rows route but are never returned
-        top.push_back({d, n});
-        std::push_heap(top.begin(), top.end(), Closer{});
-        if (top.size() > efw) {
+        if (top.size() < efw) {
+          top.push_back({d, n});
+          std::push_heap(top.begin(), top.end(), Closer{});
+        } else {  // full: the new node takes the worst one's place
           std::pop_heap(top.begin(), top.end(), Closer{});
-          top.pop_back();
+          top.back() = {d, n};
+          std::push_heap(top.begin(), top.end(), Closer{});
         }
         lower = top.front().first;
       }
@@ -378,13 +397,12 @@ void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, st
   tag[ep] = epoch;
   {
     const float d0 = dist(q, qsq, ep);
-    cand.push_back({d0, ep});
+    cand_push({d0, ep});
     if (filter.pass(ep) && !(flags[ep] & 4u)) {
       top.push_back({d0, ep});
       lower = d0;
     }
   }
-  batch.reserve(M0_ * (M0_ + 1));
   std::vector<std::uint32_t>& failing_buf = vis.nbc_ids;
   failing_buf.resize(M0_ + 1);
   std::uint32_t* failing = failing_buf.data();
@@ -421,14 +439,13 @@ void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, st
       routed[nb] = epoch;
       const float d = dist(q, qsq, nb);
       if (top.size() < efw || d < lower) {
-        cand.push_back({d, nb});
-        std::push_heap(cand.begin(), cand.end(), Farther{});
+        cand_push({d, nb});
       }
       routing = static_cast<double>(++routed_count) < route_budget;
     }
   };
   for (;;) {
-    if (cand.empty()) {
+    if (ncand == 0) {
       if (stranded || top.size() >= efw || expanded.empty()) break;
       stranded = routing = true;
       for (std::uint32_t u : expanded) {
@@ -439,16 +456,16 @@ void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, st
       expanded.clear();
       sparse = false;  // the walk goes somewhere else: choose the regime there
       seen = seen_passing = expansions = 0;
-      if (cand.empty()) break;
+      if (ncand == 0) break;
     }
-    const Cand c = cand.front();
+    const Cand c = cand[0];
     if (c.first > lower && top.size() >= efw) break;
-    std::pop_heap(cand.begin(), cand.end(), Farther{});
-    cand.pop_back();
+    std::pop_heap(cand, cand + ncand, Farther{});
+    --ncand;
     if (!stranded) expanded.push_back(c.second);
     // The neighbours that pass are scored; the unvisited failing ones are
     // kept, in link order, for the two-hop step.
-    batch.clear();
+    nbatch = 0;
     std::size_t nfail = 0, npass = 0;
     const std::uint32_t* l = links(c.second, 0);
     const std::uint32_t cnt = l[0];
@@ -463,7 +480,7 @@ void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, st
         continue;
       }
       tag[nb] = epoch;
-      batch.push_back(nb);
+      batch[nbatch++] = nb;
       const char* r = static_cast<const char*>(index_.walk_row(nb));
       __builtin_prefetch(r);
       __builtin_prefetch(r + 64);
@@ -489,32 +506,32 @@ void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, st
       const char* ln = reinterpret_cast<const char*>(links(failing[j], 0));
       for (std::size_t b = 0; b < (M0_ + 1) * sizeof(std::uint32_t); b += 64) __builtin_prefetch(ln + b);
     }
-    for (std::uint32_t nb : batch) offer(dist(q, qsq, nb), nb);
-    const std::size_t direct = batch.size();
+    for (std::size_t i = 0; i < nbatch; ++i) offer(dist(q, qsq, batch[i]), batch[i]);
+    const std::size_t direct = nbatch;
     // Two hops (ACORN-1) until a full neighbourhood (2M) is collected: a
     // failing neighbour is expanded once and never scored. (A cap at M lost
     // recall on anti-correlated labels at 100k: 0.934.)
     const std::size_t two_hop_below = M0_;
-    for (std::size_t j = 0; j < nfail && batch.size() < two_hop_below; ++j) {
+    for (std::size_t j = 0; j < nfail && nbatch < two_hop_below; ++j) {
       const std::uint32_t nb = failing[j];
       if (tag[nb] == epoch) continue;
       tag[nb] = epoch;
       const std::uint32_t* l2 = links(nb, 0);
       filter.pass_many(l2 + 1, l2[0], passes);
-      for (std::uint32_t i = 1; i <= l2[0] && batch.size() < two_hop_below; ++i) {
+      for (std::uint32_t i = 1; i <= l2[0] && nbatch < two_hop_below; ++i) {
         const std::uint32_t nb2 = l2[i];
         if (!passes[i - 1] || tag[nb2] == epoch) continue;
         tag[nb2] = epoch;
-        batch.push_back(nb2);
+        batch[nbatch++] = nb2;
       }
     }
-    for (std::size_t i = direct; i < batch.size(); ++i) {
+    for (std::size_t i = direct; i < nbatch; ++i) {
       const char* r = static_cast<const char*>(index_.walk_row(batch[i]));
       __builtin_prefetch(r);
       __builtin_prefetch(r + 64);
     }
-    for (std::size_t i = direct; i < batch.size(); ++i) offer(dist(q, qsq, batch[i]), batch[i]);
-    if (!cand.empty()) __builtin_prefetch(links(cand.front().second, 0));
+    for (std::size_t i = direct; i < nbatch; ++i) offer(dist(q, qsq, batch[i]), batch[i]);
+    if (ncand) __builtin_prefetch(links(cand[0].second, 0));
   }
   std::sort_heap(top.begin(), top.end(), Closer{});
   result.assign(top.begin(), top.end());
