@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from superinstance.vector_navigator import Index, Navigator
+from superinstance.vector_navigator import NO_ID, Index, Navigator
 
 from vn_helpers import assert_topk, normalize, oracle_scores
 
@@ -93,6 +93,39 @@ def test_build_basins_and_route():
     assert hits >= 45
     with pytest.raises(ValueError):
         Navigator(Index(4)).route(np.ones(4))
+
+
+def test_basin_search_sees_basins_made_after_it():
+    """The Navigator keeps each (basin, depth)'s label list between searches:
+    a basin created, rebuilt or restored afterwards must change what it finds."""
+    rng = np.random.default_rng(5)
+    nav = Navigator(Index(8, kind="flat"))
+    nav.create_basin(("a", "b"))
+    first = nav.add(("a", "b"), rng.standard_normal((20, 8)).astype(np.float32))
+    q = rng.standard_normal(8).astype(np.float32)
+    got, _ = nav.search(q, 20, basin=("a",), depth=1)
+    assert set(got[got != NO_ID].tolist()) == set(first.tolist())
+    nav.create_basin(("a", "c"))
+    later = nav.add(("a", "c"), rng.standard_normal((20, 8)).astype(np.float32))
+    got, _ = nav.search(q, 40, basin=("a",), depth=1)
+    assert set(got[got != NO_ID].tolist()) == set(first.tolist()) | set(later.tolist())
+    got, _ = nav.search(q, 40, basin=("a",), depth=0)  # the basin alone holds no rows
+    assert (got == NO_ID).all()
+    # k-means basins rebuilt with fewer leaves: a leaf searched before is gone
+    leaves = nav.build_basins(depth=1, branching=3, seed=0)
+    gone = leaves[-1]
+    got, _ = nav.search(q, 40, basin=gone, depth=0)
+    assert (got != NO_ID).any()
+    kept = nav.build_basins(depth=1, branching=2, seed=0)
+    assert gone not in kept
+    with pytest.raises(KeyError):
+        nav.search(q, 5, basin=gone, depth=0)
+    every = set(first.tolist()) | set(later.tolist())
+    found = set()
+    for leaf in kept:
+        got, _ = nav.search(q, 40, basin=leaf, depth=0)
+        found |= set(got[got != NO_ID].tolist())
+    assert found == every  # the rebuilt leaves' labels, not the old ones
 
 
 def test_route_works_for_hand_made_basins():
