@@ -61,7 +61,7 @@ int Hnsw::random_level(std::uint32_t node) const {
 void Hnsw::advise_level0() {
   // Every step of a walk reads a random node's level-0 list: on 4 KiB pages
   // most of those reads miss the TLB (1-3% of a search at 100k rows).
-  advise_huge_pages(l0_.data(), l0_.size() * sizeof(std::uint32_t));
+  l0_advice_.update(l0_.data(), l0_.size() * sizeof(std::uint32_t));
 }
 
 void Hnsw::resize(std::size_t n) {

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "vector_navigator/huge_pages.hpp"
+
 namespace si {
 class ByteWriter;
 }  // namespace si
@@ -129,6 +131,7 @@ class Hnsw {
   std::uint64_t seed_;
   std::vector<std::uint8_t> levels_;
   std::vector<std::uint32_t> l0_;                    // (M0 + 1) per node, [0] = count
+  GrowingAdvice l0_advice_;                          // huge pages for l0_
   std::vector<std::vector<std::uint32_t>> upper_;   // level * (M + 1) per node
   std::uint32_t entry_ = 0;
   int max_level_ = -1;

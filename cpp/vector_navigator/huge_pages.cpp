@@ -27,4 +27,16 @@ std::size_t advise_huge_pages(const void* p, std::size_t bytes) {
 #endif
 }
 
+void GrowingAdvice::update(const void* p, std::size_t bytes) {
+  if (p != base_ || bytes < done_) {
+    base_ = p;
+    done_ = 0;
+  }
+  if (bytes <= done_) return;
+  constexpr std::size_t kHuge = std::size_t{2} << 20;
+  const std::size_t from = done_ > kHuge ? done_ - kHuge : 0;  // the page the old part ended in
+  advise_huge_pages(static_cast<const char*>(p) + from, bytes - from);
+  done_ = bytes;
+}
+
 }  // namespace si::vn

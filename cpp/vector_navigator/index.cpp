@@ -466,9 +466,9 @@ void Index::add(const float* vectors, std::size_t n, const std::uint64_t* ids, c
     slot_of_[new_ids[i]] = static_cast<std::uint32_t>(s);
     if (new_ids[i] >= next_id_) next_id_ = new_ids[i] + 1;  // at most NO_ID: then no more automatic ids
   }
-  advise_huge_pages(vec_.data(), vec_.size() * sizeof(float));  // rows the scans stream through
-  advise_huge_pages(h16_.data(), h16_.size() * sizeof(std::uint16_t));
-  advise_huge_pages(q8_.data(), q8_.size());
+  vec_advice_.update(vec_.data(), vec_.size() * sizeof(float));  // rows the scans stream through
+  h16_advice_.update(h16_.data(), h16_.size() * sizeof(std::uint16_t));
+  q8_advice_.update(q8_.data(), q8_.size());
   nslots_ = total;
   if (payload.timestamps) time_dirty_ = true;
   if (hnsw_) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "vector_navigator/filter.hpp"
+#include "vector_navigator/huge_pages.hpp"
 #include "vector_navigator/vn_kernels.hpp"
 
 namespace si::io {
@@ -253,6 +254,7 @@ class Index {
   const float* vdata_ = nullptr;
   std::vector<std::uint16_t> h16_;  // f16 codes
   std::vector<std::int8_t> q8_;     // i8 codes
+  GrowingAdvice vec_advice_, h16_advice_, q8_advice_;  // huge pages for the three
   std::vector<float> qscale_;       // i8 scale per row
   std::vector<float> qsq_;          // squared norm of the dequantized row (l2)
   const std::uint16_t* hdata_ = nullptr;

@@ -161,7 +161,7 @@ std::unique_ptr<Index> Index::parse(const unsigned char* p, const unsigned char*
     ix->vec_.resize(n * m.dim);
     std::memcpy(ix->vec_.data(), p, vbytes);
     ix->vdata_ = ix->vec_.data();
-    advise_huge_pages(ix->vec_.data(), vbytes);  // as add() does: a walk's row reads miss the TLB on 4 KiB pages
+    ix->vec_advice_.update(ix->vec_.data(), vbytes);  // as add() does: a walk's row reads miss the TLB on 4 KiB pages
   }
   if (dtype == DType::f16) {
     const std::size_t cb = n * m.dim * 2, pad = cb % 4;
@@ -172,7 +172,7 @@ std::unique_ptr<Index> Index::parse(const unsigned char* p, const unsigned char*
       ix->h16_.resize(n * m.dim);
       std::memcpy(ix->h16_.data(), p, cb);
       ix->hdata_ = ix->h16_.data();
-      advise_huge_pages(ix->h16_.data(), cb);
+      ix->h16_advice_.update(ix->h16_.data(), cb);
     }
   } else if (dtype == DType::i8) {
     const std::size_t cb = n * m.dim, pad = (4 - cb % 4) % 4;
@@ -183,7 +183,7 @@ std::unique_ptr<Index> Index::parse(const unsigned char* p, const unsigned char*
       ix->q8_.resize(cb);
       std::memcpy(ix->q8_.data(), p, cb);
       ix->cdata_ = ix->q8_.data();
-      advise_huge_pages(ix->q8_.data(), cb);
+      ix->q8_advice_.update(ix->q8_.data(), cb);
     }
     rd.array(ix->qscale_, n);
   }

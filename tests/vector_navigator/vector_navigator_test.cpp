@@ -258,6 +258,27 @@ TEST(Hnsw, StrandedFilteredWalkRoutesThroughFailingNodes) {
 
 // Huge pages for scanned rows: where the kernel collapses a range, that range
 // is backed by huge pages (AnonHugePages in /proc/self/smaps) and keeps its data.
+// AnonHugePages (kB) of the mappings that overlap [p, p + bytes), from /proc/self/smaps.
+std::size_t huge_kb_in(const void* p, std::size_t bytes) {
+  std::FILE* f = std::fopen("/proc/self/smaps", "r");
+  if (f == nullptr) return 0;
+  char line[512];
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  bool inside = false;
+  std::size_t huge_kb = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    unsigned long lo = 0, hi = 0;
+    if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && std::strchr(line, '-') < std::strchr(line, ' ')) {
+      inside = lo < at + bytes && hi > at;
+      continue;
+    }
+    unsigned long kb = 0;
+    if (inside && std::sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) huge_kb += kb;
+  }
+  std::fclose(f);
+  return huge_kb;
+}
+
 TEST(HugePages, CollapsedRangeIsBackedByHugePagesAndKeepsItsData) {
   std::vector<float> buf(6u << 20);  // 24 MiB: several whole 2 MiB pages inside
   for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<float>(i % 1013);
@@ -265,21 +286,25 @@ TEST(HugePages, CollapsedRangeIsBackedByHugePagesAndKeepsItsData) {
   for (std::size_t i = 0; i < buf.size(); ++i) ASSERT_EQ(buf[i], static_cast<float>(i % 1013));
   if (done == 0) GTEST_SKIP() << "no transparent huge pages here (THP off, kernel < 6.1 or none free)";
   EXPECT_GE(done, 16u << 20);
-  std::FILE* f = std::fopen("/proc/self/smaps", "r");
-  ASSERT_NE(f, nullptr);
-  char line[512];
-  const auto at = reinterpret_cast<std::uintptr_t>(buf.data());
-  bool inside = false;
-  std::size_t huge_kb = 0;
-  while (std::fgets(line, sizeof line, f)) {
-    unsigned long lo = 0, hi = 0;
-    if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && std::strchr(line, '-') < std::strchr(line, ' ')) {
-      inside = lo < at + buf.size() * sizeof(float) && hi > at;
-      continue;
-    }
-    unsigned long kb = 0;
-    if (inside && std::sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) huge_kb += kb;
-  }
-  std::fclose(f);
-  EXPECT_GE(huge_kb * 1024, done);
+  EXPECT_GE(huge_kb_in(buf.data(), buf.size() * sizeof(float)) * 1024, done);
+}
+
+// A growing buffer advised after each growth (as add() does for the rows and
+// the HNSW lists) ends up on huge pages past its first part too, data intact.
+TEST(HugePages, GrowingBufferIsAdvisedAsItGrows) {
+  std::vector<float> buf;
+  buf.reserve(12u << 20);  // 48 MiB: growth without moving, the case that advises only the new part
+  GrowingAdvice advice;
+  buf.resize(4u << 20);
+  for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<float>(i % 997);
+  advice.update(buf.data(), buf.size() * sizeof(float));
+  const std::size_t first = huge_kb_in(buf.data(), buf.size() * sizeof(float));
+  if (first == 0) GTEST_SKIP() << "no transparent huge pages here (THP off, kernel < 6.1 or none free)";
+  buf.resize(12u << 20);
+  for (std::size_t i = 4u << 20; i < buf.size(); ++i) buf[i] = static_cast<float>(i % 997);
+  advice.update(buf.data(), buf.size() * sizeof(float));
+  for (std::size_t i = 0; i < buf.size(); ++i) ASSERT_EQ(buf[i], static_cast<float>(i % 997));
+  // The 32 MiB grown are advised by the second update only: at least 16 MiB more on huge pages.
+  const std::size_t after = huge_kb_in(buf.data(), buf.size() * sizeof(float));
+  EXPECT_GE(after * 1024, first * 1024 + (std::size_t{16} << 20));
 }
