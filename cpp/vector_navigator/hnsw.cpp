@@ -1,5 +1,4 @@
 #include "vector_navigator/hnsw.hpp"
-#include "vector_navigator/huge_pages.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -92,7 +92,7 @@ class Hnsw {
     std::vector<std::uint32_t> nbc_ids;  // the filtered walk's failing neighbours
     std::vector<std::uint8_t> passes;     // and the filter's outcome for one link list
     std::vector<std::uint16_t> routed;    // failing nodes the filtered walk routed through (== epoch)
-    std::vector<std::uint32_t> expanded;  // nodes the filtered walk expanded since it last routed
+    std::vector<std::uint32_t> expanded;  // nodes the filtered walk expanded before it was stranded
     std::vector<float> node_vec, nb_vec, cand_vec;
     void prepare(std::size_t n);
   };

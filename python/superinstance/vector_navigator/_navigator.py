@@ -293,7 +293,8 @@ class Navigator:
         self._require_open()
         if basin is None:
             return self.index.search(queries, k, **kwargs)
-        if type(depth) is not int and (isinstance(depth, bool) or not isinstance(depth, np.integer)) or depth < 0:
+        whole = type(depth) is int or isinstance(depth, np.integer)  # (a bool is refused)
+        if not whole or depth < 0:
             raise ValueError(f"depth must be an int >= 0, got {depth!r}")
         p = self._require(basin)
         filt = {"labels": self._labels_under(p, depth)}
