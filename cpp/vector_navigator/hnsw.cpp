@@ -374,13 +374,12 @@ void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, st
   std::uint16_t* tag = vis.tag.data();
   const std::uint16_t epoch = vis.epoch;
   float lower = std::numeric_limits<float>::infinity();
-  std::size_t efw = ef;  // grows when the walk turns sparse (below)
   const bool live_only = filter.bits != nullptr;  // a label bitmap holds live rows only: no flag to read
   auto offer = [&](float d, std::uint32_t n) {
-    if (top.size() < efw || d < lower) {
+    if (top.size() < ef || d < lower) {
       cand_push({d, n});
       if (live_only || !(flags[n] & 4u)) {  // deleted rows route but are never returned
-        if (top.size() < efw) {
+        if (top.size() < ef) {
           top.push_back({d, n});
           std::push_heap(top.begin(), top.end(), Closer{});
         } else {  // full: the new node takes the worst one's place
@@ -413,21 +412,27 @@ void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, st
   // 1 / kSparseFactor as often as the rows overall; then sparse for the rest.
   bool sparse = false;
   std::size_t seen = 0, seen_passing = 0, expansions = 0;
-  // A stranded walk (no candidate left, fewer than efw allowed nodes held)
-  // turns to routing: the failing neighbours of the nodes it has expanded,
-  // and from then on of every node it expands, are scored and queued like
-  // allowed ones (nearest first) but never held, until it has routed
-  // through as many nodes as a quarter of the passing rows (then the caller
-  // scans those rows if the walk still holds fewer than k). In the token
-  // loop's basin search 0.7% of the queries were stranded, each falling back
-  // to a scan of the basin at 2-3x a walk's cost: the tick's P99.
+  // Routing scores failing neighbours and queues them like allowed ones
+  // (nearest first) but never holds them, until routed_budget of them:
+  //  - a walk that turns sparse routes through the first
+  //    kSparseRouteShare * M0 failing neighbours it meets: the failing rows nearest the query lead
+  //    to the passing regions on every side of it, where the two-hop step
+  //    alone found one or two of them and missed the rest;
+  //  - a stranded walk (no candidate left, fewer than ef allowed nodes held)
+  //    turns to routing: the failing neighbours of the nodes it has expanded,
+  //    and from then on of every node it expands, until it has routed
+  //    through as many nodes as a quarter of the passing rows (then the
+  //    caller scans those rows if the walk still holds fewer than k). In the
+  //    token loop's basin search 0.7% of the queries were stranded, each
+  //    falling back to a scan of the basin at 2-3x a walk's cost: the tick's P99.
   std::vector<std::uint32_t>& expanded = vis.expanded;  // before routing began
   expanded.clear();
   if (vis.routed.size() < levels_.size()) vis.routed.resize(levels_.size(), 0);
   std::uint16_t* routed = vis.routed.data();
   routed[ep] = epoch;
-  const double route_budget = std::max<double>(static_cast<double>(M0_),
+  const double stranded_routes = std::max<double>(static_cast<double>(M0_),
       filter.pass_fraction * static_cast<double>(levels_.size()) / 4.0);
+  double routed_budget = 0;
   std::size_t routed_count = 0;
   bool routing = false, stranded = false;
   // Queues the failing neighbours in l (passes: their filter outcomes).
@@ -437,16 +442,17 @@ void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, st
       if (pass_of[j - 1] || routed[nb] == epoch) continue;
       routed[nb] = epoch;
       const float d = dist(q, qsq, nb);
-      if (top.size() < efw || d < lower) {
+      if (top.size() < ef || d < lower) {
         cand_push({d, nb});
       }
-      routing = static_cast<double>(++routed_count) < route_budget;
+      routing = static_cast<double>(++routed_count) < routed_budget;
     }
   };
   for (;;) {
     if (ncand == 0) {
-      if (stranded || top.size() >= efw || expanded.empty()) break;
+      if (stranded || top.size() >= ef || expanded.empty()) break;
       stranded = routing = true;
+      routed_budget = static_cast<double>(routed_count) + stranded_routes;
       for (std::uint32_t u : expanded) {
         const std::uint32_t* l = links(u, 0);
         filter.pass_many(l + 1, l[0], passes);
@@ -458,7 +464,7 @@ void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, st
       if (ncand == 0) break;
     }
     const Cand c = cand[0];
-    if (c.first > lower && top.size() >= efw) break;
+    if (c.first > lower && top.size() >= ef) break;
     std::pop_heap(cand, cand + ncand, Farther{});
     --ncand;
     if (!stranded) expanded.push_back(c.second);
@@ -489,7 +495,10 @@ void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, st
       seen += cnt;
       seen_passing += npass;
       sparse = static_cast<double>(seen_passing) * kSparseFactor < static_cast<double>(seen) * filter.pass_fraction;
-      if (sparse) efw = ef + ef / 4;  // +0.7-0.8 points of recall at 10-50% pass, anti-correlated, for ~15% time
+      if (sparse && !stranded) {
+        routing = true;
+        routed_budget = kSparseRouteShare * static_cast<double>(M0_);
+      }
     }
     if (routing) route_through(l, passes);
     if (!sparse) {  // dense: two hops only from a node with fewer than 2M/4 passing neighbours, through a few

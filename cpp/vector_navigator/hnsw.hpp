@@ -48,7 +48,10 @@ class Hnsw {
   //    kDenseHopsPerNode of its failing ones;
   //  - sparse (the region passes less than 1/kSparseFactor as often:
   //    anti-correlated labels, where the nearest passing rows lie across
-  //    failing ones): ACORN-1's full two-hop expansion, keeping 5/4 ef.
+  //    failing ones): ACORN-1's full two-hop expansion, and the first
+  //    kSparseRouteShare * M0 failing neighbours are scored and queued
+  //    (routed: never returned), so that the walk leaves the query's failing
+  //    region towards every passing region beside it, not one or two.
   // A walk that runs out of candidates before it holds ef allowed nodes (its
   // entry lies in a failing region more than two hops across) is stranded:
   // from then on it also scores the failing neighbours of the nodes it
@@ -56,16 +59,17 @@ class Hnsw {
   // chooses its regime again where it lands; it stops routing after as many
   // routed nodes as a quarter of the passing rows (the caller scans those
   // rows if the walk still holds fewer than k).
-  // Returns up to ef (sparse: 5/4 ef) allowed live nodes, best first.
+  // Returns up to ef allowed live nodes, best first.
   // `filter` == nullptr: the plain search.
   void search_filtered(const float* q, std::size_t ef, const WalkFilter* filter,
                        std::vector<std::pair<float, std::uint32_t>>& out) const;
 
-  // The filtered walk's regime choice and dense-regime budget (measured at
+  // The filtered walk's regime choice, dense-regime budget and sparse routing (measured at
   // 100k x 384, docs/vector_navigator.md "Filtered search").
   static constexpr std::size_t kRegimeExpansions = 4;
   static constexpr double kSparseFactor = 2.0;
   static constexpr std::size_t kDenseHopsPerNode = 4;
+  static constexpr double kSparseRouteShare = 0.5;
 
   std::size_t size() const { return levels_.size(); }
   int max_level() const { return max_level_; }
