@@ -267,6 +267,36 @@ def test_a_filter_used_again_sees_every_change(rng):
                          min_recall=0.9)
 
 
+def test_a_long_label_list_used_again_follows_its_contents(rng):
+    """A long label list or tuple is converted once and its conversion kept
+    for the next search that names the same object: a list changed in place
+    (a label added, one replaced, a bad value) is seen at once, a range needs
+    no conversion, and every form gives the exact answer."""
+    ix, x, ids, labels, ts = make_index(rng, "flat", n=3000, nlabels=300)
+    q = x[:1]
+    own = int(labels[0])  # row 0 is q itself: it leads whenever its label is named
+    named = [lab for lab in range(300) if lab % 3 == 0 and lab != own]  # ~100: over the cache's floor
+    for filt in ({"labels": named}, {"labels": tuple(named)}, {"labels": range(own + 1, 300, 3)}):
+        for _ in range(2):  # the second from the kept conversion
+            check_against_oracle(ix, x, ids, labels, ts, q, filt, 10)
+    filt = {"labels": named}
+
+    def found():
+        return ix.search(q, 10, filter=filt)[0][0]
+
+    assert ids[0] not in found()
+    named.append(own)
+    assert found()[0] == ids[0]
+    named[-1] = next(lab for lab in range(300) if lab not in named and lab != own)
+    assert ids[0] not in found()
+    check_against_oracle(ix, x, ids, labels, ts, q, filt, 10)
+    named[5] = "a"
+    with pytest.raises(TypeError, match="filter labels must be integers"):
+        ix.search(q, 10, filter=filt)
+    for i in range(20):  # more lists than the cache keeps: each still right
+        check_against_oracle(ix, x, ids, labels, ts, q, {"labels": list(range(i, 300, 2))}, 10)
+
+
 @pytest.mark.parametrize("dtype", ["f16", "i8"])
 def test_quantized_filtered_scan(rng, dtype):
     ix, x, ids, labels, ts = make_index(rng, "flat", n=600, dtype=dtype)
