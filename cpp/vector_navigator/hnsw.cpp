@@ -415,9 +415,10 @@ void Hnsw::search_layer_filtered(const float* q, float qsq, std::uint32_t ep, st
   // Routing scores failing neighbours and queues them like allowed ones
   // (nearest first) but never holds them, until routed_budget of them:
   //  - a walk that turns sparse routes through the first
-  //    kSparseRouteShare * M0 failing neighbours it meets: the failing rows nearest the query lead
-  //    to the passing regions on every side of it, where the two-hop step
-  //    alone found one or two of them and missed the rest;
+  //    kSparseRouteShare * M0 failing neighbours it meets: the failing rows
+  //    nearest the query lead to the passing regions on every side of it,
+  //    where the two-hop step alone found one or two of them and missed the
+  //    rest;
   //  - a stranded walk (no candidate left, fewer than ef allowed nodes held)
   //    turns to routing: the failing neighbours of the nodes it has expanded,
   //    and from then on of every node it expands, until it has routed
