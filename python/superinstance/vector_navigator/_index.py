@@ -99,6 +99,7 @@ _FILTER_KEYS = ("labels", "ids", "time")
 # contents to see a list changed in place (an equal-valued change, 1 -> 1.0,
 # keeps the old conversion: the same labels).
 _LABEL_CACHE_MIN = 64  # shorter ones convert in ~2 us
+_LABEL_CACHE_MAX = 1 << 16  # a kept entry holds the list, a copy and the array: at most ~1.5 MB
 _LABEL_CACHE_SIZE = 8
 _label_cache: Dict[int, Tuple[Any, Any, np.ndarray]] = {}
 _label_cache_lock = threading.Lock()
@@ -113,7 +114,7 @@ def _filter_labels(labels: Any) -> np.ndarray:
         return labels
     if type(labels) is range:
         return np.arange(labels.start, labels.stop, labels.step, dtype=np.int64)
-    cacheable = type(labels) in (list, tuple) and len(labels) >= _LABEL_CACHE_MIN
+    cacheable = type(labels) in (list, tuple) and _LABEL_CACHE_MIN <= len(labels) <= _LABEL_CACHE_MAX
     if cacheable:
         hit = _label_cache.get(id(labels))
         if hit is not None and hit[0] is labels and hit[1] == labels:
