@@ -395,12 +395,28 @@ def test_killing_a_replica_mid_traffic_loses_no_acknowledged_add(data, tmp_path)
     sx.close()
 
 
+def _kill_and_wait(handle, timeout=60.0):
+    """ray.kill only asks for the kill: a call made right after it can still be
+    served (a search right after the kill was answered in 1 of 30 tries here).
+    Returns once the actor refuses calls, so that what follows meets a dead
+    replica."""
+    ray.kill(handle)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            ray.get(handle.ping.remote(), timeout=max(0.1, deadline - time.monotonic()))
+        except ray.exceptions.RayActorError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the killed actor still answers")
+
+
 def test_one_replica_dead_shard_is_named_or_partial(data):
     x, q = data[0], data[1]
     with ShardedIndex(DIM, shards=3, replicas=1, threads=1) as sx:
         sx.add(x)
         sizes = sx.shard_sizes()
-        ray.kill(sx._groups[1][0].handle)
+        _kill_and_wait(sx._groups[1][0].handle)
         with pytest.raises(ShardUnavailableError, match="shard 1 of 3"):
             sx.search(q, 10)
         ids, scores, answered = sx.search(q, 10, partial=True)
