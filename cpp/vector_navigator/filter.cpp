@@ -93,9 +93,11 @@ std::size_t FilterBitsCache::memory_bytes() const {
 }
 
 double FilterPlanModel::walk_cost(std::size_t passing, std::size_t live, std::size_t ef, std::size_t m0) {
-  if (passing == 0 || live == 0) return 0;
+  if (passing == 0 || live == 0 || m0 == 0) return 0;
   const double p = static_cast<double>(passing) / static_cast<double>(live);
-  return static_cast<double>(ef) * static_cast<double>(m0) / kWalkVisitDivisor / std::sqrt(p);
+  const double p_min = std::min(1.0, kMinPassingLinks / static_cast<double>(m0));
+  const double sparse = p >= p_min ? 1.0 : (p_min / p) * (p_min / p);
+  return kWalkCost * static_cast<double>(ef) * static_cast<double>(m0) * sparse;
 }
 
 bool FilterPlanModel::scan_is_cheaper(std::size_t passing, std::size_t live, std::size_t ef, std::size_t m0) {

@@ -1,4 +1,5 @@
-"""The search benchmark's tables, on a recorded result (no timing here)."""
+"""The search benchmark's tables, on a recorded result (no timing judged here), and a tiny
+live run of the filter-floor comparison."""
 
 from superinstance.bench.vector_navigator import flat_table, hnsw_table, payload_table, ratio_table
 
@@ -69,3 +70,28 @@ def test_filtered_table_and_summary_judge_the_goals():
                                          "filtered 50.0% pass, 100 x 8: worst recall@10 / P50"]
     assert rows[0]["ours"].startswith("0.900 / 0.200 ms (2.00x unfiltered)")
     assert rows[0]["ratio"] == 1.0  # faiss 0.2 ms / ours 0.2 ms on the worst case
+
+
+def test_filter_floor_compares_the_walk_with_a_graph_over_only_the_passing_rows():
+    from superinstance.bench.vector_navigator import filter_floor_table, run_filter_floor
+
+    r = run_filter_floor(3000, 16, 10, 12, 8, 64, 32, efs=[8, 200], cases=[("anti-correlated", 0.5)], block=4)
+    (case,) = r["cases"]
+    assert case["passing_rows"] > 1000 and [w["ef"] for w in case["walk"]] == [8, 200]
+    # At ef 200 over ~1,500 passing rows both graphs find (nearly) the exact answer: the
+    # passing-only index holds the passing rows under their own ids, so it is measured on the same truth.
+    assert case["walk"][1]["recall"] >= 0.95 and case["passing_only"][1]["recall"] >= 0.95
+    assert all(v["ratio"] > 0 for v in case["walk"] + case["passing_only"])
+    table = filter_floor_table(r).splitlines()
+    assert len(table) == 3 + 2 and table[3].startswith("| anti-correlated | 50% | 8 |")
+
+
+def test_filter_plans_compares_the_planned_search_with_the_exact_scan():
+    from superinstance.bench.vector_navigator import filter_plans_table, run_filter_plans
+
+    r = run_filter_plans(3000, 16, 10, 12, 8, 64, efs=[10], passes=(0.02, 0.3), modes=("random",), block=4)
+    plans = {c["pass"]: c for c in r["cases"]}
+    assert plans[0.02]["plan"] == "scan" and plans[0.02]["recall"] == 1.0  # the scan is exact
+    assert plans[0.3]["plan"] == "walk" and plans[0.3]["recall"] >= 0.8
+    assert all(c["planned_ratio"] > 0 and c["scan_ratio"] > 0 for c in r["cases"])
+    assert "| random | 30.0% | 10 | walk |" in filter_plans_table(r)

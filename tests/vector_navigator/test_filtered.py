@@ -164,6 +164,13 @@ def test_filters_survive_save_and_load(rng, tmp_path, mmap):
     back.close()
 
 
+def _walk_cost(passing, n, ef, m0):
+    """FilterPlanModel::walk_cost (filter.hpp), in rows scanned: flat down to
+    about one passing neighbour per node (p_min = 1.25 / M0), then (p_min / p)^2."""
+    p, p_min = passing / n, min(1.0, 1.25 / m0)
+    return 1.25 * ef * m0 * (1.0 if p >= p_min else (p_min / p) ** 2)
+
+
 def test_plan_boundaries(rng):
     """The plan turns from scan to walk where the cost model says
     (passing x scan cost = walk cost), and both sides answer correctly."""
@@ -181,12 +188,18 @@ def test_plan_boundaries(rng):
     kinds = [plans[p]["plan"] for p in sorted(plans)]
     assert kinds[0] == "scan" and kinds[-1] == "walk"
     assert kinds == sorted(kinds)  # "scan" ... then "walk": one switch
-    # the switch point: walk cost = ef * M0 / sqrt(p); at ef=64, M0=16, n=4000
-    # scan when passing <= (ef * M0)**(2/3) * n**(1/3) ~ 1600
-    switch = (64 * 16) ** (2 / 3) * n ** (1 / 3)
-    below, above = int(switch * 0.95), int(switch * 1.05) + 1
-    assert ix.filter_plan({"labels": list(range(below))}, 10)["plan"] == "scan"
-    assert ix.filter_plan({"labels": list(range(above))}, 10)["plan"] == "walk"
+    # The switch: the fewest passing rows whose scan costs more than the walk.
+    # ef 64, M0 16: 1.25 * 64 * 16 = 1280 rows, above p_min * n = 312 (the flat part);
+    # ef 10: 200 rows would be below p_min, where the walk's cost rises: ~269 rows.
+    switches = {}
+    for ef in (64, 10):
+        switch = next(p for p in range(1, n + 1) if p > _walk_cost(p, n, ef, 16))
+        switches[ef] = switch
+        below, above = int(switch * 0.95), int(switch * 1.05) + 1
+        assert ix.filter_plan({"labels": list(range(below))}, 10, ef=ef)["plan"] == "scan"
+        assert ix.filter_plan({"labels": list(range(above))}, 10, ef=ef)["plan"] == "walk"
+    assert switches[64] == 1281 and 250 < switches[10] < 312
+    below, above = int(switches[64] * 0.95), int(switches[64] * 1.05) + 1
     # a larger ef makes the walk dearer: scan longer
     assert ix.filter_plan({"labels": list(range(above))}, 10, ef=256)["plan"] == "scan"
     assert ix.filter_plan({"labels": list(range(above))}, 10, exact=True)["plan"] == "scan"

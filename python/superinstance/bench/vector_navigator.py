@@ -25,7 +25,7 @@ import os
 import platform
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -950,6 +950,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--filtered", action="store_true",
                     help="instead: filtered search (labels random / correlated / anti-correlated with the clusters, "
                          "0.1-50%% pass) against faiss + IDSelectorBitmap and hnswlib with a filter function")
+    ap.add_argument("--filtered-floor", action="store_true",
+                    help="instead: the filter-aware walk against an HNSW built over only the passing rows "
+                         "(anti-correlated labels, 50%% and 10%% pass) across --filtered-floor-efs")
+    ap.add_argument("--filtered-floor-efs", default="48,64,80,96,128")
+    ap.add_argument("--filtered-plans", action="store_true",
+                    help="instead: the plan the cost model picks against the exact scan, 2-20%% pass, "
+                         "at --filtered-plans-efs")
+    ap.add_argument("--filtered-plans-efs", default="64,128")
     ap.add_argument("--filtered-n", type=int, default=100_000)
     ap.add_argument("--filtered-ef-construction", type=int, default=200)
     ap.add_argument("--filtered-ef", type=int, default=64)
@@ -969,6 +977,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         r = hnsw_1m_tail()
         print(hnsw_1m_tail_table(r))
         _write_json(a.json, r)
+        return 0
+    if a.filtered_plans:
+        r = run_filter_plans(a.filtered_n, a.dim, a.k, a.filtered_nq, a.M, a.filtered_ef_construction,
+                             [int(e) for e in a.filtered_plans_efs.split(",")], block=a.block)
+        print(filter_plans_table(r))
+        _write_json(a.json, {"filtered_plans": r})
+        return 0
+    if a.filtered_floor:
+        r = run_filter_floor(a.filtered_n, a.dim, a.k, a.filtered_nq, a.M, a.filtered_ef_construction,
+                             a.filtered_ef, [int(e) for e in a.filtered_floor_efs.split(",")], block=a.block)
+        print(filter_floor_table(r))
+        _write_json(a.json, {"filtered_floor": r})
         return 0
     if a.filtered:
         r = run_filtered(a.filtered_n, a.dim, a.k, a.filtered_nq, a.M, a.filtered_ef_construction, a.filtered_ef,
@@ -1139,6 +1159,109 @@ def run_filtered(n: int, dim: int, k: int, nq: int, M: int, efc: int, ef: int, p
                 f"{name} recall {v['recall']:.3f} P50 {v['p50_ms']:.3f} ms" for name, v in case["libs"].items())
                 + f" | unfiltered {case['unfiltered_p50_ms']:.3f} ms | plan {case['plan']}", flush=True)
     return out
+
+
+def _filter_case(ours: Index, x: np.ndarray, cx: np.ndarray, qpool: np.ndarray, cq: np.ndarray, mode: str,
+                 p: float, nq: int, k: int, clusters: int = 100):
+    """Labels the index for one case and returns (filter, passing rows, queries,
+    exact top-k row numbers among the passing rows)."""
+    labels = filter_labels(cx, clusters, mode)
+    ours.set_labels(np.arange(len(x), dtype=np.uint64), labels)
+    named = np.arange(max(1, int(round(p * N_LABELS))), dtype=np.int64)
+    rows = np.flatnonzero(np.isin(labels, named))
+    q = filtered_queries(qpool, cq, clusters, p, mode, nq)
+    return {"labels": named}, rows, q, rows[exact_topk(x[rows], q, k)]
+
+
+def run_filter_plans(n: int, dim: int, k: int, nq: int, M: int, efc: int, efs: Sequence[int],
+                     passes: Sequence[float] = (0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.2),
+                     modes: Sequence[str] = ("random", "anti-correlated"), block: int = 20,
+                     build_threads: int = 0) -> Dict[str, Any]:
+    """The plan the cost model picks against the exact scan of the passing
+    rows (``exact=True``), around the switch: recall@k and P50 over the
+    unfiltered P50 at each ef (the unfiltered walk at the index's ef)."""
+    x, cx, qpool, cq = make_structured_data(n, dim, nq, 100)
+    ours = Index(dim, metric="ip", kind="hnsw", M=M, ef_construction=efc, ef_search=efs[0])
+    ours.add(x, threads=build_threads or None)
+    out: Dict[str, Any] = {"n": n, "dim": dim, "k": k, "M": M, "ef_construction": efc, "nq": nq, "cases": []}
+    for mode in modes:
+        for p in passes:
+            filt, rows, q, truth = _filter_case(ours, x, cx, qpool, cq, mode, p, nq, k)
+            for ef in efs:
+                fns: Dict[str, Callable[[np.ndarray], Any]] = {
+                    "unfiltered": lambda v, e=ef: ours.search(v, k, ef=e, threads=1),
+                    "planned": lambda v, e=ef: ours.search(v, k, filter=filt, ef=e, threads=1),
+                    "scan": lambda v, e=ef: ours.search(v, k, filter=filt, ef=e, exact=True, threads=1)}
+                lat = interleaved(fns, q, len(q), block)
+                base = stats(lat["unfiltered"])["p50_ms"]
+                got = np.stack([fns["planned"](v)[0] for v in q]).astype(np.int64)
+                out["cases"].append({
+                    "labels": mode, "pass": p, "ef": ef, "plan": ours.filter_plan(filt, k, ef=ef)["plan"],
+                    "recall": recall(got, truth), "unfiltered_p50_ms": base,
+                    "planned_ratio": stats(lat["planned"])["p50_ms"] / base,
+                    "scan_ratio": stats(lat["scan"])["p50_ms"] / base})
+    return out
+
+
+def filter_plans_table(r: Dict[str, Any]) -> str:
+    lines = [f"# the planned search against the exact scan of the passing rows, {r['n']} x {r['dim']}, M={r['M']} "
+             f"ef_construction={r['ef_construction']}, k={r['k']}, 1 thread, {r['nq']} queries; "
+             "P50 over the unfiltered P50 at the same ef",
+             "| labels | pass | ef | plan | recall | planned P50 ratio | scan P50 ratio |",
+             "|---|---:|---:|---|---:|---:|---:|"]
+    for c in r["cases"]:
+        lines.append(f"| {c['labels']} | {c['pass']:.1%} | {c['ef']} | {c['plan']} | {c['recall']:.3f} | "
+                     f"{c['planned_ratio']:.2f}x | {c['scan_ratio']:.2f}x |")
+    return "\n".join(lines)
+
+
+def run_filter_floor(n: int, dim: int, k: int, nq: int, M: int, efc: int, ef: int, efs: Sequence[int],
+                     cases: Sequence[Tuple[str, float]] = (("anti-correlated", 0.5), ("anti-correlated", 0.1)),
+                     block: int = 20, build_threads: int = 0) -> Dict[str, Any]:
+    """How close the filter-aware walk comes to the best a graph can do for
+    its filter: an HNSW built over only the passing rows (same M and
+    ef_construction), the graph that per-label links (Qdrant's payload
+    subgraphs) or denser lists (ACORN-gamma) approximate at best. For each
+    case and ef: recall@k against exact search over the passing rows and P50
+    over our unfiltered P50 at ``ef`` (the goals' yardstick), all interleaved."""
+    clusters = 100
+    x, cx, qpool, cq = make_structured_data(n, dim, nq, clusters)
+    ours = Index(dim, metric="ip", kind="hnsw", M=M, ef_construction=efc, ef_search=ef)
+    ours.add(x, threads=build_threads or None)
+    out: Dict[str, Any] = {"n": n, "dim": dim, "k": k, "M": M, "ef_construction": efc, "ef": ef, "nq": nq,
+                           "efs": list(efs), "cases": []}
+    for mode, p in cases:
+        filt, rows, q, truth = _filter_case(ours, x, cx, qpool, cq, mode, p, nq, k)
+        sub = Index(dim, metric="ip", kind="hnsw", M=M, ef_construction=efc, ef_search=ef)
+        sub.add(x[rows], ids=rows.astype(np.uint64), threads=build_threads or None)
+        fns: Dict[str, Callable[[np.ndarray], Any]] = {"unfiltered": lambda v: ours.search(v, k, threads=1)}
+        for e in efs:
+            fns[f"walk {e}"] = lambda v, e=e: ours.search(v, k, filter=filt, ef=e, threads=1)
+            fns[f"passing-only {e}"] = lambda v, e=e: sub.search(v, k, ef=e, threads=1)
+        lat = interleaved(fns, q, 3 * len(q), block)  # each query three times: ratios within a few %
+        base = stats(lat["unfiltered"])["p50_ms"]
+        case: Dict[str, Any] = {"labels": mode, "pass": p, "passing_rows": int(len(rows)), "unfiltered_p50_ms": base,
+                                "walk": [], "passing_only": []}
+        for e in efs:
+            for key, name in (("walk", f"walk {e}"), ("passing_only", f"passing-only {e}")):
+                got = np.stack([fns[name](v)[0] for v in q]).astype(np.int64)
+                p50 = stats(lat[name])["p50_ms"]
+                case[key].append({"ef": e, "recall": recall(got, truth), "p50_ms": p50, "ratio": p50 / base})
+        out["cases"].append(case)
+    return out
+
+
+def filter_floor_table(r: Dict[str, Any]) -> str:
+    lines = [f"# filter-aware walk against an HNSW over only the passing rows, {r['n']} x {r['dim']}, M={r['M']} "
+             f"ef_construction={r['ef_construction']}, k={r['k']}, 1 thread, {r['nq']} queries; "
+             f"ratios: P50 over the unfiltered P50 at ef={r['ef']}",
+             "| labels | pass | ef | walk recall | walk P50 ratio | passing-only recall | passing-only P50 ratio |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for c in r["cases"]:
+        for w, s in zip(c["walk"], c["passing_only"]):
+            lines.append(f"| {c['labels']} | {c['pass']:.0%} | {w['ef']} | {w['recall']:.3f} | {w['ratio']:.2f}x | "
+                         f"{s['recall']:.3f} | {s['ratio']:.2f}x |")
+    return "\n".join(lines)
 
 
 def filtered_goal(case: Dict[str, Any]) -> Dict[str, Any]:
