@@ -1161,6 +1161,15 @@ def run_filtered(n: int, dim: int, k: int, nq: int, M: int, efc: int, ef: int, p
     return out
 
 
+def _structured_hnsw(n: int, dim: int, nq: int, M: int, efc: int, ef: int, build_threads: int = 0):
+    """make_structured_data's rows, clusters, query pool and query clusters,
+    and our HNSW index over the rows."""
+    x, cx, qpool, cq = make_structured_data(n, dim, nq, 100)
+    ours = Index(dim, metric="ip", kind="hnsw", M=M, ef_construction=efc, ef_search=ef)
+    ours.add(x, threads=build_threads or None)
+    return x, cx, qpool, cq, ours
+
+
 def _filter_case(ours: Index, x: np.ndarray, cx: np.ndarray, qpool: np.ndarray, cq: np.ndarray, mode: str,
                  p: float, nq: int, k: int, clusters: int = 100):
     """Labels the index for one case and returns (filter, passing rows, queries,
@@ -1179,10 +1188,8 @@ def run_filter_plans(n: int, dim: int, k: int, nq: int, M: int, efc: int, efs: S
                      build_threads: int = 0) -> Dict[str, Any]:
     """The plan the cost model picks against the exact scan of the passing
     rows (``exact=True``), around the switch: recall@k and P50 over the
-    unfiltered P50 at each ef (the unfiltered walk at the index's ef)."""
-    x, cx, qpool, cq = make_structured_data(n, dim, nq, 100)
-    ours = Index(dim, metric="ip", kind="hnsw", M=M, ef_construction=efc, ef_search=efs[0])
-    ours.add(x, threads=build_threads or None)
+    unfiltered P50, both at each ef."""
+    x, cx, qpool, cq, ours = _structured_hnsw(n, dim, nq, M, efc, efs[0], build_threads)
     out: Dict[str, Any] = {"n": n, "dim": dim, "k": k, "M": M, "ef_construction": efc, "nq": nq, "cases": []}
     for mode in modes:
         for p in passes:
@@ -1224,10 +1231,7 @@ def run_filter_floor(n: int, dim: int, k: int, nq: int, M: int, efc: int, ef: in
     subgraphs) or denser lists (ACORN-gamma) approximate at best. For each
     case and ef: recall@k against exact search over the passing rows and P50
     over our unfiltered P50 at ``ef`` (the goals' yardstick), all interleaved."""
-    clusters = 100
-    x, cx, qpool, cq = make_structured_data(n, dim, nq, clusters)
-    ours = Index(dim, metric="ip", kind="hnsw", M=M, ef_construction=efc, ef_search=ef)
-    ours.add(x, threads=build_threads or None)
+    x, cx, qpool, cq, ours = _structured_hnsw(n, dim, nq, M, efc, ef, build_threads)
     out: Dict[str, Any] = {"n": n, "dim": dim, "k": k, "M": M, "ef_construction": efc, "ef": ef, "nq": nq,
                            "efs": list(efs), "cases": []}
     for mode, p in cases:
