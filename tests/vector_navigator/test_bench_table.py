@@ -1,5 +1,5 @@
-"""The search benchmark's tables, on a recorded result (no timing judged here), and a tiny
-live run of the filter-floor comparison."""
+"""The search benchmark's tables, on a recorded result (no timing judged here), and tiny
+live runs of the filter-floor and filter-plan comparisons."""
 
 from superinstance.bench.vector_navigator import flat_table, hnsw_table, payload_table, ratio_table
 
